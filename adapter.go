@@ -1,0 +1,445 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/cgo"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/curlpoll/curlpoll/netpoll"
+)
+
+// Multi runs transfers concurrently on one libcurl multi handle, driven by
+// the Go runtime's network poller through libcurl's multi-socket API. It is
+// safe for use by many goroutines: each call becomes a message to the
+// Multi's driver goroutine, the only goroutine that calls libcurl for the
+// multi handle and the easy handles attached to it.
+//
+// Connections, the DNS cache and TLS sessions are shared by the transfers
+// of one Multi. Close it when done.
+type Multi struct {
+	c      unsafe.Pointer // CURLM*
+	handle cgo.Handle // the socket and timer callbacks' data; deleted after cleanup
+
+	// mu guards inbox and closed.
+	mu     sync.Mutex
+	inbox  []work // messages for the driver: commands and readiness reports
+	closed bool   // the driver takes no more messages
+
+	wake      chan struct{} // cap 1: the inbox has messages
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when the driver has stopped
+	closeOnce sync.Once
+	watchers  sync.WaitGroup // the fdwatch goroutines
+
+	// Driver-only state: touched by the driver goroutine, and by libcurl's
+	// callbacks, which run on it.
+	spare    []work
+	sockets  map[uint64]*watcher // by the id given to curl_multi_assign
+	nextID   uint64
+	active   map[*Transfer]struct{}
+	timer    *time.Timer
+	timerDue bool // libcurl asked for a timeout action as soon as possible
+	degraded map[*watcher]struct{}
+	pollTick *time.Ticker // polls degraded sockets, nil when there are none
+	panicked any          // a panic recovered in the socket or timer callback
+}
+
+// workOp is the kind of a message to the driver.
+type workOp uint8
+
+const (
+	opAdd        workOp = iota // start t
+	opCancel                   // stop t with err
+	opResumeRecv               // the consumer drained t's buffer: resume receiving
+	opResumeSend               // the upload pump has data: resume sending
+	opReady                    // watcher w is ready for ev
+	opExec                     // run fn on the driver
+)
+
+type work struct {
+	op  workOp
+	t   *Transfer
+	w   *watcher
+	ev  netpoll.Event
+	err error
+	fn  func()
+}
+
+// NewMulti creates a multi handle (curl_multi_init) and starts its driver.
+//
+// On libcurl older than 8.1.0 HTTP/2 multiplexing is off by default
+// (CURLMOPT_PIPELINING = CURLPIPE_NOTHING): there, a stream paused by a slow
+// reader can hold up every other stream on its connection (curl#10988), and
+// removing a paused stream leaks its buffers (curl#10971). HTTP/2 is still
+// negotiated, one stream per connection. SetMultiplex turns it back on.
+func NewMulti() (*Multi, error) {
+	if err := globalInit(); err != nil {
+		return nil, err
+	}
+	c := C.curl_multi_init()
+	if c == nil {
+		return nil, fmt.Errorf("curlpoll: curl_multi_init failed")
+	}
+	m := &Multi{
+		c:        c,
+		wake:     make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		sockets:  make(map[uint64]*watcher),
+		active:   make(map[*Transfer]struct{}),
+		degraded: make(map[*watcher]struct{}),
+		timer:    time.NewTimer(time.Hour),
+	}
+	m.timer.Stop()
+	m.handle = cgo.NewHandle(m)
+	// The callbacks must be in place before the first add: libcurl reports
+	// the first timeout only once.
+	err := multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle)))
+	if err == nil && libcurlVersion() < 0x080100 {
+		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
+	}
+	if err != nil {
+		C.curl_multi_cleanup(c)
+		m.handle.Delete()
+		return nil, err
+	}
+	go m.run()
+	return m, nil
+}
+
+// Do runs the transfer set up on e and returns when it is over, with nil or
+// its error. The response body goes to the writer set with Easy.SetWriter,
+// written on the calling goroutine. When ctx is done the transfer is stopped
+// and Do returns ctx.Err(). Once Do returns, e is free: read its results or
+// reuse it.
+func (m *Multi) Do(ctx context.Context, e *Easy) error {
+	t, err := m.Start(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	w := e.writer
+	if w == nil {
+		w = io.Discard
+	}
+	if _, err := t.WriteTo(w); err != nil {
+		if t.Err() == nil { // the writer failed, not the transfer
+			t.abort(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Start starts the transfer set up on e and returns at once. Read the body
+// from the Transfer, then Close it. When ctx is done the transfer stops, and
+// its error is ctx.Err(). e belongs to the transfer until Close.
+func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := e.acquire(); err != nil {
+		return nil, err
+	}
+	t := newTransfer(m, e, ctx)
+	if ctx.Done() != nil {
+		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
+	}
+	if !m.post(work{op: opAdd, t: t}) {
+		if t.stopCtx != nil {
+			t.stopCtx()
+		}
+		e.release()
+		return nil, ErrClosed
+	}
+	if e.reader != nil {
+		go t.pump(e.reader, 0, 0)
+	}
+	return t, nil
+}
+
+// Close stops every transfer (each returns ErrClosed), closes every
+// connection, frees the multi handle (curl_multi_cleanup) and waits for all
+// of the Multi's goroutines to end. Later calls on the Multi return
+// ErrClosed. Close is idempotent. It must not be called from a header or
+// progress function, which run on the goroutine it waits for.
+func (m *Multi) Close() error {
+	m.closeOnce.Do(func() { close(m.quit) })
+	<-m.done
+	return nil
+}
+
+// post gives the driver a message; false if the Multi is closed.
+func (m *Multi) post(w work) bool {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return false
+	}
+	m.inbox = append(m.inbox, w)
+	m.mu.Unlock()
+	signal(m.wake)
+	return true
+}
+
+// exec runs fn on the driver and returns its error, or ErrClosed.
+func (m *Multi) exec(fn func() error) error {
+	ch := make(chan error, 1)
+	if !m.post(work{op: opExec, fn: func() { ch <- fn() }}) {
+		return ErrClosed
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-m.done:
+		select {
+		case err := <-ch:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// run is the driver: the only goroutine that calls libcurl for this multi
+// handle and its easy handles, from NewMulti to the end of Close.
+func (m *Multi) run() {
+	defer close(m.done)
+	for {
+		if m.timerDue {
+			// Timeout 0: act now, but after the libcurl call that asked
+			// for it has returned, and after the messages already waiting,
+			// so that a stream of 0 ms timeouts cannot starve them.
+			m.timerDue = false
+			m.drain()
+			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+			select {
+			case <-m.quit:
+				m.shutdown()
+				return
+			default:
+			}
+			continue
+		}
+		var pollC <-chan time.Time
+		if m.pollTick != nil {
+			pollC = m.pollTick.C
+		}
+		select {
+		case <-m.wake:
+			m.drain()
+		case <-m.timer.C:
+			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		case <-pollC:
+			m.pollDegraded()
+		case <-m.quit:
+			m.shutdown()
+			return
+		}
+	}
+}
+
+// drain handles every message in the inbox.
+func (m *Multi) drain() {
+	m.mu.Lock()
+	items := m.inbox
+	m.inbox = m.spare
+	m.mu.Unlock()
+	for i := range items {
+		m.handleWork(&items[i])
+		items[i] = work{}
+	}
+	m.spare = items[:0]
+}
+
+func (m *Multi) handleWork(w *work) {
+	switch w.op {
+	case opAdd:
+		m.add(w.t)
+	case opCancel:
+		if w.t.active {
+			m.remove(w.t, w.err)
+			m.afterCall()
+		}
+	case opResumeRecv, opResumeSend:
+		m.resume(w.t, w.op)
+	case opReady:
+		m.ready(w.w, w.ev)
+	case opExec:
+		w.fn()
+	}
+}
+
+func (m *Multi) add(t *Transfer) {
+	if err := t.ctx.Err(); err != nil {
+		t.finish(err)
+		return
+	}
+	t.e.cur = t
+	t.active = true
+	m.active[t] = struct{}{}
+	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+		t.e.cur = nil
+		delete(m.active, t)
+		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
+		return
+	}
+	m.afterCall()
+}
+
+// remove detaches t from the multi handle and ends it with err. libcurl
+// closes an HTTP/1 connection that is in the middle of a transfer, and
+// resets an HTTP/2 stream.
+func (m *Multi) remove(t *Transfer, err error) {
+	C.curl_multi_remove_handle(m.c, t.e.c)
+	t.e.cur = nil
+	delete(m.active, t)
+	t.finish(err)
+}
+
+// resume lifts the pause that a callback put on one direction of t. The
+// call may re-enter the write callback with data libcurl held back, which
+// may pause again; a 0 ms timeout then gets the transfer moving.
+func (m *Multi) resume(t *Transfer, op workOp) {
+	t.mu.Lock()
+	if op == opResumeRecv {
+		t.recvPaused, t.unpauseQueued = false, false
+	} else {
+		t.sendPaused, t.sendQueued = false, false
+	}
+	var mask C.int
+	if t.recvPaused {
+		mask |= C.CURLPAUSE_RECV
+	}
+	if t.sendPaused {
+		mask |= C.CURLPAUSE_SEND
+	}
+	t.mu.Unlock()
+	if !t.active {
+		return
+	}
+	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection
+	// any more; its completion is on its way.
+	C.curl_easy_pause(t.e.c, mask)
+	m.afterCall()
+}
+
+// socketAction reports readiness (or a timeout, for CURL_SOCKET_TIMEOUT)
+// to libcurl, then handles what it finished.
+func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
+	var running C.int
+	for C.curl_multi_socket_action(m.c, fd, ev, &running) == C.CURLM_CALL_MULTI_PERFORM {
+		// Only libcurl before 7.20 returns this; it means "call again".
+	}
+	m.afterCall()
+}
+
+// afterCall runs after every libcurl call the driver makes: it re-raises a
+// panic that a socket or timer callback recovered from (a bug in curlpoll,
+// raised here where no C frame is below), and completes every transfer
+// that libcurl reports done (curl_multi_info_read).
+func (m *Multi) afterCall() {
+	if p := m.panicked; p != nil {
+		m.panicked = nil
+		panic(p)
+	}
+	var easy unsafe.Pointer
+	var rc C.CURLcode
+	for C.curlpoll_info_read(m.c, &easy, &rc) == 1 {
+		// The message dies with curl_multi_remove_handle: easy and rc are
+		// copies.
+		t := transferOf(C.curlpoll_private(easy))
+		if t == nil || !t.active {
+			continue
+		}
+		err := t.resultError(rc)
+		m.remove(t, err)
+	}
+}
+
+// recoverCallback records a panic in the socket or timer callback for
+// afterCall to re-raise.
+func (m *Multi) recoverCallback() {
+	if r := recover(); r != nil && m.panicked == nil {
+		m.panicked = r
+	}
+}
+
+// shutdown is the driver's last act: fail what is queued, stop what runs,
+// free the multi handle while its callbacks still work, then close the
+// remaining watchers and wait for their goroutines.
+func (m *Multi) shutdown() {
+	m.mu.Lock()
+	m.closed = true
+	items := m.inbox
+	m.inbox = nil
+	m.mu.Unlock()
+	for _, w := range items {
+		if w.op == opAdd {
+			w.t.finish(ErrClosed)
+		}
+	}
+	for t := range m.active {
+		m.remove(t, ErrClosed)
+	}
+	// curl_multi_cleanup closes the cached connections; for a transfer
+	// still attached it would fire socket callbacks, so the callbacks'
+	// state stays valid until it returns.
+	C.curl_multi_cleanup(m.c)
+	m.c = nil
+	for _, w := range m.sockets {
+		m.dropWatcher(w)
+	}
+	m.timer.Stop()
+	if m.pollTick != nil {
+		m.pollTick.Stop()
+	}
+	m.watchers.Wait()
+	m.handle.Delete()
+}
+
+// SetMaxHostConnections limits the connections to one host
+// (CURLMOPT_MAX_HOST_CONNECTIONS); transfers beyond it wait. 0 means no limit.
+func (m *Multi) SetMaxHostConnections(n int) error {
+	return m.setLong(C.CURLMOPT_MAX_HOST_CONNECTIONS, n)
+}
+
+// SetMaxTotalConnections limits the open connections of the Multi
+// (CURLMOPT_MAX_TOTAL_CONNECTIONS); transfers beyond it wait. 0 means no limit.
+func (m *Multi) SetMaxTotalConnections(n int) error {
+	return m.setLong(C.CURLMOPT_MAX_TOTAL_CONNECTIONS, n)
+}
+
+// SetMaxConnects sets how many idle connections the Multi keeps for reuse
+// (CURLMOPT_MAXCONNECTS).
+func (m *Multi) SetMaxConnects(n int) error { return m.setLong(C.CURLMOPT_MAXCONNECTS, n) }
+
+// SetMultiplex turns HTTP/2 multiplexing on or off (CURLMOPT_PIPELINING).
+// See NewMulti for its default.
+func (m *Multi) SetMultiplex(on bool) error {
+	v := C.CURLPIPE_NOTHING
+	if on {
+		v = C.CURLPIPE_MULTIPLEX
+	}
+	return m.setLong(C.CURLMOPT_PIPELINING, v)
+}
+
+// SetMaxConcurrentStreams sets how many HTTP/2 streams one connection may
+// carry (CURLMOPT_MAX_CONCURRENT_STREAMS, 100 by default).
+func (m *Multi) SetMaxConcurrentStreams(n int) error {
+	return m.setLong(C.CURLMOPT_MAX_CONCURRENT_STREAMS, n)
+}
+
+// setLong is the only caller of curl_multi_setopt with a long.
+func (m *Multi) setLong(opt C.CURLMoption, v int) error {
+	return m.exec(func() error {
+		return multiCodeErr(C.curlpoll_multi_setopt_long(m.c, opt, C.long(v)))
+	})
+}

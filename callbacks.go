@@ -1,0 +1,125 @@
+package curlpoll
+
+// The Go side of libcurl's callbacks. The C trampolines in shim.c call these
+// with the cgo.Handle they were registered with. All of them run on a Multi's
+// driver goroutine, inside a libcurl call, so they only record state and
+// return a code: they never call back into the multi interface. Each one
+// recovers from panics, which must not unwind through libcurl's C frames.
+
+// #include "shim.h"
+import "C"
+
+import (
+	"runtime/cgo"
+	"runtime/debug"
+	"unsafe"
+)
+
+// transferOf returns the transfer running on the easy handle h, nil if none.
+func transferOf(h C.uintptr_t) *Transfer {
+	if h == 0 {
+		return nil
+	}
+	e, ok := cgo.Handle(h).Value().(*Easy)
+	if !ok {
+		return nil
+	}
+	return e.cur
+}
+
+// failOnPanic turns a panic in callback code into the transfer's error. It
+// must be deferred directly.
+func (t *Transfer) failOnPanic() {
+	if r := recover(); r != nil {
+		t.cause = &PanicError{Value: r, Stack: debug.Stack()}
+	}
+}
+
+//export goWrite
+func goWrite(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+	t := transferOf(h)
+	if t == nil {
+		return 0
+	}
+	defer t.failOnPanic() // ret stays 0 on a panic: libcurl aborts the transfer
+	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+}
+
+//export goHeader
+func goHeader(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+	t := transferOf(h)
+	if t == nil {
+		return 0
+	}
+	defer t.failOnPanic()
+	line := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	t.onHeader(line)
+	if f := t.e.headerFunc; f != nil {
+		if err := f(line); err != nil {
+			t.cause = err
+			return 0
+		}
+	}
+	return n
+}
+
+//export goRead
+func goRead(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+	t := transferOf(h)
+	if t == nil {
+		return C.CURL_READFUNC_ABORT
+	}
+	ret = C.CURL_READFUNC_ABORT
+	defer t.failOnPanic()
+	return t.onRead(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+}
+
+//export goSeek
+func goSeek(h C.uintptr_t, offset C.curl_off_t, origin C.int) (ret C.int) {
+	t := transferOf(h)
+	if t == nil || origin != 0 { // SEEK_SET is all libcurl asks for
+		return C.CURL_SEEKFUNC_CANTSEEK
+	}
+	ret = C.CURL_SEEKFUNC_FAIL
+	defer t.failOnPanic()
+	return t.onSeek(int64(offset))
+}
+
+//export goProgress
+func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) (ret C.int) {
+	t := transferOf(h)
+	if t == nil || t.e.progressFunc == nil {
+		return 0
+	}
+	ret = 1 // non-zero aborts the transfer
+	defer t.failOnPanic()
+	err := t.e.progressFunc(Progress{
+		DownloadTotal: int64(dltotal), Downloaded: int64(dlnow),
+		UploadTotal: int64(ultotal), Uploaded: int64(ulnow),
+	})
+	if err != nil {
+		t.cause = err
+		return 1
+	}
+	return 0
+}
+
+// multiOf returns the Multi registered as the socket and timer callbacks' data.
+func multiOf(h C.uintptr_t) *Multi {
+	m, _ := cgo.Handle(h).Value().(*Multi)
+	return m
+}
+
+//export goSocket
+func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp C.uintptr_t) {
+	m := multiOf(h)
+	defer m.recoverCallback()
+	m.onSocket(int(fd), int(what), uint64(socketp))
+}
+
+//export goTimer
+func goTimer(h C.uintptr_t, ms C.long) {
+	m := multiOf(h)
+	defer m.recoverCallback()
+	m.onTimer(int64(ms))
+}

@@ -1,0 +1,62 @@
+package curlpoll
+
+/*
+#cgo pkg-config: libcurl
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+)
+
+var (
+	globalOnce sync.Once
+	globalErr  error
+)
+
+// globalInit runs curl_global_init once per process. curlpoll never calls
+// curl_global_cleanup: other cgo users in the process may share libcurl and
+// its TLS library.
+func globalInit() error {
+	globalOnce.Do(func() {
+		if rc := C.curl_global_init(C.CURL_GLOBAL_DEFAULT); rc != C.CURLE_OK {
+			globalErr = fmt.Errorf("curlpoll: curl_global_init: %w", Code(rc))
+		}
+	})
+	return globalErr
+}
+
+// libcurlVersion returns the version number of the libcurl in use, as
+// 0xXXYYZZ (major, minor, patch).
+func libcurlVersion() uint32 {
+	return uint32(C.curl_version_info(C.CURLVERSION_NOW).version_num)
+}
+
+// Version reports the libcurl in use, its TLS library and the features that
+// decide what curlpoll can do with it.
+type VersionInfo struct {
+	Version   string   // libcurl's version, such as "7.88.1"
+	TLS       string   // the TLS library and its version, such as "OpenSSL/3.0.19"
+	HTTP2     bool     // built with HTTP/2 support
+	HTTP3     bool     // built with HTTP/3 support
+	Protocols []string // URL schemes libcurl was built for
+}
+
+// Version describes the libcurl that curlpoll runs on.
+func Version() VersionInfo {
+	d := C.curl_version_info(C.CURLVERSION_NOW)
+	v := VersionInfo{
+		Version: C.GoString(d.version),
+		HTTP2:   d.features&C.CURL_VERSION_HTTP2 != 0,
+		HTTP3:   d.features&C.CURL_VERSION_HTTP3 != 0,
+	}
+	if d.ssl_version != nil {
+		v.TLS = C.GoString(d.ssl_version)
+	}
+	for p := d.protocols; *p != nil; p = nextCString(p) {
+		v.Protocols = append(v.Protocols, C.GoString(*p))
+	}
+	return v
+}

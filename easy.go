@@ -1,0 +1,265 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"io"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// liveEasies counts easy handles between curl_easy_init and
+// curl_easy_cleanup, for leak checks.
+var liveEasies atomic.Int64
+
+// Easy is a libcurl easy handle: the options of one transfer at a time. Set
+// options, then run it with Multi.Do or Multi.Start; when the transfer is
+// over, read its results (ResponseCode, Timings, ...) and reuse it for the
+// next transfer, which keeps libcurl's per-handle caches warm.
+//
+// An Easy is not for concurrent use, and while a transfer runs it belongs to
+// the Multi: setters, getters, Reset and Close return ErrBusy until the
+// transfer's Close (Do does that itself). Close frees the handle; an Easy
+// that is never closed leaks its C memory.
+type Easy struct {
+	c      unsafe.Pointer // CURL*
+	handle cgo.Handle // passed to every callback as data; deleted by Close
+	errbuf *C.char    // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
+
+	// mu guards busy and closed.
+	mu     sync.Mutex
+	busy   bool
+	closed bool
+
+	// C memory that libcurl keeps pointers to, freed when replaced or by Close.
+	slists map[C.CURLoption]*C.struct_curl_slist
+
+	// Go-side options; read by the Multi while a transfer runs.
+	writer       io.Writer
+	reader       io.Reader
+	rewind       func() (io.Reader, error)
+	headerFunc   func(line []byte) error
+	progressFunc func(Progress) error
+	follow       bool
+
+	// cur is the transfer running on this handle; only the Multi's driver
+	// goroutine touches it, between add and remove.
+	cur *Transfer
+}
+
+// NewEasy creates an easy handle (curl_easy_init) with curlpoll's fixed
+// settings: CURLOPT_NOSIGNAL, an error buffer, close-on-exec sockets,
+// CURLOPT_SUPPRESS_CONNECT_HEADERS and CURLOPT_QUICK_EXIT, and the write,
+// header, read, seek and progress callbacks that connect it to Go.
+func NewEasy() (*Easy, error) {
+	if err := globalInit(); err != nil {
+		return nil, err
+	}
+	c := C.curl_easy_init()
+	if c == nil {
+		return nil, fmt.Errorf("curlpoll: curl_easy_init failed")
+	}
+	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1))}
+	e.handle = cgo.NewHandle(e)
+	liveEasies.Add(1)
+	if err := e.setup(); err != nil {
+		e.free()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Easy) setup() error {
+	return codeErr(C.curlpoll_easy_setup(e.c, C.uintptr_t(e.handle), e.errbuf))
+}
+
+// Reset returns every option to its default (curl_easy_reset), keeping the
+// handle's connections and caches, and re-applies curlpoll's fixed settings.
+func (e *Easy) Reset() error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	C.curl_easy_reset(e.c)
+	e.freeSlists()
+	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
+	return e.setup()
+}
+
+// Close frees the handle (curl_easy_cleanup). It returns ErrBusy while a
+// transfer uses the handle; closing twice is harmless.
+func (e *Easy) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.busy {
+		return ErrBusy
+	}
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.free()
+	return nil
+}
+
+func (e *Easy) free() {
+	C.curl_easy_cleanup(e.c)
+	e.c = nil
+	e.freeSlists()
+	C.free(unsafe.Pointer(e.errbuf))
+	e.handle.Delete()
+	liveEasies.Add(-1)
+}
+
+func (e *Easy) freeSlists() {
+	for opt, l := range e.slists {
+		C.curl_slist_free_all(l)
+		delete(e.slists, opt)
+	}
+}
+
+// idle returns an error unless the handle is open and no transfer uses it.
+func (e *Easy) idle() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return fmt.Errorf("curlpoll: easy handle: %w", ErrClosed)
+	case e.busy:
+		return ErrBusy
+	}
+	return nil
+}
+
+// acquire marks the handle busy for a transfer.
+func (e *Easy) acquire() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return fmt.Errorf("curlpoll: easy handle: %w", ErrClosed)
+	case e.busy:
+		return ErrBusy
+	}
+	e.busy = true
+	C.memset(unsafe.Pointer(e.errbuf), 0, 1)
+	return nil
+}
+
+func (e *Easy) release() {
+	e.mu.Lock()
+	e.busy = false
+	e.mu.Unlock()
+}
+
+// The setopt funnels: the only callers of curl_easy_setopt.
+
+func (e *Easy) setLong(opt C.CURLoption, v int64) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	return optErr(opt, C.curlpoll_setopt_long(e.c, opt, C.long(v)))
+}
+
+func (e *Easy) setOff(opt C.CURLoption, v int64) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	return optErr(opt, C.curlpoll_setopt_off(e.c, opt, C.curl_off_t(v)))
+}
+
+func (e *Easy) setBool(opt C.CURLoption, v bool) error {
+	var n int64
+	if v {
+		n = 1
+	}
+	return e.setLong(opt, n)
+}
+
+// setString sets a string option; libcurl copies the string. The empty
+// string sets NULL, which restores the option's default.
+func (e *Easy) setString(opt C.CURLoption, v string) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	if v == "" {
+		return optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, nil))
+	}
+	if err := checkCString(v); err != nil {
+		return err
+	}
+	cs := C.CString(v)
+	defer C.free(unsafe.Pointer(cs))
+	return optErr(opt, C.curlpoll_setopt_str(e.c, opt, cs))
+}
+
+// setBlob sets a blob option; libcurl copies the bytes (CURL_BLOB_COPY).
+func (e *Easy) setBlob(opt C.CURLoption, b []byte) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, nil))
+	}
+	p := C.CBytes(b)
+	defer C.free(p)
+	return optErr(opt, C.curlpoll_setopt_blob(e.c, opt, p, C.size_t(len(b))))
+}
+
+// setList sets a curl_slist option. libcurl keeps the list, so the Easy owns
+// it until the next call for the same option, Reset or Close.
+func (e *Easy) setList(opt C.CURLoption, items []string) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	var l *C.struct_curl_slist
+	for _, s := range items {
+		if err := checkCString(s); err != nil {
+			C.curl_slist_free_all(l)
+			return err
+		}
+		cs := C.CString(s)
+		n := C.curl_slist_append(l, cs)
+		C.free(unsafe.Pointer(cs))
+		if n == nil {
+			C.curl_slist_free_all(l)
+			return ErrOutOfMemory
+		}
+		l = n
+	}
+	if err := optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, unsafe.Pointer(l))); err != nil {
+		C.curl_slist_free_all(l)
+		return err
+	}
+	if old := e.slists[opt]; old != nil {
+		C.curl_slist_free_all(old)
+	}
+	if e.slists == nil {
+		e.slists = make(map[C.CURLoption]*C.struct_curl_slist)
+	}
+	e.slists[opt] = l
+	if l == nil {
+		delete(e.slists, opt)
+	}
+	return nil
+}
+
+func optErr(opt C.CURLoption, rc C.CURLcode) error {
+	if rc == C.CURLE_OK {
+		return nil
+	}
+	return fmt.Errorf("curlpoll: setting option %d: %w", int(opt), Code(rc))
+}
+
+// checkCString refuses strings that C would silently truncate.
+func checkCString(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return fmt.Errorf("curlpoll: option value %q contains a NUL byte", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/curlpoll/curlpoll/netpoll"
+)
+
+// A watcher follows one socket that libcurl asked to have watched
+// (CURLMOPT_SOCKETFUNCTION), from its announcement to CURL_POLL_REMOVE.
+//
+// It watches a duplicate of libcurl's descriptor, never the descriptor
+// itself: an *os.File of libcurl's own number would close it, or a later
+// socket with the same number, behind libcurl's back. The duplicate is
+// closed on REMOVE, which libcurl sends before it closes a socket, and
+// whenever libcurl's number turns out to name another socket (libcurl 7.88
+// closes sockets it abandons mid-connect without telling the callback until
+// after the close; see shared/research/socket-lifetime).
+//
+// Readiness is one-shot: a direction fires once, and the driver arms it
+// again only if libcurl still wants it after handling the event. Each wait
+// starts with a level probe (netpoll), which is what libcurl expects: it
+// does not support edge-triggered notification (curl TODO §2.5).
+type watcher struct {
+	m        *Multi
+	id       uint64
+	fd       int    // libcurl's descriptor
+	dev, ino uint64 // identity of libcurl's socket when announced
+	nfd      *netpoll.FD
+	want     netpoll.Event // what libcurl asked for last
+	armed    [2]bool       // a wait is pending in that direction (read, write)
+	arm      [2]chan struct{}
+	closed   bool
+}
+
+var directions = [2]netpoll.Event{netpoll.Read, netpoll.Write}
+
+func dirIndex(ev netpoll.Event) int {
+	if ev == netpoll.Write {
+		return 1
+	}
+	return 0
+}
+
+// onSocket is the socket callback's work. id is the socket's private pointer
+// (curl_multi_assign); 0 means a socket libcurl has not announced before,
+// even if its number is known. Every case returns normally: an error here
+// must not kill the multi handle.
+func (m *Multi) onSocket(fd int, what int, id uint64) {
+	w := m.sockets[id]
+	if what == C.CURL_POLL_REMOVE {
+		if w != nil {
+			m.dropWatcher(w)
+		}
+		return
+	}
+	if w != nil && !w.sameSocket() {
+		m.dropWatcher(w) // the number was reused by a socket libcurl opened since
+		w = nil
+	}
+	if w == nil {
+		w = m.newWatcher(fd)
+		C.curlpoll_multi_assign(m.c, C.curl_socket_t(fd), C.uintptr_t(w.id))
+	}
+	switch what {
+	case C.CURL_POLL_IN:
+		w.want = netpoll.Read
+	case C.CURL_POLL_OUT:
+		w.want = netpoll.Write
+	case C.CURL_POLL_INOUT:
+		w.want = netpoll.Read | netpoll.Write
+	default: // CURL_POLL_NONE: keep the socket, want nothing
+		w.want = 0
+	}
+	if w.nfd == nil {
+		return // degraded: polled on a tick
+	}
+	for d, ev := range directions {
+		if w.want&ev != 0 && !w.armed[d] {
+			w.start(d)
+		}
+	}
+}
+
+func (m *Multi) newWatcher(fd int) *watcher {
+	m.nextID++
+	w := &watcher{m: m, id: m.nextID, fd: fd}
+	m.sockets[w.id] = w
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err == nil {
+		w.dev, w.ino = st.Dev, st.Ino
+	}
+	nfd, err := netpoll.Dup(fd)
+	if err != nil {
+		// Out of descriptors, most likely. Returning an error to libcurl
+		// would fail every transfer on the multi handle, so poll this
+		// socket on a tick instead until libcurl removes it.
+		m.degraded[w] = struct{}{}
+		if m.pollTick == nil {
+			m.pollTick = time.NewTicker(degradedPollInterval)
+		}
+		return w
+	}
+	w.nfd = nfd
+	return w
+}
+
+// degradedPollInterval is how often a socket that could not be registered
+// with the poller is offered to libcurl, which then checks it itself.
+const degradedPollInterval = 5 * time.Millisecond
+
+// sameSocket reports whether libcurl's descriptor still names the socket
+// that was announced. The duplicate keeps that socket alive, so no other
+// file can have its inode: the test has no false positives.
+func (w *watcher) sameSocket() bool {
+	var st unix.Stat_t
+	return unix.Fstat(w.fd, &st) == nil && st.Dev == w.dev && st.Ino == w.ino
+}
+
+// start arms direction d, starting its goroutine the first time.
+func (w *watcher) start(d int) {
+	w.armed[d] = true
+	if w.arm[d] == nil {
+		w.arm[d] = make(chan struct{}, 1)
+		w.m.watchers.Add(1)
+		go w.watch(directions[d], w.arm[d])
+	}
+	w.arm[d] <- struct{}{} // never blocks: at most one arm is outstanding
+}
+
+// watch waits for ev each time it is armed and reports readiness to the
+// driver. It never calls libcurl and never blocks on the driver. It ends
+// when the watcher is dropped.
+func (w *watcher) watch(ev netpoll.Event, arm <-chan struct{}) {
+	defer w.m.watchers.Done()
+	for range arm {
+		if err := w.nfd.Wait(context.Background(), ev); err == netpoll.ErrClosed {
+			return
+		}
+		// Any other wait error is reported as readiness: libcurl's own
+		// I/O on the socket then finds the real error.
+		w.m.post(work{op: opReady, w: w, ev: ev})
+	}
+}
+
+// ready handles a readiness report: hand it to libcurl if it still wants
+// that direction, then arm the direction again if it still does.
+func (m *Multi) ready(w *watcher, ev netpoll.Event) {
+	if w.closed {
+		return
+	}
+	d := dirIndex(ev)
+	w.armed[d] = false
+	if w.want&ev == 0 {
+		return // libcurl changed its mind since the wait began
+	}
+	// What the runtime reports for errors and hang-ups is readiness in the
+	// direction waited for, as in curl's ephiperfifo.c; CURL_CSELECT_ERR
+	// alone would hide the real errno from libcurl.
+	bits := C.int(C.CURL_CSELECT_IN)
+	if ev == netpoll.Write {
+		bits = C.CURL_CSELECT_OUT
+	}
+	m.socketAction(C.curl_socket_t(w.fd), bits)
+	if !w.closed && w.want&ev != 0 && !w.armed[d] {
+		w.start(d)
+	}
+}
+
+// pollDegraded offers libcurl every socket that is not on the poller;
+// libcurl checks it with a zero-timeout poll of its own.
+func (m *Multi) pollDegraded() {
+	for w := range m.degraded {
+		if w.want != 0 && !w.closed {
+			m.socketAction(C.curl_socket_t(w.fd), 0)
+		}
+	}
+}
+
+// dropWatcher stops watching w: its goroutines end, its duplicate closes.
+func (m *Multi) dropWatcher(w *watcher) {
+	w.closed = true
+	delete(m.sockets, w.id)
+	delete(m.degraded, w)
+	if len(m.degraded) == 0 && m.pollTick != nil {
+		m.pollTick.Stop()
+		m.pollTick = nil
+	}
+	for _, c := range w.arm {
+		if c != nil {
+			close(c)
+		}
+	}
+	if w.nfd != nil {
+		w.nfd.Close()
+	}
+}

@@ -1,0 +1,146 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"time"
+)
+
+// The getinfo funnels: the only callers of curl_easy_getinfo.
+
+func (e *Easy) infoLong(info C.CURLINFO) (int64, error) {
+	if err := e.idle(); err != nil {
+		return 0, err
+	}
+	var v C.long
+	return int64(v), infoErr(info, C.curlpoll_getinfo_long(e.c, info, &v))
+}
+
+func (e *Easy) infoOff(info C.CURLINFO) (int64, error) {
+	if err := e.idle(); err != nil {
+		return 0, err
+	}
+	var v C.curl_off_t
+	return int64(v), infoErr(info, C.curlpoll_getinfo_off(e.c, info, &v))
+}
+
+func (e *Easy) infoString(info C.CURLINFO) (string, error) {
+	if err := e.idle(); err != nil {
+		return "", err
+	}
+	var v *C.char
+	if err := infoErr(info, C.curlpoll_getinfo_str(e.c, info, &v)); err != nil || v == nil {
+		return "", err
+	}
+	return C.GoString(v), nil
+}
+
+func infoErr(info C.CURLINFO, rc C.CURLcode) error {
+	if rc == C.CURLE_OK {
+		return nil
+	}
+	return fmt.Errorf("curlpoll: getting info %#x: %w", int(info), Code(rc))
+}
+
+// ResponseCode returns the last response's status code
+// (CURLINFO_RESPONSE_CODE); 0 if none was received.
+func (e *Easy) ResponseCode() (int, error) {
+	v, err := e.infoLong(C.CURLINFO_RESPONSE_CODE)
+	return int(v), err
+}
+
+// HTTPVersion returns the HTTP version of the last response
+// (CURLINFO_HTTP_VERSION): HTTPVersion1_0, HTTPVersion1_1 or HTTPVersion2.
+func (e *Easy) HTTPVersion() (HTTPVersion, error) {
+	v, err := e.infoLong(C.CURLINFO_HTTP_VERSION)
+	return HTTPVersion(v), err
+}
+
+// EffectiveURL returns the last URL used (CURLINFO_EFFECTIVE_URL).
+func (e *Easy) EffectiveURL() (string, error) { return e.infoString(C.CURLINFO_EFFECTIVE_URL) }
+
+// ContentType returns the response's Content-Type (CURLINFO_CONTENT_TYPE).
+func (e *Easy) ContentType() (string, error) { return e.infoString(C.CURLINFO_CONTENT_TYPE) }
+
+// PrimaryAddr returns the IP address and port of the last connection
+// (CURLINFO_PRIMARY_IP, CURLINFO_PRIMARY_PORT).
+func (e *Easy) PrimaryAddr() (ip string, port int, err error) {
+	if ip, err = e.infoString(C.CURLINFO_PRIMARY_IP); err != nil {
+		return "", 0, err
+	}
+	p, err := e.infoLong(C.CURLINFO_PRIMARY_PORT)
+	return ip, int(p), err
+}
+
+// LocalAddr returns the local IP address and port of the last connection
+// (CURLINFO_LOCAL_IP, CURLINFO_LOCAL_PORT).
+func (e *Easy) LocalAddr() (ip string, port int, err error) {
+	if ip, err = e.infoString(C.CURLINFO_LOCAL_IP); err != nil {
+		return "", 0, err
+	}
+	p, err := e.infoLong(C.CURLINFO_LOCAL_PORT)
+	return ip, int(p), err
+}
+
+// NumConnects returns how many new connections the last transfer opened
+// (CURLINFO_NUM_CONNECTS); 0 means it reused one.
+func (e *Easy) NumConnects() (int, error) {
+	v, err := e.infoLong(C.CURLINFO_NUM_CONNECTS)
+	return int(v), err
+}
+
+// RedirectCount returns how many redirects were followed (CURLINFO_REDIRECT_COUNT).
+func (e *Easy) RedirectCount() (int, error) {
+	v, err := e.infoLong(C.CURLINFO_REDIRECT_COUNT)
+	return int(v), err
+}
+
+// DownloadSize returns the body bytes received (CURLINFO_SIZE_DOWNLOAD_T).
+func (e *Easy) DownloadSize() (int64, error) { return e.infoOff(C.CURLINFO_SIZE_DOWNLOAD_T) }
+
+// UploadSize returns the body bytes sent (CURLINFO_SIZE_UPLOAD_T).
+func (e *Easy) UploadSize() (int64, error) { return e.infoOff(C.CURLINFO_SIZE_UPLOAD_T) }
+
+// ContentLength returns the response's Content-Length, -1 if unknown
+// (CURLINFO_CONTENT_LENGTH_DOWNLOAD_T).
+func (e *Easy) ContentLength() (int64, error) {
+	return e.infoOff(C.CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
+}
+
+// Timings is libcurl's breakdown of a transfer, each phase measured from the
+// start of the transfer (the CURLINFO_*_TIME_T values).
+type Timings struct {
+	NameLookup    time.Duration // until the name was resolved
+	Connect       time.Duration // until TCP (or the proxy) connected
+	AppConnect    time.Duration // until the TLS handshake finished; 0 without TLS
+	PreTransfer   time.Duration // until the request was about to be sent
+	StartTransfer time.Duration // until the first response byte
+	Total         time.Duration // the whole transfer
+	Redirect      time.Duration // spent on followed redirects before the last transfer
+}
+
+// Timings returns the last transfer's timings.
+func (e *Easy) Timings() (Timings, error) {
+	var t Timings
+	for _, f := range []struct {
+		info C.CURLINFO
+		dst  *time.Duration
+	}{
+		{C.CURLINFO_NAMELOOKUP_TIME_T, &t.NameLookup},
+		{C.CURLINFO_CONNECT_TIME_T, &t.Connect},
+		{C.CURLINFO_APPCONNECT_TIME_T, &t.AppConnect},
+		{C.CURLINFO_PRETRANSFER_TIME_T, &t.PreTransfer},
+		{C.CURLINFO_STARTTRANSFER_TIME_T, &t.StartTransfer},
+		{C.CURLINFO_TOTAL_TIME_T, &t.Total},
+		{C.CURLINFO_REDIRECT_TIME_T, &t.Redirect},
+	} {
+		us, err := e.infoOff(f.info)
+		if err != nil {
+			return Timings{}, err
+		}
+		*f.dst = time.Duration(us) * time.Microsecond
+	}
+	return t, nil
+}

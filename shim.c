@@ -1,0 +1,128 @@
+#include <errno.h>
+#include <sys/socket.h>
+#include "shim.h"
+#include "_cgo_export.h"
+
+CURLcode curlpoll_setopt_long(CURL *h, CURLoption opt, long v) { return curl_easy_setopt(h, opt, v); }
+CURLcode curlpoll_setopt_off(CURL *h, CURLoption opt, curl_off_t v) { return curl_easy_setopt(h, opt, v); }
+CURLcode curlpoll_setopt_str(CURL *h, CURLoption opt, const char *v) { return curl_easy_setopt(h, opt, v); }
+CURLcode curlpoll_setopt_ptr(CURL *h, CURLoption opt, void *v) { return curl_easy_setopt(h, opt, v); }
+CURLcode curlpoll_setopt_handle(CURL *h, CURLoption opt, uintptr_t v) { return curl_easy_setopt(h, opt, (void *)v); }
+
+CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
+	struct curl_blob b = {data, len, CURL_BLOB_COPY};
+	return curl_easy_setopt(h, opt, &b);
+}
+
+CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v) { return curl_easy_getinfo(h, CURLINFO_CERTINFO, v); }
+CURLcode curlpoll_getinfo_tls_session(CURL *h, struct curl_tlssessioninfo **v) { return curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, v); }
+
+CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v) { return curl_multi_setopt(m, opt, v); }
+
+// Trampolines. Each passes the cgo.Handle it was given as data.
+
+static size_t write_cb(char *p, size_t size, size_t n, void *data) {
+	return goWrite((uintptr_t)data, p, size * n);
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *data) {
+	return goHeader((uintptr_t)data, p, size * n);
+}
+
+static size_t read_cb(char *p, size_t size, size_t n, void *data) {
+	return goRead((uintptr_t)data, p, size * n);
+}
+
+static int seek_cb(void *data, curl_off_t offset, int origin) {
+	return goSeek((uintptr_t)data, offset, origin);
+}
+
+static int progress_cb(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+	return goProgress((uintptr_t)data, dltotal, dlnow, ultotal, ulnow);
+}
+
+// open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
+// socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
+// Pure C: no Go callback per connection.
+static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
+	(void)data;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
+	(void)e;
+	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp);
+	return 0; // -1 would mark the whole multi handle dead
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *data) {
+	(void)m;
+	goTimer((uintptr_t)data, timeout_ms);
+	return 0; // -1 would mark the whole multi handle dead
+}
+
+CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
+	void *d = (void *)h;
+	CURLcode rc = CURLE_OK;
+#define SET(opt, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, v)
+	SET(CURLOPT_PRIVATE, d);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, d);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, d);
+	SET(CURLOPT_READFUNCTION, read_cb);
+	SET(CURLOPT_READDATA, d);
+	SET(CURLOPT_SEEKFUNCTION, seek_cb);
+	SET(CURLOPT_SEEKDATA, d);
+	SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SET(CURLOPT_XFERINFODATA, d);
+	SET(CURLOPT_NOPROGRESS, 1L);
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_cb);
+	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+#undef SET
+	if (rc == CURLE_OK) {
+		// Removing a transfer during a slow name lookup would otherwise
+		// wait for the resolver thread (7.87.0+; older versions ignore it).
+		curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+	}
+	return rc;
+}
+
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {
+	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)h);
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)h);
+	return rc;
+}
+
+int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result) {
+	int left;
+	CURLMsg *msg;
+	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE) {
+			*easy = msg->easy_handle;
+			*result = msg->data.result;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id) {
+	return curl_multi_assign(m, s, (void *)id);
+}
+
+uintptr_t curlpoll_private(CURL *e) {
+	char *p = NULL;
+	if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK)
+		return 0;
+	return (uintptr_t)p;
+}

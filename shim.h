@@ -1,0 +1,46 @@
+// C shims for curlpoll: typed wrappers for libcurl's variadic functions
+// (cgo cannot call variadic C) and the trampolines that carry libcurl's
+// callbacks to the exported Go functions in callbacks.go.
+#ifndef CURLPOLL_SHIM_H
+#define CURLPOLL_SHIM_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+CURLcode curlpoll_setopt_long(CURL *h, CURLoption opt, long v);
+CURLcode curlpoll_setopt_off(CURL *h, CURLoption opt, curl_off_t v);
+CURLcode curlpoll_setopt_str(CURL *h, CURLoption opt, const char *v);
+CURLcode curlpoll_setopt_ptr(CURL *h, CURLoption opt, void *v);
+CURLcode curlpoll_setopt_handle(CURL *h, CURLoption opt, uintptr_t v);
+CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len);
+
+CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v);
+CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v);
+CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v);
+CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v);
+CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v);
+CURLcode curlpoll_getinfo_tls_session(CURL *h, struct curl_tlssessioninfo **v);
+
+CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
+
+// curlpoll_easy_setup installs the callbacks every curlpoll easy handle has,
+// all with data h: write, header, read, seek, progress (off until asked for),
+// open-socket (close-on-exec), the error buffer and CURLOPT_PRIVATE.
+CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
+
+// curlpoll_multi_setup installs the socket and timer callbacks with data h.
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);
+
+// curlpoll_info_read returns 1 and fills easy and result for the next
+// CURLMSG_DONE message, 0 when the queue is empty.
+int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result);
+
+// curlpoll_multi_assign stores id as the socket's private pointer.
+CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
+
+// curlpoll_private returns the easy handle's CURLOPT_PRIVATE, 0 if unset.
+uintptr_t curlpoll_private(CURL *e);
+
+#endif
