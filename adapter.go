@@ -25,7 +25,7 @@ import (
 // of one Multi. Close it when done.
 type Multi struct {
 	c      unsafe.Pointer // CURLM*
-	handle cgo.Handle // the socket and timer callbacks' data; deleted after cleanup
+	handle cgo.Handle     // the socket and timer callbacks' data; deleted after cleanup
 
 	// mu guards inbox and closed.
 	mu     sync.Mutex

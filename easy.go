@@ -27,8 +27,8 @@ var liveEasies atomic.Int64
 // that is never closed leaks its C memory.
 type Easy struct {
 	c      unsafe.Pointer // CURL*
-	handle cgo.Handle // passed to every callback as data; deleted by Close
-	errbuf *C.char    // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
+	handle cgo.Handle     // passed to every callback as data; deleted by Close
+	errbuf *C.char        // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
 
 	// mu guards busy and closed.
 	mu     sync.Mutex

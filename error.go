@@ -30,36 +30,36 @@ type Code int
 // Result codes that callers commonly test for; any other CURLcode is a Code
 // too. The comment names the CURLE_* constant.
 const (
-	ErrUnsupportedProtocol    Code = C.CURLE_UNSUPPORTED_PROTOCOL    // CURLE_UNSUPPORTED_PROTOCOL
-	ErrURLMalformat           Code = C.CURLE_URL_MALFORMAT           // CURLE_URL_MALFORMAT
-	ErrCouldntResolveProxy    Code = C.CURLE_COULDNT_RESOLVE_PROXY   // CURLE_COULDNT_RESOLVE_PROXY
-	ErrCouldntResolveHost     Code = C.CURLE_COULDNT_RESOLVE_HOST    // CURLE_COULDNT_RESOLVE_HOST
-	ErrCouldntConnect         Code = C.CURLE_COULDNT_CONNECT         // CURLE_COULDNT_CONNECT
-	ErrWeirdServerReply       Code = C.CURLE_WEIRD_SERVER_REPLY      // CURLE_WEIRD_SERVER_REPLY
-	ErrHTTP2                  Code = C.CURLE_HTTP2                   // CURLE_HTTP2
-	ErrPartialFile            Code = C.CURLE_PARTIAL_FILE            // CURLE_PARTIAL_FILE
-	ErrHTTPReturnedError      Code = C.CURLE_HTTP_RETURNED_ERROR     // CURLE_HTTP_RETURNED_ERROR
-	ErrWriteError             Code = C.CURLE_WRITE_ERROR             // CURLE_WRITE_ERROR
-	ErrUploadFailed           Code = C.CURLE_UPLOAD_FAILED           // CURLE_UPLOAD_FAILED
-	ErrReadError              Code = C.CURLE_READ_ERROR              // CURLE_READ_ERROR
-	ErrOutOfMemory            Code = C.CURLE_OUT_OF_MEMORY           // CURLE_OUT_OF_MEMORY
-	ErrOperationTimedOut      Code = C.CURLE_OPERATION_TIMEDOUT      // CURLE_OPERATION_TIMEDOUT
-	ErrRangeError             Code = C.CURLE_RANGE_ERROR             // CURLE_RANGE_ERROR
-	ErrSSLConnectError        Code = C.CURLE_SSL_CONNECT_ERROR       // CURLE_SSL_CONNECT_ERROR
-	ErrAbortedByCallback      Code = C.CURLE_ABORTED_BY_CALLBACK     // CURLE_ABORTED_BY_CALLBACK
-	ErrBadFunctionArgument    Code = C.CURLE_BAD_FUNCTION_ARGUMENT   // CURLE_BAD_FUNCTION_ARGUMENT
-	ErrTooManyRedirects       Code = C.CURLE_TOO_MANY_REDIRECTS      // CURLE_TOO_MANY_REDIRECTS
-	ErrUnknownOption          Code = C.CURLE_UNKNOWN_OPTION          // CURLE_UNKNOWN_OPTION
-	ErrGotNothing             Code = C.CURLE_GOT_NOTHING             // CURLE_GOT_NOTHING
-	ErrSendError              Code = C.CURLE_SEND_ERROR              // CURLE_SEND_ERROR
-	ErrRecvError              Code = C.CURLE_RECV_ERROR              // CURLE_RECV_ERROR
-	ErrSSLCertProblem         Code = C.CURLE_SSL_CERTPROBLEM         // CURLE_SSL_CERTPROBLEM
+	ErrUnsupportedProtocol    Code = C.CURLE_UNSUPPORTED_PROTOCOL     // CURLE_UNSUPPORTED_PROTOCOL
+	ErrURLMalformat           Code = C.CURLE_URL_MALFORMAT            // CURLE_URL_MALFORMAT
+	ErrCouldntResolveProxy    Code = C.CURLE_COULDNT_RESOLVE_PROXY    // CURLE_COULDNT_RESOLVE_PROXY
+	ErrCouldntResolveHost     Code = C.CURLE_COULDNT_RESOLVE_HOST     // CURLE_COULDNT_RESOLVE_HOST
+	ErrCouldntConnect         Code = C.CURLE_COULDNT_CONNECT          // CURLE_COULDNT_CONNECT
+	ErrWeirdServerReply       Code = C.CURLE_WEIRD_SERVER_REPLY       // CURLE_WEIRD_SERVER_REPLY
+	ErrHTTP2                  Code = C.CURLE_HTTP2                    // CURLE_HTTP2
+	ErrPartialFile            Code = C.CURLE_PARTIAL_FILE             // CURLE_PARTIAL_FILE
+	ErrHTTPReturnedError      Code = C.CURLE_HTTP_RETURNED_ERROR      // CURLE_HTTP_RETURNED_ERROR
+	ErrWriteError             Code = C.CURLE_WRITE_ERROR              // CURLE_WRITE_ERROR
+	ErrUploadFailed           Code = C.CURLE_UPLOAD_FAILED            // CURLE_UPLOAD_FAILED
+	ErrReadError              Code = C.CURLE_READ_ERROR               // CURLE_READ_ERROR
+	ErrOutOfMemory            Code = C.CURLE_OUT_OF_MEMORY            // CURLE_OUT_OF_MEMORY
+	ErrOperationTimedOut      Code = C.CURLE_OPERATION_TIMEDOUT       // CURLE_OPERATION_TIMEDOUT
+	ErrRangeError             Code = C.CURLE_RANGE_ERROR              // CURLE_RANGE_ERROR
+	ErrSSLConnectError        Code = C.CURLE_SSL_CONNECT_ERROR        // CURLE_SSL_CONNECT_ERROR
+	ErrAbortedByCallback      Code = C.CURLE_ABORTED_BY_CALLBACK      // CURLE_ABORTED_BY_CALLBACK
+	ErrBadFunctionArgument    Code = C.CURLE_BAD_FUNCTION_ARGUMENT    // CURLE_BAD_FUNCTION_ARGUMENT
+	ErrTooManyRedirects       Code = C.CURLE_TOO_MANY_REDIRECTS       // CURLE_TOO_MANY_REDIRECTS
+	ErrUnknownOption          Code = C.CURLE_UNKNOWN_OPTION           // CURLE_UNKNOWN_OPTION
+	ErrGotNothing             Code = C.CURLE_GOT_NOTHING              // CURLE_GOT_NOTHING
+	ErrSendError              Code = C.CURLE_SEND_ERROR               // CURLE_SEND_ERROR
+	ErrRecvError              Code = C.CURLE_RECV_ERROR               // CURLE_RECV_ERROR
+	ErrSSLCertProblem         Code = C.CURLE_SSL_CERTPROBLEM          // CURLE_SSL_CERTPROBLEM
 	ErrPeerFailedVerification Code = C.CURLE_PEER_FAILED_VERIFICATION // CURLE_PEER_FAILED_VERIFICATION
-	ErrBadContentEncoding     Code = C.CURLE_BAD_CONTENT_ENCODING    // CURLE_BAD_CONTENT_ENCODING
-	ErrFileSizeExceeded       Code = C.CURLE_FILESIZE_EXCEEDED       // CURLE_FILESIZE_EXCEEDED
-	ErrSendFailRewind         Code = C.CURLE_SEND_FAIL_REWIND        // CURLE_SEND_FAIL_REWIND
-	ErrHTTP2Stream            Code = C.CURLE_HTTP2_STREAM            // CURLE_HTTP2_STREAM
-	ErrProxy                  Code = C.CURLE_PROXY                   // CURLE_PROXY
+	ErrBadContentEncoding     Code = C.CURLE_BAD_CONTENT_ENCODING     // CURLE_BAD_CONTENT_ENCODING
+	ErrFileSizeExceeded       Code = C.CURLE_FILESIZE_EXCEEDED        // CURLE_FILESIZE_EXCEEDED
+	ErrSendFailRewind         Code = C.CURLE_SEND_FAIL_REWIND         // CURLE_SEND_FAIL_REWIND
+	ErrHTTP2Stream            Code = C.CURLE_HTTP2_STREAM             // CURLE_HTTP2_STREAM
+	ErrProxy                  Code = C.CURLE_PROXY                    // CURLE_PROXY
 )
 
 func (c Code) Error() string {

@@ -70,7 +70,6 @@ type FD struct {
 	rc     syscall.RawConn
 	fd     int // the registered descriptor, for poll(2); valid until Close
 	closed atomic.Bool
-
 }
 
 // Dup registers a duplicate of fd with the poller and returns it. fd stays
