@@ -49,6 +49,20 @@ type Multi struct {
 	degraded map[*watcher]struct{}
 	pollTick *time.Ticker // polls degraded sockets, nil when there are none
 	panicked any          // a panic recovered in the socket or timer callback
+	stats    counters
+}
+
+// counters count what the driver saw, for tests and debugging.
+type counters struct {
+	poll          [5]int // socket callbacks by CURL_POLL_* value: NONE, IN, OUT, INOUT, REMOVE
+	timer         [3]int // timer callbacks: -1, 0, n > 0
+	actionTimeout int    // curl_multi_socket_action(CURL_SOCKET_TIMEOUT)
+	actionSocket  int    // curl_multi_socket_action(fd, bits)
+	completed     int    // transfers curl_multi_info_read reported done
+	staleReady    int    // readiness reports dropped: libcurl no longer wanted them
+	replaced      int    // watchers dropped because libcurl's fd named a new socket
+	watchers      int    // watchers created
+	recvPauses    int    // times the write callback paused a transfer
 }
 
 // workOp is the kind of a message to the driver.
@@ -83,7 +97,7 @@ func NewMulti() (*Multi, error) {
 	if err := globalInit(); err != nil {
 		return nil, err
 	}
-	c := C.curl_multi_init()
+	c := newMultiHandle()
 	if c == nil {
 		return nil, fmt.Errorf("curlpoll: curl_multi_init failed")
 	}
@@ -334,6 +348,11 @@ func (m *Multi) resume(t *Transfer, op workOp) {
 // socketAction reports readiness (or a timeout, for CURL_SOCKET_TIMEOUT)
 // to libcurl, then handles what it finished.
 func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
+	if fd == C.CURL_SOCKET_TIMEOUT {
+		m.stats.actionTimeout++
+	} else {
+		m.stats.actionSocket++
+	}
 	var running C.int
 	for C.curl_multi_socket_action(m.c, fd, ev, &running) == C.CURLM_CALL_MULTI_PERFORM {
 		// Only libcurl before 7.20 returns this; it means "call again".
@@ -359,6 +378,7 @@ func (m *Multi) afterCall() {
 		if t == nil || !t.active {
 			continue
 		}
+		m.stats.completed++
 		err := t.resultError(rc)
 		m.remove(t, err)
 	}

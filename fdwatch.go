@@ -54,6 +54,9 @@ func dirIndex(ev netpoll.Event) int {
 // must not kill the multi handle.
 func (m *Multi) onSocket(fd int, what int, id uint64) {
 	w := m.sockets[id]
+	if what >= 0 && what < len(m.stats.poll) {
+		m.stats.poll[what]++
+	}
 	if what == C.CURL_POLL_REMOVE {
 		if w != nil {
 			m.dropWatcher(w)
@@ -62,6 +65,7 @@ func (m *Multi) onSocket(fd int, what int, id uint64) {
 	}
 	if w != nil && !w.sameSocket() {
 		m.dropWatcher(w) // the number was reused by a socket libcurl opened since
+		m.stats.replaced++
 		w = nil
 	}
 	if w == nil {
@@ -90,6 +94,7 @@ func (m *Multi) onSocket(fd int, what int, id uint64) {
 
 func (m *Multi) newWatcher(fd int) *watcher {
 	m.nextID++
+	m.stats.watchers++
 	w := &watcher{m: m, id: m.nextID, fd: fd}
 	m.sockets[w.id] = w
 	var st unix.Stat_t
@@ -158,6 +163,7 @@ func (m *Multi) ready(w *watcher, ev netpoll.Event) {
 	d := dirIndex(ev)
 	w.armed[d] = false
 	if w.want&ev == 0 {
+		m.stats.staleReady++
 		return // libcurl changed its mind since the wait began
 	}
 	// What the runtime reports for errors and hang-ups is readiness in the

@@ -213,6 +213,10 @@ func (e *Easy) SetProxy(url string) error { return e.setString(C.CURLOPT_PROXY, 
 // variables.
 func (e *Easy) SetNoProxy(list string) error { return e.setString(C.CURLOPT_NOPROXY, list) }
 
+// SetDoHURL resolves host names with DNS-over-HTTPS through the server at
+// url (CURLOPT_DOH_URL); "" uses the system resolver.
+func (e *Easy) SetDoHURL(url string) error { return e.setString(C.CURLOPT_DOH_URL, url) }
+
 // SetResolve pins host names to addresses, "host:port:address" each
 // (CURLOPT_RESOLVE).
 func (e *Easy) SetResolve(entries []string) error { return e.setList(C.CURLOPT_RESOLVE, entries) }

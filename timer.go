@@ -15,6 +15,14 @@ import "time"
 // with GODEBUG=asynctimerchan=1, is only an early timeout action, which
 // libcurl answers by reporting the time that is left.
 func (m *Multi) onTimer(ms int64) {
+	switch {
+	case ms < 0:
+		m.stats.timer[0]++
+	case ms == 0:
+		m.stats.timer[1]++
+	default:
+		m.stats.timer[2]++
+	}
 	m.timer.Stop()
 	m.timerDue = ms == 0
 	if ms > 0 {

@@ -256,6 +256,7 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	if t.recv.Len() >= recvHighWater {
 		t.recvPaused = true
 		t.mu.Unlock()
+		t.m.stats.recvPauses++
 		return C.CURL_WRITEFUNC_PAUSE
 	}
 	t.recv.Write(p)

@@ -1,0 +1,66 @@
+package curlpoll
+
+import (
+	"github.com/curlpoll/curlpoll/netpoll"
+)
+
+// Stats is what tests can see of a Multi's driver.
+type Stats struct {
+	PollNone, PollIn, PollOut, PollInOut, PollRemove int // socket callbacks by action
+	TimerStop, TimerNow, TimerSet                    int // timer callbacks: -1, 0, n
+	ActionTimeout, ActionSocket                      int // socket_action calls
+	Completed                                        int // done messages from info_read
+	StaleReady, Replaced, WatchersMade               int
+	Sockets                                          int // sockets being watched now
+	Active                                           int // transfers attached now
+	RecvPauses                                       int
+}
+
+// Stats returns the driver's counters.
+func (m *Multi) Stats() (Stats, error) {
+	var s Stats
+	err := m.exec(func() error {
+		c := m.stats
+		s = Stats{
+			PollNone: c.poll[0], PollIn: c.poll[1], PollOut: c.poll[2], PollInOut: c.poll[3], PollRemove: c.poll[4],
+			TimerStop: c.timer[0], TimerNow: c.timer[1], TimerSet: c.timer[2],
+			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
+			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
+			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses,
+		}
+		return nil
+	})
+	return s, err
+}
+
+// LiveEasies returns the number of easy handles not yet cleaned up.
+func LiveEasies() int64 { return liveEasies.Load() }
+
+// SocketCallback runs the socket callback's handler on the driver, as
+// libcurl would, for fd with the CURL_POLL_* action what and private id.
+// It returns the id the socket is known by afterwards (0 after REMOVE).
+func (m *Multi) SocketCallback(fd, what int, id uint64) (uint64, error) {
+	var out uint64
+	err := m.exec(func() error {
+		m.onSocket(fd, what, id)
+		for _, w := range m.sockets {
+			if w.fd == fd && !w.closed {
+				out = w.id
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Watching reports what the watcher with id waits for.
+func (m *Multi) Watching(id uint64) (want netpoll.Event, armed [2]bool, ok bool, err error) {
+	err = m.exec(func() error {
+		w := m.sockets[id]
+		if w != nil {
+			want, armed, ok = w.want, w.armed, true
+		}
+		return nil
+	})
+	return
+}

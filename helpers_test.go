@@ -1,0 +1,314 @@
+package curlpoll_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// newMulti returns a Multi that is closed, and checked for leftovers, when
+// the test ends.
+func newMulti(t testing.TB) *curlpoll.Multi {
+	t.Helper()
+	m, err := curlpoll.NewMulti()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s, err := m.Stats(); err == nil && s.Active != 0 {
+			t.Errorf("%d transfers still attached at the end of the test", s.Active)
+		}
+		m.Close()
+	})
+	return m
+}
+
+// newEasy returns an Easy for url that is closed when the test ends.
+func newEasy(t testing.TB, url string) *curlpoll.Easy {
+	t.Helper()
+	e, err := curlpoll.NewEasy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("Easy.Close: %v", err)
+		}
+	})
+	must(t, e.SetURL(url))
+	return e
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testServer serves the paths the core tests use:
+//
+//	/hello             "hello"
+//	/bytes?n=N         N bytes of a repeating pattern, with Content-Length
+//	/close             "bye" with Connection: close
+//	/echo              the request body back; /echo?count=1 its length only
+//	/stall-body?n=N    N bytes, then waits for the client to go away
+//	/headers-then-wait status and headers, then waits for the client
+func testServer(t testing.TB) *httptest.Server {
+	srv := httptest.NewServer(handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		writePattern(w, n)
+	})
+	mux.HandleFunc("/close", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "bye")
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("count") != "" {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			fmt.Fprint(w, n)
+			return
+		}
+		io.Copy(w, r.Body)
+	})
+	mux.HandleFunc("/stall-body", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+		w.Header().Set("Content-Length", strconv.FormatInt(n+1, 10))
+		writePattern(w, n)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("/headers-then-wait", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	return mux
+}
+
+var pattern = func() []byte {
+	b := make([]byte, 64<<10)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}()
+
+func writePattern(w io.Writer, n int64) error {
+	for n > 0 {
+		k := min(n, int64(len(pattern)))
+		if _, err := w.Write(pattern[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// tlsServer is testServer over TLS with HTTP/2 enabled; pemCA trusts it.
+func tlsServer(t testing.TB) (srv *httptest.Server, pemCA []byte) {
+	srv = httptest.NewUnstartedServer(handler())
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+}
+
+// rawServer accepts TCP connections on 127.0.0.1 and hands each to serve on
+// its own goroutine. It records when a connection's peer went away.
+type rawServer struct {
+	ln     net.Listener
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed chan net.Conn // connections whose client closed (read got EOF or reset)
+}
+
+func newRawServer(t testing.TB, serve func(c net.Conn)) *rawServer {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawServer{ln: ln, closed: make(chan net.Conn, 100)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				serve(c)
+				// Wait for the client to go away, then report it.
+				io.Copy(io.Discard, c)
+				s.closed <- c
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *rawServer) URL() string { return "http://" + s.ln.Addr().String() + "/" }
+
+// waitPeerClosed waits until the server saw a client connection end.
+func (s *rawServer) waitPeerClosed(t testing.TB, within time.Duration) {
+	t.Helper()
+	select {
+	case <-s.closed:
+	case <-time.After(within):
+		t.Fatalf("server did not see the connection close within %v", within)
+	}
+}
+
+// readRequest reads one request head from c.
+func readRequest(c net.Conn) {
+	http.ReadRequest(bufio.NewReader(c))
+}
+
+// blackhole returns the address of a listener whose accept queue is full,
+// so that the kernel drops further SYNs and a connect stays pending.
+func blackhole(t testing.TB) string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := syscall.Bind(fd, sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	name, _ := syscall.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", name.(*syscall.SockaddrInet4).Port)
+	var fillers []net.Conn
+	// Fill the accept queue; once a connect times out the queue is full.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp4", addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range fillers {
+			c.Close()
+		}
+		syscall.Close(fd)
+	})
+	return addr
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// checkFDs fails the test if the process has more open descriptors at its
+// end than at the call, once leftovers had a moment to close.
+func checkFDs(t testing.TB) {
+	t.Helper()
+	before := openFDs(t)
+	t.Cleanup(func() {
+		var now int
+		for i := 0; i < 50; i++ {
+			if now = openFDs(t); now <= before {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("open descriptors: %d at the start, %d at the end:\n%s", before, now, listFDs())
+	})
+}
+
+// listFDs describes this process's open descriptors.
+func listFDs() string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var b strings.Builder
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fmt.Fprintf(&b, "%s -> %s\n", e.Name(), l)
+	}
+	return b.String()
+}
+
+// osThreads returns the number of OS threads of this process.
+func osThreads(t testing.TB) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatal("no Threads line in /proc/self/status")
+	return 0
+}
+
+// resolverHost returns a host name that is neither an IP address nor
+// "localhost" and resolves to 127.0.0.1 through the system resolver, so
+// that libcurl uses its threaded resolver and its socketpair. make test
+// adds it to /etc/hosts.
+func resolverHost(t testing.TB) string {
+	const name = "curlpoll.test"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	if err != nil || len(addrs) == 0 || addrs[0] != "127.0.0.1" {
+		t.Skipf("%s does not resolve to 127.0.0.1 (add \"127.0.0.1 %s\" to /etc/hosts; make test does)", name, name)
+	}
+	return name
+}
+
+var _ = tls.VersionTLS12
