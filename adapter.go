@@ -159,7 +159,7 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := e.acquire(); err != nil {
+	if err := e.acquire(m); err != nil {
 		return nil, err
 	}
 	t := newTransfer(m, e, ctx)

@@ -30,10 +30,16 @@ type Easy struct {
 	handle cgo.Handle     // passed to every callback as data; deleted by Close
 	errbuf *C.char        // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
 
-	// mu guards busy and closed.
+	// mu guards busy, closed and multi.
 	mu     sync.Mutex
 	busy   bool
 	closed bool
+	// multi is the Multi the handle last ran on. Cleaning up or resetting
+	// the handle can still call into that multi handle: libcurl 7.88
+	// removes a transfer's DoH lookups from it only then
+	// (Curl_free_request_state), firing its socket callbacks. So those
+	// calls run on its driver while it is open.
+	multi *Multi
 
 	// C memory that libcurl keeps pointers to, freed when replaced or by Close.
 	slists map[C.CURLoption]*C.struct_curl_slist
@@ -54,7 +60,11 @@ type Easy struct {
 // NewEasy creates an easy handle (curl_easy_init) with curlpoll's fixed
 // settings: CURLOPT_NOSIGNAL, an error buffer, close-on-exec sockets,
 // CURLOPT_SUPPRESS_CONNECT_HEADERS and CURLOPT_QUICK_EXIT, and the write,
-// header, read, seek and progress callbacks that connect it to Go.
+// header, read, seek and progress callbacks that connect it to Go. It also
+// clears CURLOPT_CAPATH, so that certificates are verified against the CA
+// bundle file alone (see SetCAPath): libcurl caches that bundle in the
+// multi handle only without a CA directory, and parsing it costs about
+// 20 ms per new TLS connection otherwise.
 func NewEasy() (*Easy, error) {
 	if err := globalInit(); err != nil {
 		return nil, err
@@ -83,25 +93,39 @@ func (e *Easy) Reset() error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	C.curl_easy_reset(e.c)
+	e.onLastMulti(func() { C.curl_easy_reset(e.c) })
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	return e.setup()
+}
+
+// onLastMulti runs fn, a libcurl call on the handle that may call into the
+// multi handle it last ran on, on that Multi's driver; directly if there is
+// none or it is closed (curl_multi_cleanup has then let go of everything).
+func (e *Easy) onLastMulti(fn func()) {
+	e.mu.Lock()
+	m := e.multi
+	e.mu.Unlock()
+	if m == nil || m.exec(func() error { fn(); return nil }) != nil {
+		fn()
+	}
 }
 
 // Close frees the handle (curl_easy_cleanup). It returns ErrBusy while a
 // transfer uses the handle; closing twice is harmless.
 func (e *Easy) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.busy {
+		e.mu.Unlock()
 		return ErrBusy
 	}
 	if e.closed {
+		e.mu.Unlock()
 		return nil
 	}
 	e.closed = true
-	e.free()
+	e.mu.Unlock()
+	e.onLastMulti(e.free)
 	return nil
 }
 
@@ -135,7 +159,7 @@ func (e *Easy) idle() error {
 }
 
 // acquire marks the handle busy for a transfer.
-func (e *Easy) acquire() error {
+func (e *Easy) acquire(m *Multi) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
@@ -145,6 +169,7 @@ func (e *Easy) acquire() error {
 		return ErrBusy
 	}
 	e.busy = true
+	e.multi = m
 	C.memset(unsafe.Pointer(e.errbuf), 0, 1)
 	return nil
 }

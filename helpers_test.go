@@ -208,26 +208,48 @@ func readRequest(c net.Conn) {
 	http.ReadRequest(bufio.NewReader(c))
 }
 
-// blackhole returns the address of a listener whose accept queue is full,
-// so that the kernel drops further SYNs and a connect stays pending.
-func blackhole(t testing.TB) string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+// blackhole returns the address of a listener on 127.0.0.1 whose accept
+// queue is full, so that the kernel drops further SYNs and a connect stays
+// pending.
+func blackhole(t testing.TB) string { return blackholeAt(t, "127.0.0.1", 0) }
+
+// blackholeAt is blackhole on ip ("127.0.0.2", "::1") and port (0: any).
+func blackholeAt(t testing.TB, ip string, port int) string {
+	t.Helper()
+	family, sa := syscall.AF_INET, syscall.Sockaddr(nil)
+	if addr := net.ParseIP(ip); addr.To4() != nil {
+		s4 := &syscall.SockaddrInet4{Port: port}
+		copy(s4.Addr[:], addr.To4())
+		sa = s4
+	} else {
+		family = syscall.AF_INET6
+		s6 := &syscall.SockaddrInet6{Port: port}
+		copy(s6.Addr[:], addr.To16())
+		sa = s6
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
 	if err := syscall.Bind(fd, sa); err != nil {
+		syscall.Close(fd)
 		t.Fatal(err)
 	}
 	if err := syscall.Listen(fd, 0); err != nil {
 		t.Fatal(err)
 	}
 	name, _ := syscall.Getsockname(fd)
-	addr := fmt.Sprintf("127.0.0.1:%d", name.(*syscall.SockaddrInet4).Port)
+	switch a := name.(type) {
+	case *syscall.SockaddrInet4:
+		port = a.Port
+	case *syscall.SockaddrInet6:
+		port = a.Port
+	}
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
 	var fillers []net.Conn
 	// Fill the accept queue; once a connect times out the queue is full.
 	for i := 0; i < 8; i++ {
-		c, err := net.DialTimeout("tcp4", addr, 100*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err != nil {
 			break
 		}

@@ -180,6 +180,12 @@ func (e *Easy) SetVerifyHost(on bool) error {
 // SetCAInfo sets a PEM file of trusted certificate authorities (CURLOPT_CAINFO).
 func (e *Easy) SetCAInfo(path string) error { return e.setString(C.CURLOPT_CAINFO, path) }
 
+// SetCAPath sets a directory of hashed CA certificates to trust as well
+// as the CA bundle file (CURLOPT_CAPATH). curlpoll clears libcurl's
+// built-in default; setting one turns off libcurl's per-multi cache of the
+// parsed CA bundle.
+func (e *Easy) SetCAPath(dir string) error { return e.setString(C.CURLOPT_CAPATH, dir) }
+
 // SetCAInfoBlob sets trusted certificate authorities from PEM bytes
 // (CURLOPT_CAINFO_BLOB, libcurl 7.77.0 or newer); they replace the default
 // trust store.
