@@ -1,0 +1,46 @@
+# curlpoll: set-up, demo and tests on Debian (12 or newer).
+#
+#   make demo   install what is missing, then fetch from an embedded local server
+#   make test   install what is missing, then go vet and the race-enabled tests
+
+SHELL := /bin/bash
+
+# Go is at /usr/local/go on our machines; use it when go is not on PATH.
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
+# What cgo needs to build against libcurl: a C compiler, the C library's
+# headers, pkg-config, and libcurl's headers with OpenSSL.
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev
+
+# sudo only when not root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: deps demo test
+
+# deps installs the Debian packages that are missing (apt-get update only
+# then), and as root gives the tests a host name for libcurl's threaded
+# resolver: 127.0.0.1 curlpoll.test in /etc/hosts.
+deps:
+	@command -v go >/dev/null || { echo "Go 1.26 is needed: not in PATH nor in /usr/local/go/bin" >&2; exit 1; }
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && [ -w /etc/hosts ] && \
+	    ! grep -qE '^127\.0\.0\.1[[:space:]]+(.*[[:space:]])?curlpoll\.test([[:space:]]|$$)' /etc/hosts; then \
+		echo '127.0.0.1 curlpoll.test' >> /etc/hosts; \
+	fi
+
+demo: deps
+	go run ./examples/fetch -demo
+
+test: deps
+	go vet ./...
+	go test -race -count=1 -timeout 12m ./...
