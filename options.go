@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"io"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -345,4 +346,21 @@ func (e *Easy) SetProgressFunc(f func(Progress) error) error {
 	}
 	e.progressFunc = f
 	return nil
+}
+
+// String returns the version as in a status line: "HTTP/1.1", "HTTP/2".
+func (v HTTPVersion) String() string {
+	switch v {
+	case HTTPVersion1_0:
+		return "HTTP/1.0"
+	case HTTPVersion1_1:
+		return "HTTP/1.1"
+	case HTTPVersion2, HTTPVersion2TLS, HTTPVersion2PriorKnown:
+		return "HTTP/2"
+	case C.CURL_HTTP_VERSION_3:
+		return "HTTP/3"
+	case HTTPVersionDefault:
+		return "HTTP"
+	}
+	return "HTTPVersion(" + strconv.Itoa(int(v)) + ")"
 }

@@ -1,0 +1,90 @@
+// Package curlpoll runs libcurl transfers from goroutine-style Go code, with
+// the Go runtime's network poller as libcurl's event loop.
+//
+// It brings libcurl's reach (HTTP/2, its TLS stack, proxies of every kind,
+// every protocol libcurl was built with) to Go without a poll loop, without
+// curl_multi_perform and without an OS thread per transfer: libcurl's
+// multi-socket API (curl_multi_socket_action with CURLMOPT_SOCKETFUNCTION
+// and CURLMOPT_TIMERFUNCTION) is driven by readiness from the netpoller and
+// by one time.Timer.
+//
+// # The model
+//
+// A [Multi] owns a libcurl multi handle and one driver goroutine. The driver
+// is the only goroutine that calls libcurl for that multi handle and for the
+// easy handles attached to it: curl_multi_add_handle and remove_handle,
+// curl_multi_socket_action, curl_easy_pause, curl_multi_info_read. Every
+// public method of Multi and [Transfer] is a message to the driver, so a
+// Multi is safe for use by many goroutines, and libcurl, which is not
+// thread-safe, sees one caller.
+//
+// libcurl's callbacks run on the driver, inside those calls. They only
+// record state and return a code: the socket callback starts or stops a
+// watcher, the timer callback sets the timer, the write callback queues the
+// body, the header callback collects the header block. They never call back
+// into the multi interface, which libcurl forbids. A panic in callback code
+// is recovered before it could unwind through libcurl's C frames, and fails
+// that transfer with a [*PanicError].
+//
+// Each socket libcurl asks to have watched gets a watcher: a close-on-exec
+// duplicate of libcurl's descriptor, registered with the netpoller (package
+// [github.com/curlpoll/curlpoll/netpoll]), and a goroutine per direction
+// that waits there and reports readiness to the driver. Waits start with a
+// zero-timeout poll, so readiness that arrived before the wait is never lost
+// to the edge-triggered netpoller. A timeout of 0 ms from libcurl runs right
+// after the libcurl call that asked for it.
+//
+// # Transfers
+//
+// An [Easy] holds the options of one transfer at a time; set them with its
+// typed setters, each of which names the CURLOPT_* it sets. [Multi.Do] runs
+// a transfer and returns when it is over; [Multi.Start] returns a
+// [*Transfer] whose body is an io.Reader. Reuse an Easy for the next
+// transfer: libcurl keeps caches per handle. Thousands of goroutines may
+// call Do at once, each with its own Easy.
+//
+// # Cancellation
+//
+// When a transfer's context is done, the driver removes it from the multi
+// handle: libcurl closes an HTTP/1 connection that was in the middle of the
+// transfer, and resets an HTTP/2 stream. Do returns ctx.Err() as soon as the
+// driver gets to it, which is at once unless a libcurl call is in progress;
+// such a call is short, but setting up a TLS connection can take a few
+// milliseconds (about 20 ms for the first one of a Multi, which parses the
+// CA bundle).
+//
+// # Streaming and backpressure
+//
+// The write callback copies each chunk into a buffer of the transfer, and
+// pauses the transfer (CURL_WRITEFUNC_PAUSE) once 256 KiB wait there; when
+// the reader has drained it to 64 KiB the driver resumes it
+// (curl_easy_pause). A slow reader thus holds back its own transfer and no
+// other, and memory per transfer stays bounded whatever the body's size.
+// Request bodies come from an io.Reader read on a goroutine of the
+// transfer, with CURL_READFUNC_PAUSE while it has nothing, so a reader that
+// blocks never blocks the driver. The io.Writer given to Do runs on Do's
+// goroutine, never inside libcurl.
+//
+// On libcurl before 8.1.0 a paused HTTP/2 stream can hold up the other
+// streams of its connection, so [NewMulti] turns multiplexing off there.
+//
+// # Resource lifetimes
+//
+// Close what you create: a Transfer (which releases its Easy), an Easy
+// (curl_easy_cleanup), a Multi. [Multi.Close] stops every transfer (they
+// fail with [ErrClosed]), closes every connection, frees the multi handle
+// while its callbacks are still valid, and returns once all of the Multi's
+// goroutines have ended. curlpoll calls curl_global_init once and never
+// curl_global_cleanup, which would pull libcurl from under other users in
+// the process.
+//
+// libcurl's threaded resolver runs name lookups on threads of its own; a
+// lookup abandoned by a cancel may finish on its thread after the transfer
+// is gone.
+//
+// # What it is not
+//
+// curlpoll is not a reimplementation of libcurl's options: it names the
+// common ones and leaves the rest to libcurl's documentation. It targets
+// libcurl 7.88 (Debian 12) and newer, on Linux.
+package curlpoll
