@@ -229,4 +229,3 @@ func activeFor(d time.Duration) func(*curlpoll.Multi) bool {
 	start := time.Now()
 	return func(*curlpoll.Multi) bool { return time.Since(start) > d }
 }
-
