@@ -49,6 +49,7 @@ type Multi struct {
 	degraded map[*watcher]struct{}
 	pollTick *time.Ticker // polls degraded sockets, nil when there are none
 	panicked any          // a panic recovered in the socket or timer callback
+	progress uint64       // bumped by every callback that moved something (spin guard)
 	stats    counters
 }
 
@@ -63,6 +64,7 @@ type counters struct {
 	replaced      int    // watchers dropped because libcurl's fd named a new socket
 	watchers      int    // watchers created
 	recvPauses    int    // times the write callback paused a transfer
+	spins         int    // times the spin guard held a socket back
 }
 
 // workOp is the kind of a message to the driver.
@@ -75,6 +77,7 @@ const (
 	opResumeSend               // the upload pump has data: resume sending
 	opReady                    // watcher w is ready for ev
 	opExec                     // run fn on the driver
+	opRearm                    // a spin guard's back-off for w's ev ended
 )
 
 type work struct {
@@ -288,6 +291,8 @@ func (m *Multi) handleWork(w *work) {
 		m.ready(w.w, w.ev)
 	case opExec:
 		w.fn()
+	case opRearm:
+		m.rearmAfterBackoff(w.w, w.ev)
 	}
 }
 
@@ -379,6 +384,7 @@ func (m *Multi) afterCall() {
 			continue
 		}
 		m.stats.completed++
+		m.progress++
 		err := t.resultError(rc)
 		m.remove(t, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -694,4 +695,42 @@ func TestAsyncTimerChan(t *testing.T) {
 	if err != nil || !bytes.Contains(out, []byte("PASS")) {
 		t.Fatalf("with asynctimerchan=1: %v\n%s", err, out)
 	}
+}
+
+// TestSpinGuard watches a socket that is always readable and that libcurl
+// does not know, as a descriptor libcurl asks about but never drains would
+// be: without the guard the driver would hand it to libcurl in a busy loop.
+func TestSpinGuard(t *testing.T) {
+	m := newMulti(t)
+	a, b := socketpairConns(t)
+	defer a.Close()
+	defer b.Close()
+	b.Write([]byte("never read"))
+	f, _ := a.(*net.UnixConn).File()
+	defer f.Close()
+	const pollIn, pollRemove = 1, 4
+	before, _ := m.Stats()
+	id, err := m.SocketCallback(int(f.Fd()), pollIn, 0)
+	must(t, err)
+	time.Sleep(300 * time.Millisecond)
+	s, _ := m.Stats()
+	m.SocketCallback(int(f.Fd()), pollRemove, id)
+	fires := s.ActionSocket - before.ActionSocket
+	t.Logf("%d readiness reports and %d back-offs in 300ms", fires, s.Spins)
+	if s.Spins == 0 || fires > 200 {
+		t.Errorf("%d reports, %d back-offs in 300ms: the spin guard did not hold the socket back", fires, s.Spins)
+	}
+}
+
+func socketpairConns(t *testing.T) (net.Conn, net.Conn) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	must(t, err)
+	fa, fb := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
+	defer fa.Close()
+	defer fb.Close()
+	a, err := net.FileConn(fa)
+	must(t, err)
+	b, err := net.FileConn(fb)
+	must(t, err)
+	return a, b
 }

@@ -14,6 +14,7 @@ type Stats struct {
 	Sockets                                          int // sockets being watched now
 	Active                                           int // transfers attached now
 	RecvPauses                                       int
+	Spins                                            int
 }
 
 // Stats returns the driver's counters.
@@ -26,7 +27,7 @@ func (m *Multi) Stats() (Stats, error) {
 			TimerStop: c.timer[0], TimerNow: c.timer[1], TimerSet: c.timer[2],
 			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
-			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses,
+			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins,
 		}
 		return nil
 	})

@@ -37,7 +37,27 @@ type watcher struct {
 	armed    [2]bool       // a wait is pending in that direction (read, write)
 	arm      [2]chan struct{}
 	closed   bool
+
+	// The spin guard: idle counts readiness reports in a row that made
+	// nothing happen; past spinLimit the direction is re-armed only after
+	// a back-off, held in rearm.
+	idle    int
+	backoff time.Duration
+	rearm   [2]*time.Timer
 }
+
+// A socket that libcurl keeps asking about, that keeps firing, and whose
+// reports make nothing happen (no data, no header, no socket change, no
+// completion) would spin the driver at full speed: that has happened with
+// libcurl's own descriptors (curl#21643, an eventfd it never drained). After
+// spinLimit such reports in a row the direction is re-armed after a
+// back-off, from spinMinBackoff doubling to spinMaxBackoff; libcurl's own
+// timeouts keep its transfers going meanwhile.
+const (
+	spinLimit      = 64
+	spinMinBackoff = time.Millisecond
+	spinMaxBackoff = 50 * time.Millisecond
+)
 
 var directions = [2]netpoll.Event{netpoll.Read, netpoll.Write}
 
@@ -53,6 +73,7 @@ func dirIndex(ev netpoll.Event) int {
 // even if its number is known. Every case returns normally: an error here
 // must not kill the multi handle.
 func (m *Multi) onSocket(fd int, what int, id uint64) {
+	m.progress++
 	w := m.sockets[id]
 	if what >= 0 && what < len(m.stats.poll) {
 		m.stats.poll[what]++
@@ -173,8 +194,28 @@ func (m *Multi) ready(w *watcher, ev netpoll.Event) {
 	if ev == netpoll.Write {
 		bits = C.CURL_CSELECT_OUT
 	}
+	before := m.progress
 	m.socketAction(C.curl_socket_t(w.fd), bits)
-	if !w.closed && w.want&ev != 0 && !w.armed[d] {
+	if w.closed || w.want&ev == 0 || w.armed[d] {
+		return
+	}
+	if m.progress != before {
+		w.idle, w.backoff = 0, 0
+	} else if w.idle++; w.idle >= spinLimit {
+		m.stats.spins++
+		w.backoff = min(max(2*w.backoff, spinMinBackoff), spinMaxBackoff)
+		w.armed[d] = true // held until the back-off ends
+		w.rearm[d] = time.AfterFunc(w.backoff, func() { m.post(work{op: opRearm, w: w, ev: ev}) })
+		return
+	}
+	w.start(d)
+}
+
+// rearmAfterBackoff ends a spin guard's back-off.
+func (m *Multi) rearmAfterBackoff(w *watcher, ev netpoll.Event) {
+	d := dirIndex(ev)
+	w.armed[d] = false
+	if !w.closed && w.want&ev != 0 {
 		w.start(d)
 	}
 }
@@ -201,6 +242,11 @@ func (m *Multi) dropWatcher(w *watcher) {
 	for _, c := range w.arm {
 		if c != nil {
 			close(c)
+		}
+	}
+	for _, t := range w.rearm {
+		if t != nil {
+			t.Stop()
 		}
 	}
 	if w.nfd != nil {

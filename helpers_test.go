@@ -30,8 +30,13 @@ func newMulti(t testing.TB) *curlpoll.Multi {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if s, err := m.Stats(); err == nil && s.Active != 0 {
-			t.Errorf("%d transfers still attached at the end of the test", s.Active)
+		if s, err := m.Stats(); err == nil {
+			if s.Active != 0 {
+				t.Errorf("%d transfers still attached at the end of the test", s.Active)
+			}
+			if s.Spins != 0 && !strings.Contains(t.Name(), "SpinGuard") {
+				t.Errorf("the spin guard held sockets back %d times in a normal workload", s.Spins)
+			}
 		}
 		m.Close()
 	})

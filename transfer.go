@@ -262,6 +262,7 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	t.recv.Write(p)
 	t.headerDoneLocked()
 	t.mu.Unlock()
+	t.m.progress++
 	signal(t.wake)
 	return C.size_t(len(p))
 }
@@ -276,6 +277,7 @@ func (t *Transfer) headerDoneLocked() {
 // onHeader is the header callback's work: collect the header block, find
 // where the final one ends, and keep trailers.
 func (t *Transfer) onHeader(raw []byte) {
+	t.m.progress++
 	line := strings.TrimRight(string(raw), "\r\n")
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -338,6 +340,7 @@ func (t *Transfer) onRead(p []byte) C.size_t {
 	defer t.mu.Unlock()
 	switch {
 	case t.send.Len() > 0:
+		t.m.progress++
 		n := t.send.Read(p)
 		signal(t.space)
 		return C.size_t(n)
