@@ -41,7 +41,9 @@ func validateRequest(req *http.Request) error {
 			}
 		}
 	}
-	if !validHost(u.Host) || !validHost(hostHeader(req)) {
+	// net/http sends an empty Host for an invalid one; control bytes, which
+	// could split the request, are refused outright here.
+	if !validHost(u.Host) || !validHeaderValue(req.Host) || strings.ContainsRune(req.Host, 0x7f) {
 		return errors.New("http: invalid Host header")
 	}
 	return nil
@@ -93,16 +95,33 @@ func validHost(h string) bool {
 }
 
 // hostHeader returns the Host header net/http would send: req.Host or the
-// URL's host, cut at a space or slash.
+// URL's host, without an IPv6 zone; "" if it is not a valid Host header.
 func hostHeader(req *http.Request) string {
 	h := req.Host
 	if h == "" {
 		h = req.URL.Host
 	}
-	if i := strings.IndexAny(h, " /"); i >= 0 {
-		h = h[:i]
+	if !validHost(h) {
+		return ""
 	}
-	return h
+	return removeZone(h)
+}
+
+// removeZone removes the zone of an IPv6 literal ("[fe80::1%en0]:80"), as
+// RFC 6874 asks of clients.
+func removeZone(host string) string {
+	if !strings.HasPrefix(host, "[") {
+		return host
+	}
+	i := strings.LastIndex(host, "]")
+	if i < 0 {
+		return host
+	}
+	j := strings.LastIndex(host[:i], "%")
+	if j < 0 {
+		return host
+	}
+	return host[:j] + host[i:]
 }
 
 // reqConfig is what the response side needs to know about the request.
@@ -211,6 +230,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 
 	// Proxy: exactly the one Proxy chose; libcurl reads no environment.
+	if proxy != nil && hostHeader(req) == "" {
+		return nil, errors.New("http: invalid Host header")
+	}
 	if proxy != nil {
 		p := *proxy
 		switch p.Scheme {
@@ -317,7 +339,11 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
 	}
 	slices.Sort(keys)
 	lines := make([]string, 0, len(keys)+8)
-	lines = append(lines, "Host: "+hostHeader(req))
+	if h := hostHeader(req); h != "" {
+		lines = append(lines, "Host: "+h)
+	} else {
+		lines = append(lines, "Host;")
+	}
 	ua := "Go-http-client/1.1"
 	if v, ok := req.Header["User-Agent"]; ok {
 		ua = ""

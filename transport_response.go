@@ -198,13 +198,18 @@ func protoVersion(resp *http.Response) HTTPVersion {
 	return HTTPVersion1_1
 }
 
-// shouldClose reports whether an HTTP/1 response ends its connection.
+// shouldClose reports whether an HTTP/1 response ends its connection, and
+// removes "Connection: close" from its header, as net/http does.
 func shouldClose(resp *http.Response) bool {
 	conn := strings.Join(resp.Header["Connection"], ",")
+	hasClose := hasToken(conn, "close")
 	if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
-		return !hasToken(conn, "keep-alive")
+		return hasClose || !hasToken(conn, "keep-alive")
 	}
-	return hasToken(conn, "close")
+	if hasClose {
+		resp.Header.Del("Connection") // as net/http does
+	}
+	return hasClose
 }
 
 var errReadOnClosedBody = errors.New("http: read on closed response body")
