@@ -43,6 +43,8 @@ import (
 //     whole seconds, and 0 keeps libcurl's 118 seconds.
 //   - Request.Trailer is not sent, and 101 Switching Protocols responses
 //     have no writable body.
+//   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
+//     Content-Length: it ends the transfer at the last byte of the body.
 type Transport struct {
 	// Proxy returns the proxy for a request, nil for none; it is called for
 	// every request. http.ProxyFromEnvironment and http.ProxyURL work. The

@@ -120,9 +120,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 			}
 		}
 	}
-	if !h2 {
-		delete(resp.Header, "Trailer")
-	}
+	delete(resp.Header, "Trailer")
 
 	if cfg.hs.https {
 		resp.TLS = cfg.hs.tls.connectionState(c.req.URL.Hostname(), protoVersion(resp))
