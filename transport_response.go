@@ -141,7 +141,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		return resp, nil
 	}
 
-	b := &body{c: c, resp: resp}
+	b := &body{c: c, resp: resp, remaining: resp.ContentLength}
 	resp.Body = b
 	if cfg.addedGzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
@@ -214,9 +214,14 @@ var errReadOnClosedBody = errors.New("http: read on closed response body")
 
 // body is a response body: it reads the transfer, fills Response.Trailer
 // at the end, and ends the call when closed.
+//
+// A body with a Content-Length ends after that many bytes, as net/http's
+// does, even if libcurl's transfer is not over: libcurl keeps an HTTP/1.1
+// transfer going until the request body is sent too. Close then stops it.
 type body struct {
-	c    *call
-	resp *http.Response
+	c         *call
+	resp      *http.Response
+	remaining int64 // bytes left before the Content-Length, -1 without one
 
 	// mu guards eof and closed.
 	mu     sync.Mutex
@@ -228,12 +233,27 @@ func (b *body) Read(p []byte) (int, error) {
 	if err := b.check(); err != nil {
 		return 0, err
 	}
+	if b.remaining == 0 {
+		return 0, b.end(io.EOF)
+	}
+	if b.remaining > 0 && int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
 	n, err := b.c.t.Read(p)
+	if b.remaining > 0 {
+		b.remaining -= int64(n)
+		if b.remaining == 0 && err == nil {
+			err = io.EOF
+		}
+	}
 	return n, b.end(err)
 }
 
 // WriteTo writes the body to w without an intermediate copy; io.Copy uses it.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
+	if b.remaining >= 0 {
+		return io.Copy(w, struct{ io.Reader }{b})
+	}
 	if err := b.check(); err != nil {
 		return 0, err
 	}
