@@ -554,3 +554,58 @@ func serveSOCKS5(c net.Conn, seenHost *atomic.Value) {
 	go func() { io.Copy(up, r); up.Close() }()
 	io.Copy(c, up)
 }
+
+// TestTransportCloseUnderLoad closes the Transport while many requests
+// are in every phase, over HTTP/1.1 and HTTP/2, and checks that each ends
+// with a response or an error, and that nothing leaks.
+func TestTransportCloseUnderLoad(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("a", 100<<10))
+	})
+	h1 := httptest.NewServer(h)
+	defer h1.Close()
+	h2, ca := newTLSServer(t, h)
+	base := openFDs(t)
+
+	tr := &curlpoll.Transport{CAPEM: ca}
+	var wg sync.WaitGroup
+	var ok, closed atomic.Int32
+	for i := range 16 {
+		u := h1.URL
+		if i%2 == 1 {
+			u = h2.URL
+		}
+		wg.Go(func() {
+			for range 200 { // bounded
+				resp, err := tr.RoundTrip(mustReq("GET", u, nil))
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, curlpoll.ErrClosed):
+					closed.Add(1)
+					return
+				default:
+					t.Errorf("unexpected error: %v", err)
+					return
+				}
+				if i%4 == 0 {
+					tr.CloseIdleConnections()
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	tr.Close()
+	wg.Wait()
+	t.Logf("%d complete, %d stopped by Close", ok.Load(), closed.Load())
+	if ok.Load() == 0 {
+		t.Error("no request completed")
+	}
+	h1.CloseClientConnections()
+	h2.CloseClientConnections()
+	waitFDs(t, base)
+}
