@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // validateRequest refuses what net/http's Transport refuses, with its
@@ -171,6 +173,10 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 
 	// Method and body.
 	hasBody := req.Body != nil && req.Body != http.NoBody
+	var bodyReader io.Reader = req.Body
+	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
+		bodyReader, hasBody = probeBody(req.Body)
+	}
 	switch {
 	case cfg.head:
 		s.do(e.SetNoBody(true))
@@ -181,7 +187,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		s.do(e.SetPost(true))
 		s.do(e.SetPostFieldSize(n))
-		s.do(e.SetReader(req.Body))
+		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
 			s.do(e.SetRewind(c.rewind))
 		}
@@ -273,6 +279,80 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	return cfg, nil
 }
+
+// usuallyLacksBody lists the methods for which net/http probes a body of
+// unknown length before deciding to send it chunked.
+func usuallyLacksBody(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH":
+		return true
+	}
+	return false
+}
+
+// probeBody reads the first byte of a body of unknown length, as net/http
+// does for the methods that usually lack one: an empty body is sent as none. It waits at most
+// 200 ms; a slower body is sent chunked, starting with the byte once read.
+// The probing goroutine ends with the body's first Read, or when the body
+// is closed.
+func probeBody(body io.Reader) (io.Reader, bool) {
+	ch := make(chan probeResult, 1)
+	go func() {
+		var r probeResult
+		r.n, r.err = body.Read(r.b[:])
+		ch <- r
+	}()
+	timer := time.NewTimer(200 * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.n == 0 && r.err == io.EOF {
+			return nil, false
+		}
+		return r.reader(body), true
+	case <-timer.C:
+		return &probedBody{ch: ch, body: body}, true
+	}
+}
+
+// probeResult is the first Read of a probed body.
+type probeResult struct {
+	b   [1]byte
+	n   int
+	err error
+}
+
+// reader returns the whole body: the probed byte, then the rest.
+func (r probeResult) reader(body io.Reader) io.Reader {
+	switch {
+	case r.n == 1 && r.err != nil:
+		return io.MultiReader(bytes.NewReader(r.b[:]), errReader{r.err})
+	case r.n == 1:
+		return io.MultiReader(bytes.NewReader(r.b[:]), body)
+	case r.err != nil:
+		return errReader{r.err}
+	}
+	return body
+}
+
+// probedBody is a body whose probe was too slow: its first Read waits for
+// the probe's result.
+type probedBody struct {
+	ch   <-chan probeResult
+	body io.Reader
+	r    io.Reader
+}
+
+func (p *probedBody) Read(b []byte) (int, error) {
+	if p.r == nil {
+		p.r = (<-p.ch).reader(p.body)
+	}
+	return p.r.Read(b)
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // setter keeps the first error of a sequence of option calls.
 type setter struct{ err error }

@@ -180,6 +180,21 @@ func TestTransportSameAsNetHTTP(t *testing.T) {
 		{"post unknown length", nil, func(u string) *http.Request {
 			return mustReq("POST", u, hiddenLength{strings.NewReader("streamed body")})
 		}},
+		{"post empty body of unknown length", nil, func(u string) *http.Request {
+			return mustReq("POST", u, hiddenLength{strings.NewReader("")})
+		}},
+		{"put slow body of unknown length", nil, func(u string) *http.Request {
+			return mustReq("PUT", u, slowBody("late"))
+		}},
+		{"delete empty body of unknown length", nil, func(u string) *http.Request {
+			return mustReq("DELETE", u, hiddenLength{strings.NewReader("")})
+		}},
+		{"delete body of unknown length", nil, func(u string) *http.Request {
+			return mustReq("DELETE", u, hiddenLength{strings.NewReader("x")})
+		}},
+		{"get slow body of unknown length", nil, func(u string) *http.Request {
+			return mustReq("GET", u, slowBody("late"))
+		}},
 		{"post no body", nil, func(u string) *http.Request { return mustReq("POST", u, nil) }},
 		{"put", nil, func(u string) *http.Request { return mustReq("PUT", u, strings.NewReader("put body")) }},
 		{"patch no body", nil, func(u string) *http.Request { return mustReq("PATCH", u, nil) }},
@@ -288,6 +303,18 @@ func TestTransportSameAsNetHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowBody returns a body that produces s after 300 ms, longer than
+// net/http's 200 ms probe.
+func slowBody(s string) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(pw, s)
+		pw.Close()
+	}()
+	return pr
 }
 
 func mustReq(method, url string, body io.Reader) *http.Request {
