@@ -45,6 +45,19 @@ import (
 //     have no writable body.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
 //     Content-Length: it ends the transfer at the last byte of the body.
+//   - The default User-Agent is "Go-http-client/1.1" on HTTP/2 too (net/http
+//     sends ".../2.0" there): the header is built before ALPN decides.
+//   - A response body without a Content-Length (chunked) ends only when
+//     libcurl's transfer does, which, over HTTP/1.1, is also after the
+//     request body has been sent in full. net/http ends it at the last chunk.
+//   - Request.GetBody is used when libcurl must send the body again
+//     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
+//
+// HTTP/2 multiplexing follows NewMulti: off on libcurl older than 8.1.0,
+// where a paused stream can stall the others on its connection and removing
+// a paused stream leaks; each HTTP/2 request then has a connection of its
+// own. On newer libcurl, requests wait for a connection they can multiplex
+// on (CURLOPT_PIPEWAIT).
 type Transport struct {
 	// Proxy returns the proxy for a request, nil for none; it is called for
 	// every request. http.ProxyFromEnvironment and http.ProxyURL work. The
@@ -423,7 +436,13 @@ func (c *call) roundTrip() (*http.Response, error) {
 	var headerTimer *time.Timer
 	if d := c.tr.ResponseHeaderTimeout; d > 0 {
 		t := c.t
-		headerTimer = time.AfterFunc(d, func() { t.abort(errResponseHeaderTimeout) })
+		headerTimer = time.AfterFunc(d, func() {
+			select {
+			case <-t.hdrReady: // too late: the header block is in
+			default:
+				t.abort(errResponseHeaderTimeout)
+			}
+		})
 	}
 	lines, err := c.t.Header()
 	if headerTimer != nil {

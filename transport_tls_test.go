@@ -259,3 +259,48 @@ func TestTransportHTTP2SlowConsumer(t *testing.T) {
 }
 
 func sprint(v any) string { return fmt.Sprintf("%+v", v) }
+
+func TestTransportH2CAndKeepAliveOverH2(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	})
+	t.Run("h2c when Protocols asks", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.Protocols = new(http.Protocols)
+		srv.Config.Protocols.SetHTTP1(true)
+		srv.Config.Protocols.SetUnencryptedHTTP2(true)
+		srv.Start()
+		defer srv.Close()
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr := &curlpoll.Transport{Protocols: &p}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "HTTP/2.0" || resp.Proto != "HTTP/2.0" {
+			t.Errorf("%s %q", resp.Proto, b)
+		}
+	})
+	t.Run("DisableKeepAlives and req.Close over h2", func(t *testing.T) {
+		srv, ca := newTLSServer(t, h)
+		tr := &curlpoll.Transport{CAPEM: ca, DisableKeepAlives: true}
+		defer tr.Close()
+		for range 2 {
+			req := mustReq("GET", srv.URL, nil)
+			req.Close = true
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "HTTP/2.0" {
+				t.Errorf("%s %q", resp.Proto, b)
+			}
+		}
+	})
+}
