@@ -164,7 +164,7 @@ func parseStatusLine(resp *http.Response, line string) error {
 		return fmt.Errorf("curlpoll: malformed status line %q", line)
 	}
 	status = strings.TrimLeft(status, " ")
-	codeStr, reason, _ := strings.Cut(status, " ")
+	codeStr, _, _ := strings.Cut(status, " ")
 	code, err := strconv.Atoi(codeStr)
 	if err != nil || len(codeStr) != 3 || code < 100 {
 		return fmt.Errorf("curlpoll: malformed status code in %q", line)
@@ -185,7 +185,6 @@ func parseStatusLine(resp *http.Response, line string) error {
 		}
 		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = proto, major, minor
 	}
-	_ = reason
 	return nil
 }
 
