@@ -348,6 +348,26 @@ func (e *Easy) SetProgressFunc(f func(Progress) error) error {
 	return nil
 }
 
+// SetPathAsIs sends the URL's path as given, without squashing "/../" and
+// "/./" sequences (CURLOPT_PATH_AS_IS).
+func (e *Easy) SetPathAsIs(on bool) error { return e.setBool(C.CURLOPT_PATH_AS_IS, on) }
+
+// SetMaxAgeConn sets how long a connection may sit idle in the pool and
+// still be reused (CURLOPT_MAXAGE_CONN, whole seconds; libcurl's default is
+// 118 seconds). 0 keeps libcurl's default.
+func (e *Easy) SetMaxAgeConn(d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	return e.setLong(C.CURLOPT_MAXAGE_CONN, max(int64(d/time.Second), 1))
+}
+
+// SetProxyCAInfoBlob sets the certificate authorities trusted for an HTTPS
+// proxy, from PEM bytes (CURLOPT_PROXY_CAINFO_BLOB, libcurl 7.77.0 or newer).
+func (e *Easy) SetProxyCAInfoBlob(pem []byte) error {
+	return e.setBlob(C.CURLOPT_PROXY_CAINFO_BLOB, pem)
+}
+
 // String returns the version as in a status line: "HTTP/1.1", "HTTP/2".
 func (v HTTPVersion) String() string {
 	switch v {

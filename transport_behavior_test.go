@@ -1,0 +1,613 @@
+package curlpoll_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+func TestTransportErrors(t *testing.T) {
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+
+	t.Run("connection refused", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		_, err := tr.RoundTrip(mustReq("GET", "http://"+addr, nil))
+		var ce *curlpoll.Error
+		if !errors.As(err, &ce) || ce.Code != curlpoll.ErrCouldntConnect {
+			t.Errorf("err = %v", err)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("not ECONNREFUSED: %v", err)
+		}
+	})
+
+	t.Run("DNS failure", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://no-such-host.invalid/", nil)
+		_, err := tr.RoundTrip(req)
+		var dnsErr *net.DNSError
+		if !errors.As(err, &dnsErr) || !errors.Is(err, curlpoll.ErrCouldntResolveHost) {
+			t.Errorf("err = %v", err)
+		}
+	})
+
+	t.Run("server reset", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}()
+		_, err := tr.RoundTrip(mustReq("GET", "http://"+ln.Addr().String(), nil))
+		var ce *curlpoll.Error
+		if !errors.As(err, &ce) {
+			t.Errorf("err = %v", err)
+		}
+	})
+
+	t.Run("response header timeout", func(t *testing.T) {
+		block := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+		defer srv.Close()
+		defer close(block)
+		tr := &curlpoll.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}
+		defer tr.Close()
+		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("err = %v", err)
+		}
+	})
+
+	t.Run("connect timeout", func(t *testing.T) {
+		// A listener whose backlog is full does not complete handshakes.
+		// Not portable enough to rely on: check only that the option is
+		// accepted and a fast connect still works.
+		tr := &curlpoll.Transport{TLSHandshakeTimeout: time.Second}
+		defer tr.Close()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		defer srv.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("header too large", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Big", strings.Repeat("b", 8000))
+		}))
+		defer srv.Close()
+		tr := &curlpoll.Transport{MaxResponseHeaderBytes: 4096}
+		defer tr.Close()
+		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err == nil || !strings.Contains(err.Error(), "exceeded 4096 bytes") {
+			t.Errorf("err = %v", err)
+		}
+		tr.MaxResponseHeaderBytes = 0 // default 10 MB
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("cancel before start", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:1/", nil)
+		if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+	})
+
+	t.Run("proxy func error", func(t *testing.T) {
+		boom := errors.New("boom")
+		tr := &curlpoll.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, boom }}
+		defer tr.Close()
+		body := &closeCounter{Reader: strings.NewReader("x")}
+		req := mustReq("POST", "http://127.0.0.1:1/", nil)
+		req.Body = body
+		if _, err := tr.RoundTrip(req); !errors.Is(err, boom) || body.n.Load() != 1 {
+			t.Errorf("err = %v, closes %d", err, body.n.Load())
+		}
+	})
+}
+
+func TestTransportBodyLifecycle(t *testing.T) {
+	big := strings.Repeat("z", 8<<20)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			io.WriteString(w, big)
+		case "/slow":
+			io.WriteString(w, "first")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	base := openFDs(t)
+	tr := &curlpoll.Transport{}
+
+	t.Run("close before EOF aborts", func(t *testing.T) {
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL+"/big", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1000)
+		io.ReadFull(resp.Body, buf)
+		resp.Body.Close()
+		resp.Body.Close()
+		if _, err := resp.Body.Read(buf); err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("read after close: %v", err)
+		}
+		// The next request works on a new connection.
+		n := conns.Load()
+		resp, err = tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if conns.Load() != n+1 {
+			t.Errorf("the aborted connection was reused")
+		}
+	})
+
+	t.Run("read after cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/slow", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 5)
+		io.ReadFull(resp.Body, buf)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := resp.Body.Read(buf)
+			errc <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("blocked read: %v", err)
+		}
+		if _, err := resp.Body.Read(buf); !errors.Is(err, context.Canceled) {
+			t.Errorf("read after cancel: %v", err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("keep-alive reuse", func(t *testing.T) {
+		tr.CloseIdleConnections()
+		n := conns.Load()
+		for range 10 {
+			resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if got := conns.Load() - n; got != 1 {
+			t.Errorf("%d connections for 10 sequential requests", got)
+		}
+	})
+
+	t.Run("WriteTo", func(t *testing.T) {
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL+"/big", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		n, err := io.Copy(&sb, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != int64(len(big)) || sb.String() != big {
+			t.Errorf("%d bytes, %v", n, err)
+		}
+	})
+
+	tr.Close()
+	srv.CloseClientConnections()
+	waitFDs(t, base)
+}
+
+func TestTransportDisableKeepAlives(t *testing.T) {
+	var conns atomic.Int32
+	var closeHdr atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Close {
+			closeHdr.Add(1)
+		}
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := &curlpoll.Transport{DisableKeepAlives: true}
+	defer tr.Close()
+	for range 5 {
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if conns.Load() != 5 || closeHdr.Load() != 5 {
+		t.Errorf("%d connections, %d with Connection: close", conns.Load(), closeHdr.Load())
+	}
+}
+
+func TestTransportMaxConnsPerHost(t *testing.T) {
+	var cur, peak atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10 * time.Millisecond)
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			if n := cur.Add(1); n > peak.Load() {
+				peak.Store(n)
+			}
+		case http.StateClosed, http.StateHijacked:
+			cur.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := &curlpoll.Transport{MaxConnsPerHost: 2}
+	defer tr.Close()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p > 2 {
+		t.Errorf("%d connections at once", p)
+	}
+}
+
+func TestTransportStreamingUpload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Echo each line as it comes, so the client sees the upload stream.
+		http.NewResponseController(w).EnableFullDuplex()
+		fmt.Fprintf(w, "te=%v cl=%d\n", r.TransferEncoding, r.ContentLength)
+		w.(http.Flusher).Flush()
+		sc := bufio.NewScanner(r.Body)
+		for sc.Scan() {
+			fmt.Fprintln(w, "got", sc.Text())
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+
+	pr, pw := io.Pipe()
+	req := mustReq("POST", srv.URL, nil)
+	req.Body, req.ContentLength = pr, -1
+	errc := make(chan error, 1)
+	var resp *http.Response
+	go func() {
+		var err error
+		resp, err = tr.RoundTrip(req)
+		errc <- err
+	}()
+	fmt.Fprintln(pw, "line 1")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(resp.Body)
+	if l, _ := rd.ReadString('\n'); l != "te=[chunked] cl=-1\n" {
+		t.Errorf("first line %q", l)
+	}
+	if l, _ := rd.ReadString('\n'); l != "got line 1\n" {
+		t.Errorf("%q", l)
+	}
+	fmt.Fprintln(pw, "line 2") // sent while the response streams
+	if l, _ := rd.ReadString('\n'); l != "got line 2\n" {
+		t.Errorf("%q", l)
+	}
+	pw.Close()
+	if rest, err := io.ReadAll(rd); err != nil || len(rest) != 0 {
+		t.Errorf("%q %v", rest, err)
+	}
+	resp.Body.Close()
+}
+
+// TestTransportUploadAbandoned checks that a request body that never ends
+// is closed, and its reader freed, when the response is closed.
+func TestTransportUploadAbandoned(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Answer without waiting for the body, as net/http's server does
+		// not by default.
+		http.NewResponseController(w).EnableFullDuplex()
+		io.WriteString(w, "not reading your body")
+	}))
+	defer srv.Close()
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	pw2 := pw
+	go func() { pw2.Write([]byte("some")) }()
+	req := mustReq("PUT", srv.URL, nil)
+	req.Body, req.ContentLength = pr, -1
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if _, err := pw.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("request body not closed: %v", err)
+	}
+}
+
+func TestTransportProxy(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "target "+r.Host)
+	}))
+	defer target.Close()
+
+	t.Run("http proxy for http URL", func(t *testing.T) {
+		var seenURI atomic.Value
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seenURI.Store(r.RequestURI)
+			io.WriteString(w, "from proxy")
+		}))
+		defer proxy.Close()
+		pu, _ := url.Parse(proxy.URL)
+		tr := &curlpoll.Transport{Proxy: http.ProxyURL(pu)}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", "http://example.invalid/x?y", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "from proxy" || seenURI.Load() != "http://example.invalid/x?y" {
+			t.Errorf("%q via %v", b, seenURI.Load())
+		}
+	})
+
+	t.Run("CONNECT proxy", func(t *testing.T) {
+		var connects atomic.Int32
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != "CONNECT" {
+				http.Error(w, "CONNECT only", 405)
+				return
+			}
+			connects.Add(1)
+			up, err := net.Dial("tcp", r.Host)
+			if err != nil {
+				http.Error(w, err.Error(), 502)
+				return
+			}
+			w.WriteHeader(200)
+			c, brw, _ := w.(http.Hijacker).Hijack()
+			brw.Flush()
+			// Read through brw: it may hold the first bytes of the
+			// ClientHello, taken by the server's background read.
+			go func() { io.Copy(up, brw); up.Close() }()
+			io.Copy(c, up)
+			c.Close()
+		}))
+		defer proxy.Close()
+		srv, ca := newTLSServer(t, target.Config.Handler)
+		pu, _ := url.Parse(proxy.URL)
+		tr := &curlpoll.Transport{Proxy: http.ProxyURL(pu), CAPEM: ca}
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.Close()
+		proxy.CloseClientConnections()
+		if connects.Load() != 1 || !strings.HasPrefix(string(b), "target ") {
+			t.Errorf("%q, %d CONNECTs", b, connects.Load())
+		}
+	})
+
+	t.Run("socks5", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer ln.Close()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer ln.Close()
+		var seenHost atomic.Value
+		wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() { serveSOCKS5(c, &seenHost) })
+			}
+		})
+		tr := &curlpoll.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: ln.Addr().String()})}
+		defer tr.Close()
+		// A name only the proxy can resolve: "localhost" there.
+		u := strings.Replace(target.URL, "127.0.0.1", "localhost", 1)
+		resp, err := tr.RoundTrip(mustReq("GET", u, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.Close()
+		if !strings.HasPrefix(string(b), "target localhost:") || seenHost.Load() != "localhost" {
+			t.Errorf("%q, proxy saw %v", b, seenHost.Load())
+		}
+	})
+
+	t.Run("no proxy from environment when Proxy is nil", func(t *testing.T) {
+		t.Setenv("http_proxy", "http://127.0.0.1:1")
+		t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
+		tr := &curlpoll.Transport{}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", target.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("unsupported proxy scheme", func(t *testing.T) {
+		tr := &curlpoll.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "ftp", Host: "127.0.0.1:1"})}
+		defer tr.Close()
+		if _, err := tr.RoundTrip(mustReq("GET", target.URL, nil)); err == nil {
+			t.Error("no error")
+		}
+	})
+}
+
+// serveSOCKS5 serves one SOCKS5 CONNECT without authentication (RFC 1928),
+// recording the host name asked for.
+func serveSOCKS5(c net.Conn, seenHost *atomic.Value) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return
+	}
+	io.ReadFull(r, make([]byte, hdr[1])) // methods
+	c.Write([]byte{5, 0})
+	req := make([]byte, 4)
+	if _, err := io.ReadFull(r, req); err != nil {
+		return
+	}
+	var host string
+	switch req[3] {
+	case 1:
+		ip := make([]byte, 4)
+		io.ReadFull(r, ip)
+		host = net.IP(ip).String()
+	case 3:
+		n, _ := r.ReadByte()
+		name := make([]byte, n)
+		io.ReadFull(r, name)
+		host = string(name)
+	default:
+		return
+	}
+	seenHost.Store(host)
+	pb := make([]byte, 2)
+	io.ReadFull(r, pb)
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	up, err := net.Dial("tcp", net.JoinHostPort(host, fmt.Sprint(binary.BigEndian.Uint16(pb))))
+	if err != nil {
+		c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
+		return
+	}
+	defer up.Close()
+	c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+	c.SetDeadline(time.Time{})
+	go func() { io.Copy(up, r); up.Close() }()
+	io.Copy(c, up)
+}
+
+// TestTransportCloseUnderLoad closes the Transport while many requests
+// are in every phase, over HTTP/1.1 and HTTP/2, and checks that each ends
+// with a response or an error, and that nothing leaks.
+func TestTransportCloseUnderLoad(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("a", 100<<10))
+	})
+	h1 := httptest.NewServer(h)
+	defer h1.Close()
+	h2, ca := newTLSServer(t, h)
+	base := openFDs(t)
+
+	tr := &curlpoll.Transport{CAPEM: ca}
+	var wg sync.WaitGroup
+	var ok, closed atomic.Int32
+	for i := range 16 {
+		u := h1.URL
+		if i%2 == 1 {
+			u = h2.URL
+		}
+		wg.Go(func() {
+			for range 200 { // bounded
+				resp, err := tr.RoundTrip(mustReq("GET", u, nil))
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, curlpoll.ErrClosed):
+					closed.Add(1)
+					return
+				default:
+					t.Errorf("unexpected error: %v", err)
+					return
+				}
+				if i%4 == 0 {
+					tr.CloseIdleConnections()
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	tr.Close()
+	wg.Wait()
+	t.Logf("%d complete, %d stopped by Close", ok.Load(), closed.Load())
+	if ok.Load() == 0 {
+		t.Error("no request completed")
+	}
+	h1.CloseClientConnections()
+	h2.CloseClientConnections()
+	waitFDs(t, base)
+}

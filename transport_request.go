@@ -1,0 +1,497 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// validateRequest refuses what net/http's Transport refuses, with its
+// messages, before anything is sent.
+func validateRequest(req *http.Request) error {
+	u := req.URL
+	switch {
+	case u == nil:
+		return errors.New("http: nil Request.URL")
+	case req.Header == nil:
+		return errors.New("http: nil Request.Header")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("unsupported protocol scheme %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("http: no Host in request URL")
+	case req.Method != "" && !validToken(req.Method):
+		return fmt.Errorf("net/http: invalid method %q", req.Method)
+	}
+	for k, vv := range req.Header {
+		if !validToken(k) {
+			return fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+		}
+	}
+	// net/http sends an empty Host for an invalid one; control bytes, which
+	// could split the request, are refused outright here.
+	if !validHost(u.Host) || !validHeaderValue(req.Host) || strings.ContainsRune(req.Host, 0x7f) {
+		return errors.New("http: invalid Host header")
+	}
+	return nil
+}
+
+// validToken reports whether s is an RFC 9110 token: a valid method or
+// header field name.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v has no control bytes other than
+// space and tab: no CR, LF or NUL can split or cut a header line.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether h has only the bytes net/http allows in a Host
+// header (httpguts.ValidHostHeader).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		b := h[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", b) >= 0:
+		case b >= 0x80: // UTF-8, as net/http allows before IDNA conversion
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hostHeader returns the Host header net/http would send: req.Host or the
+// URL's host, without an IPv6 zone; "" if it is not a valid Host header.
+func hostHeader(req *http.Request) string {
+	h := req.Host
+	if h == "" {
+		h = req.URL.Host
+	}
+	if !validHost(h) {
+		return ""
+	}
+	return removeZone(h)
+}
+
+// removeZone removes the zone of an IPv6 literal ("[fe80::1%en0]:80"), as
+// RFC 6874 asks of clients.
+func removeZone(host string) string {
+	if !strings.HasPrefix(host, "[") {
+		return host
+	}
+	i := strings.LastIndex(host, "]")
+	if i < 0 {
+		return host
+	}
+	j := strings.LastIndex(host[:i], "%")
+	if j < 0 {
+		return host
+	}
+	return host[:j] + host[i:]
+}
+
+// reqConfig is what the response side needs to know about the request.
+type reqConfig struct {
+	head      bool // HEAD: no body will come
+	addedGzip bool // the Transport asked for gzip, and decodes it
+	hs        *headerState
+}
+
+// configure sets the options of c's Easy for its request.
+func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
+	req, e, tr := c.req, c.e, c.tr
+	u := req.URL
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	cfg := &reqConfig{head: method == http.MethodHead}
+	tlsConf := tr.TLSClientConfig
+	https := u.Scheme == "https"
+
+	var s setter
+	// The URL libcurl sees carries no user info (a bare net/http Transport
+	// ignores it too) and no fragment; its path goes out as it is.
+	target := u.Scheme + "://" + u.Host + u.RequestURI()
+	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
+		// SNI and certificate name come from the URL: name ServerName there,
+		// and connect it to the real host.
+		port := u.Port()
+		if port == "" {
+			port = "443"
+		}
+		sn := net.JoinHostPort(tlsConf.ServerName, port)
+		target = "https://" + sn + u.RequestURI()
+		s.do(e.SetConnectTo([]string{sn + ":" + net.JoinHostPort(u.Hostname(), port)}))
+	}
+	s.do(e.SetURL(target))
+	s.do(e.SetPathAsIs(true))
+	s.do(e.SetProtocols("http,https"))
+	s.do(e.SetRedirectProtocols("http,https"))
+	s.do(e.SetHTTPVersion(tr.httpVersion(u.Scheme)))
+	if libcurlVersion() >= 0x080100 {
+		// Multiplexing is on: wait for a connection to multiplex on rather
+		// than open another.
+		s.do(e.SetPipeWait(true))
+	}
+
+	// Method and body.
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	var bodyReader io.Reader = req.Body
+	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
+		bodyReader, hasBody = probeBody(req.Body)
+	}
+	switch {
+	case cfg.head:
+		s.do(e.SetNoBody(true))
+	case hasBody:
+		n := req.ContentLength
+		if n <= 0 {
+			n = -1 // unknown: chunked on HTTP/1.1
+		}
+		s.do(e.SetPost(true))
+		s.do(e.SetPostFieldSize(n))
+		s.do(e.SetReader(bodyReader))
+		if req.GetBody != nil {
+			s.do(e.SetRewind(c.rewind))
+		}
+	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
+		// net/http sends "Content-Length: 0" for these.
+		s.do(e.SetPost(true))
+		s.do(e.SetPostFields(nil))
+	}
+	s.do(e.SetCustomRequest(method))
+
+	cfg.addedGzip = !tr.DisableCompression && req.Header.Get("Accept-Encoding") == "" &&
+		req.Header.Get("Range") == "" && !cfg.head
+	closeConn := tr.DisableKeepAlives || req.Close
+	s.do(e.SetHTTPHeader(requestHeaderLines(req, cfg.addedGzip, closeConn)))
+	if closeConn {
+		s.do(e.SetForbidReuse(true))
+	}
+
+	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
+	if https || (proxy != nil && proxy.Scheme == "https") {
+		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
+		if tlsConf != nil {
+			if tlsConf.InsecureSkipVerify {
+				s.do(e.SetVerifyPeer(false))
+				s.do(e.SetVerifyHost(false))
+			}
+			if tlsConf.MinVersion != 0 {
+				minV = tlsConf.MinVersion
+			}
+			maxV = tlsConf.MaxVersion
+			if len(tlsConf.Certificates) > 0 {
+				cert, key, err := certificatePEM(&tlsConf.Certificates[0])
+				if err != nil {
+					return nil, err
+				}
+				s.do(e.SetClientCertBlob(cert, key))
+			}
+		}
+		s.do(e.SetSSLVersion(sslVersion(minV, false), sslVersion(maxV, true)))
+		switch {
+		case tr.CAPEM != nil:
+			s.do(e.SetCAInfoBlob(tr.CAPEM))
+		case tr.CAFile != "":
+			s.do(e.SetCAInfo(tr.CAFile))
+		}
+	}
+
+	// Proxy: exactly the one Proxy chose; libcurl reads no environment.
+	if proxy != nil && hostHeader(req) == "" {
+		return nil, errors.New("http: invalid Host header")
+	}
+	if proxy != nil {
+		p := *proxy
+		switch p.Scheme {
+		case "http", "https", "socks5h":
+		case "socks5":
+			// Go's SOCKS5 dialer sends the host name to the proxy.
+			p.Scheme = "socks5h"
+		default:
+			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
+		}
+		s.do(e.SetProxy(p.String()))
+		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
+		// whatever NO_PROXY says.
+		s.do(e.setBlobString(C.CURLOPT_NOPROXY, []byte{0}))
+		if p.Scheme == "https" && tr.CAPEM != nil {
+			s.do(e.SetProxyCAInfoBlob(tr.CAPEM))
+		}
+	} else {
+		s.do(e.SetNoProxy("*"))
+	}
+
+	// Time limits.
+	if d := tr.TLSHandshakeTimeout; d > 0 {
+		s.do(e.SetConnectTimeout(d))
+	}
+	s.do(e.SetExpect100Timeout(tr.ExpectContinueTimeout))
+	s.do(e.SetMaxAgeConn(tr.IdleConnTimeout))
+
+	// The header function counts header bytes and reads the TLS state.
+	limit := tr.MaxResponseHeaderBytes
+	if limit <= 0 {
+		limit = 10 << 20
+	}
+	cfg.hs = &headerState{e: e, limit: limit, https: https}
+	s.do(e.SetHeaderFunc(cfg.hs.onLine))
+	if s.err != nil {
+		return nil, s.err
+	}
+	return cfg, nil
+}
+
+// usuallyLacksBody lists the methods for which net/http probes a body of
+// unknown length before deciding to send it chunked.
+func usuallyLacksBody(method string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH":
+		return true
+	}
+	return false
+}
+
+// probeBody reads the first byte of a body of unknown length, as net/http
+// does for the methods that usually lack one: an empty body is sent as none. It waits at most
+// 200 ms; a slower body is sent chunked, starting with the byte once read.
+// The probing goroutine ends with the body's first Read, or when the body
+// is closed.
+func probeBody(body io.Reader) (io.Reader, bool) {
+	ch := make(chan probeResult, 1)
+	go func() {
+		var r probeResult
+		r.n, r.err = body.Read(r.b[:])
+		ch <- r
+	}()
+	timer := time.NewTimer(200 * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.n == 0 && r.err == io.EOF {
+			return nil, false
+		}
+		return r.reader(body), true
+	case <-timer.C:
+		return &probedBody{ch: ch, body: body}, true
+	}
+}
+
+// probeResult is the first Read of a probed body.
+type probeResult struct {
+	b   [1]byte
+	n   int
+	err error
+}
+
+// reader returns the whole body: the probed byte, then the rest.
+func (r probeResult) reader(body io.Reader) io.Reader {
+	switch {
+	case r.n == 1 && r.err != nil:
+		return io.MultiReader(bytes.NewReader(r.b[:]), errReader{r.err})
+	case r.n == 1:
+		return io.MultiReader(bytes.NewReader(r.b[:]), body)
+	case r.err != nil:
+		return errReader{r.err}
+	}
+	return body
+}
+
+// probedBody is a body whose probe was too slow: its first Read waits for
+// the probe's result.
+type probedBody struct {
+	ch   <-chan probeResult
+	body io.Reader
+	r    io.Reader
+}
+
+func (p *probedBody) Read(b []byte) (int, error) {
+	if p.r == nil {
+		p.r = (<-p.ch).reader(p.body)
+	}
+	return p.r.Read(b)
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// setter keeps the first error of a sequence of option calls.
+type setter struct{ err error }
+
+func (s *setter) do(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// rewind gives libcurl the request body again, from GetBody; runs inside
+// libcurl's seek callback.
+func (c *call) rewind() (io.Reader, error) {
+	b, err := c.req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	c.bodiesMu.Lock()
+	c.bodies = append(c.bodies, b)
+	c.bodiesMu.Unlock()
+	return b, nil
+}
+
+// httpVersion picks the HTTP version to ask libcurl for, following
+// net/http's rules for when HTTP/2 is on.
+func (tr *Transport) httpVersion(scheme string) HTTPVersion {
+	h2 := true
+	if p := tr.Protocols; p != nil {
+		if scheme == "http" && p.UnencryptedHTTP2() && !p.HTTP1() {
+			return HTTPVersion2PriorKnown
+		}
+		h2 = p.HTTP2()
+	} else {
+		if tr.TLSClientConfig != nil && !tr.ForceAttemptHTTP2 {
+			h2 = false
+		}
+		if tr.TLSNextProto != nil {
+			if _, ok := tr.TLSNextProto["h2"]; !ok {
+				h2 = false
+			}
+		}
+	}
+	if c := tr.TLSClientConfig; c != nil && len(c.NextProtos) > 0 && !slices.Contains(c.NextProtos, "h2") {
+		h2 = false
+	}
+	if scheme == "https" && h2 {
+		return HTTPVersion2TLS
+	}
+	return HTTPVersion1_1
+}
+
+// requestHeaderLines builds the header lines libcurl sends: the request's
+// fields in net/http's order (sorted by name, values in order), the Host
+// and User-Agent net/http would send, and removal lines ("Name:") for the
+// headers libcurl would otherwise add by itself.
+func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
+	keys := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	lines := make([]string, 0, len(keys)+8)
+	if h := hostHeader(req); h != "" {
+		lines = append(lines, "Host: "+h)
+	} else {
+		lines = append(lines, "Host;")
+	}
+	ua := "Go-http-client/1.1"
+	if v, ok := req.Header["User-Agent"]; ok {
+		ua = ""
+		if len(v) > 0 {
+			ua = strings.TrimSpace(v[0])
+		}
+	}
+	if ua != "" {
+		lines = append(lines, "User-Agent: "+ua)
+	} else {
+		lines = append(lines, "User-Agent:")
+	}
+	for _, k := range keys {
+		for _, v := range req.Header[k] {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				lines = append(lines, k+";") // libcurl's syntax for an empty value
+			} else {
+				lines = append(lines, k+": "+v)
+			}
+		}
+	}
+	for _, name := range []string{"Accept", "Expect", "Content-Type"} {
+		if req.Header.Get(name) == "" && !hasKey(req.Header, name) {
+			lines = append(lines, name+":")
+		}
+	}
+	if addGzip {
+		lines = append(lines, "Accept-Encoding: gzip")
+	}
+	if closeConn && !hasToken(req.Header.Get("Connection"), "close") {
+		lines = append(lines, "Connection: close")
+	}
+	return lines
+}
+
+func hasKey(h http.Header, name string) bool {
+	_, ok := h[http.CanonicalHeaderKey(name)]
+	return ok
+}
+
+// hasToken reports whether the comma-separated list v contains token.
+func hasToken(v, token string) bool {
+	for f := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(f), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// sslVersion maps a crypto/tls version to CURLOPT_SSLVERSION's bits.
+func sslVersion(v uint16, isMax bool) int {
+	var n int
+	switch v {
+	case tls.VersionTLS10:
+		n = C.CURL_SSLVERSION_TLSv1_0
+	case tls.VersionTLS11:
+		n = C.CURL_SSLVERSION_TLSv1_1
+	case tls.VersionTLS12:
+		n = C.CURL_SSLVERSION_TLSv1_2
+	case tls.VersionTLS13:
+		n = C.CURL_SSLVERSION_TLSv1_3
+	default:
+		return 0
+	}
+	if isMax {
+		return n << 16
+	}
+	return n
+}

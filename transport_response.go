@@ -1,0 +1,414 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// headerState is the Transport's header function's state. onLine runs in
+// libcurl's header callback on the Multi's goroutine; the caller reads the
+// state once Transfer.Header has returned, which happens after.
+type headerState struct {
+	e      *Easy
+	limit  int64
+	https  bool
+	status int
+	n      int64 // header bytes so far
+	done   bool  // the final header block has ended
+	tls    tlsRaw
+	gotTLS bool
+}
+
+func (h *headerState) onLine(line []byte) error {
+	if h.done {
+		return nil // a trailer
+	}
+	h.n += int64(len(line))
+	if h.n > h.limit {
+		return &headerTooLargeError{h.limit}
+	}
+	s := string(line)
+	switch {
+	case strings.HasPrefix(s, "HTTP/"):
+		h.status = parseStatus(strings.TrimRight(s, "\r\n"))
+		// Read the TLS state here, before the block ends: Transfer.Header
+		// may return as soon as the blank line is seen.
+		if h.https && !h.gotTLS {
+			h.gotTLS = true
+			h.tls = captureTLS(h.e)
+		}
+	case (s == "\r\n" || s == "\n") && h.status >= 200:
+		h.done = true
+	}
+	return nil
+}
+
+// response builds the *http.Response from the header block.
+func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) {
+	if len(lines) == 0 {
+		return nil, errors.New("curlpoll: no response header block")
+	}
+	resp := &http.Response{Request: c.req, Header: make(http.Header, len(lines))}
+	if err := parseStatusLine(resp, lines[0]); err != nil {
+		return nil, err
+	}
+	var last string // the key of the previous field, for obsolete folding
+	for _, l := range lines[1:] {
+		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
+			vv := resp.Header[last]
+			vv[len(vv)-1] = strings.TrimSpace(vv[len(vv)-1] + " " + strings.TrimSpace(l))
+			continue
+		}
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		resp.Header[k] = append(resp.Header[k], strings.TrimSpace(v))
+		last = k
+	}
+	h2 := resp.ProtoMajor == 2
+
+	// Length and framing, as net/http's readTransfer decides them.
+	code := resp.StatusCode
+	noBody := cfg.head || code/100 == 1 || code == 204 || code == 304
+	resp.ContentLength = -1
+	chunked := false
+	if !h2 {
+		if te := resp.Header["Transfer-Encoding"]; len(te) > 0 {
+			chunked = hasToken(strings.Join(te, ","), "chunked")
+			delete(resp.Header, "Transfer-Encoding")
+			if chunked && !noBody {
+				resp.TransferEncoding = []string{"chunked"}
+				delete(resp.Header, "Content-Length")
+			}
+		}
+		resp.Close = shouldClose(resp)
+	}
+	if !chunked {
+		if cl := resp.Header.Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
+				resp.ContentLength = n
+			}
+		}
+	}
+	if noBody && !cfg.head {
+		resp.ContentLength = 0
+	}
+	for _, v := range resp.Header["Trailer"] {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
+				if resp.Trailer == nil {
+					resp.Trailer = make(http.Header)
+				}
+				resp.Trailer[k] = nil
+			}
+		}
+	}
+	delete(resp.Header, "Trailer")
+
+	if cfg.hs.https {
+		resp.TLS = cfg.hs.tls.connectionState(c.req.URL.Hostname(), protoVersion(resp))
+		if sn := c.tr.TLSClientConfig; sn != nil && sn.ServerName != "" {
+			resp.TLS.ServerName = sn.ServerName
+		}
+	}
+
+	if noBody || resp.ContentLength == 0 {
+		// Nothing more will come: let the transfer end now, so that a
+		// caller who does not close http.NoBody leaks nothing.
+		<-c.t.Done()
+		if err := c.t.Err(); err != nil && !cfg.head {
+			return nil, c.transferError(err)
+		}
+		c.finish()
+		resp.Body = http.NoBody
+		return resp, nil
+	}
+
+	b := &body{c: c, resp: resp, remaining: resp.ContentLength}
+	resp.Body = b
+	if cfg.addedGzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+		resp.Uncompressed = true
+		resp.Body = &gzipBody{body: b}
+	}
+	if !c.tr.track(c) {
+		return nil, errTransportClosed
+	}
+	return resp, nil
+}
+
+// parseStatusLine fills the status and protocol fields from a status line:
+// "HTTP/1.1 200 OK", "HTTP/1.1 200", "HTTP/2 200".
+func parseStatusLine(resp *http.Response, line string) error {
+	proto, status, ok := strings.Cut(line, " ")
+	if !ok {
+		return fmt.Errorf("curlpoll: malformed status line %q", line)
+	}
+	status = strings.TrimLeft(status, " ")
+	codeStr, _, _ := strings.Cut(status, " ")
+	code, err := strconv.Atoi(codeStr)
+	if err != nil || len(codeStr) != 3 || code < 100 {
+		return fmt.Errorf("curlpoll: malformed status code in %q", line)
+	}
+	resp.StatusCode = code
+	resp.Status = status
+	switch proto {
+	case "HTTP/2", "HTTP/2.0":
+		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/2.0", 2, 0
+		resp.Status = codeStr + " " + http.StatusText(code) // as net/http's HTTP/2 client
+	case "HTTP/3":
+		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/3.0", 3, 0
+		resp.Status = codeStr + " " + http.StatusText(code)
+	default:
+		major, minor, ok := http.ParseHTTPVersion(proto)
+		if !ok {
+			return fmt.Errorf("curlpoll: malformed HTTP version %q", proto)
+		}
+		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = proto, major, minor
+	}
+	return nil
+}
+
+func protoVersion(resp *http.Response) HTTPVersion {
+	if resp.ProtoMajor == 2 {
+		return HTTPVersion2
+	}
+	return HTTPVersion1_1
+}
+
+// shouldClose reports whether an HTTP/1 response ends its connection, and
+// removes "Connection: close" from its header, as net/http does.
+func shouldClose(resp *http.Response) bool {
+	conn := strings.Join(resp.Header["Connection"], ",")
+	hasClose := hasToken(conn, "close")
+	if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
+		return hasClose || !hasToken(conn, "keep-alive")
+	}
+	if hasClose {
+		resp.Header.Del("Connection") // as net/http does
+	}
+	return hasClose
+}
+
+var errReadOnClosedBody = errors.New("http: read on closed response body")
+
+// body is a response body: it reads the transfer, fills Response.Trailer
+// at the end, and ends the call when closed.
+//
+// A body with a Content-Length ends after that many bytes, as net/http's
+// does, even if libcurl's transfer is not over: libcurl keeps an HTTP/1.1
+// transfer going until the request body is sent too. Close then stops it.
+type body struct {
+	c         *call
+	resp      *http.Response
+	remaining int64 // bytes left before the Content-Length, -1 without one
+
+	// mu guards eof and closed.
+	mu     sync.Mutex
+	eof    bool
+	closed bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if err := b.check(); err != nil {
+		return 0, err
+	}
+	if b.remaining == 0 {
+		return 0, b.end(io.EOF)
+	}
+	if b.remaining > 0 && int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.c.t.Read(p)
+	if b.remaining > 0 {
+		b.remaining -= int64(n)
+		if b.remaining == 0 && err == nil {
+			err = io.EOF
+		}
+	}
+	return n, b.end(err)
+}
+
+// WriteTo writes the body to w without an intermediate copy; io.Copy uses it.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	if b.remaining >= 0 {
+		return io.Copy(w, struct{ io.Reader }{b})
+	}
+	if err := b.check(); err != nil {
+		return 0, err
+	}
+	n, err := b.c.t.WriteTo(w)
+	if b.c.t.Err() != nil || err != nil {
+		// A transfer error, or w's.
+		if err == nil {
+			err = b.c.t.Err()
+		}
+		return n, b.end(err)
+	}
+	b.end(io.EOF)
+	return n, nil
+}
+
+// check refuses reads after Close and after the context is done.
+func (b *body) check() error {
+	b.mu.Lock()
+	closed, eof := b.closed, b.eof
+	b.mu.Unlock()
+	switch {
+	case closed:
+		return errReadOnClosedBody
+	case eof:
+		return nil
+	}
+	return b.c.requestContext().Err()
+}
+
+// end handles the result of a read: at the end of a good body it fills the
+// trailer; errors become what a net/http user expects.
+func (b *body) end(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case err == io.EOF:
+		b.mu.Lock()
+		first := !b.eof
+		b.eof = true
+		b.mu.Unlock()
+		if first {
+			b.fillTrailer()
+		}
+		return io.EOF
+	case errors.Is(err, ErrClosed):
+		return errTransportClosed
+	case errors.Is(err, ErrAborted):
+		return errReadOnClosedBody
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return wrapCurlError(nil, b.c.req, ce)
+	}
+	return err
+}
+
+func (b *body) fillTrailer() {
+	lines := b.c.t.Trailer()
+	if len(lines) == 0 {
+		return
+	}
+	if b.resp.Trailer == nil {
+		b.resp.Trailer = make(http.Header)
+	}
+	for _, l := range lines {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		b.resp.Trailer[k] = append(b.resp.Trailer[k], strings.TrimSpace(v))
+	}
+}
+
+// Close ends the request: before the end of the body it stops the
+// transfer, and the connection is not reused.
+func (b *body) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.c.finish()
+	return nil
+}
+
+// gzipBody decodes a gzip body that the Transport asked for; the decoder
+// starts on the first Read, as net/http's does.
+type gzipBody struct {
+	body *body
+	zr   *gzip.Reader
+	err  error
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		if g.err == nil {
+			g.zr, g.err = gzip.NewReader(g.body)
+		}
+		if g.err != nil {
+			return 0, g.err
+		}
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.body.Close() }
+
+// wrapCurlError adds what a net/http user tests for to a transfer's
+// *Error: a *net.DNSError for a failed name lookup, the system call's
+// errno (e.g. syscall.ECONNREFUSED) when libcurl recorded one. e may be nil.
+func wrapCurlError(e *Easy, req *http.Request, ce *Error) error {
+	switch ce.Code {
+	case ErrCouldntResolveHost:
+		return &curlError{ce: ce, extra: &net.DNSError{
+			Err: "no such host", Name: req.URL.Hostname(), IsNotFound: true,
+		}}
+	case ErrCouldntResolveProxy:
+		return &curlError{ce: ce, extra: &net.DNSError{Err: "no such host (proxy)", IsNotFound: true}}
+	}
+	if e != nil {
+		if n, err := e.infoLong(C.CURLINFO_OS_ERRNO); err == nil && n != 0 {
+			return &curlError{ce: ce, extra: syscall.Errno(n)}
+		}
+	}
+	return ce
+}
+
+// curlError is a transfer's *Error with what Go would have reported for the
+// same failure: errors.Is and errors.As see both.
+type curlError struct {
+	ce    *Error
+	extra error
+}
+
+func (e *curlError) Error() string   { return e.ce.Error() }
+func (e *curlError) Unwrap() []error { return []error{e.ce, e.extra} }
+func (e *curlError) Timeout() bool {
+	if e.ce.Timeout() {
+		return true
+	}
+	t, ok := e.extra.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}
+func (e *curlError) Temporary() bool { return e.Timeout() }
+
+// certificatePEM encodes a tls.Certificate's chain and private key in PEM,
+// as libcurl takes them.
+func certificatePEM(c *tls.Certificate) (certPEM, keyPEM []byte, err error) {
+	for _, der := range c.Certificate {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	if c.PrivateKey == nil {
+		return nil, nil, errors.New("curlpoll: TLS client certificate without a private key")
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("curlpoll: TLS client key: %w", err)
+	}
+	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), nil
+}

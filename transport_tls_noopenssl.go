@@ -1,0 +1,18 @@
+//go:build curlpoll_noopenssl
+
+package curlpoll
+
+import "crypto/tls"
+
+// tlsRaw is empty without OpenSSL: see transport_tls.go.
+type tlsRaw struct{}
+
+func captureTLS(*Easy) tlsRaw { return tlsRaw{} }
+
+func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
+	cs := &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
+	if proto == HTTPVersion2 {
+		cs.NegotiatedProtocol = "h2"
+	}
+	return cs
+}

@@ -1,0 +1,306 @@
+package curlpoll_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// newTLSServer starts an HTTPS server with HTTP/2 on, and returns it with
+// the PEM of its certificate.
+func newTLSServer(t *testing.T, h http.Handler) (*httptest.Server, []byte) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+}
+
+func TestTransportHTTP2TLS(t *testing.T) {
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-T")
+		w.Header().Set("X-Proto", r.Proto)
+		w.Header().Set("X-Host", r.Host)
+		io.WriteString(w, "hello "+r.Proto)
+		// No Content-Length: libcurl 7.88 ends an HTTP/2 response with one
+		// at its last byte, before the trailers arrive, and drops them.
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-T", "done")
+	}))
+
+	t.Run("h2 by ALPN", func(t *testing.T) {
+		tr := &curlpoll.Transport{CAPEM: ca}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Proto != "HTTP/2.0" || resp.ProtoMajor != 2 || string(b) != "hello HTTP/2.0" || resp.Status != "200 OK" {
+			t.Errorf("%s %s %q", resp.Proto, resp.Status, b)
+		}
+		if resp.Trailer.Get("X-T") != "done" {
+			t.Errorf("trailer %v", resp.Trailer)
+		}
+		cs := resp.TLS
+		if cs == nil {
+			t.Fatal("no Response.TLS")
+		}
+		if cs.Version != tls.VersionTLS13 || cs.CipherSuite == 0 || cs.NegotiatedProtocol != "h2" {
+			t.Errorf("TLS state: version %x cipher %x proto %q", cs.Version, cs.CipherSuite, cs.NegotiatedProtocol)
+		}
+		if len(cs.PeerCertificates) == 0 || !cs.PeerCertificates[0].Equal(srv.Certificate()) {
+			t.Errorf("peer certificates: %d", len(cs.PeerCertificates))
+		}
+	})
+
+	t.Run("same as net/http", func(t *testing.T) {
+		var results []string
+		for _, rt := range transports(t, func(std *http.Transport, cp *curlpoll.Transport) {
+			std.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			std.ForceAttemptHTTP2 = true
+			cp.CAPEM = ca
+			cp.TLSClientConfig = &tls.Config{}
+			cp.ForceAttemptHTTP2 = true
+		}) {
+			resp, err := rt.rt.RoundTrip(mustReq("GET", srv.URL+"/x", nil))
+			g := observe(resp, err)
+			results = append(results, strings.ReplaceAll(fmtGot(g), "Date", ""))
+			if err == nil && (resp.TLS == nil || resp.TLS.NegotiatedProtocol != "h2") {
+				t.Errorf("%s: TLS %+v", rt.name, resp.TLS)
+			}
+		}
+		if results[0] != results[1] {
+			t.Errorf("differ:\nnet/http: %s\ncurlpoll: %s", results[0], results[1])
+		}
+	})
+
+	t.Run("TLSClientConfig without ForceAttemptHTTP2 is HTTP/1.1", func(t *testing.T) {
+		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{}}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Proto != "HTTP/1.1" || resp.TLS.NegotiatedProtocol == "h2" {
+			t.Errorf("%s %q", resp.Proto, resp.TLS.NegotiatedProtocol)
+		}
+	})
+
+	t.Run("NextProtos without h2", func(t *testing.T) {
+		tr := &curlpoll.Transport{CAPEM: ca, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{NextProtos: []string{"http/1.1"}}}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Proto != "HTTP/1.1" {
+			t.Errorf("%s", resp.Proto)
+		}
+	})
+
+	t.Run("MaxVersion TLS 1.2", func(t *testing.T) {
+		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS12}}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.TLS.Version != tls.VersionTLS12 || tls.CipherSuiteName(resp.TLS.CipherSuite) == "" {
+			t.Errorf("version %x cipher %x", resp.TLS.Version, resp.TLS.CipherSuite)
+		}
+	})
+
+	t.Run("verification fails without the CA", func(t *testing.T) {
+		tr := &curlpoll.Transport{}
+		defer tr.Close()
+		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		var ce *curlpoll.Error
+		if !errors.As(err, &ce) || !errors.Is(err, curlpoll.ErrPeerFailedVerification) {
+			t.Errorf("err = %v", err)
+		}
+	})
+
+	t.Run("InsecureSkipVerify", func(t *testing.T) {
+		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("ServerName", func(t *testing.T) {
+		// The test certificate is for 127.0.0.1 and example.com.
+		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "example.com"}}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Host"); got != strings.TrimPrefix(srv.URL, "https://") {
+			t.Errorf("Host seen by the server: %q", got)
+		}
+		tr2 := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "wrong.example"}}
+		defer tr2.Close()
+		if _, err := tr2.RoundTrip(mustReq("GET", srv.URL, nil)); err == nil {
+			t.Error("a wrong ServerName verified")
+		}
+	})
+}
+
+func fmtGot(g got) string {
+	g.Header.Del("Date")
+	return strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(sprint(g), "\n", " "), "  ", " "))
+}
+
+// TestTransportClientCertificate checks mutual TLS with
+// TLSClientConfig.Certificates.
+func TestTransportClientCertificate(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 0 {
+			http.Error(w, "no client certificate", 401)
+			return
+		}
+		io.WriteString(w, r.TLS.PeerCertificates[0].Subject.String())
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	// The server's own certificate serves as the client's.
+	cert := srv.TLS.Certificates[0]
+	tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	defer tr.Close()
+	resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Acme") {
+		t.Errorf("%d %q", resp.StatusCode, b)
+	}
+}
+
+// TestTransportHTTP2SlowConsumer checks that a stream whose reader does not
+// read does not stall others to the same server, and that cancelling it
+// leaks nothing.
+func TestTransportHTTP2SlowConsumer(t *testing.T) {
+	big := strings.Repeat("x", 4<<20)
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, "small")
+	}))
+	base := openFDs(t)
+	tr := &curlpoll.Transport{CAPEM: ca}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/big", nil)
+	slow, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.ProtoMajor != 2 {
+		t.Fatalf("proto %s", slow.Proto)
+	}
+	buf := make([]byte, 1000)
+	io.ReadFull(slow.Body, buf) // then stop reading: the stream pauses
+
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/small", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Error("stalled behind a paused stream:", err)
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "small" {
+				t.Errorf("%q %v", b, err)
+			}
+		})
+	}
+	wg.Wait()
+
+	cancel()
+	if _, err := slow.Body.Read(buf); !errors.Is(err, context.Canceled) {
+		t.Errorf("read after cancel: %v", err)
+	}
+	slow.Body.Close()
+	tr.Close()
+	srv.CloseClientConnections()
+	waitFDs(t, base)
+}
+
+func sprint(v any) string { return fmt.Sprintf("%+v", v) }
+
+func TestTransportH2CAndKeepAliveOverH2(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	})
+	t.Run("h2c when Protocols asks", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.Protocols = new(http.Protocols)
+		srv.Config.Protocols.SetHTTP1(true)
+		srv.Config.Protocols.SetUnencryptedHTTP2(true)
+		srv.Start()
+		defer srv.Close()
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr := &curlpoll.Transport{Protocols: &p}
+		defer tr.Close()
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "HTTP/2.0" || resp.Proto != "HTTP/2.0" {
+			t.Errorf("%s %q", resp.Proto, b)
+		}
+	})
+	t.Run("DisableKeepAlives and req.Close over h2", func(t *testing.T) {
+		srv, ca := newTLSServer(t, h)
+		tr := &curlpoll.Transport{CAPEM: ca, DisableKeepAlives: true}
+		defer tr.Close()
+		for range 2 {
+			req := mustReq("GET", srv.URL, nil)
+			req.Close = true
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "HTTP/2.0" {
+				t.Errorf("%s %q", resp.Proto, b)
+			}
+		}
+	})
+}
