@@ -11,8 +11,9 @@ export PATH := /usr/local/go/bin:$(PATH)
 endif
 
 # What cgo needs to build against libcurl: a C compiler, the C library's
-# headers, pkg-config, and libcurl's headers with OpenSSL.
-DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev
+# headers, pkg-config, libcurl's headers with OpenSSL, and OpenSSL's own
+# (the Transport reads TLS state from libcurl's OpenSSL handles).
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev
 
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
