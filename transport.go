@@ -79,8 +79,7 @@ type Transport struct {
 
 	// CAPEM holds PEM certificate authorities to trust for https requests
 	// and HTTPS proxies (CURLOPT_CAINFO_BLOB), in place of libcurl's default
-	// CA bundle and CAFile. A CA directory built into libcurl (CURLOPT_CAPATH)
-	// is still consulted.
+	// CA bundle and CAFile.
 	CAPEM []byte
 
 	// TLSHandshakeTimeout limits the connection phase, TCP connect and TLS
