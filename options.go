@@ -295,6 +295,9 @@ func (e *Easy) SetWriter(w io.Writer) error {
 // without SetPostFields. It is read on a goroutine of its own, so it may
 // block without holding up other transfers; libcurl waits for it
 // (CURL_READFUNC_PAUSE). Set the size with SetInFileSize or SetPostFieldSize.
+// A Read in progress when the transfer ends is not interrupted: its
+// goroutine ends when the Read returns, so close a reader that may block
+// for long (a pipe, a network body) once the transfer is over.
 func (e *Easy) SetReader(r io.Reader) error {
 	if err := e.idle(); err != nil {
 		return err
