@@ -65,6 +65,7 @@ type counters struct {
 	watchers      int    // watchers created
 	recvPauses    int    // times the write callback paused a transfer
 	spins         int    // times the spin guard held a socket back
+	running       int    // running_handles from the last socket action
 }
 
 // workOp is the kind of a message to the driver.
@@ -362,6 +363,7 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 	for C.curl_multi_socket_action(m.c, fd, ev, &running) == C.CURLM_CALL_MULTI_PERFORM {
 		// Only libcurl before 7.20 returns this; it means "call again".
 	}
+	m.stats.running = int(running)
 	m.afterCall()
 }
 

@@ -436,6 +436,9 @@ func TestSocketAndTimerCallbacks(t *testing.T) {
 	if s.Completed != 2 {
 		t.Errorf("%d completions, want 2", s.Completed)
 	}
+	if s.Running != 0 {
+		t.Errorf("running_handles is %d after every transfer ended", s.Running)
+	}
 }
 
 // TestSocketCallbackActions runs the socket callback's handler on a real
@@ -701,6 +704,7 @@ func TestAsyncTimerChan(t *testing.T) {
 // does not know, as a descriptor libcurl asks about but never drains would
 // be: without the guard the driver would hand it to libcurl in a busy loop.
 func TestSpinGuard(t *testing.T) {
+	allowSpins(t)
 	m := newMulti(t)
 	a, b := socketpairConns(t)
 	defer a.Close()
@@ -709,16 +713,17 @@ func TestSpinGuard(t *testing.T) {
 	f, _ := a.(*net.UnixConn).File()
 	defer f.Close()
 	const pollIn, pollRemove = 1, 4
-	before, _ := m.Stats()
 	id, err := m.SocketCallback(int(f.Fd()), pollIn, 0)
 	must(t, err)
+	defer m.SocketCallback(int(f.Fd()), pollRemove, id)
+	waitFor(t, func() bool { s, _ := m.Stats(); return s.Spins > 0 })
+	before, _ := m.Stats()
 	time.Sleep(300 * time.Millisecond)
 	s, _ := m.Stats()
-	m.SocketCallback(int(f.Fd()), pollRemove, id)
 	fires := s.ActionSocket - before.ActionSocket
-	t.Logf("%d readiness reports and %d back-offs in 300ms", fires, s.Spins)
-	if s.Spins == 0 || fires > 200 {
-		t.Errorf("%d reports, %d back-offs in 300ms: the spin guard did not hold the socket back", fires, s.Spins)
+	t.Logf("once held back: %d readiness reports and %d back-offs in 300ms", fires, s.Spins-before.Spins)
+	if fires > 60 {
+		t.Errorf("%d readiness reports in 300ms after the spin guard engaged; want a few", fires)
 	}
 }
 

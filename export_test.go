@@ -15,6 +15,7 @@ type Stats struct {
 	Active                                           int // transfers attached now
 	RecvPauses                                       int
 	Spins                                            int
+	Running                                          int // running_handles after the last socket action
 }
 
 // Stats returns the driver's counters.
@@ -27,7 +28,7 @@ func (m *Multi) Stats() (Stats, error) {
 			TimerStop: c.timer[0], TimerNow: c.timer[1], TimerSet: c.timer[2],
 			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
-			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins,
+			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
 		}
 		return nil
 	})
