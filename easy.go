@@ -149,6 +149,10 @@ func (e *Easy) freeSlists() {
 func (e *Easy) idle() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.idleLocked()
+}
+
+func (e *Easy) idleLocked() error {
 	switch {
 	case e.closed:
 		return fmt.Errorf("curlpoll: easy handle: %w", ErrClosed)
@@ -158,15 +162,12 @@ func (e *Easy) idle() error {
 	return nil
 }
 
-// acquire marks the handle busy for a transfer.
+// acquire marks the handle busy for a transfer on m.
 func (e *Easy) acquire(m *Multi) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch {
-	case e.closed:
-		return fmt.Errorf("curlpoll: easy handle: %w", ErrClosed)
-	case e.busy:
-		return ErrBusy
+	if err := e.idleLocked(); err != nil {
+		return err
 	}
 	e.busy = true
 	e.multi = m
