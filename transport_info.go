@@ -1,9 +1,11 @@
 package curlpoll
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 	"weak"
 )
 
@@ -55,4 +57,31 @@ func registerResponse(resp *http.Response, t *Transfer) *infoBox {
 	responseInfos.Store(k, b)
 	runtime.AddCleanup(resp, func(k weak.Pointer[http.Response]) { responseInfos.Delete(k) }, k)
 	return b
+}
+
+// progressKey is the context key of WithProgress.
+type progressKey struct{}
+
+type progressOpt struct {
+	every time.Duration
+	fn    func(Progress) error
+}
+
+// WithProgress returns a context that makes the Transport report the
+// progress of a request run with it: fn gets the bytes sent and received
+// and their totals, at most once per interval (Easy.SetProgressInterval),
+// as in Easy.SetProgressFunc. An error from fn aborts the request: its
+// RoundTrip, or its body's Read, returns that error.
+//
+// fn runs on the goroutine that drives libcurl, inside libcurl, like
+// Easy.SetProgressFunc: it must return quickly, must not block and must not
+// call into curlpoll. Store the numbers (atomics) for another goroutine to
+// show.
+func WithProgress(ctx context.Context, interval time.Duration, fn func(Progress) error) context.Context {
+	return context.WithValue(ctx, progressKey{}, &progressOpt{every: interval, fn: fn})
+}
+
+func progressFrom(ctx context.Context) *progressOpt {
+	p, _ := ctx.Value(progressKey{}).(*progressOpt)
+	return p
 }

@@ -280,6 +280,10 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if c.obs = newObserver(tr, req, proxyHost, hasBody); c.obs != nil {
 		s.do(c.obs.install(e))
 	}
+	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
+		s.do(e.SetProgressInterval(p.every))
+		s.do(e.SetProgressFunc(p.fn))
+	}
 	s.do(e.SetHeaderFunc(cfg.hs.onLine))
 	if s.err != nil {
 		return nil, s.err

@@ -357,3 +357,58 @@ func TestResponseInfo(t *testing.T) {
 		t.Error("info for a response curlpoll did not make")
 	}
 }
+
+func TestTransportWithProgress(t *testing.T) {
+	srv := testServer(t)
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+	var mu sync.Mutex
+	var last curlpoll.Progress
+	calls := 0
+	ctx := curlpoll.WithProgress(context.Background(), 20*time.Millisecond, func(p curlpoll.Progress) error {
+		mu.Lock()
+		calls++
+		last = p
+		mu.Unlock()
+		return nil
+	})
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/stall-body?n=300000", nil)
+	resp, err := tr.RoundTrip(req)
+	must(t, err)
+	buf := make([]byte, 300000)
+	_, err = io.ReadFull(resp.Body, buf)
+	must(t, err)
+	// The server stalls now; libcurl still calls about once a second.
+	for i := 0; i < 300; i++ {
+		mu.Lock()
+		n := last.Downloaded
+		mu.Unlock()
+		if n == 300000 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	if calls == 0 || last.Downloaded != 300000 || last.DownloadTotal != 300001 {
+		t.Errorf("%d calls, last %+v", calls, last)
+	}
+	mu.Unlock()
+
+	// An error aborts the request, and the body's Read returns it.
+	stop := errors.New("stop here")
+	ctx = curlpoll.WithProgress(context.Background(), 0, func(p curlpoll.Progress) error {
+		if p.Downloaded > 100000 {
+			return stop
+		}
+		return nil
+	})
+	req, _ = http.NewRequestWithContext(ctx, "GET", srv.URL+"/bytes?n=50000000", nil)
+	resp, err = tr.RoundTrip(req)
+	must(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, stop) {
+		t.Errorf("body read: %v, want %v", err, stop)
+	}
+}
