@@ -318,6 +318,7 @@ func (m *Multi) add(t *Transfer) {
 // closes an HTTP/1 connection that is in the middle of a transfer, and
 // resets an HTTP/2 stream.
 func (m *Multi) remove(t *Transfer, err error) {
+	t.info, _ = t.e.rawInfo() // a few field reads; the Transport's Easy is reset right after
 	C.curl_multi_remove_handle(m.c, t.e.c)
 	t.e.cur = nil
 	delete(m.active, t)

@@ -10,8 +10,10 @@ package curlpoll
 import "C"
 
 import (
+	"net/netip"
 	"runtime/cgo"
 	"runtime/debug"
+	"time"
 	"unsafe"
 )
 
@@ -91,6 +93,13 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) (ret
 	if t == nil || t.e.progressFunc == nil {
 		return 0
 	}
+	if gap := t.e.progressGap; gap > 0 {
+		now := time.Now()
+		if !t.lastProgress.IsZero() && now.Sub(t.lastProgress) < gap {
+			return 0
+		}
+		t.lastProgress = now
+	}
 	ret = 1 // non-zero aborts the transfer
 	defer t.failOnPanic()
 	err := t.e.progressFunc(Progress{
@@ -102,6 +111,53 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) (ret
 		return 1
 	}
 	return 0
+}
+
+//export goDebug
+func goDebug(h C.uintptr_t, kind C.int, p *C.char, n C.size_t) {
+	t := transferOf(h)
+	if t == nil || t.e.debugFunc == nil {
+		return
+	}
+	// libcurl ignores the debug callback's result, so a panic cannot stop
+	// the transfer here: it is recorded, and the transfer ends with it as
+	// its error.
+	defer t.failOnPanic()
+	var k DebugKind
+	switch kind {
+	case C.CURLINFO_HEADER_IN:
+		k = DebugHeaderIn
+	case C.CURLINFO_HEADER_OUT:
+		k = DebugHeaderOut
+	}
+	t.e.debugFunc(t, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+}
+
+//export goPrereq
+func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.int) (ret C.int) {
+	t := transferOf(h)
+	if t == nil || t.e.prereqFunc == nil {
+		return C.CURL_PREREQFUNC_OK
+	}
+	ret = C.CURL_PREREQFUNC_ABORT
+	defer t.failOnPanic()
+	c := ConnInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
+	if err := t.e.prereqFunc(t, c); err != nil {
+		t.cause = err
+		return C.CURL_PREREQFUNC_ABORT
+	}
+	return C.CURL_PREREQFUNC_OK
+}
+
+func addrPort(ip *C.char, port C.int) netip.AddrPort {
+	if ip == nil {
+		return netip.AddrPort{}
+	}
+	a, err := netip.ParseAddr(C.GoString(ip))
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(a, uint16(port))
 }
 
 // multiOf returns the Multi registered as the socket and timer callbacks' data.

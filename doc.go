@@ -82,6 +82,25 @@
 // lookup abandoned by a cancel may finish on its thread after the transfer
 // is gone.
 //
+// # Observability
+//
+// Low level: [Easy.SetDebugFunc] and [Easy.SetLogger] (libcurl's verbose
+// output, credentials redacted by [RedactLine]), [Easy.SetPrereqFunc] (a
+// connection is ready), [Easy.SetProgressFunc] with
+// [Easy.SetProgressInterval], and after a transfer [Transfer.Info] or
+// [Easy.Info] (timings, addresses, connection reuse). All these functions
+// run on the Multi's goroutine, inside libcurl: they must be quick.
+//
+// The Transport keeps user code off that goroutine: an
+// [net/http/httptrace.ClientTrace] in the request's context and
+// [Transport.Logger] are fed from libcurl's debug and pre-request callbacks,
+// which only queue events, and the request's own goroutines (RoundTrip's
+// caller, then whoever closes the body) call the hooks and write the
+// records, in order. [ResponseInfo] gives a response's [TransferInfo];
+// [WithProgress] a request's progress (on libcurl's goroutine, like
+// SetProgressFunc). Without a trace or a Logger, libcurl is never verbose
+// and nothing is written to stderr.
+//
 // # What it is not
 //
 // curlpoll is not a reimplementation of libcurl's options: it names the

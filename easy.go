@@ -9,6 +9,7 @@ import (
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -50,6 +51,9 @@ type Easy struct {
 	rewind       func() (io.Reader, error)
 	headerFunc   func(line []byte) error
 	progressFunc func(Progress) error
+	progressGap  time.Duration // SetProgressInterval
+	debugFunc    debugFunc     // SetDebugFunc, SetLogger
+	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
 
 	// cur is the transfer running on this handle; only the Multi's driver
@@ -96,6 +100,7 @@ func (e *Easy) Reset() error {
 	e.onLastMulti(func() { C.curl_easy_reset(e.c) })
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
+	e.progressGap, e.debugFunc, e.prereqFunc = 0, nil, nil
 	return e.setup()
 }
 

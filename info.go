@@ -5,31 +5,47 @@ import "C"
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
 // The getinfo funnels: the only callers of curl_easy_getinfo.
 
+// The info* funnels are for callers outside a transfer; the raw* ones skip
+// that check, for the driver and callbacks while the transfer runs.
+
 func (e *Easy) infoLong(info C.CURLINFO) (int64, error) {
 	if err := e.idle(); err != nil {
 		return 0, err
 	}
-	var v C.long
-	return int64(v), infoErr(info, C.curlpoll_getinfo_long(e.c, info, &v))
+	return e.rawLong(info)
 }
 
 func (e *Easy) infoOff(info C.CURLINFO) (int64, error) {
 	if err := e.idle(); err != nil {
 		return 0, err
 	}
-	var v C.curl_off_t
-	return int64(v), infoErr(info, C.curlpoll_getinfo_off(e.c, info, &v))
+	return e.rawOff(info)
 }
 
 func (e *Easy) infoString(info C.CURLINFO) (string, error) {
 	if err := e.idle(); err != nil {
 		return "", err
 	}
+	return e.rawString(info)
+}
+
+func (e *Easy) rawLong(info C.CURLINFO) (int64, error) {
+	var v C.long
+	return int64(v), infoErr(info, C.curlpoll_getinfo_long(e.c, info, &v))
+}
+
+func (e *Easy) rawOff(info C.CURLINFO) (int64, error) {
+	var v C.curl_off_t
+	return int64(v), infoErr(info, C.curlpoll_getinfo_off(e.c, info, &v))
+}
+
+func (e *Easy) rawString(info C.CURLINFO) (string, error) {
 	var v *C.char
 	if err := infoErr(info, C.curlpoll_getinfo_str(e.c, info, &v)); err != nil || v == nil {
 		return "", err
@@ -110,8 +126,10 @@ func (e *Easy) ContentLength() (int64, error) {
 }
 
 // Timings is libcurl's breakdown of a transfer, each phase measured from the
-// start of the transfer (the CURLINFO_*_TIME_T values).
+// start of the transfer (the CURLINFO_*_TIME_T values). A phase the transfer
+// never reached is 0.
 type Timings struct {
+	Queue         time.Duration // waiting in the multi handle for a connection slot; libcurl 8.6.0+ only, 0 before
 	NameLookup    time.Duration // until the name was resolved
 	Connect       time.Duration // until TCP (or the proxy) connected
 	AppConnect    time.Duration // until the TLS handshake finished; 0 without TLS
@@ -121,8 +139,19 @@ type Timings struct {
 	Redirect      time.Duration // spent on followed redirects before the last transfer
 }
 
+// curlinfoQueueTime is CURLINFO_QUEUE_TIME_T (CURLINFO_OFF_T + 65), new in
+// libcurl 8.6.0: the headers curlpoll builds against may not have it.
+const curlinfoQueueTime = C.CURLINFO_OFF_T + 65
+
 // Timings returns the last transfer's timings.
 func (e *Easy) Timings() (Timings, error) {
+	if err := e.idle(); err != nil {
+		return Timings{}, err
+	}
+	return e.rawTimings()
+}
+
+func (e *Easy) rawTimings() (Timings, error) {
 	var t Timings
 	for _, f := range []struct {
 		info C.CURLINFO
@@ -136,11 +165,68 @@ func (e *Easy) Timings() (Timings, error) {
 		{C.CURLINFO_TOTAL_TIME_T, &t.Total},
 		{C.CURLINFO_REDIRECT_TIME_T, &t.Redirect},
 	} {
-		us, err := e.infoOff(f.info)
+		us, err := e.rawOff(f.info)
 		if err != nil {
 			return Timings{}, err
 		}
 		*f.dst = time.Duration(us) * time.Microsecond
 	}
+	if libcurlVersion() >= 0x080600 {
+		if us, err := e.rawOff(curlinfoQueueTime); err == nil {
+			t.Queue = time.Duration(us) * time.Microsecond
+		}
+	}
 	return t, nil
+}
+
+// TransferInfo is what a finished transfer leaves to know about it: its
+// timings, its connection's addresses, and whether that connection was
+// reused from an earlier transfer.
+type TransferInfo struct {
+	Timings
+	LocalAddr  netip.AddrPort // the local end of the last connection; invalid if none was made
+	RemoteAddr netip.AddrPort // the peer of the last connection (a proxy, if one was used)
+	Reused     bool           // the transfer ran on a connection an earlier one opened
+	Connects   int            // new connections the transfer opened (CURLINFO_NUM_CONNECTS)
+}
+
+// Info returns the last transfer's timings, addresses and connection reuse
+// (CURLINFO_*_TIME_T, CURLINFO_LOCAL_IP/PORT, CURLINFO_PRIMARY_IP/PORT,
+// CURLINFO_NUM_CONNECTS).
+func (e *Easy) Info() (TransferInfo, error) {
+	if err := e.idle(); err != nil {
+		return TransferInfo{}, err
+	}
+	return e.rawInfo()
+}
+
+func (e *Easy) rawInfo() (TransferInfo, error) {
+	t, err := e.rawTimings()
+	if err != nil {
+		return TransferInfo{}, err
+	}
+	info := TransferInfo{Timings: t}
+	info.RemoteAddr = e.rawAddrPort(C.CURLINFO_PRIMARY_IP, C.CURLINFO_PRIMARY_PORT)
+	info.LocalAddr = e.rawAddrPort(C.CURLINFO_LOCAL_IP, C.CURLINFO_LOCAL_PORT)
+	n, err := e.rawLong(C.CURLINFO_NUM_CONNECTS)
+	if err != nil {
+		return TransferInfo{}, err
+	}
+	info.Connects = int(n)
+	info.Reused = n == 0 && info.RemoteAddr.IsValid()
+	return info, nil
+}
+
+// rawAddrPort reads an address and port pair of infos; invalid if unknown.
+func (e *Easy) rawAddrPort(ipInfo, portInfo C.CURLINFO) netip.AddrPort {
+	s, err := e.rawString(ipInfo)
+	if err != nil || s == "" {
+		return netip.AddrPort{}
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	p, _ := e.rawLong(portInfo)
+	return netip.AddrPortFrom(ip, uint16(p))
 }

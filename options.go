@@ -351,6 +351,19 @@ func (e *Easy) SetProgressFunc(f func(Progress) error) error {
 	return nil
 }
 
+// SetProgressInterval throttles the progress function: it runs at most once
+// per d (the first call always runs). libcurl calls it after every socket
+// event and about once a second when nothing moves, so without an interval
+// a fast download calls it thousands of times a second. 0 (the default)
+// passes every call on. It does not make calls more frequent than libcurl's.
+func (e *Easy) SetProgressInterval(d time.Duration) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	e.progressGap = max(d, 0)
+	return nil
+}
+
 // SetPathAsIs sends the URL's path as given, without squashing "/../" and
 // "/./" sequences (CURLOPT_PATH_AS_IS).
 func (e *Easy) SetPathAsIs(on bool) error { return e.setBool(C.CURLOPT_PATH_AS_IS, on) }

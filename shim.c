@@ -45,6 +45,38 @@ static int progress_cb(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return goProgress((uintptr_t)data, dltotal, dlnow, ultotal, ulnow);
 }
 
+// debug_cb passes libcurl's informational text and the header blocks it
+// sends and receives to Go. The data it also reports (body bytes, TLS
+// records) is dropped here, in C: copying every chunk to a Go callback would
+// double the cost of a verbose transfer for nothing anyone logs.
+static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) {
+	(void)e;
+	switch (type) {
+	case CURLINFO_TEXT:
+	case CURLINFO_HEADER_IN:
+	case CURLINFO_HEADER_OUT:
+		goDebug((uintptr_t)data, (int)type, p, n);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+	return goPrereq((uintptr_t)data, primary_ip, local_ip, primary_port, local_port);
+}
+
+CURLcode curlpoll_set_debug(CURL *e, int on) {
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on ? debug_cb : NULL);
+	if (rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_VERBOSE, on ? 1L : 0L);
+	return rc;
+}
+
+CURLcode curlpoll_set_prereq(CURL *e, int on) {
+	return curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on ? prereq_cb : NULL);
+}
+
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
 // Pure C: no Go callback per connection.
@@ -84,6 +116,7 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 	SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
 	SET(CURLOPT_XFERINFODATA, d);
 	SET(CURLOPT_NOPROGRESS, 1L);
+	SET(CURLOPT_DEBUGDATA, d); // the function is set by curlpoll_set_debug
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_cb);
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	// Trust the CA bundle file alone, not also a CA directory: libcurl
@@ -96,6 +129,8 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 		// Removing a transfer during a slow name lookup would otherwise
 		// wait for the resolver thread (7.87.0+; older versions ignore it).
 		curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+		// 7.80.0+; the function is set by curlpoll_set_prereq.
+		curl_easy_setopt(e, CURLOPT_PREREQDATA, d);
 	}
 	return rc;
 }

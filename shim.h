@@ -30,6 +30,14 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 // open-socket (close-on-exec), the error buffer and CURLOPT_PRIVATE.
 CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
 
+// curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
+// passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
+CURLcode curlpoll_set_debug(CURL *e, int on);
+
+// curlpoll_set_prereq turns the pre-request callback (CURLOPT_PREREQFUNCTION,
+// libcurl 7.80.0+) on or off.
+CURLcode curlpoll_set_prereq(CURL *e, int on);
+
 // curlpoll_multi_setup installs the socket and timer callbacks with data h.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Buffering between libcurl and the goroutine that consumes a transfer. The
@@ -34,6 +35,7 @@ const (
 type Transfer struct {
 	m       *Multi
 	e       *Easy
+	id      uint64
 	ctx     context.Context
 	stopCtx func() bool // stops the context.AfterFunc that cancels the transfer
 
@@ -62,8 +64,10 @@ type Transfer struct {
 	doneCh   chan struct{} // closed when the transfer is over
 
 	// Driver-only state.
-	active bool  // added to the multi handle, not yet removed
-	cause  error // the Go error that made a callback abort the transfer
+	active       bool         // added to the multi handle, not yet removed
+	cause        error        // the Go error that made a callback abort the transfer
+	lastProgress time.Time    // when the progress function last ran
+	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
 
 	spare    []byte // the consumer's second buffer for WriteTo
 	released bool   // Close has released the Easy (consumer side)
@@ -72,7 +76,7 @@ type Transfer struct {
 
 func newTransfer(m *Multi, e *Easy, ctx context.Context) *Transfer {
 	return &Transfer{
-		m: m, e: e, ctx: ctx,
+		m: m, e: e, ctx: ctx, id: transferIDs.Add(1),
 		wake:     make(chan struct{}, 1),
 		space:    make(chan struct{}, 1),
 		hdrReady: make(chan struct{}),

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"time"
@@ -144,6 +146,17 @@ type Transport struct {
 	// HTTP1, http URLs use HTTP/2 without negotiation (h2c, prior
 	// knowledge). Without it, http URLs use HTTP/1.1.
 	Protocols *http.Protocols
+
+	// Logger, if not nil, receives libcurl's verbose output for every
+	// request, one record per line at slog.LevelDebug, with the attributes
+	// "transfer" (a number unique to the request's transfer) and "kind"
+	// (text, header-in or header-out), credentials redacted as in
+	// Easy.SetLogger. The records are written by the request's goroutines,
+	// not by libcurl's: RoundTrip's caller while it waits for the response
+	// header block, and the goroutine that closes the body for the rest.
+	// A slow handler slows only its own request. Without a Logger libcurl
+	// is not verbose.
+	Logger *slog.Logger
 
 	// mu guards the fields below.
 	mu     sync.Mutex
@@ -352,9 +365,11 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	e  *Easy
-	mr *multiRef
-	t  *Transfer
+	e    *Easy
+	mr   *multiRef
+	t    *Transfer
+	obs  *observer // nil without a trace or a Logger
+	info *infoBox  // for ResponseInfo, once a response exists
 
 	// bodiesMu guards bodies: the request bodies GetBody made for rewinds.
 	bodiesMu sync.Mutex
@@ -370,6 +385,12 @@ func (c *call) finish() {
 	c.once.Do(func() {
 		if c.t != nil {
 			c.t.Close()
+			if c.obs != nil {
+				c.obs.deliver()
+			}
+			if c.info != nil {
+				c.info.get() // the transfer is over: keep its info, not it
+			}
 		}
 		c.closeRequestBodies()
 		if c.e != nil {
@@ -414,6 +435,9 @@ func (c *call) roundTrip() (*http.Response, error) {
 		}
 		proxy = u
 	}
+	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GetConn != nil {
+		trace.GetConn(canonicalAddr(req.URL))
+	}
 	e, err := c.tr.getEasy()
 	if err != nil {
 		return nil, err
@@ -432,6 +456,9 @@ func (c *call) roundTrip() (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if c.obs != nil {
+		c.obs.t = c.t
+	}
 	var headerTimer *time.Timer
 	if d := c.tr.ResponseHeaderTimeout; d > 0 {
 		t := c.t
@@ -443,9 +470,17 @@ func (c *call) roundTrip() (*http.Response, error) {
 			}
 		})
 	}
+	if c.obs != nil {
+		c.obs.wait(c.t)
+	}
 	lines, err := c.t.Header()
 	if headerTimer != nil {
 		headerTimer.Stop()
+	}
+	if c.obs != nil {
+		if herr := c.obs.err(); herr != nil {
+			return nil, herr
+		}
 	}
 	if err != nil {
 		return nil, c.transferError(err)

@@ -273,6 +273,17 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		limit = 10 << 20
 	}
 	cfg.hs = &headerState{e: e, limit: limit, https: https}
+	proxyHost := ""
+	if proxy != nil {
+		proxyHost = proxy.Hostname()
+	}
+	if c.obs = newObserver(tr, req, proxyHost, hasBody); c.obs != nil {
+		s.do(c.obs.install(e))
+	}
+	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
+		s.do(e.SetProgressInterval(p.every))
+		s.do(e.SetProgressFunc(p.fn))
+	}
 	s.do(e.SetHeaderFunc(cfg.hs.onLine))
 	if s.err != nil {
 		return nil, s.err

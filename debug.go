@@ -1,0 +1,208 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+)
+
+// DebugKind is the kind of what libcurl's debug callback reports.
+type DebugKind int
+
+const (
+	DebugText      DebugKind = iota // libcurl's informational text (CURLINFO_TEXT)
+	DebugHeaderIn                   // a received header line (CURLINFO_HEADER_IN)
+	DebugHeaderOut                  // the sent request header block (CURLINFO_HEADER_OUT)
+)
+
+// String returns the kind's name: "text", "header-in" or "header-out".
+func (k DebugKind) String() string {
+	switch k {
+	case DebugText:
+		return "text"
+	case DebugHeaderIn:
+		return "header-in"
+	case DebugHeaderOut:
+		return "header-out"
+	}
+	return "unknown"
+}
+
+// debugFunc receives libcurl's verbose output for transfer t; it runs on
+// the driver, inside libcurl, and data is valid only during the call.
+type debugFunc func(t *Transfer, kind DebugKind, data []byte)
+
+// SetDebugFunc turns on libcurl's verbose output (CURLOPT_VERBOSE) and sends
+// it to f (CURLOPT_DEBUGFUNCTION) instead of stderr: informational text and
+// the header blocks sent and received. Body bytes and TLS records are not
+// passed on. nil turns verbose output off. f runs inside libcurl on the
+// Multi's goroutine: it must be quick, must not block and must not call into
+// curlpoll; data is valid only during the call. A panic in f is recovered
+// and fails the transfer. SetDebugFunc replaces SetLogger.
+func (e *Easy) SetDebugFunc(f func(kind DebugKind, data []byte)) error {
+	if f == nil {
+		return e.setDebug(nil)
+	}
+	return e.setDebug(func(_ *Transfer, kind DebugKind, data []byte) { f(kind, data) })
+}
+
+// SetLogger sends libcurl's verbose output to l, one record per line at
+// slog.LevelDebug, with the attributes "transfer" (the Transfer's ID) and
+// "kind" (a DebugKind's name). The values of Authorization,
+// Proxy-Authorization, Cookie and Set-Cookie headers are replaced by
+// "[redacted]", in header blocks and in libcurl's text alike. nil turns
+// verbose output off; without a logger (or a debug function) libcurl is
+// never verbose, and nothing goes to stderr.
+//
+// The records are written on the Multi's goroutine, inside libcurl: a
+// handler that blocks holds up every transfer of the Multi. Give it one
+// that writes to memory or a fast file, or decouple it; the Transport's
+// Logger does that itself. Records are skipped cheaply while l is not
+// enabled for slog.LevelDebug. SetLogger replaces SetDebugFunc.
+func (e *Easy) SetLogger(l *slog.Logger) error {
+	if l == nil {
+		return e.setDebug(nil)
+	}
+	return e.setDebug(func(t *Transfer, kind DebugKind, data []byte) {
+		logDebug(l, t.id, kind, data)
+	})
+}
+
+func (e *Easy) setDebug(f debugFunc) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	on := C.int(0)
+	if f != nil {
+		on = 1
+	}
+	if err := optErr(C.CURLOPT_DEBUGFUNCTION, C.curlpoll_set_debug(e.c, on)); err != nil {
+		return err
+	}
+	e.debugFunc = f
+	return nil
+}
+
+// ConnInfo describes the connection a request is about to be sent on.
+type ConnInfo struct {
+	Local  netip.AddrPort
+	Remote netip.AddrPort // the server, or the proxy when one is used
+}
+
+// prereqFunc runs when t's connection is ready and its request is about
+// to be sent; an error aborts the transfer.
+type prereqFunc func(t *Transfer, c ConnInfo) error
+
+// SetPrereqFunc sets a function libcurl calls once a connection (new or
+// reused, TLS included) is ready and the request is about to be sent
+// (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+); after each redirect that
+// libcurl follows, it is called again. Returning an error, or panicking,
+// aborts the transfer with that error. nil removes it. It runs inside
+// libcurl on the Multi's goroutine: it must be quick and must not call into
+// curlpoll.
+func (e *Easy) SetPrereqFunc(f func(ConnInfo) error) error {
+	if f == nil {
+		return e.setPrereq(nil)
+	}
+	return e.setPrereq(func(_ *Transfer, c ConnInfo) error { return f(c) })
+}
+
+func (e *Easy) setPrereq(f prereqFunc) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	on := C.int(0)
+	if f != nil {
+		on = 1
+	}
+	if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
+		return err
+	}
+	e.prereqFunc = f
+	return nil
+}
+
+// transferIDs numbers transfers, for logs and traces.
+var transferIDs atomic.Uint64
+
+// ID returns the transfer's number: unique in the process, increasing in the
+// order transfers were started. Log records carry it.
+func (t *Transfer) ID() uint64 { return t.id }
+
+// Info returns the transfer's timings, addresses and connection reuse, read
+// from libcurl when it ended; false while it runs. A transfer stopped before
+// it connected has zero addresses.
+func (t *Transfer) Info() (TransferInfo, bool) {
+	select {
+	case <-t.doneCh:
+		return t.info, true
+	default:
+		return TransferInfo{}, false
+	}
+}
+
+// logDebug writes what the debug callback reported to l, one record per line.
+func logDebug(l *slog.Logger, id uint64, kind DebugKind, data []byte) {
+	ctx := context.Background()
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	for line := range bytes.Lines(data) {
+		s := strings.TrimRight(string(line), "\r\n")
+		if s == "" {
+			continue
+		}
+		l.LogAttrs(ctx, slog.LevelDebug, RedactLine(s),
+			slog.Uint64("transfer", id), slog.String("kind", kind.String()))
+	}
+}
+
+// redactedFields are the header fields whose values logs never show: the
+// credentials a request sends (Authorization, Proxy-Authorization, Cookie)
+// and the session cookies a response sets (Set-Cookie), which are
+// credentials too.
+var redactedFields = []string{"authorization", "proxy-authorization", "cookie", "set-cookie"}
+
+// RedactLine returns a line of libcurl's verbose output with the values of
+// the Authorization, Proxy-Authorization, Cookie and Set-Cookie fields
+// replaced by "[redacted]": in a header line ("Cookie: a=b") and in the
+// bracketed header that libcurl's HTTP/2 text shows ("h2h3 [cookie: a=b]",
+// "[HTTP/2] [1] [cookie: a=b]").
+func RedactLine(line string) string {
+	if name, _, ok := strings.Cut(line, ":"); ok && isRedacted(strings.TrimSpace(name)) {
+		return name + ": [redacted]"
+	}
+	// "[name: value]" in text; the value runs to the last ']' of the line.
+	for i := strings.IndexByte(line, '['); i >= 0; {
+		rest := line[i+1:]
+		name, _, ok := strings.Cut(rest, ": ")
+		if ok && isRedacted(name) {
+			end := strings.LastIndexByte(line, ']')
+			if end <= i {
+				end = len(line)
+			}
+			return line[:i+1] + name + ": [redacted]" + line[end:]
+		}
+		j := strings.IndexByte(rest, '[')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return line
+}
+
+func isRedacted(name string) bool {
+	for _, f := range redactedFields {
+		if strings.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,254 @@
+package curlpoll_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// recordHandler is a slog.Handler that keeps records in memory.
+type recordHandler struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r.Clone())
+	h.mu.Unlock()
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// lines returns the records as "kind transfer message".
+func (h *recordHandler) lines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		var kind, id string
+		r.Attrs(func(a slog.Attr) bool {
+			switch a.Key {
+			case "kind":
+				kind = a.Value.String()
+			case "transfer":
+				id = a.Value.String()
+			}
+			return true
+		})
+		out = append(out, kind+" "+id+" "+r.Message)
+	}
+	return out
+}
+
+func TestEasyLoggerRedacts(t *testing.T) {
+	srv := newHTTPTestServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "server-secret"})
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/x")
+	var h recordHandler
+	must(t, e.SetLogger(slog.New(&h)))
+	must(t, e.SetHTTPHeader([]string{"Authorization: Bearer client-secret", "Cookie: a=cookie-secret", "X-Plain: visible"}))
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	id := tr.ID()
+	if _, err := tr.WriteTo(&bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	lines := h.lines()
+	all := strings.Join(lines, "\n")
+	for _, secret := range []string{"client-secret", "cookie-secret", "server-secret"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("log shows %q:\n%s", secret, all)
+		}
+	}
+	for _, want := range []string{
+		"header-out " + idStr(id) + " GET /x HTTP/1.1",
+		"header-out " + idStr(id) + " Authorization: [redacted]",
+		"header-out " + idStr(id) + " Cookie: [redacted]",
+		"header-out " + idStr(id) + " X-Plain: visible",
+		"header-in " + idStr(id) + " Set-Cookie: [redacted]",
+		"header-in " + idStr(id) + " HTTP/1.1 200 OK",
+	} {
+		if !contains(lines, want) {
+			t.Errorf("no record %q in:\n%s", want, all)
+		}
+	}
+	if !strings.Contains(all, "text "+idStr(id)+" Connected to") {
+		t.Errorf("no text record:\n%s", all)
+	}
+
+	// Off again: no more records.
+	n := len(lines)
+	must(t, e.SetLogger(nil))
+	must(t, m.Do(context.Background(), e))
+	if got := len(h.lines()); got != n {
+		t.Errorf("%d records after SetLogger(nil), want %d", got, n)
+	}
+}
+
+func idStr(n uint64) string { return slog.Uint64Value(n).String() }
+
+func contains(lines []string, s string) bool {
+	for _, l := range lines {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRedactLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"Authorization: Basic dXNlcjpwYXNz":              "Authorization: [redacted]",
+		"proxy-authorization: Basic x":                   "proxy-authorization: [redacted]",
+		"cookie: a=b; c=d":                               "cookie: [redacted]",
+		"Set-Cookie: s=1; Path=/":                        "Set-Cookie: [redacted]",
+		"X-Cookie: fine":                                 "X-Cookie: fine",
+		"h2h3 [cookie: a=b]":                             "h2h3 [cookie: [redacted]]",
+		"[HTTP/2] [1] [authorization: Bearer t]":         "[HTTP/2] [1] [authorization: [redacted]]",
+		"h2h3 [:path: /]":                                "h2h3 [:path: /]",
+		"Connected to 127.0.0.1 (127.0.0.1) port 1 (#0)": "Connected to 127.0.0.1 (127.0.0.1) port 1 (#0)",
+	} {
+		if got := curlpoll.RedactLine(in); got != want {
+			t.Errorf("RedactLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEasyDebugFuncAndPrereq(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/hello")
+	var kinds []curlpoll.DebugKind
+	must(t, e.SetDebugFunc(func(k curlpoll.DebugKind, data []byte) { kinds = append(kinds, k) }))
+	var conns []curlpoll.ConnInfo
+	must(t, e.SetPrereqFunc(func(c curlpoll.ConnInfo) error {
+		conns = append(conns, c)
+		return nil
+	}))
+	for range 2 {
+		must(t, m.Do(context.Background(), e))
+	}
+	if len(conns) != 2 || conns[0] != conns[1] || conns[0].Remote.String() != srv.Listener.Addr().String() ||
+		!conns[0].Local.IsValid() {
+		t.Errorf("prereq saw %v; server is %v", conns, srv.Listener.Addr())
+	}
+	seen := map[curlpoll.DebugKind]bool{}
+	for _, k := range kinds {
+		seen[k] = true
+	}
+	if !seen[curlpoll.DebugText] || !seen[curlpoll.DebugHeaderIn] || !seen[curlpoll.DebugHeaderOut] {
+		t.Errorf("debug kinds seen: %v", seen)
+	}
+
+	// An error from the prereq function stops the transfer before the
+	// request is sent, with that error.
+	stop := errors.New("not this one")
+	must(t, e.SetPrereqFunc(func(curlpoll.ConnInfo) error { return stop }))
+	if err := m.Do(context.Background(), e); !errors.Is(err, stop) {
+		t.Fatalf("Do = %v, want %v", err, stop)
+	}
+}
+
+func TestTransferInfo(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/bytes?n=100000")
+	var infos []curlpoll.TransferInfo
+	for range 2 {
+		tr, err := m.Start(context.Background(), e)
+		must(t, err)
+		if _, ok := tr.Info(); ok {
+			// Possible only if it already ended; it cannot have: nothing read it.
+			select {
+			case <-tr.Done():
+			default:
+				t.Error("Info reported ok before the end")
+			}
+		}
+		if _, err := tr.WriteTo(&bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		info, ok := tr.Info()
+		if !ok {
+			t.Fatal("no info after the end")
+		}
+		tr.Close()
+		infos = append(infos, info)
+		easyInfo, err := e.Info()
+		must(t, err)
+		if easyInfo != info {
+			t.Errorf("Easy.Info %+v, Transfer.Info %+v", easyInfo, info)
+		}
+	}
+	for i, info := range infos {
+		if info.RemoteAddr.String() != srv.Listener.Addr().String() || !info.LocalAddr.IsValid() {
+			t.Errorf("%d: addresses %v -> %v", i, info.LocalAddr, info.RemoteAddr)
+		}
+		if info.Total <= 0 || info.StartTransfer > info.Total || info.PreTransfer > info.StartTransfer ||
+			info.Connect > info.PreTransfer || info.AppConnect != 0 {
+			t.Errorf("%d: timings %+v", i, info.Timings)
+		}
+	}
+	if infos[0].Reused || infos[0].Connects != 1 || !infos[1].Reused || infos[1].Connects != 0 {
+		t.Errorf("reuse: %+v, %+v", infos[0], infos[1])
+	}
+	if infos[1].LocalAddr != infos[0].LocalAddr {
+		t.Errorf("reused connection has another local address: %v, %v", infos[0].LocalAddr, infos[1].LocalAddr)
+	}
+}
+
+func TestProgressInterval(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	count := func(gap time.Duration) (calls int, last curlpoll.Progress) {
+		e := newEasy(t, srv.URL+"/stall-body?n=1000000")
+		must(t, e.SetProgressInterval(gap))
+		must(t, e.SetProgressFunc(func(p curlpoll.Progress) error {
+			calls++
+			last = p
+			return nil
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		m.Do(ctx, e) // the server stalls: the deadline ends it
+		return calls, last
+	}
+	fast, last := count(0)
+	slow, _ := count(200 * time.Millisecond)
+	if last.Downloaded != 1000000 || last.DownloadTotal != 1000001 {
+		t.Errorf("last progress %+v", last)
+	}
+	if slow < 1 || slow > 3 || fast <= slow {
+		t.Errorf("%d calls with a 200 ms interval in 300 ms, %d without", slow, fast)
+	}
+
+	// An error aborts the transfer with it.
+	stop := errors.New("enough")
+	e := newEasy(t, srv.URL+"/bytes?n=10000000")
+	must(t, e.SetProgressInterval(10*time.Millisecond))
+	must(t, e.SetProgressFunc(func(p curlpoll.Progress) error {
+		if p.Downloaded > 0 {
+			return stop
+		}
+		return nil
+	}))
+	if err := m.Do(context.Background(), e); !errors.Is(err, stop) {
+		t.Fatalf("Do = %v, want %v", err, stop)
+	}
+}
