@@ -12,8 +12,9 @@ endif
 
 # What cgo needs to build against libcurl: a C compiler, the C library's
 # headers, pkg-config, libcurl's headers with OpenSSL, and OpenSSL's own
-# (the Transport reads TLS state from libcurl's OpenSSL handles).
-DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev
+# (the Transport reads TLS state from libcurl's OpenSSL handles); tmux for
+# the terminal test of examples/parallel's progress bars.
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev tmux
 
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
