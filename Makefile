@@ -45,3 +45,9 @@ demo: deps
 test: deps
 	go vet ./...
 	go test -race -count=1 -timeout 12m ./...
+
+# bench runs the benchmark suite (bench/run.sh, under 15 minutes) and writes
+# BENCHMARKS.md.
+.PHONY: bench
+bench: deps
+	bench/run.sh
