@@ -31,6 +31,12 @@ func main() {
 		os.Exit(1)
 	}
 	defer m.Close()
+	// As c-multisocket: at most N connections, all kept for reuse (libcurl's
+	// default cache of 4 × the attached handles shrinks and closes
+	// connections while handles are between transfers).
+	if err := m.SetMaxHostConnections(cfg.Workers); err == nil {
+		err = m.SetMaxConnects(cfg.Workers)
+	}
 	note := ""
 	if cfg.HTTP2 {
 		if err := m.SetMultiplex(true); err != nil {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +23,7 @@ type Config struct {
 	HTTP2    bool   // the TLS rows: HTTP/2, one multiplexed connection where the client can
 	CAFile   string // the self-signed certificate to trust for https URLs
 	Label    string // the workload's name, copied into the result
+	Profile  string // write a CPU profile of the run here
 }
 
 // Flags parses the common flags of a client named name.
@@ -33,6 +35,7 @@ func Flags(name string) Config {
 	flag.BoolVar(&c.HTTP2, "h2", false, "HTTP/2 over TLS")
 	flag.StringVar(&c.CAFile, "cacert", "", "CA certificate file for https")
 	flag.StringVar(&c.Label, "label", "", "workload label for the result line")
+	flag.StringVar(&c.Profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if c.URL == "" || c.Requests < 1 || c.Workers < 1 {
 		fmt.Fprintf(os.Stderr, "%s: -url, -n >= 1 and -c >= 1 are required\n", name)
@@ -75,6 +78,13 @@ func Run(client string, c Config, newWorker func(i int) (Fetch, error)) Result {
 	}
 	var next, done, errs, bytes atomic.Int64
 	var wg sync.WaitGroup
+	if c.Profile != "" {
+		f, err := os.Create(c.Profile)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	before := rusage()
 	start := time.Now()
 	for _, f := range fetches {
