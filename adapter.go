@@ -41,6 +41,8 @@ type Multi struct {
 	// Driver-only state: touched by the driver goroutine, and by libcurl's
 	// callbacks, which run on it.
 	spare    []work
+	readyq   []work // readiness found by start's probe, for the driver's next turn
+	readyq2  []work // readyq's other buffer
 	sockets  map[uint64]*watcher // by the id given to curl_multi_assign
 	byFD     map[int]*watcher    // the same watchers, by libcurl's descriptor
 	opened   map[int]*openSocket // sockets open_cb made and close_cb has not closed
@@ -246,6 +248,25 @@ func (m *Multi) run() {
 			m.timerDue = false
 			m.drain()
 			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+			select {
+			case <-m.quit:
+				m.shutdown()
+				return
+			default:
+			}
+			continue
+		}
+		if len(m.readyq) > 0 {
+			// Sockets found ready when armed: hand them to libcurl after
+			// the messages already waiting, as if their watcher had fired.
+			q := m.readyq
+			m.readyq = m.readyq2[:0]
+			m.drain()
+			for i := range q {
+				m.handleWork(&q[i])
+				q[i] = work{}
+			}
+			m.readyq2 = q[:0]
 			select {
 			case <-m.quit:
 				m.shutdown()

@@ -234,9 +234,17 @@ func (w *watcher) sameSocket() bool {
 	return unix.Fstat(w.fd, &st) == nil && st.Dev == w.dev && st.Ino == w.ino
 }
 
-// start arms direction d, starting its goroutine the first time.
+// start arms direction d. A direction that is ready already (a socket with
+// more data than libcurl read, one that can take the request at once) is
+// queued for the driver as readiness at once, which spares a hop through
+// the watcher's goroutine; otherwise that goroutine waits for it, starting
+// its goroutine the first time.
 func (w *watcher) start(d int) {
 	w.armed[d] = true
+	if w.nfd.Ready(directions[d]) {
+		w.m.readyq = append(w.m.readyq, work{op: opReady, w: w, ev: directions[d]})
+		return
+	}
 	if w.arm[d] == nil {
 		w.arm[d] = make(chan struct{}, 1)
 		w.m.watchers.Add(1)
