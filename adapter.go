@@ -41,8 +41,8 @@ type Multi struct {
 	// Driver-only state: touched by the driver goroutine, and by libcurl's
 	// callbacks, which run on it.
 	spare    []work
-	readyq   []work // readiness found by start's probe, for the driver's next turn
-	readyq2  []work // readyq's other buffer
+	readyq   []work              // readiness found by start's probe, for the driver's next turn
+	readyq2  []work              // readyq's other buffer
 	sockets  map[uint64]*watcher // by the id given to curl_multi_assign
 	byFD     map[int]*watcher    // the same watchers, by libcurl's descriptor
 	opened   map[int]*openSocket // sockets open_cb made and close_cb has not closed
