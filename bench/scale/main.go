@@ -60,6 +60,12 @@ func main() {
 	}
 	r := result{Kind: "scale", Client: *client, Transfers: *n, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 
+	status, samplerStatus := newProcReader(), newProcReader()
+	fdDir, err := os.Open("/proc/self/fd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
 	var peak atomic.Int64
 	stopSampler := make(chan struct{})
 	samplerDone := make(chan struct{})
@@ -68,7 +74,7 @@ func main() {
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if th := statusField("Threads"); th > peak.Load() {
+			if th := samplerStatus.field("Threads"); th > peak.Load() {
 				peak.Store(th)
 			}
 			select {
@@ -95,7 +101,7 @@ func main() {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss0 := statusField("VmRSS")
+	rss0 := status.field("VmRSS")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
@@ -107,11 +113,11 @@ func main() {
 	r.RampSeconds = time.Since(start).Seconds()
 	time.Sleep(time.Second) // let every transfer get its first trickled byte
 	r.InFlight, r.Failed = h.inFlight(), h.failed()
-	rss := statusField("VmRSS")
+	rss := status.field("VmRSS")
 	if r.InFlight > 0 {
 		r.RSSPerKB = float64(rss-rss0) / float64(r.InFlight)
 	}
-	r.FDs = openFDs()
+	r.FDs = openFDs(fdDir)
 
 	start = time.Now()
 	cancel()
@@ -279,14 +285,22 @@ func (h *httpHolder) firstError() string {
 	return h.err
 }
 
-// statusField returns a number from /proc/self/status (kB for sizes).
-func statusField(name string) int64 {
+// A procReader reads /proc/self/status through a file opened in advance:
+// with 10,000 transfers the process may have no descriptor left to open it.
+type procReader struct{ f *os.File }
+
+func newProcReader() *procReader {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		return 0
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return &procReader{f: f}
+}
+
+// field returns a number from /proc/self/status (kB for sizes).
+func (p *procReader) field(name string) int64 {
+	sc := bufio.NewScanner(io.NewSectionReader(p.f, 0, 1<<20))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
 			fields := strings.Fields(v)
@@ -299,7 +313,12 @@ func statusField(name string) int64 {
 	return 0
 }
 
-func openFDs() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	return len(ents)
+// openFDs counts this process's descriptors through dir, /proc/self/fd
+// opened in advance.
+func openFDs(dir *os.File) int {
+	if _, err := dir.Seek(0, io.SeekStart); err != nil {
+		return 0
+	}
+	names, _ := dir.Readdirnames(-1)
+	return len(names) - 1 // dir itself
 }
