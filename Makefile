@@ -48,3 +48,9 @@ test: deps
 	go test -race -count=1 -timeout 12m ./...
 	# cgo pointer rules, checked fully (the race detector does not see C)
 	GOEXPERIMENT=cgocheck2 go test -short -count=1 -timeout 5m ./...
+
+# bench runs the benchmark suite (bench/run.sh, under 15 minutes) and writes
+# BENCHMARKS.md.
+.PHONY: bench
+bench: deps
+	bench/run.sh

@@ -41,7 +41,12 @@ type Multi struct {
 	// Driver-only state: touched by the driver goroutine, and by libcurl's
 	// callbacks, which run on it.
 	spare    []work
+	readyq   []work              // readiness found by start's probe, for the driver's next turn
+	readyq2  []work              // readyq's other buffer
 	sockets  map[uint64]*watcher // by the id given to curl_multi_assign
+	byFD     map[int]*watcher    // the same watchers, by libcurl's descriptor
+	opened   map[int]*openSocket // sockets open_cb made and close_cb has not closed
+	pending  map[int]*openSocket // those of opened whose connect is not known to have finished
 	nextID   uint64
 	active   map[*Transfer]struct{}
 	timer    *time.Timer
@@ -66,6 +71,9 @@ type counters struct {
 	recvPauses    int    // times the write callback paused a transfer
 	spins         int    // times the spin guard held a socket back
 	running       int    // running_handles from the last socket action
+	parked        int    // REMOVEs that parked a watcher instead of dropping it
+	closed        int    // close-socket callbacks
+	silentCloses  int    // sockets sweep found closed without the close callback
 }
 
 // workOp is the kind of a message to the driver.
@@ -111,6 +119,9 @@ func NewMulti() (*Multi, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		sockets:  make(map[uint64]*watcher),
+		byFD:     make(map[int]*watcher),
+		opened:   make(map[int]*openSocket),
+		pending:  make(map[int]*openSocket),
 		active:   make(map[*Transfer]struct{}),
 		degraded: make(map[*watcher]struct{}),
 		timer:    time.NewTimer(time.Hour),
@@ -246,6 +257,25 @@ func (m *Multi) run() {
 			}
 			continue
 		}
+		if len(m.readyq) > 0 {
+			// Sockets found ready when armed: hand them to libcurl after
+			// the messages already waiting, as if their watcher had fired.
+			q := m.readyq
+			m.readyq = m.readyq2[:0]
+			m.drain()
+			for i := range q {
+				m.handleWork(&q[i])
+				q[i] = work{}
+			}
+			m.readyq2 = q[:0]
+			select {
+			case <-m.quit:
+				m.shutdown()
+				return
+			default:
+			}
+			continue
+		}
 		var pollC <-chan time.Time
 		if m.pollTick != nil {
 			pollC = m.pollTick.C
@@ -285,6 +315,7 @@ func (m *Multi) handleWork(w *work) {
 		if w.t.active {
 			m.remove(w.t, w.err)
 			m.afterCall()
+			m.sweep()
 		}
 	case opResumeRecv, opResumeSend:
 		m.resume(w.t, w.op)
@@ -305,6 +336,17 @@ func (m *Multi) add(t *Transfer) {
 	t.e.cur = t
 	t.active = true
 	m.active[t] = struct{}{}
+	if t.e.sockMulti != m {
+		// The connections this handle opens from now on report their
+		// sockets' opening and closing to this Multi.
+		if rc := C.curlpoll_easy_socket_data(t.e.c, C.uintptr_t(m.handle)); rc != C.CURLE_OK {
+			t.e.cur = nil
+			delete(m.active, t)
+			t.finish(codeErr(rc))
+			return
+		}
+		t.e.sockMulti = m
+	}
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
 		t.e.cur = nil
 		delete(m.active, t)
@@ -379,7 +421,9 @@ func (m *Multi) afterCall() {
 	}
 	var easy unsafe.Pointer
 	var rc C.CURLcode
+	ended := false
 	for C.curlpoll_info_read(m.c, &easy, &rc) == 1 {
+		ended = true
 		// The message dies with curl_multi_remove_handle: easy and rc are
 		// copies.
 		t := transferOf(C.curlpoll_private(easy))
@@ -390,6 +434,11 @@ func (m *Multi) afterCall() {
 		m.progress++
 		err := t.resultError(rc)
 		m.remove(t, err)
+	}
+	if ended {
+		// A transfer that ended may have dropped connects in progress
+		// without the close callback (libcurl 7.88).
+		m.sweep()
 	}
 }
 
@@ -426,6 +475,8 @@ func (m *Multi) shutdown() {
 	for _, w := range m.sockets {
 		m.dropWatcher(w)
 	}
+	clear(m.opened)
+	clear(m.pending)
 	m.timer.Stop()
 	if m.pollTick != nil {
 		m.pollTick.Stop()

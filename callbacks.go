@@ -179,3 +179,23 @@ func goTimer(h C.uintptr_t, ms C.long) {
 	defer m.recoverCallback()
 	m.onTimer(int64(ms))
 }
+
+//export goOpenSocket
+func goOpenSocket(h C.uintptr_t, fd C.int) {
+	m := multiOf(h)
+	if m == nil {
+		return
+	}
+	defer m.recoverCallback()
+	m.onOpenSocket(int(fd))
+}
+
+//export goCloseSocket
+func goCloseSocket(h C.uintptr_t, fd C.int) {
+	m := multiOf(h)
+	if m == nil {
+		return
+	}
+	defer m.recoverCallback()
+	m.onCloseSocket(int(fd))
+}

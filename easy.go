@@ -59,6 +59,11 @@ type Easy struct {
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
 	cur *Transfer
+
+	// sockMulti is the Multi named as the data of the open- and close-socket
+	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
+	// before it adds the handle, cleared by Reset.
+	sockMulti *Multi
 }
 
 // NewEasy creates an easy handle (curl_easy_init) with curlpoll's fixed
@@ -101,6 +106,7 @@ func (e *Easy) Reset() error {
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.progressGap, e.debugFunc, e.prereqFunc = 0, nil, nil
+	e.sockMulti = nil
 	return e.setup()
 }
 

@@ -1,6 +1,8 @@
 package curlpoll
 
 import (
+	"context"
+
 	"github.com/curlpoll/curlpoll/netpoll"
 )
 
@@ -11,7 +13,9 @@ type Stats struct {
 	ActionTimeout, ActionSocket                      int // socket_action calls
 	Completed                                        int // done messages from info_read
 	StaleReady, Replaced, WatchersMade               int
-	Sockets                                          int // sockets being watched now
+	Sockets                                          int // sockets being watched now, parked ones aside
+	Parked                                           int // watchers kept across REMOVE for an idle connection
+	ParkedTotal, CloseCallbacks, SilentCloses        int
 	Active                                           int // transfers attached now
 	RecvPauses                                       int
 	Spins                                            int
@@ -28,7 +32,18 @@ func (m *Multi) Stats() (Stats, error) {
 			TimerStop: c.timer[0], TimerNow: c.timer[1], TimerSet: c.timer[2],
 			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
-			Sockets: len(m.sockets), Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
+			Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
+			ParkedTotal: c.parked, CloseCallbacks: c.closed, SilentCloses: c.silentCloses,
+		}
+		// A parked watcher of a socket that is still open is an idle
+		// connection in libcurl's cache; one whose socket is gone is a leak
+		// and counts as watched.
+		for _, w := range m.sockets {
+			if w.want == 0 && w.owned && w.sameSocket() {
+				s.Parked++
+			} else {
+				s.Sockets++
+			}
 		}
 		return nil
 	})
@@ -65,4 +80,22 @@ func (m *Multi) Watching(id uint64) (want netpoll.Event, armed [2]bool, ok bool,
 		return nil
 	})
 	return
+}
+
+// WritePath runs the Go side of the write callback (what goWrite does once
+// it has found the transfer) n times with chunk, each time reading the
+// chunk back out as a consumer would. It returns the bytes read.
+func WritePath(chunk []byte, n int) int {
+	m := &Multi{} // no driver: nothing here pauses or posts
+	t := newTransfer(m, nil, context.Background())
+	buf := make([]byte, len(chunk))
+	total := 0
+	for i := 0; i < n; i++ {
+		if int(t.onBody(chunk)) != len(chunk) {
+			panic("write callback paused")
+		}
+		k, _ := t.Read(buf)
+		total += k
+	}
+	return total
 }

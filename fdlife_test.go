@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -146,5 +147,38 @@ func assertNoSockets(t *testing.T, m *curlpoll.Multi) {
 	must(t, err)
 	if s.Sockets != 0 || s.Active != 0 {
 		t.Errorf("idle Multi still watches %d sockets with %d transfers attached (%+v)", s.Sockets, s.Active, s)
+	}
+}
+
+// TestKeepAliveWatcherParked checks that a kept-alive connection keeps its
+// watcher from one request to the next (REMOVE parks it), and that the
+// close-socket callback, not REMOVE, lets it go.
+func TestKeepAliveWatcherParked(t *testing.T) {
+	checkFDs(t)
+	srv := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/hello")
+	for i := 0; i < 20; i++ {
+		var b bytes.Buffer
+		must(t, e.SetWriter(&b))
+		if err := m.Do(context.Background(), e); err != nil || b.String() != "hello" {
+			t.Fatalf("Do = %v, body %q", err, b.String())
+		}
+	}
+	s, err := m.Stats()
+	must(t, err)
+	if s.WatchersMade != 1 || s.ParkedTotal < 1 || s.Parked != 1 || s.Sockets != 0 {
+		t.Fatalf("20 requests on one connection: %+v; want 1 watcher made, parked between requests", s)
+	}
+
+	// Connection: close: libcurl closes the socket through close_cb.
+	e2 := newEasy(t, srv.URL+"/close")
+	must(t, e2.SetFreshConnect(true))
+	must(t, e2.SetWriter(io.Discard))
+	must(t, m.Do(context.Background(), e2))
+	s, err = m.Stats()
+	must(t, err)
+	if s.CloseCallbacks != 1 || s.Parked != 1 || s.Sockets != 0 {
+		t.Fatalf("after a Connection: close request: %+v; want 1 close callback, the first connection still parked", s)
 	}
 }

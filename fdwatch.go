@@ -13,15 +13,29 @@ import (
 )
 
 // A watcher follows one socket that libcurl asked to have watched
-// (CURLMOPT_SOCKETFUNCTION), from its announcement to CURL_POLL_REMOVE.
+// (CURLMOPT_SOCKETFUNCTION).
 //
 // It watches a duplicate of libcurl's descriptor, never the descriptor
 // itself: an *os.File of libcurl's own number would close it, or a later
-// socket with the same number, behind libcurl's back. The duplicate is
-// closed on REMOVE, which libcurl sends before it closes a socket, and
-// whenever libcurl's number turns out to name another socket (libcurl 7.88
-// closes sockets it abandons mid-connect without telling the callback until
-// after the close; see shared/research/socket-lifetime).
+// socket with the same number, behind libcurl's back.
+//
+// A socket that curlpoll's open-socket callback made stays registered from
+// its first announcement until libcurl closes it through the close-socket
+// callback: CURL_POLL_REMOVE, which libcurl 7.88 sends each time a
+// keep-alive connection goes idle, only parks the watcher (no interest),
+// and the next transfer on the connection finds it by descriptor. That
+// saves, per request, the duplicate, its registration with the poller, and
+// the watcher's goroutines. Other sockets (the threaded resolver's wake-up
+// pair) are dropped on REMOVE, which libcurl sends before it closes them.
+//
+// libcurl 7.88 closes sockets it abandons mid-connect with a plain close(2)
+// and no close callback (happy-eyeballs losers, connect timeouts, transfers
+// removed while connecting; see shared/research/socket-lifetime). The
+// duplicate would keep such a socket alive, so a watcher is also dropped
+// whenever libcurl's number turns out to name another socket or none:
+// checked on every socket callback, on REMOVE, when open_cb is handed a
+// number that is still known, and by sweep after completions and removals
+// for the sockets whose connect is not known to have finished.
 //
 // Readiness is one-shot: a direction fires once, and the driver arms it
 // again only if libcurl still wants it after handling the event. Each wait
@@ -33,7 +47,8 @@ type watcher struct {
 	fd       int    // libcurl's descriptor
 	dev, ino uint64 // identity of libcurl's socket when announced
 	nfd      *netpoll.FD
-	want     netpoll.Event // what libcurl asked for last
+	owned    bool          // made by open_cb: closed through close_cb, kept across REMOVE
+	want     netpoll.Event // what libcurl asked for last; 0 when parked
 	armed    [2]bool       // a wait is pending in that direction (read, write)
 	arm      [2]chan struct{}
 	closed   bool
@@ -70,27 +85,37 @@ func dirIndex(ev netpoll.Event) int {
 
 // onSocket is the socket callback's work. id is the socket's private pointer
 // (curl_multi_assign); 0 means a socket libcurl has not announced before,
-// even if its number is known. Every case returns normally: an error here
-// must not kill the multi handle.
+// or one it forgot at REMOVE, even if its number is known. Every case
+// returns normally: an error here must not kill the multi handle.
 func (m *Multi) onSocket(fd int, what int, id uint64) {
 	m.progress++
 	w := m.sockets[id]
+	if w == nil && id == 0 {
+		w = m.byFD[fd] // a parked watcher, if the number still names its socket
+	}
 	if what >= 0 && what < len(m.stats.poll) {
 		m.stats.poll[what]++
 	}
+	if w != nil && !w.sameSocket() {
+		m.dropWatcher(w) // closed behind our back, or the number was reused
+		m.stats.replaced++
+		w = nil
+	}
 	if what == C.CURL_POLL_REMOVE {
-		if w != nil {
+		switch {
+		case w == nil:
+		case w.owned:
+			w.want = 0 // parked until libcurl closes the socket or uses it again
+			m.stats.parked++
+		default:
 			m.dropWatcher(w)
 		}
 		return
 	}
-	if w != nil && !w.sameSocket() {
-		m.dropWatcher(w) // the number was reused by a socket libcurl opened since
-		m.stats.replaced++
-		w = nil
-	}
 	if w == nil {
 		w = m.newWatcher(fd)
+	}
+	if id != w.id {
 		C.curlpoll_multi_assign(m.c, C.curl_socket_t(fd), C.uintptr_t(w.id))
 	}
 	switch what {
@@ -114,13 +139,20 @@ func (m *Multi) onSocket(fd int, what int, id uint64) {
 }
 
 func (m *Multi) newWatcher(fd int) *watcher {
+	if old := m.byFD[fd]; old != nil {
+		m.dropWatcher(old) // sameSocket failed for it, or will
+	}
 	m.nextID++
 	m.stats.watchers++
 	w := &watcher{m: m, id: m.nextID, fd: fd}
 	m.sockets[w.id] = w
+	m.byFD[fd] = w
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err == nil {
 		w.dev, w.ino = st.Dev, st.Ino
+	}
+	if o := m.opened[fd]; o != nil && o.dev == w.dev && o.ino == w.ino {
+		w.owned = true
 	}
 	nfd, err := netpoll.Dup(fd)
 	if err != nil {
@@ -137,6 +169,59 @@ func (m *Multi) newWatcher(fd int) *watcher {
 	return w
 }
 
+// An openSocket is a socket that open_cb made and close_cb has not closed.
+type openSocket struct {
+	fd       int
+	dev, ino uint64
+}
+
+// onOpenSocket is the open-socket callback's work: note a socket libcurl
+// will close through close_cb, unless it abandons it mid-connect.
+func (m *Multi) onOpenSocket(fd int) {
+	m.forgetFD(fd) // a socket that had this number was closed without close_cb
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	o := &openSocket{fd: fd, dev: st.Dev, ino: st.Ino}
+	m.opened[fd] = o
+	m.pending[fd] = o
+}
+
+// onCloseSocket is the close-socket callback's work: libcurl is about to
+// close fd (close_cb does, when this returns).
+func (m *Multi) onCloseSocket(fd int) {
+	m.stats.closed++
+	m.forgetFD(fd)
+}
+
+// forgetFD drops what is known of the socket numbered fd.
+func (m *Multi) forgetFD(fd int) {
+	delete(m.opened, fd)
+	delete(m.pending, fd)
+	if w := m.byFD[fd]; w != nil {
+		m.dropWatcher(w)
+	}
+}
+
+// sweep looks for sockets that libcurl 7.88 closed without its close
+// callback. Only connects in progress are closed that way: a socket is
+// checked until getpeername shows its connect finished, and forgotten if
+// its number no longer names it.
+func (m *Multi) sweep() {
+	for fd, o := range m.pending {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Dev != o.dev || st.Ino != o.ino {
+			m.stats.silentCloses++
+			m.forgetFD(fd)
+			continue
+		}
+		if _, err := unix.Getpeername(fd); err == nil {
+			delete(m.pending, fd) // connected: close_cb will see it
+		}
+	}
+}
+
 // degradedPollInterval is how often a socket that could not be registered
 // with the poller is offered to libcurl, which then checks it itself.
 const degradedPollInterval = 5 * time.Millisecond
@@ -149,9 +234,17 @@ func (w *watcher) sameSocket() bool {
 	return unix.Fstat(w.fd, &st) == nil && st.Dev == w.dev && st.Ino == w.ino
 }
 
-// start arms direction d, starting its goroutine the first time.
+// start arms direction d. A direction that is ready already (a socket with
+// more data than libcurl read, one that can take the request at once) is
+// queued for the driver as readiness at once, which spares a hop through
+// the watcher's goroutine; otherwise that goroutine waits for it, starting
+// its goroutine the first time.
 func (w *watcher) start(d int) {
 	w.armed[d] = true
+	if w.nfd.Ready(directions[d]) {
+		w.m.readyq = append(w.m.readyq, work{op: opReady, w: w, ev: directions[d]})
+		return
+	}
 	if w.arm[d] == nil {
 		w.arm[d] = make(chan struct{}, 1)
 		w.m.watchers.Add(1)
@@ -234,6 +327,9 @@ func (m *Multi) pollDegraded() {
 func (m *Multi) dropWatcher(w *watcher) {
 	w.closed = true
 	delete(m.sockets, w.id)
+	if m.byFD[w.fd] == w {
+		delete(m.byFD, w.fd)
+	}
 	delete(m.degraded, w)
 	if len(m.degraded) == 0 && m.pollTick != nil {
 		m.pollTick.Stop()

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include "shim.h"
 #include "_cgo_export.h"
@@ -79,11 +80,31 @@ CURLcode curlpoll_set_prereq(CURL *e, int on) {
 
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
-// Pure C: no Go callback per connection.
+// data is the cgo.Handle of the Multi the opening transfer runs on (0
+// before the handle first runs on one), told of each new socket.
 static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
-	(void)data;
 	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd >= 0 && data != NULL)
+		goOpenSocket((uintptr_t)data, fd);
+	return fd;
+}
+
+// close_cb closes a socket that open_cb made, after telling the Multi that
+// watches it. libcurl calls it with the data of the transfer that opened
+// the connection, which may be gone: the data is the Multi's handle, valid
+// until curl_multi_cleanup has returned.
+static int close_cb(void *data, curl_socket_t fd) {
+	if (data != NULL)
+		goCloseSocket((uintptr_t)data, fd);
+	return close(fd);
+}
+
+CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)h);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)h);
+	return rc;
 }
 
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
@@ -118,6 +139,9 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 	SET(CURLOPT_NOPROGRESS, 1L);
 	SET(CURLOPT_DEBUGDATA, d); // the function is set by curlpoll_set_debug
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_cb);
+	SET(CURLOPT_OPENSOCKETDATA, NULL);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+	SET(CURLOPT_CLOSESOCKETDATA, NULL);
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	// Trust the CA bundle file alone, not also a CA directory: libcurl
 	// 7.87+ caches the parsed bundle in the multi handle only when no CA

@@ -27,7 +27,7 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 
 // curlpoll_easy_setup installs the callbacks every curlpoll easy handle has,
 // all with data h: write, header, read, seek, progress (off until asked for),
-// open-socket (close-on-exec), the error buffer and CURLOPT_PRIVATE.
+// open-socket (close-on-exec) and close-socket, the error buffer and CURLOPT_PRIVATE.
 CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
@@ -37,6 +37,10 @@ CURLcode curlpoll_set_debug(CURL *e, int on);
 // curlpoll_set_prereq turns the pre-request callback (CURLOPT_PREREQFUNCTION,
 // libcurl 7.80.0+) on or off.
 CURLcode curlpoll_set_prereq(CURL *e, int on);
+
+// curlpoll_easy_socket_data makes h, a Multi's cgo.Handle, the data of the
+// open-socket and close-socket callbacks of the connections e opens.
+CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 
 // curlpoll_multi_setup installs the socket and timer callbacks with data h.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);

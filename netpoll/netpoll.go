@@ -237,6 +237,21 @@ func pollNow(fd int, events int16) (bool, error) {
 	}
 }
 
+// Ready reports whether the descriptor is ready for ev (Read or Write) now,
+// with a zero-timeout poll(2) and no wait. Errors, hang-ups and a closed FD
+// count as ready: the caller's next I/O or Wait reports them.
+func (p *FD) Ready(ev Event) bool {
+	if p.closed.Load() {
+		return true
+	}
+	events := int16(unix.POLLOUT)
+	if ev == Read {
+		events = unix.POLLIN | unix.POLLRDHUP
+	}
+	ready, err := pollNow(p.fd, events)
+	return ready || err != nil
+}
+
 // Close deregisters and closes the descriptor, waking every waiter with
 // ErrClosed. It waits for a RawConn callback in progress (a poll(2) call)
 // to return. Close is idempotent: only the first call closes.

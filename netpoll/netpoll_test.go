@@ -245,3 +245,40 @@ func TestBadWaitEvent(t *testing.T) {
 		t.Fatal("Wait(Read|Write) succeeded")
 	}
 }
+
+// BenchmarkWakeUp is one readiness wake-up through the runtime poller: a
+// goroutine waits for Read on a socket, the benchmark writes a byte, and
+// the waiter wakes, reads it and hands control back.
+func BenchmarkWakeUp(b *testing.B) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	p, err := netpoll.Dup(fds[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	woke := make(chan struct{})
+	go func() {
+		defer close(woke)
+		var buf [1]byte
+		for {
+			if err := p.Wait(context.Background(), netpoll.Read); err != nil {
+				return
+			}
+			unix.Read(fds[0], buf[:])
+			woke <- struct{}{}
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		unix.Write(fds[1], []byte{1})
+		<-woke
+	}
+	b.StopTimer()
+	p.Close()
+	for range woke {
+	}
+}

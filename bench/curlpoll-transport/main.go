@@ -1,0 +1,53 @@
+// Command curlpoll-transport is the benchmark client for curlpoll.Transport:
+// an http.Client over it, N goroutines, each response body copied to
+// io.Discard. It is the nethttp client with one line changed.
+//
+// For -h2 it trusts the self-signed certificate (Transport.CAFile) and lets
+// ALPN choose HTTP/2. The Transport keeps NewMulti's default for
+// multiplexing, which on libcurl older than 8.1.0 is off: there each of the
+// N requests has its own HTTP/2 connection (the result line says so).
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/bench/internal/load"
+)
+
+func main() {
+	cfg := load.Flags("curlpoll-transport")
+	tr := &curlpoll.Transport{
+		MaxIdleConnsPerHost: cfg.Workers,
+		MaxConnsPerHost:     cfg.Workers,
+		CAFile:              cfg.CAFile,
+	}
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	r := load.Run("curlpoll-transport", cfg, func(int) (load.Fetch, error) {
+		return func() (int64, error) { return get(client, cfg.URL, cfg.HTTP2) }, nil
+	})
+	if v := curlpoll.Version().Version; cfg.HTTP2 && (strings.HasPrefix(v, "7.") || strings.HasPrefix(v, "8.0.")) {
+		r.Note = "HTTP/2 without multiplexing (libcurl < 8.1.0 default): one connection per stream"
+	}
+	load.Print(r)
+}
+
+func get(client *http.Client, url string, h2 bool) (int64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if err == nil && h2 && resp.ProtoMajor != 2 {
+		err = fmt.Errorf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	return n, err
+}

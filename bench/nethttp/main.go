@@ -1,0 +1,58 @@
+// Command nethttp is the baseline benchmark client: the curlpoll-transport
+// program over net/http's own Transport, with MaxIdleConnsPerHost and
+// MaxConnsPerHost set to N. For -h2 HTTP/2 is forced (ForceAttemptHTTP2
+// with a TLS config that trusts the self-signed certificate), and net/http
+// multiplexes the N requests over one connection.
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/curlpoll/curlpoll/bench/internal/load"
+)
+
+func main() {
+	cfg := load.Flags("nethttp")
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: cfg.Workers,
+		MaxConnsPerHost:     cfg.Workers,
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nethttp:", err)
+			os.Exit(1)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		tr.ForceAttemptHTTP2 = true
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	r := load.Run("nethttp", cfg, func(int) (load.Fetch, error) {
+		return func() (int64, error) { return get(client, cfg.URL, cfg.HTTP2) }, nil
+	})
+	load.Print(r)
+}
+
+func get(client *http.Client, url string, h2 bool) (int64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if err == nil && h2 && resp.ProtoMajor != 2 {
+		err = fmt.Errorf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	return n, err
+}
