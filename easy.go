@@ -74,7 +74,7 @@ func NewEasy() (*Easy, error) {
 		return nil, fmt.Errorf("curlpoll: curl_easy_init failed")
 	}
 	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1))}
-	e.handle = cgo.NewHandle(e)
+	e.handle = newHandle(e)
 	liveEasies.Add(1)
 	if err := e.setup(); err != nil {
 		e.free()
@@ -134,7 +134,7 @@ func (e *Easy) free() {
 	e.c = nil
 	e.freeSlists()
 	C.free(unsafe.Pointer(e.errbuf))
-	e.handle.Delete()
+	deleteHandle(e.handle)
 	liveEasies.Add(-1)
 }
 

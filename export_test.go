@@ -65,3 +65,23 @@ func (m *Multi) Watching(id uint64) (want netpoll.Event, armed [2]bool, ok bool,
 	})
 	return
 }
+
+// Live is what the package holds at a moment, for leak checks.
+type Live struct {
+	Easies   int64 // easy handles not yet cleaned up
+	Handles  int64 // cgo.Handles not yet deleted (Easy and Multi)
+	Watchers int64 // sockets being watched, over every Multi
+	WatchRun int64 // watcher goroutines running
+	Sockets  int64 // duplicated socket descriptors held open
+}
+
+// LiveCounts returns the package's live resource counts.
+func LiveCounts() Live {
+	return Live{
+		Easies:   liveEasies.Load(),
+		Handles:  liveHandles.Load(),
+		Watchers: liveWatchers.Load(),
+		WatchRun: liveWatchRun.Load(),
+		Sockets:  liveDups.Load(),
+	}
+}

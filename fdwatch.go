@@ -118,6 +118,7 @@ func (m *Multi) newWatcher(fd int) *watcher {
 	m.stats.watchers++
 	w := &watcher{m: m, id: m.nextID, fd: fd}
 	m.sockets[w.id] = w
+	liveWatchers.Add(1)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err == nil {
 		w.dev, w.ino = st.Dev, st.Ino
@@ -134,6 +135,7 @@ func (m *Multi) newWatcher(fd int) *watcher {
 		return w
 	}
 	w.nfd = nfd
+	liveDups.Add(1)
 	return w
 }
 
@@ -155,6 +157,7 @@ func (w *watcher) start(d int) {
 	if w.arm[d] == nil {
 		w.arm[d] = make(chan struct{}, 1)
 		w.m.watchers.Add(1)
+		liveWatchRun.Add(1)
 		go w.watch(directions[d], w.arm[d])
 	}
 	w.arm[d] <- struct{}{} // never blocks: at most one arm is outstanding
@@ -165,6 +168,7 @@ func (w *watcher) start(d int) {
 // when the watcher is dropped.
 func (w *watcher) watch(ev netpoll.Event, arm <-chan struct{}) {
 	defer w.m.watchers.Done()
+	defer liveWatchRun.Add(-1)
 	for range arm {
 		if err := w.nfd.Wait(context.Background(), ev); err == netpoll.ErrClosed {
 			return
@@ -232,7 +236,11 @@ func (m *Multi) pollDegraded() {
 
 // dropWatcher stops watching w: its goroutines end, its duplicate closes.
 func (m *Multi) dropWatcher(w *watcher) {
+	if w.closed {
+		return
+	}
 	w.closed = true
+	liveWatchers.Add(-1)
 	delete(m.sockets, w.id)
 	delete(m.degraded, w)
 	if len(m.degraded) == 0 && m.pollTick != nil {
@@ -251,5 +259,6 @@ func (m *Multi) dropWatcher(w *watcher) {
 	}
 	if w.nfd != nil {
 		w.nfd.Close()
+		liveDups.Add(-1)
 	}
 }

@@ -8,3 +8,8 @@ require (
 )
 
 require github.com/mccutchen/go-httpbin/v2 v2.26.0
+
+require (
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
