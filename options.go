@@ -20,7 +20,7 @@ const (
 	HTTPVersion1_1         HTTPVersion = C.CURL_HTTP_VERSION_1_1               // HTTP/1.1 only
 	HTTPVersion2           HTTPVersion = C.CURL_HTTP_VERSION_2_0               // HTTP/2, with an Upgrade attempt in clear text
 	HTTPVersion2TLS        HTTPVersion = C.CURL_HTTP_VERSION_2TLS              // HTTP/2 over TLS, HTTP/1.1 in clear text
-	HTTPVersion2PriorKnown HTTPVersion = C.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE // HTTP/2 without negotiation (h2c)
+	HTTPVersion2PriorKnown HTTPVersion = C.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE // HTTP/2 without negotiation (h2c); before libcurl 8.0.0 a reused connection fails (curl#10634): SetForbidReuse
 )
 
 // SetURL sets the URL to transfer (CURLOPT_URL).

@@ -164,7 +164,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	s.do(e.SetPathAsIs(true))
 	s.do(e.SetProtocols("http,https"))
 	s.do(e.SetRedirectProtocols("http,https"))
-	s.do(e.SetHTTPVersion(tr.httpVersion(u.Scheme)))
+	version := tr.httpVersion(u.Scheme)
+	s.do(e.SetHTTPVersion(version))
+	if version == HTTPVersion2PriorKnown && libcurlVersion() < 0x080000 {
+		// libcurl before 8.0.0 fails every request on a reused
+		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
+		// each h2c connection once.
+		s.do(e.SetForbidReuse(true))
+	}
 	if libcurlVersion() >= 0x080100 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.
