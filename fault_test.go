@@ -279,6 +279,11 @@ func transportFor(s *faultserver.Server, mode faultserver.Mode) *curlpoll.Transp
 // roundTrip runs a GET through c and reads the whole body.
 func roundTrip(ctx context.Context, c *http.Client, url string) (*http.Response, []byte, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	return do(c, req)
+}
+
+// do runs req through c and reads the whole body.
+func do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -336,6 +336,16 @@ func (c *conn) reset() {
 	c.tcp.Close()
 }
 
+// fin ends the connection with a FIN, not a reset: it shuts down the
+// sending side of the TCP connection (under TLS too, without a
+// close_notify), then reads what the client still sends until it closes,
+// for at most a second. Closing with unread bytes would send an RST.
+func (c *conn) fin() {
+	c.tcp.CloseWrite()
+	c.tcp.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, c.tcp)
+}
+
 // stall waits until the client goes away or the server closes, reading and
 // discarding whatever the client sends.
 func (c *conn) stall() {
@@ -456,12 +466,15 @@ func (c *conn) respondHTTP1(p params) bool {
 	case CloseMidBody:
 		io.WriteString(w, head(cl))
 		w.Write(half)
+		c.fin()
 	case CloseMidChunked:
 		io.WriteString(w, head("Transfer-Encoding: chunked\r\n"))
 		fmt.Fprintf(w, "%x\r\n%s\r\n", len(half), half)
+		c.fin()
 	case CloseNoLength:
 		io.WriteString(w, head("Connection: close\r\n"))
 		w.Write(body)
+		c.fin()
 	case Garbage:
 		w.Write([]byte("\x00\x01\x02garbage\xff\xfe\r\n\r\n\x7f"))
 		c.stall()

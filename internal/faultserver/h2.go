@@ -192,7 +192,7 @@ func (h *h2conn) respond(id uint32, path string, reset <-chan struct{}) {
 		}
 	case CloseMidBody:
 		if ok() == nil && h.writeData(id, half, false) == nil {
-			h.c.rw.Close()
+			h.c.tcp.CloseWrite() // the frame reader drains until the client closes
 		}
 	case ManyHeaders:
 		fields := []string{":status", "200", "content-length", "2"}
@@ -214,7 +214,7 @@ func (h *h2conn) respond(id uint32, path string, reset <-chan struct{}) {
 	case H2GoAway:
 		if ok() == nil && h.writeData(id, half, false) == nil {
 			h.write(func() error { return h.fr.WriteGoAway(0, http2.ErrCodeInternal, []byte("faultserver")) })
-			h.c.rw.Close()
+			h.c.tcp.CloseWrite()
 		}
 	case H2RSTStream:
 		if ok() == nil && h.writeData(id, half, false) == nil {
