@@ -124,6 +124,7 @@ var faultCases = []faultCase{
 	{f: faultserver.H2GoAway, query: "", want: isCode(curlpoll.ErrHTTP2)},
 	{f: faultserver.H2RSTStream, query: "", want: isCode(curlpoll.ErrHTTP2Stream)},
 	{f: faultserver.TLSHandshakeFail, query: "", want: isCode(curlpoll.ErrSSLConnectError)},
+	{f: faultserver.TLSHandshakeStall, query: "", want: isDeadline, stall: true},
 	{f: faultserver.TLSExpired, query: "", want: isCode(curlpoll.ErrPeerFailedVerification)},
 	{f: faultserver.TLSWrongHost, query: "", want: isCode(curlpoll.ErrPeerFailedVerification)},
 }

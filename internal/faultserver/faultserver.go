@@ -54,9 +54,10 @@ const (
 	H2RSTStream     Fault = "h2-rst"            // h2: headers, half the body, RST_STREAM (INTERNAL_ERROR); the connection lives on
 
 	// The TLS faults are listeners, not paths: their URL is the TLS one.
-	TLSHandshakeFail Fault = "tls-fail"      // the server aborts the handshake with an alert
-	TLSExpired       Fault = "tls-expired"   // the certificate expired an hour ago
-	TLSWrongHost     Fault = "tls-wronghost" // the certificate names wrong.example only
+	TLSHandshakeFail  Fault = "tls-fail"      // the server aborts the handshake with an alert
+	TLSHandshakeStall Fault = "tls-stall"     // the server never answers the ClientHello
+	TLSExpired        Fault = "tls-expired"   // the certificate expired an hour ago
+	TLSWrongHost      Fault = "tls-wronghost" // the certificate names wrong.example only
 )
 
 // Faults lists every fault.
@@ -64,7 +65,7 @@ var Faults = []Fault{
 	OK, Refuse, Silent, StallHeaders, StallMidHeaders, StallMidBody,
 	RSTHeaders, RSTMidHeaders, RSTMidBody, CloseMidBody, CloseMidChunked, CloseNoLength,
 	Garbage, LongStatusLine, HugeHeader, ManyHeaders, BadChunk, Trickle,
-	H2GoAway, H2RSTStream, TLSHandshakeFail, TLSExpired, TLSWrongHost,
+	H2GoAway, H2RSTStream, TLSHandshakeFail, TLSHandshakeStall, TLSExpired, TLSWrongHost,
 }
 
 // A Mode is how a URL is reached.
@@ -88,7 +89,7 @@ func (m Mode) HTTP2() bool { return m == H2C || m == TLS2 }
 // Supports reports whether fault f can be asked for in mode m.
 func Supports(f Fault, m Mode) bool {
 	switch f {
-	case Refuse, TLSHandshakeFail, TLSExpired, TLSWrongHost:
+	case Refuse, TLSHandshakeFail, TLSHandshakeStall, TLSExpired, TLSWrongHost:
 		return true
 	case H2GoAway, H2RSTStream:
 		return m.HTTP2()
@@ -150,6 +151,7 @@ func New() (*Server, error) {
 		{"tls2", tlsConf(cs.good, "h2")},
 		{string(TLSExpired), tlsConf(cs.expired)},
 		{string(TLSWrongHost), tlsConf(cs.wrongHost)},
+		{string(TLSHandshakeStall), nil},
 		{string(TLSHandshakeFail), &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return nil, errors.New("faultserver: handshake refused")
 		}}},
@@ -208,7 +210,7 @@ func (s *Server) URL(f Fault, m Mode, query string) string {
 			scheme = "https"
 		}
 		return scheme + "://" + s.refused + path
-	case TLSHandshakeFail, TLSExpired, TLSWrongHost:
+	case TLSHandshakeFail, TLSHandshakeStall, TLSExpired, TLSWrongHost:
 		return "https://" + s.lns[string(f)].Addr().String() + "/ok" + query
 	}
 	switch m {
@@ -315,9 +317,12 @@ func (s *Server) serve(c net.Conn, role string, conf *tls.Config) {
 	case "h2c":
 		cn.serveH2()
 		return
+	case string(TLSHandshakeStall):
+		cn.stall()
+		return
 	}
 	tc := tls.Server(c, conf)
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(time.Minute))
 	if err := tc.Handshake(); err != nil {
 		return
 	}

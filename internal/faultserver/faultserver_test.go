@@ -126,6 +126,7 @@ func TestFaults(t *testing.T) {
 			return errors.As(err, &se) && se.Code == http2.ErrCodeInternal || strings.Contains(err.Error(), "INTERNAL_ERROR")
 		}, "a stream error")},
 		{faultserver.TLSHandshakeFail, tlsOnly, fails(func(err error) bool { return strings.Contains(err.Error(), "tls:") }, "a TLS alert")},
+		{faultserver.TLSHandshakeStall, tlsOnly, timeout},
 		{faultserver.TLSExpired, tlsOnly, fails(func(err error) bool {
 			var ce x509.CertificateInvalidError
 			return errors.As(err, &ce) && ce.Reason == x509.Expired
