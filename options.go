@@ -211,13 +211,20 @@ func (e *Easy) SetSSLVersion(min, max int) error {
 }
 
 // SetProxy sets the proxy URL (CURLOPT_PROXY); its scheme picks the kind:
-// http://, https://, socks5:// or socks5h://. "" uses no proxy unless
-// libcurl's proxy environment variables name one; see SetNoProxy.
-func (e *Easy) SetProxy(url string) error { return e.setString(C.CURLOPT_PROXY, url) }
+// http://, https://, socks5:// or socks5h://. "", the default, uses no
+// proxy: curlpoll sets an empty CURLOPT_PROXY, so libcurl never takes a
+// proxy from its environment variables (http_proxy, HTTPS_PROXY,
+// ALL_PROXY, ...). To honour them, pass what http.ProxyFromEnvironment
+// chooses.
+func (e *Easy) SetProxy(url string) error {
+	if url == "" {
+		return e.setBlobString(C.CURLOPT_PROXY, []byte{0})
+	}
+	return e.setString(C.CURLOPT_PROXY, url)
+}
 
 // SetNoProxy lists hosts reached without the proxy (CURLOPT_NOPROXY); "*"
-// means every host, which also stops libcurl from reading proxy environment
-// variables.
+// means every host.
 func (e *Easy) SetNoProxy(list string) error { return e.setString(C.CURLOPT_NOPROXY, list) }
 
 // SetDoHURL resolves host names with DNS-over-HTTPS through the server at
