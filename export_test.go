@@ -1,6 +1,8 @@
 package curlpoll
 
 import (
+	"net/http"
+
 	"github.com/curlpoll/curlpoll/netpoll"
 )
 
@@ -84,4 +86,19 @@ func LiveCounts() Live {
 		WatchRun: liveWatchRun.Load(),
 		Sockets:  liveDups.Load(),
 	}
+}
+
+// The Transport's converters, for fuzzing.
+var (
+	ValidateRequest    = validateRequest
+	RequestHeaderLines = requestHeaderLines
+	ParseHeaderLines   = parseHeaderLines
+	ParseStatus        = parseStatus
+	RequestTarget      = requestTarget // the URL libcurl is given (without ServerName)
+)
+
+// ParseStatusLine is parseStatusLine on a fresh Response.
+func ParseStatusLine(line string) (*http.Response, error) {
+	resp := &http.Response{}
+	return resp, parseStatusLine(resp, line)
 }
