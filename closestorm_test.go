@@ -15,6 +15,9 @@ import (
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
+// closeLimit bounds a Close under a storm: it must not hang.
+const closeLimit = 30 * time.Second
+
 // closePhases are where a transfer can be when Close comes: each names a
 // fault, a mode and how the caller consumes the transfer.
 var closePhases = []struct {
@@ -143,7 +146,9 @@ func TestCloseStorm(t *testing.T) {
 	if int(ended.Load()) != total {
 		t.Errorf("%d of %d transfers ended", ended.Load(), total)
 	}
-	if closeTook > 5*time.Second {
+	// Close must not hang. Its duration is logged: about 1.5 s without
+	// -race, 3 to 15 s with it on a loaded 2-core machine.
+	if closeTook > closeLimit {
 		t.Errorf("Close took %v", closeTook)
 	}
 	if closedErrs.Load() < int64(total/2) {
@@ -222,7 +227,7 @@ func TestTransportCloseStorm(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if took > 5*time.Second {
+	if took > closeLimit {
 		t.Errorf("Close took %v", took)
 	}
 	if closed.Load() < int64(total/2) {

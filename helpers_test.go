@@ -34,7 +34,10 @@ func newMulti(t testing.TB) *curlpoll.Multi {
 			if s.Active != 0 {
 				t.Errorf("%d transfers still attached at the end of the test", s.Active)
 			}
-			if s.Spins != 0 && !strings.Contains(t.Name(), "SpinGuard") {
+			// TestSocketCallbackActions announces a socket libcurl does
+			// not know: its readiness makes no progress, and on a slow
+			// machine the guard may hold it back before the test ends.
+			if s.Spins != 0 && !strings.Contains(t.Name(), "SpinGuard") && t.Name() != "TestSocketCallbackActions" {
 				t.Errorf("the spin guard held sockets back %d times in a normal workload", s.Spins)
 			}
 		}
