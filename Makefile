@@ -1,7 +1,10 @@
 # curlpoll: set-up, demo and tests on Debian (12 or newer).
 #
 #   make demo   install what is missing, then fetch from an embedded local server
-#   make test   install what is missing, then go vet and the race-enabled tests
+#   make test   install what is missing, then go vet, the race-enabled tests
+#               and a short fuzz run (FUZZTIME per target, 10s)
+#   make fuzz   only the fuzz run
+#   make soak   minutes of mixed load with faults (SOAK=2m); figures in SOAK.md
 
 SHELL := /bin/bash
 
@@ -19,7 +22,11 @@ DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev tmux
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps demo test
+.PHONY: deps demo test fuzz soak
+
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzStatusLine FuzzHeaderLines FuzzRequest
+SOAK ?= 2m
 
 # deps installs the Debian packages that are missing (apt-get update only
 # then), and as root gives the tests a host name for libcurl's threaded
@@ -48,6 +55,17 @@ test: deps
 	go test -race -count=1 -timeout 12m ./...
 	# cgo pointer rules, checked fully (the race detector does not see C)
 	GOEXPERIMENT=cgocheck2 go test -short -count=1 -timeout 5m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for FUZZTIME, from the corpus in testdata/fuzz.
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
+
+soak: deps
+	go test -race -count=1 -run '^TestSoak$$' -timeout 0 -soak $(SOAK) -v .
 
 # bench runs the benchmark suite (bench/run.sh, under 15 minutes) and writes
 # BENCHMARKS.md.

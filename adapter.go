@@ -127,7 +127,7 @@ func NewMulti() (*Multi, error) {
 		timer:    time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
-	m.handle = cgo.NewHandle(m)
+	m.handle = newHandle(m)
 	// The callbacks must be in place before the first add: libcurl reports
 	// the first timeout only once.
 	err := multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle)))
@@ -136,7 +136,7 @@ func NewMulti() (*Multi, error) {
 	}
 	if err != nil {
 		C.curl_multi_cleanup(c)
-		m.handle.Delete()
+		deleteHandle(m.handle)
 		return nil, err
 	}
 	go m.run()
@@ -482,7 +482,7 @@ func (m *Multi) shutdown() {
 		m.pollTick.Stop()
 	}
 	m.watchers.Wait()
-	m.handle.Delete()
+	deleteHandle(m.handle)
 }
 
 // SetMaxHostConnections limits the connections to one host

@@ -444,6 +444,9 @@ func TestSocketAndTimerCallbacks(t *testing.T) {
 // TestSocketCallbackActions runs the socket callback's handler on a real
 // socket for the actions transfers rarely produce: INOUT and NONE.
 func TestSocketCallbackActions(t *testing.T) {
+	// The socket announced here is one libcurl does not know: its readiness
+	// makes no progress, and on a slow machine the guard may hold it back.
+	allowSpins(t)
 	m := newMulti(t)
 	a, b := net.Pipe()
 	defer a.Close()

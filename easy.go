@@ -83,7 +83,7 @@ func NewEasy() (*Easy, error) {
 		return nil, fmt.Errorf("curlpoll: curl_easy_init failed")
 	}
 	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1))}
-	e.handle = cgo.NewHandle(e)
+	e.handle = newHandle(e)
 	liveEasies.Add(1)
 	if err := e.setup(); err != nil {
 		e.free()
@@ -112,12 +112,20 @@ func (e *Easy) Reset() error {
 
 // onLastMulti runs fn, a libcurl call on the handle that may call into the
 // multi handle it last ran on, on that Multi's driver; directly if there is
-// none or it is closed (curl_multi_cleanup has then let go of everything).
+// none or it is closed, once its driver has stopped (curl_multi_cleanup has
+// then let go of everything). A Multi refuses messages from the start of
+// its shutdown, while its driver still calls libcurl: running fn at once
+// then would call libcurl on two goroutines.
 func (e *Easy) onLastMulti(fn func()) {
 	e.mu.Lock()
 	m := e.multi
 	e.mu.Unlock()
-	if m == nil || m.exec(func() error { fn(); return nil }) != nil {
+	if m == nil {
+		fn()
+		return
+	}
+	if m.exec(func() error { fn(); return nil }) != nil {
+		<-m.done
 		fn()
 	}
 }
@@ -145,7 +153,7 @@ func (e *Easy) free() {
 	e.c = nil
 	e.freeSlists()
 	C.free(unsafe.Pointer(e.errbuf))
-	e.handle.Delete()
+	deleteHandle(e.handle)
 	liveEasies.Add(-1)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 )
 
 // ErrClosed is returned for work given to a Multi (or Transport) that has been
@@ -94,9 +95,10 @@ func multiCodeErr(rc C.CURLMcode) error {
 // and, when a callback failed the transfer, that callback's error (for a
 // panic, a *PanicError). errors.Is and errors.As see both Code and Err.
 type Error struct {
-	Code   Code   // libcurl's result code
-	Detail string // the error buffer's text; may be empty
-	Err    error  // the Go error that made a callback abort the transfer, if any
+	Code   Code          // libcurl's result code
+	Detail string        // the error buffer's text; may be empty
+	Err    error         // the Go error that made a callback abort the transfer, if any
+	Errno  syscall.Errno // the system call error libcurl last saw (CURLINFO_OS_ERRNO), 0 if none
 }
 
 func (e *Error) Error() string {
@@ -113,12 +115,17 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the Code and, if set, the callback's error.
+// Unwrap returns the Code and, if set, the callback's error and the
+// system call error (so that errors.Is(err, syscall.ECONNRESET) works).
 func (e *Error) Unwrap() []error {
+	errs := []error{e.Code}
 	if e.Err != nil {
-		return []error{e.Code, e.Err}
+		errs = append(errs, e.Err)
 	}
-	return []error{e.Code}
+	if e.Errno != 0 {
+		errs = append(errs, e.Errno)
+	}
+	return errs
 }
 
 // Timeout reports whether the transfer failed because one of its time

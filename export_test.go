@@ -2,6 +2,7 @@ package curlpoll
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/curlpoll/curlpoll/netpoll"
 )
@@ -98,4 +99,39 @@ func WritePath(chunk []byte, n int) int {
 		total += k
 	}
 	return total
+}
+
+// Live is what the package holds at a moment, for leak checks.
+type Live struct {
+	Easies   int64 // easy handles not yet cleaned up
+	Handles  int64 // cgo.Handles not yet deleted (Easy and Multi)
+	Watchers int64 // sockets being watched, over every Multi
+	WatchRun int64 // watcher goroutines running
+	Sockets  int64 // duplicated socket descriptors held open
+}
+
+// LiveCounts returns the package's live resource counts.
+func LiveCounts() Live {
+	return Live{
+		Easies:   liveEasies.Load(),
+		Handles:  liveHandles.Load(),
+		Watchers: liveWatchers.Load(),
+		WatchRun: liveWatchRun.Load(),
+		Sockets:  liveDups.Load(),
+	}
+}
+
+// The Transport's converters, for fuzzing.
+var (
+	ValidateRequest    = validateRequest
+	RequestHeaderLines = requestHeaderLines
+	ParseHeaderLines   = parseHeaderLines
+	ParseStatus        = parseStatus
+	RequestTarget      = requestTarget // the URL libcurl is given (without ServerName)
+)
+
+// ParseStatusLine is parseStatusLine on a fresh Response.
+func ParseStatusLine(line string) (*http.Response, error) {
+	resp := &http.Response{}
+	return resp, parseStatusLine(resp, line)
 }

@@ -147,6 +147,7 @@ func (m *Multi) newWatcher(fd int) *watcher {
 	w := &watcher{m: m, id: m.nextID, fd: fd}
 	m.sockets[w.id] = w
 	m.byFD[fd] = w
+	liveWatchers.Add(1)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err == nil {
 		w.dev, w.ino = st.Dev, st.Ino
@@ -166,6 +167,7 @@ func (m *Multi) newWatcher(fd int) *watcher {
 		return w
 	}
 	w.nfd = nfd
+	liveDups.Add(1)
 	return w
 }
 
@@ -248,6 +250,7 @@ func (w *watcher) start(d int) {
 	if w.arm[d] == nil {
 		w.arm[d] = make(chan struct{}, 1)
 		w.m.watchers.Add(1)
+		liveWatchRun.Add(1)
 		go w.watch(directions[d], w.arm[d])
 	}
 	w.arm[d] <- struct{}{} // never blocks: at most one arm is outstanding
@@ -258,6 +261,7 @@ func (w *watcher) start(d int) {
 // when the watcher is dropped.
 func (w *watcher) watch(ev netpoll.Event, arm <-chan struct{}) {
 	defer w.m.watchers.Done()
+	defer liveWatchRun.Add(-1)
 	for range arm {
 		if err := w.nfd.Wait(context.Background(), ev); err == netpoll.ErrClosed {
 			return
@@ -325,7 +329,11 @@ func (m *Multi) pollDegraded() {
 
 // dropWatcher stops watching w: its goroutines end, its duplicate closes.
 func (m *Multi) dropWatcher(w *watcher) {
+	if w.closed {
+		return
+	}
 	w.closed = true
+	liveWatchers.Add(-1)
 	delete(m.sockets, w.id)
 	if m.byFD[w.fd] == w {
 		delete(m.byFD, w.fd)
@@ -347,5 +355,6 @@ func (m *Multi) dropWatcher(w *watcher) {
 	}
 	if w.nfd != nil {
 		w.nfd.Close()
+		liveDups.Add(-1)
 	}
 }

@@ -7,7 +7,11 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/mccutchen/go-httpbin/v2 v2.26.0
+require (
+	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	github.com/vbauerster/mpb/v8 v8.16.2
+	golang.org/x/net v0.62.0
+)
 
 require (
 	github.com/VividCortex/ewma v1.2.0 // indirect
@@ -15,5 +19,5 @@ require (
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
 	github.com/mattn/go-runewidth v0.0.30 // indirect
 	github.com/vbauerster/cupwriter v0.0.5 // indirect
-	github.com/vbauerster/mpb/v8 v8.16.2 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )

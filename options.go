@@ -20,7 +20,7 @@ const (
 	HTTPVersion1_1         HTTPVersion = C.CURL_HTTP_VERSION_1_1               // HTTP/1.1 only
 	HTTPVersion2           HTTPVersion = C.CURL_HTTP_VERSION_2_0               // HTTP/2, with an Upgrade attempt in clear text
 	HTTPVersion2TLS        HTTPVersion = C.CURL_HTTP_VERSION_2TLS              // HTTP/2 over TLS, HTTP/1.1 in clear text
-	HTTPVersion2PriorKnown HTTPVersion = C.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE // HTTP/2 without negotiation (h2c)
+	HTTPVersion2PriorKnown HTTPVersion = C.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE // HTTP/2 without negotiation (h2c); before libcurl 8.0.0 a reused connection fails (curl#10634): SetForbidReuse
 )
 
 // SetURL sets the URL to transfer (CURLOPT_URL).
@@ -211,13 +211,20 @@ func (e *Easy) SetSSLVersion(min, max int) error {
 }
 
 // SetProxy sets the proxy URL (CURLOPT_PROXY); its scheme picks the kind:
-// http://, https://, socks5:// or socks5h://. "" uses no proxy unless
-// libcurl's proxy environment variables name one; see SetNoProxy.
-func (e *Easy) SetProxy(url string) error { return e.setString(C.CURLOPT_PROXY, url) }
+// http://, https://, socks5:// or socks5h://. "", the default, uses no
+// proxy: curlpoll sets an empty CURLOPT_PROXY, so libcurl never takes a
+// proxy from its environment variables (http_proxy, HTTPS_PROXY,
+// ALL_PROXY, ...). To honour them, pass what http.ProxyFromEnvironment
+// chooses.
+func (e *Easy) SetProxy(url string) error {
+	if url == "" {
+		return e.setBlobString(C.CURLOPT_PROXY, []byte{0})
+	}
+	return e.setString(C.CURLOPT_PROXY, url)
+}
 
 // SetNoProxy lists hosts reached without the proxy (CURLOPT_NOPROXY); "*"
-// means every host, which also stops libcurl from reading proxy environment
-// variables.
+// means every host.
 func (e *Easy) SetNoProxy(list string) error { return e.setString(C.CURLOPT_NOPROXY, list) }
 
 // SetDoHURL resolves host names with DNS-over-HTTPS through the server at

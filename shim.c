@@ -148,6 +148,9 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 	// path is set, and Debian builds libcurl with both. Parsing the bundle
 	// takes ~20 ms, inside a libcurl call, for every new TLS connection.
 	SET(CURLOPT_CAPATH, NULL);
+	// An empty (not NULL) proxy: no proxy, and libcurl reads none of
+	// http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY from the environment.
+	SET(CURLOPT_PROXY, "");
 #undef SET
 	if (rc == CURLE_OK) {
 		// Removing a transfer during a slow name lookup would otherwise

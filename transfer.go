@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -251,7 +252,14 @@ func (t *Transfer) resultError(rc C.CURLcode) error {
 	if rc == C.CURLE_OK && t.cause == nil {
 		return nil
 	}
-	return &Error{Code: Code(rc), Detail: C.GoString(t.e.errbuf), Err: t.cause}
+	err := &Error{Code: Code(rc), Detail: C.GoString(t.e.errbuf), Err: t.cause}
+	// The errno is read now, on the driver: once the transfer is over the
+	// handle may be reset or reused before anyone looks.
+	var n C.long
+	if C.curlpoll_getinfo_long(t.e.c, C.CURLINFO_OS_ERRNO, &n) == C.CURLE_OK && n != 0 {
+		err.Errno = syscall.Errno(n)
+	}
+	return err
 }
 
 // onBody is the write callback's work: queue p, or pause.

@@ -32,6 +32,10 @@ func validateRequest(req *http.Request) error {
 		return errors.New("http: no Host in request URL")
 	case req.Method != "" && !validToken(req.Method):
 		return fmt.Errorf("net/http: invalid method %q", req.Method)
+	case hasCTLByte(u.RequestURI()):
+		// A raw query or an opaque URL is sent as it is: refuse control
+		// bytes there before libcurl sees them, as net/http does.
+		return errors.New("net/http: can't write control character in Request.URL")
 	}
 	for k, vv := range req.Header {
 		if !validToken(k) {
@@ -49,6 +53,20 @@ func validateRequest(req *http.Request) error {
 		return errors.New("http: invalid Host header")
 	}
 	return nil
+}
+
+// requestTarget is the URL libcurl is asked for: no user info, no
+// fragment, the path as it is.
+func requestTarget(u *url.URL) string { return u.Scheme + "://" + u.Host + u.RequestURI() }
+
+// hasCTLByte reports whether s has an ASCII control byte (or DEL).
+func hasCTLByte(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' || b == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // validToken reports whether s is an RFC 9110 token: a valid method or
@@ -148,7 +166,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	var s setter
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
-	target := u.Scheme + "://" + u.Host + u.RequestURI()
+	target := requestTarget(u)
 	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
 		// SNI and certificate name come from the URL: name ServerName there,
 		// and connect it to the real host.
@@ -164,7 +182,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	s.do(e.SetPathAsIs(true))
 	s.do(e.SetProtocols("http,https"))
 	s.do(e.SetRedirectProtocols("http,https"))
-	s.do(e.SetHTTPVersion(tr.httpVersion(u.Scheme)))
+	version := tr.httpVersion(u.Scheme)
+	s.do(e.SetHTTPVersion(version))
+	if version == HTTPVersion2PriorKnown && libcurlVersion() < 0x080000 {
+		// libcurl before 8.0.0 fails every request on a reused
+		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
+		// each h2c connection once.
+		s.do(e.SetForbidReuse(true))
+	}
 	if libcurlVersion() >= 0x080100 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.

@@ -63,24 +63,13 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 	if len(lines) == 0 {
 		return nil, errors.New("curlpoll: no response header block")
 	}
-	resp := &http.Response{Request: c.req, Header: make(http.Header, len(lines))}
+	resp := &http.Response{Request: c.req}
 	if err := parseStatusLine(resp, lines[0]); err != nil {
 		return nil, err
 	}
-	var last string // the key of the previous field, for obsolete folding
-	for _, l := range lines[1:] {
-		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
-			vv := resp.Header[last]
-			vv[len(vv)-1] = strings.TrimSpace(vv[len(vv)-1] + " " + strings.TrimSpace(l))
-			continue
-		}
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
-		resp.Header[k] = append(resp.Header[k], strings.TrimSpace(v))
-		last = k
+	var err error
+	if resp.Header, err = parseHeaderLines(lines[1:]); err != nil {
+		return nil, err
 	}
 	h2 := resp.ProtoMajor == 2
 
@@ -155,6 +144,37 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		return nil, errTransportClosed
 	}
 	return resp, nil
+}
+
+// parseHeaderLines turns header field lines (without line endings) into
+// an http.Header, joining obsolete folded lines to the field before. As
+// net/http's client, it refuses a field whose name is not a token or whose
+// value has control bytes other than tab: libcurl passes on a bare CR or a
+// NUL inside a line.
+func parseHeaderLines(lines []string) (http.Header, error) {
+	h := make(http.Header, len(lines))
+	var last string // the key of the previous field, for obsolete folding
+	for _, l := range lines {
+		if !validHeaderValue(l) {
+			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
+		}
+		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
+			vv := h[last]
+			vv[len(vv)-1] = strings.TrimSpace(vv[len(vv)-1] + " " + strings.TrimSpace(l))
+			continue
+		}
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		if k = strings.TrimSpace(k); !validToken(k) {
+			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
+		}
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		h[k] = append(h[k], strings.TrimSpace(v))
+		last = k
+	}
+	return h, nil
 }
 
 // parseStatusLine fills the status and protocol fields from a status line:

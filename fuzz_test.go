@@ -1,0 +1,107 @@
+package curlpoll_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// FuzzStatusLine: parsing a status line never panics, and what it accepts
+// is a three-digit code and a known protocol.
+func FuzzStatusLine(f *testing.F) {
+	for _, s := range []string{"HTTP/1.1 200 OK", "HTTP/2 200", "HTTP/1.0 404", "HTTP/1.1  301 Moved", "HTTP/3 599 x", "HTTP/1.1 99 x", "HTTP/1.1 2000 x", "HTTP/9.9 200 OK", "ICY 200 OK", "HTTP/1.1 +20 OK", "HTTP/1.1 -20 OK", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		resp, err := curlpoll.ParseStatusLine(line)
+		code := curlpoll.ParseStatus(line)
+		if err != nil {
+			return
+		}
+		if resp.StatusCode < 100 || resp.StatusCode > 999 {
+			t.Fatalf("%q: status %d", line, resp.StatusCode)
+		}
+		if code != resp.StatusCode {
+			t.Fatalf("%q: parseStatus %d, parseStatusLine %d", line, code, resp.StatusCode)
+		}
+		if resp.ProtoMajor < 0 || !strings.HasPrefix(resp.Proto, "HTTP/") {
+			t.Fatalf("%q: proto %q", line, resp.Proto)
+		}
+	})
+}
+
+// FuzzHeaderLines: header lines from the wire become an http.Header with
+// canonical keys and values without CR, LF or surrounding space; nothing
+// panics.
+func FuzzHeaderLines(f *testing.F) {
+	f.Add("Content-Type: text/plain\nX-A:  b \n folded\n\tmore\nnocolon\n: empty name\ncontent-length:5")
+	f.Add(" leading fold\nA:\nA: 2")
+	f.Add("Trailer: X\x00Y\nX-\xff: \xfe")
+	f.Fuzz(func(t *testing.T, block string) {
+		lines := strings.Split(block, "\n")
+		h, err := curlpoll.ParseHeaderLines(lines)
+		if err != nil {
+			return
+		}
+		for k, vv := range h {
+			if strings.ContainsAny(k, "\r\n\x00 ") || k == "" {
+				t.Fatalf("key %q", k)
+			}
+			for _, v := range vv {
+				if strings.ContainsAny(v, "\r\n\x00") || v != strings.TrimSpace(v) {
+					t.Fatalf("%s: value %q", k, v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzRequest: a request the Transport accepts yields header lines and a
+// URL with no byte that could end a line or the request line early (CR,
+// LF, NUL, other controls), whatever the method, header names and values,
+// URL and Host.
+func FuzzRequest(f *testing.F) {
+	f.Add("GET", "http://127.0.0.1:8080/a?b=c", "X-Name", "value", "")
+	f.Add("POST", "https://example.com/", "Content-Type", "a\r\nX: y", "h\r\nX: y")
+	f.Add("G\nET", "http://h/", "A\x00B", "v", "")
+	f.Add("GET", "http://[::1%25en0]:80/", "User-Agent", "ua", "host:80")
+	f.Add("GET", "http://h/p%0d%0aX", "X", "\x7f", "")
+	f.Add("GET", "ftp://h/", "X", "v", "")
+	f.Fuzz(func(t *testing.T, method, rawURL, name, value, host string) {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return
+		}
+		// Raw fields a caller may set by hand, bypassing url.Parse.
+		for _, u2 := range []*url.URL{u, {Scheme: u.Scheme, Host: u.Host, Opaque: value}, {Scheme: u.Scheme, Host: u.Host, Path: "/", RawQuery: value}} {
+			req := &http.Request{Method: method, URL: u2, Header: http.Header{name: {value}}, Host: host}
+			if curlpoll.ValidateRequest(req) != nil {
+				continue
+			}
+			for _, l := range curlpoll.RequestHeaderLines(req, true, true) {
+				if hasCTL(l, true) {
+					t.Fatalf("header line %q for %+v", l, req)
+				}
+			}
+			if target := curlpoll.RequestTarget(u2); hasCTL(target, false) {
+				t.Fatalf("URL %q", target)
+			}
+			if strings.ContainsAny(method, "\r\n\x00 ") {
+				t.Fatalf("method %q accepted", method)
+			}
+		}
+	})
+}
+
+// hasCTL reports a control byte; tab is allowed in header lines.
+func hasCTL(s string, tab bool) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < ' ' && !(tab && b == '\t')) || b == 0x7f {
+			return true
+		}
+	}
+	return false
+}
