@@ -160,7 +160,9 @@ func TestEasyDebugFuncAndPrereq(t *testing.T) {
 	// request is sent, with that error.
 	stop := errors.New("not this one")
 	must(t, e.SetPrereqFunc(func(curlpoll.ConnInfo) error { return stop }))
-	if err := m.Do(context.Background(), e); !errors.Is(err, stop) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Do(ctx, e); !errors.Is(err, stop) {
 		t.Fatalf("Do = %v, want %v", err, stop)
 	}
 }
@@ -239,8 +241,10 @@ func TestProgressInterval(t *testing.T) {
 	}
 
 	// An error aborts the transfer with it.
+	// The body stalls after its first bytes, so a throttled call with
+	// Downloaded > 0 comes however fast the loopback is.
 	stop := errors.New("enough")
-	e := newEasy(t, srv.URL+"/bytes?n=10000000")
+	e := newEasy(t, srv.URL+"/stall-body?n=100000")
 	must(t, e.SetProgressInterval(10*time.Millisecond))
 	must(t, e.SetProgressFunc(func(p curlpoll.Progress) error {
 		if p.Downloaded > 0 {
@@ -248,7 +252,9 @@ func TestProgressInterval(t *testing.T) {
 		}
 		return nil
 	}))
-	if err := m.Do(context.Background(), e); !errors.Is(err, stop) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Do(ctx, e); !errors.Is(err, stop) {
 		t.Fatalf("Do = %v, want %v", err, stop)
 	}
 }
