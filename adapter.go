@@ -178,6 +178,9 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 		return nil, err
 	}
 	t := newTransfer(m, e, ctx)
+	if e.progressFunc != nil {
+		t.progNew, t.progDone = make(chan struct{}, 1), make(chan struct{})
+	}
 	if ctx.Done() != nil {
 		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
 	}
@@ -191,6 +194,9 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 	if e.reader != nil {
 		go t.pump(e.reader, 0, 0)
 	}
+	if e.progressFunc != nil {
+		go t.deliverProgress(e.progressFunc)
+	}
 	return t, nil
 }
 
@@ -198,7 +204,7 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 // connection, frees the multi handle (curl_multi_cleanup) and waits for all
 // of the Multi's goroutines to end. Later calls on the Multi return
 // ErrClosed. Close is idempotent. It must not be called from a header or
-// progress function, which run on the goroutine it waits for.
+// debug function, which run on the goroutine it waits for.
 func (m *Multi) Close() error {
 	m.closeOnce.Do(func() { close(m.quit) })
 	<-m.done

@@ -88,9 +88,9 @@ func goSeek(h C.uintptr_t, offset C.curl_off_t, origin C.int) (ret C.int) {
 }
 
 //export goProgress
-func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) (ret C.int) {
+func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.int {
 	t := transferOf(h)
-	if t == nil || t.e.progressFunc == nil {
+	if t == nil || t.progNew == nil {
 		return 0
 	}
 	if gap := t.e.progressGap; gap > 0 {
@@ -100,16 +100,15 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) (ret
 		}
 		t.lastProgress = now
 	}
-	ret = 1 // non-zero aborts the transfer
-	defer t.failOnPanic()
-	err := t.e.progressFunc(Progress{
+	// The progress function runs on the transfer's own goroutine
+	// (deliverProgress), which aborts the transfer if it fails.
+	t.mu.Lock()
+	t.progress = Progress{
 		DownloadTotal: int64(dltotal), Downloaded: int64(dlnow),
 		UploadTotal: int64(ultotal), Uploaded: int64(ulnow),
-	})
-	if err != nil {
-		t.cause = err
-		return 1
 	}
+	t.mu.Unlock()
+	signal(t.progNew)
 	return 0
 }
 

@@ -97,7 +97,7 @@
 // which only queue events, and the request's own goroutines (RoundTrip's
 // caller, then whoever closes the body) call the hooks and write the
 // records, in order. [ResponseInfo] gives a response's [TransferInfo];
-// [WithProgress] a request's progress (on libcurl's goroutine, like
+// [WithProgress] a request's progress (on a goroutine of the request, like
 // SetProgressFunc). Without a trace or a Logger, libcurl is never verbose
 // and nothing is written to stderr.
 //

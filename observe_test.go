@@ -258,3 +258,33 @@ func TestProgressInterval(t *testing.T) {
 		t.Fatalf("Do = %v, want %v", err, stop)
 	}
 }
+
+// TestBlockingProgressFunc blocks one transfer's progress function: the
+// other transfers on the same Multi go on, and the blocked one fails with
+// the function's error once it returns.
+func TestBlockingProgressFunc(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	release := make(chan struct{})
+	stop := errors.New("unblocked, and done")
+	e := newEasy(t, srv.URL+"/stall-body?n=1000")
+	must(t, e.SetProgressFunc(func(p curlpoll.Progress) error {
+		<-release
+		return stop
+	}))
+	blocked := make(chan error, 1)
+	go func() { blocked <- m.Do(context.Background(), e) }()
+	for i := 0; i < 20; i++ {
+		o := newEasy(t, srv.URL+"/hello")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.Do(ctx, o)
+		cancel()
+		if err != nil {
+			t.Fatalf("transfer %d beside a blocked progress function: %v", i, err)
+		}
+	}
+	close(release)
+	if err := <-blocked; !errors.Is(err, stop) {
+		t.Fatalf("Do = %v, want the progress function's error", err)
+	}
+}

@@ -345,11 +345,14 @@ type Progress struct {
 	UploadTotal, Uploaded     int64
 }
 
-// SetProgressFunc sets a function libcurl calls about once a second and
-// whenever data moves (CURLOPT_XFERINFOFUNCTION); nil turns progress calls
-// off. It runs inside libcurl on the Multi's goroutine, so it must be quick
-// and must not call into curlpoll; returning an error, or panicking, aborts
-// the transfer with that error.
+// SetProgressFunc sets a function that gets the transfer's byte counts
+// about once a second and whenever data moves, as libcurl reports them
+// (CURLOPT_XFERINFOFUNCTION); nil turns progress calls off. It runs on a
+// goroutine of the transfer, never inside libcurl: a slow function gets
+// fewer calls, with the latest counts, and one that blocks holds up only its
+// own transfer's Do or Close, which wait for its last call (made with the
+// final counts). Returning an error, or panicking, aborts the transfer with
+// that error.
 func (e *Easy) SetProgressFunc(f func(Progress) error) error {
 	if err := e.setBool(C.CURLOPT_NOPROGRESS, f == nil); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +60,11 @@ type Transfer struct {
 	done          bool
 	err           error
 
+	progress Progress // guarded by mu: the latest counts for the progress function
+
 	wake     chan struct{} // cap 1: something for the consumer (data, end)
+	progNew  chan struct{} // cap 1: new counts for deliverProgress; nil without a progress function
+	progDone chan struct{} // closed when deliverProgress has returned
 	space    chan struct{} // cap 1: room for the upload pump
 	hdrReady chan struct{} // closed when the header block is complete
 	doneCh   chan struct{} // closed when the transfer is over
@@ -67,7 +72,7 @@ type Transfer struct {
 	// Driver-only state.
 	active       bool         // added to the multi handle, not yet removed
 	cause        error        // the Go error that made a callback abort the transfer
-	lastProgress time.Time    // when the progress function last ran
+	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
 	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
 
 	spare    []byte // the consumer's second buffer for WriteTo
@@ -212,6 +217,9 @@ func (t *Transfer) resumeLocked() bool {
 func (t *Transfer) Close() error {
 	t.abort(ErrAborted)
 	<-t.doneCh
+	if t.progDone != nil {
+		<-t.progDone
+	}
 	t.closeMu.Lock()
 	defer t.closeMu.Unlock()
 	if !t.released {
@@ -219,6 +227,44 @@ func (t *Transfer) Close() error {
 		t.e.release()
 	}
 	return nil
+}
+
+// deliverProgress calls the Easy's progress function with the latest counts
+// whenever libcurl reports new ones, on a goroutine of its own: a slow
+// function gets fewer calls, and one that blocks holds up no other
+// transfer. Its error, or a panic, aborts the transfer. It makes a last
+// call with the final counts when the transfer ends, and Close waits for it.
+func (t *Transfer) deliverProgress(f func(Progress) error) {
+	defer close(t.progDone)
+	for {
+		select {
+		case <-t.progNew:
+		case <-t.doneCh:
+			select {
+			case <-t.progNew:
+				t.callProgress(f)
+			default:
+			}
+			return
+		}
+		if err := t.callProgress(f); err != nil {
+			t.abort(&Error{Code: ErrAbortedByCallback, Err: err})
+			return
+		}
+	}
+}
+
+// callProgress runs f with the latest counts, turning a panic into an error.
+func (t *Transfer) callProgress(f func(Progress) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	t.mu.Lock()
+	p := t.progress
+	t.mu.Unlock()
+	return f(p)
 }
 
 // abort asks the driver to stop the transfer with err, unless it is over.

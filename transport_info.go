@@ -73,10 +73,10 @@ type progressOpt struct {
 // as in Easy.SetProgressFunc. An error from fn aborts the request: its
 // RoundTrip, or its body's Read, returns that error.
 //
-// fn runs on the goroutine that drives libcurl, inside libcurl, like
-// Easy.SetProgressFunc: it must return quickly, must not block and must not
-// call into curlpoll. Store the numbers (atomics) for another goroutine to
-// show.
+// fn runs on a goroutine of the request, never inside libcurl, like
+// Easy.SetProgressFunc: a slow fn gets fewer calls, and one that blocks
+// holds up only its own request, whose body's Close waits for its last
+// call.
 func WithProgress(ctx context.Context, interval time.Duration, fn func(Progress) error) context.Context {
 	return context.WithValue(ctx, progressKey{}, &progressOpt{every: interval, fn: fn})
 }

@@ -178,8 +178,8 @@ func setup(e *curlpoll.Easy, url string, out io.Writer, verbose bool) error {
 		e.SetWriter(io.Discard),
 		e.SetVerbose(verbose),
 		e.SetLowSpeedLimit(10, 3*time.Second),
-		// The progress function runs on the Multi's driver goroutine, inside
-		// libcurl: printing a line is as much as it should do.
+		// The progress function runs on a goroutine of its transfer; out
+		// is shared by every transfer's, so it is locked.
 		e.SetProgressFunc(func(p curlpoll.Progress) error {
 			fmt.Fprintf(out, "Progress: %s (%d/%d)\n", url, p.Downloaded, p.DownloadTotal)
 			return nil
