@@ -53,17 +53,19 @@ type watcher struct {
 	arm      [2]chan struct{}
 	closed   bool
 
-	// The spin guard: idle counts readiness reports in a row that made
-	// nothing happen; past spinLimit the direction is re-armed only after
-	// a back-off, held in rearm.
+	// The spin guard: idle counts readiness reports in a row after which
+	// nothing had happened on the whole Multi since the previous one (seen
+	// is m.progress after that one); past spinLimit the direction is
+	// re-armed only after a back-off, held in rearm.
 	idle    int
+	seen    uint64
 	backoff time.Duration
 	rearm   [2]*time.Timer
 }
 
 // A socket that libcurl keeps asking about, that keeps firing, and whose
-// reports make nothing happen (no data, no header, no socket change, no
-// completion) would spin the driver at full speed: that has happened with
+// reports make nothing happen on the Multi (no data, no header, no socket
+// change, no completion) would spin the driver at full speed: that has happened with
 // libcurl's own descriptors (curl#21643, an eventfd it never drained). After
 // spinLimit such reports in a row the direction is re-armed after a
 // back-off, from spinMinBackoff doubling to spinMaxBackoff; libcurl's own
@@ -242,6 +244,9 @@ func (w *watcher) sameSocket() bool {
 // the watcher's goroutine; otherwise that goroutine waits for it, starting
 // its goroutine the first time.
 func (w *watcher) start(d int) {
+	if w.nfd == nil {
+		return // degraded: polled on a tick
+	}
 	w.armed[d] = true
 	if w.nfd.Ready(directions[d]) {
 		w.m.readyq = append(w.m.readyq, work{op: opReady, w: w, ev: directions[d]})
@@ -291,12 +296,16 @@ func (m *Multi) ready(w *watcher, ev netpoll.Event) {
 	if ev == netpoll.Write {
 		bits = C.CURL_CSELECT_OUT
 	}
-	before := m.progress
 	m.socketAction(C.curl_socket_t(w.fd), bits)
+	// Progress is judged over the whole Multi, not this call alone: on an
+	// HTTP/2 connection libcurl reads frames for other streams here and
+	// delivers them in the 0 ms timeout action that follows.
+	moved := m.progress != w.seen
+	w.seen = m.progress
 	if w.closed || w.want&ev == 0 || w.armed[d] {
 		return
 	}
-	if m.progress != before {
+	if moved {
 		w.idle, w.backoff = 0, 0
 	} else if w.idle++; w.idle >= spinLimit {
 		m.stats.spins++
