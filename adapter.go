@@ -153,7 +153,6 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 	if err != nil {
 		return err
 	}
-	defer t.Close()
 	w := e.writer
 	if w == nil {
 		w = io.Discard
@@ -162,9 +161,11 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 		if t.Err() == nil { // the writer failed, not the transfer
 			t.abort(err)
 		}
+		t.Close()
 		return err
 	}
-	return nil
+	t.Close()
+	return t.Err() // a header or progress function may fail it after the last byte
 }
 
 // Start starts the transfer set up on e and returns at once. Read the body
@@ -178,9 +179,6 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 		return nil, err
 	}
 	t := newTransfer(m, e, ctx)
-	if e.progressFunc != nil {
-		t.progNew, t.progDone = make(chan struct{}, 1), make(chan struct{})
-	}
 	if ctx.Done() != nil {
 		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
 	}
@@ -194,17 +192,14 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 	if e.reader != nil {
 		go t.pump(e.reader, 0, 0)
 	}
-	if e.progressFunc != nil {
-		go t.deliverProgress(e.progressFunc)
-	}
 	return t, nil
 }
 
 // Close stops every transfer (each returns ErrClosed), closes every
 // connection, frees the multi handle (curl_multi_cleanup) and waits for all
 // of the Multi's goroutines to end. Later calls on the Multi return
-// ErrClosed. Close is idempotent. It must not be called from a header or
-// debug function, which run on the goroutine it waits for.
+// ErrClosed. Close is idempotent. It must not be called from a pre-request
+// function (Easy.SetPrereqFunc), which runs on the goroutine it waits for.
 func (m *Multi) Close() error {
 	m.closeOnce.Do(func() { close(m.quit) })
 	<-m.done

@@ -10,6 +10,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"net/netip"
 	"runtime/cgo"
 	"runtime/debug"
@@ -56,11 +57,18 @@ func goHeader(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
 	defer t.failOnPanic()
 	line := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 	t.onHeader(line)
-	if f := t.e.headerFunc; f != nil {
+	if f := t.e.headerHook; f != nil {
 		if err := f(line); err != nil {
 			t.cause = err
 			return 0
 		}
+	}
+	if t.e.headerFunc != nil {
+		// The user's function runs on a goroutine of the transfer (runHooks).
+		t.mu.Lock()
+		t.hookLines = append(t.hookLines, bytes.Clone(line))
+		t.queueHooksLocked()
+		t.mu.Unlock()
 	}
 	return n
 }
@@ -90,7 +98,7 @@ func goSeek(h C.uintptr_t, offset C.curl_off_t, origin C.int) (ret C.int) {
 //export goProgress
 func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.int {
 	t := transferOf(h)
-	if t == nil || t.progNew == nil {
+	if t == nil || t.e.progressFunc == nil {
 		return 0
 	}
 	if gap := t.e.progressGap; gap > 0 {
@@ -101,14 +109,15 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.in
 		t.lastProgress = now
 	}
 	// The progress function runs on the transfer's own goroutine
-	// (deliverProgress), which aborts the transfer if it fails.
+	// (runHooks), which aborts the transfer if it fails.
 	t.mu.Lock()
 	t.progress = Progress{
 		DownloadTotal: int64(dltotal), Downloaded: int64(dlnow),
 		UploadTotal: int64(ultotal), Uploaded: int64(ulnow),
 	}
+	t.progressNew = true
+	t.queueHooksLocked()
 	t.mu.Unlock()
-	signal(t.progNew)
 	return 0
 }
 

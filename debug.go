@@ -41,15 +41,56 @@ type debugFunc func(t *Transfer, kind DebugKind, data []byte)
 // SetDebugFunc turns on libcurl's verbose output (CURLOPT_VERBOSE) and sends
 // it to f (CURLOPT_DEBUGFUNCTION) instead of stderr: informational text and
 // the header blocks sent and received. Body bytes and TLS records are not
-// passed on. nil turns verbose output off. f runs inside libcurl on the
-// Multi's goroutine: it must be quick, must not block and must not call into
-// curlpoll; data is valid only during the call. A panic in f is recovered
-// and fails the transfer. SetDebugFunc replaces SetLogger.
+// passed on. nil turns verbose output off. f runs on a goroutine of the
+// transfer, never inside libcurl, in order, with copies it may keep: one
+// that blocks holds up only its own transfer's Do or Close, which wait for
+// its last call. Past maxDebugBacklog records waiting for a slow f, records
+// are dropped and one text record says how many. A panic in f fails the
+// transfer. SetDebugFunc replaces SetLogger.
 func (e *Easy) SetDebugFunc(f func(kind DebugKind, data []byte)) error {
 	if f == nil {
-		return e.setDebug(nil)
+		return e.setUserDebug(nil)
 	}
-	return e.setDebug(func(_ *Transfer, kind DebugKind, data []byte) { f(kind, data) })
+	return e.setUserDebug(func(_ *Transfer, kind DebugKind, data []byte) { f(kind, data) })
+}
+
+// maxDebugBacklog bounds the debug records waiting for a slow debug
+// function or logger.
+const maxDebugBacklog = 4096
+
+// debugRecord is one call of libcurl's debug callback, kept for runHooks.
+type debugRecord struct {
+	kind DebugKind
+	data []byte
+}
+
+// setUserDebug sets a debug function of the user's, run by runHooks; the
+// callback inside libcurl only queues copies.
+func (e *Easy) setUserDebug(f debugFunc) error {
+	if f == nil {
+		if err := e.setDebug(nil); err != nil {
+			return err
+		}
+		e.debugUser = nil
+		return nil
+	}
+	if err := e.setDebug(queueDebug); err != nil {
+		return err
+	}
+	e.debugUser = f
+	return nil
+}
+
+// queueDebug is the debug function, inside libcurl, for a user's one.
+func queueDebug(t *Transfer, kind DebugKind, data []byte) {
+	t.mu.Lock()
+	if len(t.hookDebug) < maxDebugBacklog {
+		t.hookDebug = append(t.hookDebug, debugRecord{kind, bytes.Clone(data)})
+	} else {
+		t.debugDropped++
+	}
+	t.queueHooksLocked()
+	t.mu.Unlock()
 }
 
 // SetLogger sends libcurl's verbose output to l, one record per line at
@@ -60,16 +101,14 @@ func (e *Easy) SetDebugFunc(f func(kind DebugKind, data []byte)) error {
 // verbose output off; without a logger (or a debug function) libcurl is
 // never verbose, and nothing goes to stderr.
 //
-// The records are written on the Multi's goroutine, inside libcurl: a
-// handler that blocks holds up every transfer of the Multi. Give it one
-// that writes to memory or a fast file, or decouple it; the Transport's
-// Logger does that itself. Records are skipped cheaply while l is not
-// enabled for slog.LevelDebug. SetLogger replaces SetDebugFunc.
+// The records are written on a goroutine of the transfer, as for
+// SetDebugFunc: a handler that blocks holds up only its own transfer.
+// SetLogger replaces SetDebugFunc.
 func (e *Easy) SetLogger(l *slog.Logger) error {
 	if l == nil {
-		return e.setDebug(nil)
+		return e.setUserDebug(nil)
 	}
-	return e.setDebug(func(t *Transfer, kind DebugKind, data []byte) {
+	return e.setUserDebug(func(t *Transfer, kind DebugKind, data []byte) {
 		logDebug(l, t.id, kind, data)
 	})
 }
@@ -103,9 +142,10 @@ type prereqFunc func(t *Transfer, c ConnInfo) error
 // reused, TLS included) is ready and the request is about to be sent
 // (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+); after each redirect that
 // libcurl follows, it is called again. Returning an error, or panicking,
-// aborts the transfer with that error. nil removes it. It runs inside
-// libcurl on the Multi's goroutine: it must be quick and must not call into
-// curlpoll.
+// aborts the transfer with that error. nil removes it. Unlike curlpoll's
+// other callbacks it runs inside libcurl, on the Multi's goroutine, because
+// its answer must come before the request is sent: it must be quick, must
+// not block and must not call into curlpoll.
 func (e *Easy) SetPrereqFunc(f func(ConnInfo) error) error {
 	if f == nil {
 		return e.setPrereq(nil)

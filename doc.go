@@ -88,8 +88,12 @@
 // output, credentials redacted by [RedactLine]), [Easy.SetPrereqFunc] (a
 // connection is ready), [Easy.SetProgressFunc] with
 // [Easy.SetProgressInterval], and after a transfer [Transfer.Info] or
-// [Easy.Info] (timings, addresses, connection reuse). All these functions
-// run on the Multi's goroutine, inside libcurl: they must be quick.
+// [Easy.Info] (timings, addresses, connection reuse). The debug, header
+// and progress functions run on a goroutine of their transfer, never
+// inside libcurl, so one that blocks holds up only its own transfer. The
+// one exception is the pre-request function, which must answer before the
+// request is sent: it runs inside libcurl on the Multi's goroutine and must
+// be quick.
 //
 // The Transport keeps user code off that goroutine: an
 // [net/http/httptrace.ClientTrace] in the request's context and

@@ -50,9 +50,11 @@ type Easy struct {
 	reader       io.Reader
 	rewind       func() (io.Reader, error)
 	headerFunc   func(line []byte) error
+	headerHook   func(line []byte) error // curlpoll's own, run inside libcurl (Transport)
 	progressFunc func(Progress) error
 	progressGap  time.Duration // SetProgressInterval
-	debugFunc    debugFunc     // SetDebugFunc, SetLogger
+	debugFunc    debugFunc     // inside libcurl: the Transport's, or queueDebug
+	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
 
@@ -105,7 +107,8 @@ func (e *Easy) Reset() error {
 	e.onLastMulti(func() { C.curl_easy_reset(e.c) })
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
-	e.progressGap, e.debugFunc, e.prereqFunc = 0, nil, nil
+	e.headerHook = nil
+	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	return e.setup()
 }

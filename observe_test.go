@@ -288,3 +288,85 @@ func TestBlockingProgressFunc(t *testing.T) {
 		t.Fatalf("Do = %v, want the progress function's error", err)
 	}
 }
+
+// TestBlockingHeaderFunc blocks one transfer's header function: the other
+// transfers on the same Multi go on, and the blocked one fails with the
+// function's error once it returns, though its body has long arrived.
+func TestBlockingHeaderFunc(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	release := make(chan struct{})
+	stop := errors.New("header function says no")
+	e := newEasy(t, srv.URL+"/hello")
+	var lines []string
+	must(t, e.SetHeaderFunc(func(line []byte) error {
+		lines = append(lines, string(line))
+		if strings.TrimSpace(string(line)) == "" { // the end of the header block
+			<-release
+			return stop
+		}
+		return nil
+	}))
+	blocked := make(chan error, 1)
+	go func() { blocked <- m.Do(context.Background(), e) }()
+	for i := 0; i < 20; i++ {
+		o := newEasy(t, srv.URL+"/hello")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.Do(ctx, o)
+		cancel()
+		if err != nil {
+			t.Fatalf("transfer %d beside a blocked header function: %v", i, err)
+		}
+	}
+	close(release)
+	if err := <-blocked; !errors.Is(err, stop) {
+		t.Fatalf("Do = %v, want the header function's error", err)
+	}
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "HTTP/1.1 200") {
+		t.Errorf("header function saw %q", lines)
+	}
+}
+
+// TestBlockingDebugFunc blocks one transfer's debug function: the other
+// transfers on the same Multi go on, and the blocked one's Do returns once
+// the function does, with every record delivered in order.
+func TestBlockingDebugFunc(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	release := make(chan struct{})
+	e := newEasy(t, srv.URL+"/hello")
+	var kinds []curlpoll.DebugKind
+	must(t, e.SetDebugFunc(func(k curlpoll.DebugKind, data []byte) {
+		if len(kinds) == 0 {
+			<-release
+		}
+		kinds = append(kinds, k)
+	}))
+	blocked := make(chan error, 1)
+	go func() { blocked <- m.Do(context.Background(), e) }()
+	for i := 0; i < 20; i++ {
+		o := newEasy(t, srv.URL+"/hello")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.Do(ctx, o)
+		cancel()
+		if err != nil {
+			t.Fatalf("transfer %d beside a blocked debug function: %v", i, err)
+		}
+	}
+	select {
+	case err := <-blocked:
+		t.Fatalf("Do returned (%v) while its debug function was blocked", err)
+	default:
+	}
+	close(release)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[curlpoll.DebugKind]bool{}
+	for _, k := range kinds {
+		seen[k] = true
+	}
+	if !seen[curlpoll.DebugHeaderOut] || !seen[curlpoll.DebugHeaderIn] {
+		t.Errorf("debug kinds delivered: %v", seen)
+	}
+}

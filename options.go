@@ -325,16 +325,30 @@ func (e *Easy) SetRewind(rewind func() (io.Reader, error)) error {
 	return nil
 }
 
-// SetHeaderFunc sets a function called with each response header line as
-// received, line ending included (CURLOPT_HEADERFUNCTION). It runs inside
-// libcurl on the Multi's goroutine, so it must be quick and must not call
-// into curlpoll; an error or a panic fails the transfer with that error.
-// Transfer.Header collects the header block without it.
+// SetHeaderFunc sets a function called with each response header line, in
+// order, line ending included (CURLOPT_HEADERFUNCTION); the line is a copy it
+// may keep. It runs on a goroutine of the transfer, never inside libcurl,
+// so one that blocks holds up only its own transfer's Do or Close, which
+// wait for its last call. An error or a panic fails the transfer with that
+// error, even if it comes after the body's last byte: Do returns it, and so
+// does Transfer.Err once Close has returned. Transfer.Header collects the
+// header block without it.
 func (e *Easy) SetHeaderFunc(f func(line []byte) error) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
 	e.headerFunc = f
+	return nil
+}
+
+// setHeaderHook sets curlpoll's own header function, which runs inside
+// libcurl, while the connection is attached (the Transport reads TLS state
+// and counts header bytes there).
+func (e *Easy) setHeaderHook(f func(line []byte) error) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	e.headerHook = f
 	return nil
 }
 

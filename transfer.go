@@ -6,6 +6,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime/debug"
 	"strconv"
@@ -60,14 +61,19 @@ type Transfer struct {
 	done          bool
 	err           error
 
-	progress Progress // guarded by mu: the latest counts for the progress function
+	progress     Progress      // guarded by mu: the latest counts for the progress function
+	progressNew  bool          // progress holds counts not yet passed on
+	hookLines    [][]byte      // header lines for the header function, not yet passed on
+	hookDebug    []debugRecord // debug records for the user's debug function
+	debugDropped int           // records dropped past maxDebugBacklog
+	hookErr      error         // the error of the header or progress function
+	hookRunning  bool          // a runHooks goroutine is at work
 
-	wake     chan struct{} // cap 1: something for the consumer (data, end)
-	progNew  chan struct{} // cap 1: new counts for deliverProgress; nil without a progress function
-	progDone chan struct{} // closed when deliverProgress has returned
-	space    chan struct{} // cap 1: room for the upload pump
-	hdrReady chan struct{} // closed when the header block is complete
-	doneCh   chan struct{} // closed when the transfer is over
+	wake     chan struct{}  // cap 1: something for the consumer (data, end)
+	hooks    sync.WaitGroup // runHooks goroutines
+	space    chan struct{}  // cap 1: room for the upload pump
+	hdrReady chan struct{}  // closed when the header block is complete
+	doneCh   chan struct{}  // closed when the transfer is over
 
 	// Driver-only state.
 	active       bool         // added to the multi handle, not yet removed
@@ -217,9 +223,12 @@ func (t *Transfer) resumeLocked() bool {
 func (t *Transfer) Close() error {
 	t.abort(ErrAborted)
 	<-t.doneCh
-	if t.progDone != nil {
-		<-t.progDone
+	t.hooks.Wait() // no hook work is queued after the end
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = t.hookErr // the header or progress function failed after the end
 	}
+	t.mu.Unlock()
 	t.closeMu.Lock()
 	defer t.closeMu.Unlock()
 	if !t.released {
@@ -229,42 +238,74 @@ func (t *Transfer) Close() error {
 	return nil
 }
 
-// deliverProgress calls the Easy's progress function with the latest counts
-// whenever libcurl reports new ones, on a goroutine of its own: a slow
-// function gets fewer calls, and one that blocks holds up no other
-// transfer. Its error, or a panic, aborts the transfer. It makes a last
-// call with the final counts when the transfer ends, and Close waits for it.
-func (t *Transfer) deliverProgress(f func(Progress) error) {
-	defer close(t.progDone)
+// queueHooksLocked hands work to the header and progress functions: it starts a
+// runHooks goroutine unless one is running or a hook has failed. Driver
+// only; the caller holds t.mu and has queued the work.
+func (t *Transfer) queueHooksLocked() {
+	if !t.hookRunning && t.hookErr == nil {
+		t.hookRunning = true
+		t.hooks.Add(1)
+		go t.runHooks()
+	}
+}
+
+// runHooks calls the Easy's debug, header and progress functions on a
+// goroutine of the transfer, never inside libcurl: debug records and header
+// lines in order, as copies, and the latest progress counts (a slow
+// function gets fewer progress calls).
+// One that blocks holds up no other transfer. It runs while there is work
+// and then ends, so an idle transfer has no goroutine. An error, or a
+// panic, aborts the transfer, and becomes its error even after its end
+// (Close waits for runHooks, then reads hookErr).
+func (t *Transfer) runHooks() {
+	defer t.hooks.Done()
 	for {
-		select {
-		case <-t.progNew:
-		case <-t.doneCh:
-			select {
-			case <-t.progNew:
-				t.callProgress(f)
-			default:
-			}
+		t.mu.Lock()
+		lines, recs, dropped := t.hookLines, t.hookDebug, t.debugDropped
+		t.hookLines, t.hookDebug, t.debugDropped = nil, nil, 0
+		p, pending := t.progress, t.progressNew
+		t.progressNew = false
+		if len(lines) == 0 && len(recs) == 0 && !pending {
+			t.hookRunning = false
+			t.mu.Unlock()
 			return
 		}
-		if err := t.callProgress(f); err != nil {
-			t.abort(&Error{Code: ErrAbortedByCallback, Err: err})
+		t.mu.Unlock()
+		if dropped > 0 {
+			recs = append(recs, debugRecord{DebugText, fmt.Appendf(nil, "curlpoll: %d debug records dropped: the debug function is slower than libcurl\n", dropped)})
+		}
+		if err := t.callHooks(lines, recs, p, pending); err != nil {
+			err = &Error{Code: ErrAbortedByCallback, Err: err}
+			t.mu.Lock()
+			t.hookErr = err
+			t.hookLines, t.hookRunning = nil, false
+			t.mu.Unlock()
+			t.abort(err)
 			return
 		}
 	}
 }
 
-// callProgress runs f with the latest counts, turning a panic into an error.
-func (t *Transfer) callProgress(f func(Progress) error) (err error) {
+// callHooks makes one batch of hook calls, turning a panic into an error.
+func (t *Transfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pending bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
-	t.mu.Lock()
-	p := t.progress
-	t.mu.Unlock()
-	return f(p)
+	e := t.e
+	for _, r := range recs {
+		e.debugUser(t, r.kind, r.data)
+	}
+	for _, l := range lines {
+		if err := e.headerFunc(l); err != nil {
+			return err
+		}
+	}
+	if pending {
+		return e.progressFunc(p)
+	}
+	return nil
 }
 
 // abort asks the driver to stop the transfer with err, unless it is over.

@@ -309,7 +309,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		s.do(e.SetProgressInterval(p.every))
 		s.do(e.SetProgressFunc(p.fn))
 	}
-	s.do(e.SetHeaderFunc(cfg.hs.onLine))
+	s.do(e.setHeaderHook(cfg.hs.onLine))
 	if s.err != nil {
 		return nil, s.err
 	}
