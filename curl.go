@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"sync"
 )
 
@@ -19,8 +20,17 @@ var (
 // globalInit runs curl_global_init once per process. curlpoll never calls
 // curl_global_cleanup: other cgo users in the process may share libcurl and
 // its TLS library.
+//
+// libcurl built with OpenSSL opens $SSLKEYLOGFILE in curl_global_init and
+// writes every TLS secret there. net/http honours no such variable (a
+// tls.Config's KeyLogWriter is asked for explicitly), so it is hidden from
+// libcurl while it initializes.
 func globalInit() error {
 	globalOnce.Do(func() {
+		if v, ok := os.LookupEnv("SSLKEYLOGFILE"); ok {
+			os.Unsetenv("SSLKEYLOGFILE")
+			defer os.Setenv("SSLKEYLOGFILE", v)
+		}
 		if rc := C.curl_global_init(C.CURL_GLOBAL_DEFAULT); rc != C.CURLE_OK {
 			globalErr = fmt.Errorf("curlpoll: curl_global_init: %w", Code(rc))
 		}

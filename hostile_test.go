@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -273,3 +276,28 @@ type failWriter struct{ err error }
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
 var _ = net.IPv4len
+
+// TestSSLKeyLogFileIgnored runs TLS requests in a child process started with
+// SSLKEYLOGFILE set: libcurl would write every TLS secret there, and
+// net/http honours no such variable.
+func TestSSLKeyLogFileIgnored(t *testing.T) {
+	if os.Getenv("CURLPOLL_KEYLOG_CHILD") != "" {
+		s := newFaultServer(t)
+		tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+		defer tr.Close()
+		if _, _, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL(faultserver.OK, faultserver.TLS1, "n=10")); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	keylog := filepath.Join(t.TempDir(), "keys.log")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSSLKeyLogFileIgnored$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SSLKEYLOGFILE="+keylog, "CURLPOLL_KEYLOG_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("PASS")) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(keylog); err == nil && len(b) > 0 {
+		t.Fatalf("TLS secrets were written to SSLKEYLOGFILE (%d bytes)", len(b))
+	}
+}
