@@ -198,8 +198,7 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 // Close stops every transfer (each returns ErrClosed), closes every
 // connection, frees the multi handle (curl_multi_cleanup) and waits for all
 // of the Multi's goroutines to end. Later calls on the Multi return
-// ErrClosed. Close is idempotent. It must not be called from a pre-request
-// function (Easy.SetPrereqFunc), which runs on the goroutine it waits for.
+// ErrClosed. Close is idempotent.
 func (m *Multi) Close() error {
 	m.closeOnce.Do(func() { close(m.quit) })
 	<-m.done

@@ -149,7 +149,7 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	}
 	ret = C.CURL_PREREQFUNC_ABORT
 	defer t.failOnPanic()
-	c := ConnInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
+	c := connInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
 	if err := t.e.prereqFunc(t, c); err != nil {
 		t.cause = err
 		return C.CURL_PREREQFUNC_ABORT

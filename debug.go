@@ -128,30 +128,17 @@ func (e *Easy) setDebug(f debugFunc) error {
 	return nil
 }
 
-// ConnInfo describes the connection a request is about to be sent on.
-type ConnInfo struct {
+// connInfo describes the connection a request is about to be sent on.
+type connInfo struct {
 	Local  netip.AddrPort
 	Remote netip.AddrPort // the server, or the proxy when one is used
 }
 
-// prereqFunc runs when t's connection is ready and its request is about
-// to be sent; an error aborts the transfer.
-type prereqFunc func(t *Transfer, c ConnInfo) error
-
-// SetPrereqFunc sets a function libcurl calls once a connection (new or
-// reused, TLS included) is ready and the request is about to be sent
-// (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+); after each redirect that
-// libcurl follows, it is called again. Returning an error, or panicking,
-// aborts the transfer with that error. nil removes it. Unlike curlpoll's
-// other callbacks it runs inside libcurl, on the Multi's goroutine, because
-// its answer must come before the request is sent: it must be quick, must
-// not block and must not call into curlpoll.
-func (e *Easy) SetPrereqFunc(f func(ConnInfo) error) error {
-	if f == nil {
-		return e.setPrereq(nil)
-	}
-	return e.setPrereq(func(_ *Transfer, c ConnInfo) error { return f(c) })
-}
+// prereqFunc runs inside libcurl when t's connection is ready and its
+// request is about to be sent (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+); an
+// error aborts the transfer. Only curlpoll's own code sets one (the
+// Transport's httptrace): a user's function there could block the Multi.
+type prereqFunc func(t *Transfer, c connInfo) error
 
 func (e *Easy) setPrereq(f prereqFunc) error {
 	if err := e.idle(); err != nil {

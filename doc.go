@@ -85,15 +85,11 @@
 // # Observability
 //
 // Low level: [Easy.SetDebugFunc] and [Easy.SetLogger] (libcurl's verbose
-// output, credentials redacted by [RedactLine]), [Easy.SetPrereqFunc] (a
-// connection is ready), [Easy.SetProgressFunc] with
+// output, credentials redacted by [RedactLine]), [Easy.SetProgressFunc] with
 // [Easy.SetProgressInterval], and after a transfer [Transfer.Info] or
 // [Easy.Info] (timings, addresses, connection reuse). The debug, header
 // and progress functions run on a goroutine of their transfer, never
-// inside libcurl, so one that blocks holds up only its own transfer. The
-// one exception is the pre-request function, which must answer before the
-// request is sent: it runs inside libcurl on the Multi's goroutine and must
-// be quick.
+// inside libcurl, so one that blocks holds up only its own transfer.
 //
 // The Transport keeps user code off that goroutine: an
 // [net/http/httptrace.ClientTrace] in the request's context and

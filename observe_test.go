@@ -130,23 +130,14 @@ func TestRedactLine(t *testing.T) {
 	}
 }
 
-func TestEasyDebugFuncAndPrereq(t *testing.T) {
+func TestEasyDebugFunc(t *testing.T) {
 	srv := testServer(t)
 	m := newMulti(t)
 	e := newEasy(t, srv.URL+"/hello")
 	var kinds []curlpoll.DebugKind
 	must(t, e.SetDebugFunc(func(k curlpoll.DebugKind, data []byte) { kinds = append(kinds, k) }))
-	var conns []curlpoll.ConnInfo
-	must(t, e.SetPrereqFunc(func(c curlpoll.ConnInfo) error {
-		conns = append(conns, c)
-		return nil
-	}))
 	for range 2 {
 		must(t, m.Do(context.Background(), e))
-	}
-	if len(conns) != 2 || conns[0] != conns[1] || conns[0].Remote.String() != srv.Listener.Addr().String() ||
-		!conns[0].Local.IsValid() {
-		t.Errorf("prereq saw %v; server is %v", conns, srv.Listener.Addr())
 	}
 	seen := map[curlpoll.DebugKind]bool{}
 	for _, k := range kinds {
@@ -154,16 +145,6 @@ func TestEasyDebugFuncAndPrereq(t *testing.T) {
 	}
 	if !seen[curlpoll.DebugText] || !seen[curlpoll.DebugHeaderIn] || !seen[curlpoll.DebugHeaderOut] {
 		t.Errorf("debug kinds seen: %v", seen)
-	}
-
-	// An error from the prereq function stops the transfer before the
-	// request is sent, with that error.
-	stop := errors.New("not this one")
-	must(t, e.SetPrereqFunc(func(curlpoll.ConnInfo) error { return stop }))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := m.Do(ctx, e); !errors.Is(err, stop) {
-		t.Fatalf("Do = %v, want %v", err, stop)
 	}
 }
 

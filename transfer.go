@@ -454,16 +454,11 @@ func (t *Transfer) onRead(p []byte) C.size_t {
 }
 
 // onSeek is the seek callback's work: libcurl must send the body again
-// from offset. The Easy's rewind function supplies a new reader, and a new
-// pump feeds it; the old one stops at its next step.
+// from offset. A new pump gets a new reader from the Easy's rewind function
+// and feeds it; the old one stops at its next step.
 func (t *Transfer) onSeek(offset int64) C.int {
 	if t.e.rewind == nil {
 		return C.CURL_SEEKFUNC_CANTSEEK
-	}
-	r, err := t.e.rewind()
-	if err != nil {
-		t.cause = err
-		return C.CURL_SEEKFUNC_FAIL
 	}
 	t.mu.Lock()
 	t.sendGen++
@@ -471,7 +466,10 @@ func (t *Transfer) onSeek(offset int64) C.int {
 	t.send.Reset()
 	t.sendEOF, t.sendErr = false, nil
 	t.mu.Unlock()
-	go t.pump(r, gen, offset)
+	// The rewind function is user code (the Transport's is GetBody): it
+	// runs on the new pump's goroutine, not inside libcurl. Until it has
+	// produced the body, the read callback pauses the transfer.
+	go t.pump(nil, gen, offset)
 	return C.CURL_SEEKFUNC_OK
 }
 
@@ -481,6 +479,22 @@ func (t *Transfer) onSeek(offset int64) C.int {
 // body's end, at a read error, when the transfer ends, or when a rewind
 // replaced it (gen).
 func (t *Transfer) pump(r io.Reader, gen int, skip int64) {
+	if r == nil { // after a rewind: get the body again first
+		var err error
+		if r, err = t.e.rewind(); err != nil {
+			t.mu.Lock()
+			if !t.done && t.sendGen == gen {
+				t.sendErr = err // the read callback aborts the transfer with it
+			}
+			resume := t.sendPaused && !t.sendQueued
+			t.sendQueued = t.sendQueued || resume
+			t.mu.Unlock()
+			if resume {
+				t.m.post(work{op: opResumeSend, t: t})
+			}
+			return
+		}
+	}
 	buf := make([]byte, sendChunk)
 	for {
 		t.mu.Lock()

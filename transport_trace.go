@@ -103,7 +103,7 @@ type traceEvent struct {
 	str    string // address, host, field name or log line
 	values []string
 	addrs  []net.IPAddr
-	conn   ConnInfo
+	conn   connInfo
 	reused bool
 	tls    tlsRaw
 	code   int
@@ -245,7 +245,7 @@ func (o *observer) connectDone(addr string, err error) {
 
 // onPrereq runs in libcurl's pre-request callback: the connection is
 // ready, TLS included.
-func (o *observer) onPrereq(t *Transfer, c ConnInfo) error {
+func (o *observer) onPrereq(t *Transfer, c connInfo) error {
 	if o.tlsStarted && !o.tlsDone {
 		o.tlsDone = true
 		o.push(traceEvent{kind: evTLSDone, tls: captureTLS(t.e)})
@@ -367,7 +367,7 @@ func (o *observer) deliver() {
 	err := o.t.Err()
 	if err == nil && o.trace != nil && !o.gotConn && o.t.info.RemoteAddr.IsValid() {
 		// No prereq callback (libcurl older than 7.80.0).
-		o.push(traceEvent{kind: evGotConn, reused: o.t.info.Reused, conn: ConnInfo{
+		o.push(traceEvent{kind: evGotConn, reused: o.t.info.Reused, conn: connInfo{
 			Local: o.t.info.LocalAddr, Remote: o.t.info.RemoteAddr,
 		}})
 	}
