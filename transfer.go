@@ -238,9 +238,9 @@ func (t *Transfer) Close() error {
 	return nil
 }
 
-// queueHooksLocked hands work to the header and progress functions: it starts a
-// runHooks goroutine unless one is running or a hook has failed. Driver
-// only; the caller holds t.mu and has queued the work.
+// queueHooksLocked hands work to the debug, header and progress functions:
+// it starts a runHooks goroutine unless one is running or a hook has failed.
+// Driver only; the caller holds t.mu and has queued the work.
 func (t *Transfer) queueHooksLocked() {
 	if !t.hookRunning && t.hookErr == nil {
 		t.hookRunning = true
@@ -252,8 +252,8 @@ func (t *Transfer) queueHooksLocked() {
 // runHooks calls the Easy's debug, header and progress functions on a
 // goroutine of the transfer, never inside libcurl: debug records and header
 // lines in order, as copies, and the latest progress counts (a slow
-// function gets fewer progress calls).
-// One that blocks holds up no other transfer. It runs while there is work
+// function gets fewer progress calls). One that blocks holds up no other
+// transfer. It runs while there is work
 // and then ends, so an idle transfer has no goroutine. An error, or a
 // panic, aborts the transfer, and becomes its error even after its end
 // (Close waits for runHooks, then reads hookErr).
