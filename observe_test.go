@@ -255,15 +255,7 @@ func TestBlockingProgressFunc(t *testing.T) {
 	}))
 	blocked := make(chan error, 1)
 	go func() { blocked <- m.Do(context.Background(), e) }()
-	for i := 0; i < 20; i++ {
-		o := newEasy(t, srv.URL+"/hello")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := m.Do(ctx, o)
-		cancel()
-		if err != nil {
-			t.Fatalf("transfer %d beside a blocked progress function: %v", i, err)
-		}
-	}
+	othersComplete(t, m, srv.URL+"/hello", "progress function")
 	close(release)
 	if err := <-blocked; !errors.Is(err, stop) {
 		t.Fatalf("Do = %v, want the progress function's error", err)
@@ -290,15 +282,7 @@ func TestBlockingHeaderFunc(t *testing.T) {
 	}))
 	blocked := make(chan error, 1)
 	go func() { blocked <- m.Do(context.Background(), e) }()
-	for i := 0; i < 20; i++ {
-		o := newEasy(t, srv.URL+"/hello")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := m.Do(ctx, o)
-		cancel()
-		if err != nil {
-			t.Fatalf("transfer %d beside a blocked header function: %v", i, err)
-		}
-	}
+	othersComplete(t, m, srv.URL+"/hello", "header function")
 	close(release)
 	if err := <-blocked; !errors.Is(err, stop) {
 		t.Fatalf("Do = %v, want the header function's error", err)
@@ -325,15 +309,7 @@ func TestBlockingDebugFunc(t *testing.T) {
 	}))
 	blocked := make(chan error, 1)
 	go func() { blocked <- m.Do(context.Background(), e) }()
-	for i := 0; i < 20; i++ {
-		o := newEasy(t, srv.URL+"/hello")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := m.Do(ctx, o)
-		cancel()
-		if err != nil {
-			t.Fatalf("transfer %d beside a blocked debug function: %v", i, err)
-		}
-	}
+	othersComplete(t, m, srv.URL+"/hello", "debug function")
 	select {
 	case err := <-blocked:
 		t.Fatalf("Do returned (%v) while its debug function was blocked", err)
@@ -349,5 +325,20 @@ func TestBlockingDebugFunc(t *testing.T) {
 	}
 	if !seen[curlpoll.DebugHeaderOut] || !seen[curlpoll.DebugHeaderIn] {
 		t.Errorf("debug kinds delivered: %v", seen)
+	}
+}
+
+// othersComplete runs 20 transfers of url on m, each within 5 s: none may
+// wait for what blocks another transfer of the Multi.
+func othersComplete(t *testing.T, m *curlpoll.Multi, url, blocked string) {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		e := newEasy(t, url)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.Do(ctx, e)
+		cancel()
+		if err != nil {
+			t.Fatalf("transfer %d beside a blocked %s: %v", i, blocked, err)
+		}
 	}
 }
