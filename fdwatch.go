@@ -363,7 +363,18 @@ func (m *Multi) dropWatcher(w *watcher) {
 		}
 	}
 	if w.nfd != nil {
-		w.nfd.Close()
-		liveDups.Add(-1)
+		if w.arm[0] == nil && w.arm[1] == nil {
+			w.nfd.Close() // nobody waits on it: closes at once
+			liveDups.Add(-1)
+			return
+		}
+		// Closing waits until the watcher goroutines have left their waits;
+		// the driver does not wait for that. Close (shutdown) joins it.
+		m.watchers.Add(1)
+		go func() {
+			defer m.watchers.Done()
+			w.nfd.Close()
+			liveDups.Add(-1)
+		}()
 	}
 }
