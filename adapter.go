@@ -54,6 +54,7 @@ type Multi struct {
 	degraded map[*watcher]struct{}
 	pollTick *time.Ticker // polls degraded sockets, nil when there are none
 	panicked any          // a panic recovered in the socket or timer callback
+	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
 	progress uint64       // bumped by every callback that moved something (spin guard)
 	stats    counters
 }
@@ -412,8 +413,9 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 
 // afterCall runs after every libcurl call the driver makes: it re-raises a
 // panic that a socket or timer callback recovered from (a bug in curlpoll,
-// raised here where no C frame is below), and completes every transfer
-// that libcurl reports done (curl_multi_info_read).
+// raised here where no C frame is below), completes every transfer that
+// libcurl reports done (curl_multi_info_read), and then wakes the
+// consumers that got data.
 func (m *Multi) afterCall() {
 	if p := m.panicked; p != nil {
 		m.panicked = nil
@@ -440,6 +442,12 @@ func (m *Multi) afterCall() {
 		// without the close callback (libcurl 7.88).
 		m.sweep()
 	}
+	for i, t := range m.toWake {
+		t.wakeQueued = false
+		signal(t.wake)
+		m.toWake[i] = nil
+	}
+	m.toWake = m.toWake[:0]
 }
 
 // recoverCallback records a panic in the socket or timer callback for

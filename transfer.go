@@ -77,6 +77,7 @@ type Transfer struct {
 
 	// Driver-only state.
 	active       bool         // added to the multi handle, not yet removed
+	wakeQueued   bool         // in m.toWake
 	cause        error        // the Go error that made a callback abort the transfer
 	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
 	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
@@ -362,8 +363,19 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	t.headerDoneLocked()
 	t.mu.Unlock()
 	t.m.progress++
-	signal(t.wake)
+	t.wakeLater()
 	return C.size_t(len(p))
+}
+
+// wakeLater wakes t's consumer once the current libcurl call has returned
+// and its completions are handled (Multi.afterCall): libcurl delivers a body
+// in many chunks per call, and a small body with the transfer's end, so one
+// wake-up per call instead of one per chunk saves goroutine switches.
+func (t *Transfer) wakeLater() {
+	if !t.wakeQueued {
+		t.wakeQueued = true
+		t.m.toWake = append(t.m.toWake, t)
+	}
 }
 
 func (t *Transfer) headerDoneLocked() {
