@@ -9,8 +9,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -28,26 +26,10 @@ func main() {
 	defer tr.Close()
 	client := &http.Client{Transport: tr}
 	r := load.Run("curlpoll-transport", cfg, func(int) (load.Fetch, error) {
-		return func() (int64, error) { return get(client, cfg.URL, cfg.HTTP2) }, nil
+		return func() (int64, error) { return load.GetHTTP(client, cfg.URL, cfg.HTTP2) }, nil
 	})
 	if v := curlpoll.Version().Version; cfg.HTTP2 && (strings.HasPrefix(v, "7.") || strings.HasPrefix(v, "8.0.")) {
 		r.Note = "HTTP/2 without multiplexing (libcurl < 8.1.0 default): one connection per stream"
 	}
 	load.Print(r)
-}
-
-func get(client *http.Client, url string, h2 bool) (int64, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode != 200 {
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	}
-	if err == nil && h2 && resp.ProtoMajor != 2 {
-		err = fmt.Errorf("protocol %s, want HTTP/2", resp.Proto)
-	}
-	return n, err
 }

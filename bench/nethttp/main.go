@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 
@@ -36,23 +35,7 @@ func main() {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	r := load.Run("nethttp", cfg, func(int) (load.Fetch, error) {
-		return func() (int64, error) { return get(client, cfg.URL, cfg.HTTP2) }, nil
+		return func() (int64, error) { return load.GetHTTP(client, cfg.URL, cfg.HTTP2) }, nil
 	})
 	load.Print(r)
-}
-
-func get(client *http.Client, url string, h2 bool) (int64, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode != 200 {
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	}
-	if err == nil && h2 && resp.ProtoMajor != 2 {
-		err = fmt.Errorf("protocol %s, want HTTP/2", resp.Proto)
-	}
-	return n, err
 }

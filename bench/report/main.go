@@ -112,16 +112,7 @@ func wrap(args []string) error {
 // A record is one line of results.jsonl: a load result or a scale result.
 type record struct {
 	load.Result
-	Kind        string  `json:"kind"` // "" for load results, "scale"
-	Transfers   int     `json:"transfers"`
-	InFlight    int     `json:"inflight"`
-	Failed      int     `json:"failed"`
-	PeakThreads int     `json:"peak_threads"`
-	GOMAXPROCS  int     `json:"gomaxprocs"`
-	RSSPerKB    float64 `json:"rss_per_transfer_kb"`
-	RampSeconds float64 `json:"ramp_seconds"`
-	CancelSecs  float64 `json:"cancel_seconds"`
-	FDs         int     `json:"fds"`
+	load.Scale
 }
 
 // Workloads, in the order of the tables.

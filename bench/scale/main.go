@@ -31,21 +31,13 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/bench/internal/load"
 )
 
 type result struct {
-	Kind        string  `json:"kind"`
-	Client      string  `json:"client"`
-	Transfers   int     `json:"transfers"`
-	InFlight    int     `json:"inflight"`
-	Failed      int     `json:"failed"`
-	PeakThreads int     `json:"peak_threads"`
-	GOMAXPROCS  int     `json:"gomaxprocs"`
-	RSSPerKB    float64 `json:"rss_per_transfer_kb"`
-	RampSeconds float64 `json:"ramp_seconds"`
-	CancelSecs  float64 `json:"cancel_seconds"`
-	FDs         int     `json:"fds"`
-	Note        string  `json:"note,omitempty"`
+	Client string `json:"client"`
+	load.Scale
+	Note string `json:"note,omitempty"`
 }
 
 func main() {
@@ -58,7 +50,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scale: -url and -n >= 1 are required")
 		os.Exit(2)
 	}
-	r := result{Kind: "scale", Client: *client, Transfers: *n, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	r := result{Client: *client, Scale: load.Scale{Kind: "scale", Transfers: *n, GOMAXPROCS: runtime.GOMAXPROCS(0)}}
 
 	status, samplerStatus := newProcReader(), newProcReader()
 	fdDir, err := os.Open("/proc/self/fd")

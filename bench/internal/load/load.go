@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"runtime/pprof"
 	"sync"
@@ -57,6 +59,40 @@ type Result struct {
 	SysCPU   float64 `json:"sys_cpu"`  // seconds
 	MaxRSSKB int64   `json:"maxrss_kb"`
 	Note     string  `json:"note,omitempty"`
+}
+
+// Scale is what a scale test measures (bench/scale), beyond the client's
+// name; bench/report reads it back.
+type Scale struct {
+	Kind        string  `json:"kind"` // "scale"; empty in load results
+	Transfers   int     `json:"transfers"`
+	InFlight    int     `json:"inflight"`
+	Failed      int     `json:"failed"`
+	PeakThreads int     `json:"peak_threads"`
+	GOMAXPROCS  int     `json:"gomaxprocs"`
+	RSSPerKB    float64 `json:"rss_per_transfer_kb"`
+	RampSeconds float64 `json:"ramp_seconds"`
+	CancelSecs  float64 `json:"cancel_seconds"`
+	FDs         int     `json:"fds"`
+}
+
+// GetHTTP fetches url with client, discards the body and returns its size;
+// a status other than 200, or another protocol than HTTP/2 when h2 is
+// asked for, is an error.
+func GetHTTP(client *http.Client, url string, h2 bool) (int64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if err == nil && h2 && resp.ProtoMajor != 2 {
+		err = fmt.Errorf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	return n, err
 }
 
 // A Fetch does one request and returns the body bytes received.
