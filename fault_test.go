@@ -184,15 +184,21 @@ func healthy(t *testing.T, m *curlpoll.Multi, s *faultserver.Server, mode faults
 		e.Close()
 		done <- err
 	}()
+	return awaitHealthy(t, done, "transfer")
+}
+
+// awaitHealthy returns the check for a healthy transfer or request (what)
+// running beside a fault: it must end, within 5 s, without error.
+func awaitHealthy(t *testing.T, done <-chan error, what string) func() {
 	return func() {
 		t.Helper()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("the healthy transfer beside the fault: %v", err)
+				t.Errorf("the healthy %s beside the fault: %v", what, err)
 			}
 		case <-time.After(5 * time.Second):
-			t.Fatal("the healthy transfer beside the fault did not end")
+			t.Fatalf("the healthy %s beside the fault did not end", what)
 		}
 	}
 }
@@ -313,17 +319,7 @@ func TestFaultsTransport(t *testing.T) {
 					}
 					done <- err
 				}()
-				return func() {
-					t.Helper()
-					select {
-					case err := <-done:
-						if err != nil {
-							t.Errorf("the healthy request beside the fault: %v", err)
-						}
-					case <-time.After(5 * time.Second):
-						t.Fatal("the healthy request beside the fault did not end")
-					}
-				}
+				return awaitHealthy(t, done, "request")
 			}
 			for _, fc := range faultCases {
 				if !faultserver.Supports(fc.f, mode) {
