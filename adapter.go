@@ -18,8 +18,9 @@ import (
 // Multi runs transfers concurrently on one libcurl multi handle, driven by
 // the Go runtime's network poller through libcurl's multi-socket API. It is
 // safe for use by many goroutines: each call becomes a message to the
-// Multi's driver goroutine, the only goroutine that calls libcurl for the
-// multi handle and the easy handles attached to it.
+// Multi's driver, and exactly one goroutine at a time does the driver's
+// work, the only calls into libcurl for the multi handle and the easy
+// handles attached to it.
 //
 // Connections, the DNS cache and TLS sessions are shared by the transfers
 // of one Multi. Close it when done.
@@ -32,14 +33,20 @@ type Multi struct {
 	inbox  []work // messages for the driver: commands and readiness reports
 	closed bool   // the driver takes no more messages
 
-	wake      chan struct{} // cap 1: the inbox has messages
+	// driving is held by the goroutine doing the driver's work: the one
+	// that posted a message and found it free, or the driver goroutine.
+	// Only TryLock is used outside the driver goroutine, so no goroutine
+	// ever waits for it inside libcurl or a callback.
+	driving sync.Mutex
+
+	wake      chan struct{} // cap 1: the driver goroutine has work
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the driver has stopped
 	closeOnce sync.Once
 	watchers  sync.WaitGroup // the fdwatch goroutines
 
-	// Driver-only state: touched by the driver goroutine, and by libcurl's
-	// callbacks, which run on it.
+	// Driver-only state: touched with driving held, by the driver's work
+	// and by libcurl's callbacks, which run inside it.
 	spare    []work
 	readyq   []work              // readiness found by start's probe, for the driver's next turn
 	readyq2  []work              // readyq's other buffer
@@ -75,6 +82,8 @@ type counters struct {
 	parked        int    // REMOVEs that parked a watcher instead of dropping it
 	closed        int    // close-socket callbacks
 	silentCloses  int    // sockets sweep found closed without the close callback
+	lent          int    // read waits lent to a waiting consumer (Transfer.lend)
+	watcherWaits  int    // waits handed to a watcher goroutine
 }
 
 // workOp is the kind of a message to the driver.
@@ -150,7 +159,7 @@ func NewMulti() (*Multi, error) {
 // and Do returns ctx.Err(). Once Do returns, e is free: read its results or
 // reuse it.
 func (m *Multi) Do(ctx context.Context, e *Easy) error {
-	t, err := m.Start(ctx, e)
+	t, err := m.start(ctx, e, true)
 	if err != nil {
 		return err
 	}
@@ -173,6 +182,13 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 // from the Transfer, then Close it. When ctx is done the transfer stops, and
 // its error is ctx.Err(). e belongs to the transfer until Close.
 func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
+	return m.start(ctx, e, false)
+}
+
+// start is Start. waits says that the caller will wait for the transfer
+// (Transfer.Header, Read or WriteTo) right after: its sockets may be lent
+// to it from the start (see Transfer.lend).
+func (m *Multi) start(ctx context.Context, e *Easy, waits bool) (*Transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -180,6 +196,7 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 		return nil, err
 	}
 	t := newTransfer(m, e, ctx)
+	t.awaiting = waits
 	if ctx.Done() != nil {
 		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
 	}
@@ -206,7 +223,16 @@ func (m *Multi) Close() error {
 	return nil
 }
 
-// post gives the driver a message; false if the Multi is closed.
+// post gives the driver a message, and does the driver's work on the
+// calling goroutine if no other goroutine is doing it; false if the Multi
+// is closed.
+//
+// Handing every message to a driver goroutine costs a goroutine switch
+// each way, and a small request takes several: the request, the
+// readiness of its socket, its completion. Done by whichever goroutine
+// has the message, a request is sent on its caller's goroutine and
+// received on the goroutine the poller woke for its socket, which then
+// wakes the caller: two switches, as with net/http.
 func (m *Multi) post(w work) bool {
 	m.mu.Lock()
 	if m.closed {
@@ -215,8 +241,36 @@ func (m *Multi) post(w work) bool {
 	}
 	m.inbox = append(m.inbox, w)
 	m.mu.Unlock()
-	signal(m.wake)
+	m.kick()
 	return true
+}
+
+// callerTurns bounds the driver's work done on a goroutine that posted a
+// message, so that Start, a cancel or a body read do not become the
+// Multi's event loop under load; what is left goes to the driver
+// goroutine.
+const callerTurns = 4
+
+// kick does the driver's work on the calling goroutine, unless another
+// goroutine is doing it. That one takes every message posted before it
+// lets go: it checks the inbox after it unlocks, and a message appended
+// before a TryLock that failed is seen there.
+func (m *Multi) kick() {
+	if !m.driving.TryLock() {
+		return
+	}
+	more := m.turns(callerTurns)
+	m.driving.Unlock()
+	if more || m.hasMessages() {
+		signal(m.wake)
+	}
+}
+
+// hasMessages reports whether the inbox holds messages.
+func (m *Multi) hasMessages() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.inbox) > 0
 }
 
 // exec runs fn on the driver and returns its error, or ErrClosed.
@@ -238,65 +292,87 @@ func (m *Multi) exec(fn func() error) error {
 	}
 }
 
-// run is the driver: the only goroutine that calls libcurl for this multi
-// handle and its easy handles, from NewMulti to the end of Close.
+// run is the driver goroutine, from NewMulti to the end of Close: it does
+// the work that the goroutines posting messages left (see kick), fires
+// libcurl's timeouts, polls degraded sockets, and shuts the Multi down.
 func (m *Multi) run() {
 	defer close(m.done)
+	var pollC <-chan time.Time // m.pollTick's, read with driving held
 	for {
-		if m.timerDue {
-			// Timeout 0: act now, but after the libcurl call that asked
-			// for it has returned, and after the messages already waiting,
-			// so that a stream of 0 ms timeouts cannot starve them.
-			m.timerDue = false
-			m.drain()
+		var timedOut, poll bool
+		select {
+		case <-m.wake:
+		case <-m.timer.C:
+			timedOut = true
+		case <-pollC:
+			poll = true
+		case <-m.quit:
+			m.driving.Lock()
+			m.shutdown()
+			m.driving.Unlock()
+			return
+		}
+		m.driving.Lock()
+		if timedOut {
 			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
-			select {
-			case <-m.quit:
-				m.shutdown()
-				return
-			default:
-			}
-			continue
+		}
+		if poll {
+			m.pollDegraded()
+		}
+		more := m.turns(driverTurns)
+		pollC = nil
+		if m.pollTick != nil {
+			pollC = m.pollTick.C
+		}
+		m.driving.Unlock()
+		if more || m.hasMessages() {
+			signal(m.wake)
+		}
+	}
+}
+
+// driverTurns bounds the driver goroutine's turns between two looks at
+// its timer and at Close.
+const driverTurns = 64
+
+// turns does up to n turns of the driver's work and reports whether work
+// is left. A turn handles the messages in the inbox, then a 0 ms timeout
+// libcurl asked for (after the messages already waiting, so that a stream
+// of 0 ms timeouts cannot starve them, and never inside the libcurl call
+// that asked for it), then the sockets found ready when they were armed.
+// The caller holds driving.
+func (m *Multi) turns(n int) bool {
+	for range n {
+		if m.c == nil {
+			return false // shut down
+		}
+		did := m.drain()
+		if m.timerDue {
+			m.timerDue = false
+			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+			did = true
 		}
 		if len(m.readyq) > 0 {
-			// Sockets found ready when armed: hand them to libcurl after
-			// the messages already waiting, as if their watcher had fired.
+			// Sockets found ready when armed: hand them to libcurl as if
+			// their watcher had fired.
 			q := m.readyq
 			m.readyq = m.readyq2[:0]
-			m.drain()
 			for i := range q {
 				m.handleWork(&q[i])
 				q[i] = work{}
 			}
 			m.readyq2 = q[:0]
-			select {
-			case <-m.quit:
-				m.shutdown()
-				return
-			default:
-			}
-			continue
+			did = true
 		}
-		var pollC <-chan time.Time
-		if m.pollTick != nil {
-			pollC = m.pollTick.C
-		}
-		select {
-		case <-m.wake:
-			m.drain()
-		case <-m.timer.C:
-			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
-		case <-pollC:
-			m.pollDegraded()
-		case <-m.quit:
-			m.shutdown()
-			return
+		if !did {
+			return false
 		}
 	}
+	return m.c != nil && (m.timerDue || len(m.readyq) > 0)
 }
 
-// drain handles every message in the inbox.
-func (m *Multi) drain() {
+// drain handles every message in the inbox; false if there was none.
+func (m *Multi) drain() bool {
 	m.mu.Lock()
 	items := m.inbox
 	m.inbox = m.spare
@@ -306,6 +382,7 @@ func (m *Multi) drain() {
 		items[i] = work{}
 	}
 	m.spare = items[:0]
+	return len(items) > 0
 }
 
 func (m *Multi) handleWork(w *work) {
@@ -444,7 +521,7 @@ func (m *Multi) afterCall() {
 	}
 	for i, t := range m.toWake {
 		t.wakeQueued = false
-		signal(t.wake)
+		t.notify()
 		m.toWake[i] = nil
 	}
 	m.toWake = m.toWake[:0]

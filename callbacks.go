@@ -175,10 +175,10 @@ func multiOf(h C.uintptr_t) *Multi {
 }
 
 //export goSocket
-func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp C.uintptr_t) {
+func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp, easy C.uintptr_t) {
 	m := multiOf(h)
 	defer m.recoverCallback()
-	m.onSocket(int(fd), int(what), uint64(socketp))
+	m.onSocket(int(fd), int(what), uint64(socketp), transferOf(easy))
 }
 
 //export goTimer

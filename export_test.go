@@ -21,6 +21,7 @@ type Stats struct {
 	RecvPauses                                       int
 	Spins                                            int
 	Running                                          int // running_handles after the last socket action
+	Lent, WatcherWaits                               int // read waits lent to consumers, waits of watcher goroutines
 }
 
 // Stats returns the driver's counters.
@@ -35,6 +36,7 @@ func (m *Multi) Stats() (Stats, error) {
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
 			Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
 			ParkedTotal: c.parked, CloseCallbacks: c.closed, SilentCloses: c.silentCloses,
+			Lent: c.lent, WatcherWaits: c.watcherWaits,
 		}
 		// A parked watcher of a socket that is still open is an idle
 		// connection in libcurl's cache; one whose socket is gone is a leak
@@ -60,7 +62,7 @@ func LiveEasies() int64 { return liveEasies.Load() }
 func (m *Multi) SocketCallback(fd, what int, id uint64) (uint64, error) {
 	var out uint64
 	err := m.exec(func() error {
-		m.onSocket(fd, what, id)
+		m.onSocket(fd, what, id, nil)
 		for _, w := range m.sockets {
 			if w.fd == fd && !w.closed {
 				out = w.id

@@ -53,6 +53,13 @@ type watcher struct {
 	arm      [2]chan struct{}
 	closed   bool
 
+	// t is the transfer that last asked to read from the socket. While its
+	// consumer waits for it, the consumer may wait for the socket too (see
+	// Transfer.lend); lent records that one did, so that closing the
+	// duplicate never waits on the driver for that consumer to leave.
+	t    *Transfer
+	lent bool
+
 	// The spin guard: idle counts readiness reports in a row after which
 	// nothing had happened on the whole Multi since the previous one (seen
 	// is m.progress after that one); past spinLimit the direction is
@@ -89,7 +96,7 @@ func dirIndex(ev netpoll.Event) int {
 // (curl_multi_assign); 0 means a socket libcurl has not announced before,
 // or one it forgot at REMOVE, even if its number is known. Every case
 // returns normally: an error here must not kill the multi handle.
-func (m *Multi) onSocket(fd int, what int, id uint64) {
+func (m *Multi) onSocket(fd int, what int, id uint64, t *Transfer) {
 	m.progress++
 	w := m.sockets[id]
 	if w == nil && id == 0 {
@@ -107,7 +114,7 @@ func (m *Multi) onSocket(fd int, what int, id uint64) {
 		switch {
 		case w == nil:
 		case w.owned:
-			w.want = 0 // parked until libcurl closes the socket or uses it again
+			w.want, w.t = 0, nil // parked until libcurl closes the socket or uses it again
 			m.stats.parked++
 		default:
 			m.dropWatcher(w)
@@ -129,6 +136,9 @@ func (m *Multi) onSocket(fd int, what int, id uint64) {
 		w.want = netpoll.Read | netpoll.Write
 	default: // CURL_POLL_NONE: keep the socket, want nothing
 		w.want = 0
+	}
+	if w.want&netpoll.Read != 0 && t != nil {
+		w.t = t
 	}
 	if w.nfd == nil {
 		return // degraded: polled on a tick
@@ -165,6 +175,7 @@ func (m *Multi) newWatcher(fd int) *watcher {
 		m.degraded[w] = struct{}{}
 		if m.pollTick == nil {
 			m.pollTick = time.NewTicker(degradedPollInterval)
+			signal(m.wake) // the driver goroutine waits for its ticks
 		}
 		return w
 	}
@@ -252,6 +263,18 @@ func (w *watcher) start(d int) {
 		w.m.readyq = append(w.m.readyq, work{op: opReady, w: w, ev: directions[d]})
 		return
 	}
+	if d == 0 && w.t != nil && w.t.lend(w) {
+		w.lent = true
+		w.m.stats.lent++
+		return
+	}
+	w.wait(d)
+}
+
+// wait has w's goroutine for direction d wait for readiness once, starting
+// the goroutine the first time. The caller has set armed[d].
+func (w *watcher) wait(d int) {
+	w.m.stats.watcherWaits++
 	if w.arm[d] == nil {
 		w.arm[d] = make(chan struct{}, 1)
 		w.m.watchers.Add(1)
@@ -362,13 +385,15 @@ func (m *Multi) dropWatcher(w *watcher) {
 			t.Stop()
 		}
 	}
+	w.t = nil
 	if w.nfd != nil {
-		if w.arm[0] == nil && w.arm[1] == nil {
+		if w.arm[0] == nil && w.arm[1] == nil && !w.lent {
 			w.nfd.Close() // nobody waits on it: closes at once
 			liveDups.Add(-1)
 			return
 		}
-		// Closing waits until the watcher goroutines have left their waits;
+		// Closing waits until the watcher goroutines (or a consumer the
+		// socket was lent to) have left their waits;
 		// the driver does not wait for that. Close (shutdown) joins it.
 		m.watchers.Add(1)
 		go func() {

@@ -108,8 +108,7 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
 }
 
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
-	(void)e;
-	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp);
+	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp, e ? curlpoll_private(e) : 0);
 	return 0; // -1 would mark the whole multi handle dead
 }
 

@@ -12,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/curlpoll/curlpoll/netpoll"
 )
 
 // Buffering between libcurl and the goroutine that consumes a transfer. The
@@ -68,6 +71,14 @@ type Transfer struct {
 	debugDropped int           // records dropped past maxDebugBacklog
 	hookErr      error         // the error of the header or progress function
 	hookRunning  bool          // a runHooks goroutine is at work
+
+	// A socket lent to the consumer (see lend), and the state for
+	// interrupting the consumer's wait for it.
+	awaiting    bool     // guarded by mu: the consumer is about to block on wake
+	lent        *watcher // guarded by mu: a socket for the consumer to wait for
+	waitMu      sync.Mutex
+	waitFD      atomic.Pointer[netpoll.FD] // set under waitMu: the socket the consumer waits for
+	interrupted bool                       // guarded by waitMu
 
 	wake     chan struct{}  // cap 1: something for the consumer (data, end)
 	hooks    sync.WaitGroup // runHooks goroutines
@@ -126,16 +137,22 @@ func (t *Transfer) Err() error {
 // ends before a header block arrives it returns the transfer's error, or no
 // lines for protocols without headers.
 func (t *Transfer) Header() ([]string, error) {
-	select {
-	case <-t.hdrReady:
-	case <-t.doneCh:
+	for {
+		t.mu.Lock()
+		if t.hdrDone || t.done {
+			lent := t.stopAwaitingLocked()
+			hdr, err := t.hdr, t.err
+			t.mu.Unlock()
+			t.giveBack(lent)
+			if !t.hdrDone {
+				return nil, err
+			}
+			return hdr, nil
+		}
+		t.awaiting = true
+		t.mu.Unlock()
+		t.await()
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.hdrDone {
-		return nil, t.err
-	}
-	return t.hdr, nil
 }
 
 // Trailer returns the trailer lines that followed the body; complete once
@@ -154,7 +171,9 @@ func (t *Transfer) Read(p []byte) (int, error) {
 		if t.recv.Len() > 0 {
 			n := t.recv.Read(p)
 			resume := t.resumeLocked()
+			lent := t.stopAwaitingLocked()
 			t.mu.Unlock()
+			t.giveBack(lent)
 			if resume {
 				t.m.post(work{op: opResumeRecv, t: t})
 			}
@@ -162,14 +181,17 @@ func (t *Transfer) Read(p []byte) (int, error) {
 		}
 		if t.done {
 			err := t.err
+			lent := t.stopAwaitingLocked()
 			t.mu.Unlock()
+			t.giveBack(lent)
 			if err == nil {
 				err = io.EOF
 			}
 			return 0, err
 		}
+		t.awaiting = true
 		t.mu.Unlock()
-		<-t.wake
+		t.await()
 	}
 }
 
@@ -182,7 +204,9 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 		if t.recv.Len() > 0 {
 			data := t.recv.Swap(t.spare)
 			resume := t.resumeLocked()
+			lent := t.stopAwaitingLocked()
 			t.mu.Unlock()
+			t.giveBack(lent)
 			if resume {
 				t.m.post(work{op: opResumeRecv, t: t})
 			}
@@ -199,12 +223,104 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 		}
 		if t.done {
 			err := t.err
+			lent := t.stopAwaitingLocked()
 			t.mu.Unlock()
+			t.giveBack(lent)
 			return total, err
 		}
+		t.awaiting = true
 		t.mu.Unlock()
-		<-t.wake
+		t.await()
 	}
+}
+
+// The consumer's waits. A small response costs two goroutine switches
+// when a watcher goroutine waits for its socket: the poller wakes the
+// watcher, whose call into libcurl completes the transfer and wakes the
+// consumer. When the consumer is waiting anyway, and the socket is one
+// its transfer reads from, the driver lends it the socket instead: the
+// consumer waits for it, and the poller wakes the consumer, which then
+// reports the readiness and, most often, hands it to libcurl itself.
+//
+// A lent socket is always given back: as readiness once the wait ends
+// (a report that finds nothing to read costs libcurl one read), or, when
+// the consumer stops waiting before it waited, as a report straight away.
+// A wait that something else made pointless (data on another socket, the
+// end of the transfer, a cancel) is interrupted (see notify).
+
+// lend offers w to the consumer if it is waiting, or about to; the driver
+// calls it with direction 0 (reading) of w armed.
+func (t *Transfer) lend(w *watcher) bool {
+	t.mu.Lock()
+	ok := t.awaiting && t.lent == nil && !t.done
+	if ok {
+		t.lent = w
+	}
+	t.mu.Unlock()
+	if ok {
+		signal(t.wake)
+	}
+	return ok
+}
+
+// await blocks until there is something for the consumer, waiting for a
+// lent socket in the meantime. The caller set awaiting.
+func (t *Transfer) await() {
+	<-t.wake
+	t.mu.Lock()
+	w := t.lent
+	t.lent, t.awaiting = nil, false
+	t.mu.Unlock()
+	if w == nil {
+		return
+	}
+	t.waitMu.Lock()
+	t.waitFD.Store(w.nfd)
+	t.waitMu.Unlock()
+	var err error
+	if len(t.wake) == 0 { // else notify came before waitFD was set
+		err = w.nfd.Wait(context.Background(), netpoll.Read)
+	}
+	t.waitMu.Lock()
+	t.waitFD.Store(nil)
+	interrupted := t.interrupted
+	t.interrupted = false
+	t.waitMu.Unlock()
+	if interrupted {
+		w.nfd.ClearInterrupt(netpoll.Read)
+	}
+	if err != netpoll.ErrClosed { // closed: the watcher was dropped
+		t.giveBack(w)
+	}
+}
+
+// stopAwaitingLocked notes that the consumer does not wait any more, and
+// returns a socket lent to it, for giveBack.
+func (t *Transfer) stopAwaitingLocked() *watcher {
+	w := t.lent
+	t.lent, t.awaiting = nil, false
+	return w
+}
+
+// giveBack returns a lent socket to the driver as readiness.
+func (t *Transfer) giveBack(w *watcher) {
+	if w != nil {
+		t.m.post(work{op: opReady, w: w, ev: netpoll.Read})
+	}
+}
+
+// notify wakes the consumer, interrupting its wait for a lent socket.
+func (t *Transfer) notify() {
+	signal(t.wake)
+	if t.waitFD.Load() == nil {
+		return
+	}
+	t.waitMu.Lock()
+	if fd := t.waitFD.Load(); fd != nil && !t.interrupted {
+		t.interrupted = true
+		fd.Interrupt(netpoll.Read)
+	}
+	t.waitMu.Unlock()
 }
 
 // resumeLocked reports whether the consumer should ask the driver to resume
@@ -222,6 +338,10 @@ func (t *Transfer) resumeLocked() bool {
 // until libcurl has let go of it, and releases the Easy for reuse. It
 // returns nil; calling it again does nothing.
 func (t *Transfer) Close() error {
+	t.mu.Lock()
+	lent := t.stopAwaitingLocked()
+	t.mu.Unlock()
+	t.giveBack(lent)
 	t.abort(ErrAborted)
 	<-t.doneCh
 	t.hooks.Wait() // no hook work is queued after the end
@@ -331,7 +451,7 @@ func (t *Transfer) finish(err error) {
 	t.err = err
 	t.mu.Unlock()
 	close(t.doneCh)
-	signal(t.wake)
+	t.notify()
 	signal(t.space)
 }
 
@@ -406,7 +526,7 @@ func (t *Transfer) onHeader(raw []byte) {
 		// The blank line that ends a final response's header block; 1xx
 		// blocks and followed redirects are followed by another block.
 		t.headerDoneLocked()
-		signal(t.wake)
+		t.notify()
 	case t.status == 101:
 		t.headerDoneLocked()
 	}

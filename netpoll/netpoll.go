@@ -158,6 +158,15 @@ func (p *FD) Wait(ctx context.Context, ev Event) error {
 	return err
 }
 
+// Interrupt makes the wait for ev in progress return, or the next one if
+// none is: it sets a deadline in the past, which stays until
+// ClearInterrupt. The interrupted wait returns an error that is not
+// ErrClosed (os.ErrDeadlineExceeded).
+func (p *FD) Interrupt(ev Event) { p.setDeadline(ev, time.Unix(1, 0)) }
+
+// ClearInterrupt lets waits for ev block again after Interrupt.
+func (p *FD) ClearInterrupt(ev Event) { p.setDeadline(ev, time.Time{}) }
+
 func (p *FD) setDeadline(ev Event, t time.Time) {
 	if ev == Read {
 		p.file.SetReadDeadline(t)

@@ -1,0 +1,148 @@
+package curlpoll_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// A goroutine in Do waits for its own socket: the read waits of sequential
+// keep-alive requests are lent to it, and no watcher goroutine waits for
+// them.
+func TestDoWaitsForItsOwnSocket(t *testing.T) {
+	checkFDs(t)
+	srv := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/bytes?n=100")
+	const n = 200
+	for range n {
+		var body bytes.Buffer
+		e.SetWriter(&body)
+		must(t, m.Do(context.Background(), e))
+		if body.Len() != 100 {
+			t.Fatalf("body: %d bytes, want 100", body.Len())
+		}
+	}
+	st, err := m.Stats()
+	must(t, err)
+	// The first request's connect may wait on a watcher goroutine (for
+	// writing, or before its consumer waits); the rest reuse the
+	// connection, and a response that is in when libcurl asks to read is
+	// found by the probe without any wait.
+	if st.Lent < n/2 || st.WatcherWaits > 5 {
+		t.Errorf("%d read waits lent to the caller of Do, %d on watcher goroutines; want most lent, at most 5 on watchers", st.Lent, st.WatcherWaits)
+	}
+}
+
+// A consumer that waits for a lent socket is interrupted when its transfer
+// ends another way (here: cancelled), and the socket goes back to the
+// driver, which still watches it for the other transfers.
+func TestLentSocketWaitInterrupted(t *testing.T) {
+	checkFDs(t)
+	got := make(chan net.Conn, 1)
+	srv := newRawServer(t, func(c net.Conn) {
+		readRequest(c)
+		got <- c // and never answer
+	})
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- m.Do(ctx, e) }()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never arrived")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := m.Stats()
+		must(t, err)
+		if st.Lent > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket was never lent to Do's goroutine: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		if err != context.Canceled {
+			t.Fatalf("Do: %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("Do returned %v after the cancel", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do did not return after the cancel: its wait for the socket was not interrupted")
+	}
+	srv.waitPeerClosed(t, time.Second)
+
+	// The Multi still works, on a new connection.
+	ok := testServer(t)
+	e2 := newEasy(t, ok.URL+"/bytes?n=10")
+	must(t, m.Do(context.Background(), e2))
+}
+
+// The same on an HTTP/2 connection, which outlives the cancelled stream:
+// nothing more arrives on the socket, so only the interrupt ends the wait.
+func TestLentSocketWaitInterruptedHTTP2(t *testing.T) {
+	checkFDs(t)
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			asked <- struct{}{}
+			<-r.Context().Done() // no header block until the stream is reset
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	m := newMulti(t)
+	must(t, m.SetMultiplex(true))
+	first := newEasy(t, srv.URL+"/")
+	must(t, first.SetCAInfoBlob(ca))
+	must(t, m.Do(context.Background(), first)) // the connection, for the next stream
+
+	e := newEasy(t, srv.URL+"/wait")
+	must(t, e.SetCAInfoBlob(ca))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- m.Do(ctx, e) }()
+	select {
+	case <-asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never arrived")
+	}
+	st, err := m.Stats()
+	must(t, err)
+	if st.Lent < 2 { // one for each Do
+		t.Fatalf("the socket was not lent to Do's goroutine: %+v", st)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		if err != context.Canceled {
+			t.Fatalf("Do: %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("Do returned %v after the cancel", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do did not return after the cancel: its wait for the socket was not interrupted")
+	}
+	must(t, m.Do(context.Background(), first)) // the connection still works
+	if n, _ := first.NumConnects(); n != 0 {
+		t.Errorf("%d new connections for the last request, want it to reuse the first", n)
+	}
+}
