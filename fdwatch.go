@@ -57,8 +57,13 @@ type watcher struct {
 	// consumer waits for it, the consumer may wait for the socket too (see
 	// Transfer.lend); lent records that one did, so that closing the
 	// duplicate never waits on the driver for that consumer to leave.
-	t    *Transfer
-	lent bool
+	// A socket that two transfers used at once (a multiplexed HTTP/2
+	// connection) is shared, and never lent: its readiness is news for
+	// many consumers, and lending it to one after another would cost a
+	// goroutine switch each time instead of saving one.
+	t      *Transfer
+	lent   bool
+	shared bool
 
 	// The spin guard: idle counts readiness reports in a row after which
 	// nothing had happened on the whole Multi since the previous one (seen
@@ -138,6 +143,9 @@ func (m *Multi) onSocket(fd int, what int, id uint64, t *Transfer) {
 		w.want = 0
 	}
 	if w.want&netpoll.Read != 0 && t != nil {
+		if w.t != nil && w.t != t && w.t.active {
+			w.shared = true
+		}
 		w.t = t
 	}
 	if w.nfd == nil {
@@ -263,7 +271,7 @@ func (w *watcher) start(d int) {
 		w.m.readyq = append(w.m.readyq, work{op: opReady, w: w, ev: directions[d]})
 		return
 	}
-	if d == 0 && w.t != nil && w.t.lend(w) {
+	if d == 0 && w.t != nil && !w.shared && w.t.lend(w) {
 		w.lent = true
 		w.m.stats.lent++
 		return

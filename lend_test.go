@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -144,5 +145,45 @@ func TestLentSocketWaitInterruptedHTTP2(t *testing.T) {
 	must(t, m.Do(context.Background(), first)) // the connection still works
 	if n, _ := first.NumConnects(); n != 0 {
 		t.Errorf("%d new connections for the last request, want it to reuse the first", n)
+	}
+}
+
+// A multiplexed HTTP/2 connection is not lent: its readiness is news for
+// many transfers, and a watcher goroutine serves them all.
+func TestSharedSocketNotLent(t *testing.T) {
+	checkFDs(t)
+	srv, ca := tlsServer(t)
+	m := newMulti(t)
+	must(t, m.SetMultiplex(true))
+	first := newEasy(t, srv.URL+"/hello")
+	must(t, first.SetCAInfoBlob(ca))
+	must(t, m.Do(context.Background(), first))
+	const streams, rounds = 20, 10
+	var wg sync.WaitGroup
+	for range streams {
+		e := newEasy(t, srv.URL+"/bytes?n=1000")
+		must(t, e.SetCAInfoBlob(ca))
+		must(t, e.SetPipeWait(true))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if err := m.Do(context.Background(), e); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := m.Stats()
+	must(t, err)
+	if n, _ := first.NumConnects(); n != 1 || st.WatchersMade != 1 {
+		t.Fatalf("%d connects for the first request, %d watchers; want one connection for all", n, st.WatchersMade)
+	}
+	// Until a second stream shows the connection is shared, a few waits
+	// may be lent.
+	if st.Lent > 5 || st.WatcherWaits == 0 {
+		t.Errorf("%d waits lent, %d on the watcher goroutine; want the shared connection's waits on the watcher", st.Lent, st.WatcherWaits)
 	}
 }
