@@ -10,29 +10,35 @@
 //
 // # The model
 //
-// A [Multi] owns a libcurl multi handle and one driver goroutine. The driver
-// is the only goroutine that calls libcurl for that multi handle and for the
-// easy handles attached to it: curl_multi_add_handle and remove_handle,
-// curl_multi_socket_action, curl_easy_pause, curl_multi_info_read. Every
-// public method of Multi and [Transfer] is a message to the driver, so a
-// Multi is safe for use by many goroutines, and libcurl, which is not
-// thread-safe, sees one caller.
+// A [Multi] owns a libcurl multi handle and its driver: the work that calls
+// libcurl for that multi handle and for the easy handles attached to it
+// (curl_multi_add_handle and remove_handle, curl_multi_socket_action,
+// curl_easy_pause, curl_multi_info_read). Every public method of Multi and
+// [Transfer] is a message to the driver, and exactly one goroutine at a
+// time does the driver's work: the goroutine that posted a message, if no
+// other one is at it (a request is sent on the goroutine that calls Do),
+// or else the one that is, or the Multi's own driver goroutine, which also
+// keeps libcurl's timer. So a Multi is safe for use by many goroutines,
+// and libcurl, which is not thread-safe, sees one caller at a time.
 //
-// libcurl's callbacks run on the driver, inside those calls. They only
-// record state and return a code: the socket callback starts or stops a
-// watcher, the timer callback sets the timer, the write callback queues the
-// body, the header callback collects the header block. They never call back
-// into the multi interface, which libcurl forbids. A panic in callback code
-// is recovered before it could unwind through libcurl's C frames, and fails
-// that transfer with a [*PanicError].
+// libcurl's callbacks run inside those calls. They only record state and
+// return a code: the socket callback starts or stops a watcher, the timer
+// callback sets the timer, the write callback queues the body, the header
+// callback collects the header block. They never call back into the multi
+// interface, which libcurl forbids. A panic in callback code is recovered
+// before it could unwind through libcurl's C frames, and fails that
+// transfer with a [*PanicError].
 //
 // Each socket libcurl asks to have watched gets a watcher: a close-on-exec
 // duplicate of libcurl's descriptor, registered with the netpoller (package
 // [github.com/curlpoll/curlpoll/netpoll]), and a goroutine per direction
-// that waits there and reports readiness to the driver. Waits start with a
-// zero-timeout poll, so readiness that arrived before the wait is never lost
-// to the edge-triggered netpoller. A timeout of 0 ms from libcurl runs right
-// after the libcurl call that asked for it.
+// that waits there and reports readiness to the driver. When the goroutine
+// of a transfer (in Do, or reading the body) is waiting anyway, it is lent
+// the wait for its own socket instead, so that the netpoller wakes it
+// directly; multiplexed HTTP/2 connections stay with their watcher. Waits
+// start with a zero-timeout poll, so readiness that arrived before the wait
+// is never lost to the edge-triggered netpoller. A timeout of 0 ms from
+// libcurl runs right after the libcurl call that asked for it.
 //
 // # Transfers
 //

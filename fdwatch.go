@@ -40,7 +40,10 @@ import (
 // Readiness is one-shot: a direction fires once, and the driver arms it
 // again only if libcurl still wants it after handling the event. Each wait
 // starts with a level probe (netpoll), which is what libcurl expects: it
-// does not support edge-triggered notification (curl TODO §2.5).
+// does not support edge-triggered notification (curl TODO §2.5). A wait
+// is done by the watcher's goroutine for that direction, or by the
+// consumer of the socket's transfer when the read wait is lent to it
+// (Transfer.lend); either reports the readiness the same way.
 type watcher struct {
 	m        *Multi
 	id       uint64
