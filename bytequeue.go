@@ -15,8 +15,30 @@ func (q *byteQueue) Write(p []byte) {
 		n := copy(q.b, q.b[q.off:])
 		q.b, q.off = q.b[:n], 0
 	}
+	if need := len(q.b) + len(p); need > cap(q.b) {
+		q.grow(need)
+	}
 	q.b = append(q.b, p...)
 }
+
+// grow makes room for need bytes. A small queue doubles; one that
+// outgrows queueSmall is carrying a bulk body, and takes at once the room
+// it can need between two pauses, instead of doubling its way there with a
+// copy each time.
+func (q *byteQueue) grow(need int) {
+	n := max(need, 2*cap(q.b), 4<<10)
+	if n > queueSmall {
+		n = max(need, queueBulk)
+	}
+	b := make([]byte, len(q.b), n)
+	copy(b, q.b)
+	q.b = b
+}
+
+const (
+	queueSmall = 64 << 10
+	queueBulk  = recvHighWater + 64<<10 // the high-water mark, and a chunk past it
+)
 
 func (q *byteQueue) Read(p []byte) int {
 	n := copy(p, q.b[q.off:])

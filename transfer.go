@@ -99,13 +99,34 @@ type Transfer struct {
 }
 
 func newTransfer(m *Multi, e *Easy, ctx context.Context) *Transfer {
-	return &Transfer{
+	t := &Transfer{
 		m: m, e: e, ctx: ctx, id: transferIDs.Add(1),
 		wake:     make(chan struct{}, 1),
 		space:    make(chan struct{}, 1),
 		hdrReady: make(chan struct{}),
 		doneCh:   make(chan struct{}),
 	}
+	t.recv.b, t.spare = e.recvBufs[0], e.recvBufs[1]
+	e.recvBufs = [2][]byte{}
+	return t
+}
+
+// recycle gives the transfer's body buffers to its Easy for the next
+// transfer, which spares a bulk download growing them again. Only Do calls
+// it, after Close: nobody else can still be reading from them.
+func (t *Transfer) recycle() {
+	t.mu.Lock()
+	b := t.recv.b
+	t.recv.b = nil
+	t.mu.Unlock()
+	keep := func(b []byte) []byte {
+		if cap(b) > queueBulk {
+			return nil // grown for an unusually large chunk
+		}
+		return b[:0]
+	}
+	t.e.recvBufs = [2][]byte{keep(b), keep(t.spare)}
+	t.spare = nil
 }
 
 func signal(c chan struct{}) {
