@@ -371,6 +371,10 @@ type call struct {
 	obs  *observer // nil without a trace or a Logger
 	info *infoBox  // for ResponseInfo, once a response exists
 
+	// cfg and hs are configure's results, kept here to save allocations.
+	cfg reqConfig
+	hs  headerState
+
 	// bodiesMu guards bodies: the request bodies GetBody made for rewinds.
 	bodiesMu sync.Mutex
 	bodies   []io.ReadCloser

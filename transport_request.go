@@ -159,7 +159,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	cfg := &reqConfig{head: method == http.MethodHead}
+	cfg := &c.cfg
+	*cfg = reqConfig{head: method == http.MethodHead}
 	tlsConf := tr.TLSClientConfig
 	https := u.Scheme == "https"
 
@@ -297,7 +298,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if limit <= 0 {
 		limit = 10 << 20
 	}
-	cfg.hs = &headerState{e: e, limit: limit, https: https}
+	c.hs = headerState{e: e, limit: limit, https: https}
+	cfg.hs = &c.hs
 	proxyHost := ""
 	if proxy != nil {
 		proxyHost = proxy.Hostname()
