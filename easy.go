@@ -38,8 +38,9 @@ type Easy struct {
 	// multi is the Multi the handle last ran on. Cleaning up or resetting
 	// the handle can still call into that multi handle: libcurl 7.88
 	// removes a transfer's DoH lookups from it only then
-	// (Curl_free_request_state), firing its socket callbacks. So those
-	// calls run on its driver while it is open.
+	// (Curl_free_request_state), firing its socket callbacks. So Close,
+	// and the Reset of a handle that used DoH, run on its driver while it
+	// is open.
 	multi *Multi
 
 	// C memory that libcurl keeps pointers to, freed when replaced or by Close.
@@ -57,6 +58,7 @@ type Easy struct {
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
+	doh          bool // a DoH URL was set since the last Reset (SetDoHURL)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -99,18 +101,29 @@ func (e *Easy) setup() error {
 }
 
 // Reset returns every option to its default (curl_easy_reset), keeping the
-// handle's connections and caches, and re-applies curlpoll's fixed settings.
+// handle's connections and caches, and re-applies curlpoll's fixed settings,
+// in one cgo call. Only a handle that has used DoH is reset on the driver of
+// the Multi it last ran on (see onLastMulti).
 func (e *Easy) Reset() error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	e.onLastMulti(func() { C.curl_easy_reset(e.c) })
+	var rc C.CURLcode
+	reset := func() { rc = C.curlpoll_easy_reset(e.c, C.uintptr_t(e.handle), e.errbuf) }
+	if e.doh {
+		e.onLastMulti(reset)
+		e.doh = false
+	} else {
+		// Without DoH lookups curl_easy_reset does not touch the multi
+		// handle: no hop to its driver.
+		reset()
+	}
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
-	return e.setup()
+	return codeErr(rc)
 }
 
 // onLastMulti runs fn, a libcurl call on the handle that may call into the

@@ -162,6 +162,11 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 	return rc;
 }
 
+CURLcode curlpoll_easy_reset(CURL *e, uintptr_t h, char *errbuf) {
+	curl_easy_reset(e);
+	return curlpoll_easy_setup(e, h, errbuf);
+}
+
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {
 	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)h);

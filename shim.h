@@ -30,6 +30,9 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 // open-socket (close-on-exec) and close-socket, the error buffer and CURLOPT_PRIVATE.
 CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
 
+// curlpoll_easy_reset resets e (curl_easy_reset) and runs curlpoll_easy_setup.
+CURLcode curlpoll_easy_reset(CURL *e, uintptr_t h, char *errbuf);
+
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
 CURLcode curlpoll_set_debug(CURL *e, int on);
