@@ -295,6 +295,13 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 		C.curl_slist_free_all(l)
 		return err
 	}
+	e.keepList(opt, l)
+	return nil
+}
+
+// keepList takes ownership of l, which libcurl now uses for opt, and frees
+// the list it replaces.
+func (e *Easy) keepList(opt C.CURLoption, l *C.struct_curl_slist) {
 	if old := e.slists[opt]; old != nil {
 		C.curl_slist_free_all(old)
 	}
@@ -305,7 +312,6 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 	if l == nil {
 		delete(e.slists, opt)
 	}
-	return nil
 }
 
 func optErr(opt C.CURLoption, rc C.CURLcode) error {
