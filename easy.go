@@ -109,14 +109,13 @@ func (e *Easy) Reset() error {
 		return err
 	}
 	var rc C.CURLcode
-	reset := func() { rc = C.curlpoll_easy_reset(e.c, C.uintptr_t(e.handle), e.errbuf) }
 	if e.doh {
-		e.onLastMulti(reset)
+		e.onLastMulti(func() { rc = e.reset() })
 		e.doh = false
 	} else {
 		// Without DoH lookups curl_easy_reset does not touch the multi
-		// handle: no hop to its driver.
-		reset()
+		// handle: no hop to its driver, and no closure to allocate.
+		rc = e.reset()
 	}
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
@@ -124,6 +123,10 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	return codeErr(rc)
+}
+
+func (e *Easy) reset() C.CURLcode {
+	return C.curlpoll_easy_reset(e.c, C.uintptr_t(e.handle), e.errbuf)
 }
 
 // onLastMulti runs fn, a libcurl call on the handle that may call into the

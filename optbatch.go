@@ -77,6 +77,24 @@ func (b *optBatch) str(opt C.CURLoption, v string) {
 	b.arena = append(append(b.arena, v...), 0)
 }
 
+// strParts sets a string option to the concatenation of parts, none of
+// them empty; it saves building the string in Go first.
+func (b *optBatch) strParts(opt C.CURLoption, parts ...string) {
+	if b.err != nil {
+		return
+	}
+	for _, s := range parts {
+		if b.err = checkCString(s); b.err != nil {
+			return
+		}
+	}
+	b.add(opt, C.CURLPOLL_OPT_STR, 0, len(b.arena))
+	for _, s := range parts {
+		b.arena = append(b.arena, s...)
+	}
+	b.arena = append(b.arena, 0)
+}
+
 // emptyStr sets a string option to "", not NULL (Easy.setBlobString with
 // a lone NUL).
 func (b *optBatch) emptyStr(opt C.CURLoption) {

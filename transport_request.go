@@ -57,7 +57,13 @@ func validateRequest(req *http.Request) error {
 
 // requestTarget is the URL libcurl is asked for: no user info, no
 // fragment, the path as it is.
-func requestTarget(u *url.URL) string { return u.Scheme + "://" + u.Host + u.RequestURI() }
+func requestTarget(u *url.URL) string {
+	p := targetParts(u)
+	return strings.Join(p[:], "")
+}
+
+// targetParts returns requestTarget(u) in pieces, for optBatch.strParts.
+func targetParts(u *url.URL) [4]string { return [4]string{u.Scheme, "://", u.Host, u.RequestURI()} }
 
 // hasCTLByte reports whether s has an ASCII control byte (or DEL).
 func hasCTLByte(s string) bool {
@@ -170,7 +176,6 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	var s setter // the Go-side options
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
-	target := requestTarget(u)
 	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
 		// SNI and certificate name come from the URL: name ServerName there,
 		// and connect it to the real host.
@@ -179,11 +184,13 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			port = "443"
 		}
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
-		target = "https://" + sn + u.RequestURI()
 		b.list(C.CURLOPT_CONNECT_TO)
 		b.item(sn, ":", net.JoinHostPort(u.Hostname(), port))
+		b.strParts(C.CURLOPT_URL, "https://", sn, u.RequestURI())
+	} else {
+		target := targetParts(u)
+		b.strParts(C.CURLOPT_URL, target[:]...)
 	}
-	b.str(C.CURLOPT_URL, target)
 	b.bool(C.CURLOPT_PATH_AS_IS, true)
 	b.str(C.CURLOPT_PROTOCOLS_STR, "http,https")
 	b.str(C.CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
