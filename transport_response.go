@@ -131,7 +131,8 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		return resp, nil
 	}
 
-	b := &body{c: c, resp: resp, remaining: resp.ContentLength}
+	b := &c.rb
+	b.c, b.resp, b.remaining = c, resp, resp.ContentLength
 	resp.Body = b
 	if cfg.addedGzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
