@@ -114,6 +114,40 @@ func BenchmarkNetHTTPGet(b *testing.B) {
 	benchGet(b, tr)
 }
 
+func benchPost(b *testing.B, rt http.RoundTripper) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, body100)
+	}))
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: rt}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(srv.URL+"/", "text/plain", strings.NewReader(body100))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkTransportPost is a small POST (100 B each way) end to end
+// through an http.Client over curlpoll.Transport: the request body goes
+// through the upload pump.
+func BenchmarkTransportPost(b *testing.B) {
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+	benchPost(b, tr)
+}
+
+// BenchmarkNetHTTPPost is BenchmarkTransportPost over net/http's Transport.
+func BenchmarkNetHTTPPost(b *testing.B) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	benchPost(b, tr)
+}
+
 // BenchmarkWriteCallback is the Go side of the write callback (queue a
 // chunk of libcurl's buffer on the transfer, wake the consumer) and the
 // consumer's read of it, for a 100 B and a 16 KiB chunk. The cgo crossing
