@@ -70,13 +70,61 @@ import (
 )
 
 // tlsRaw is what the header function copies out of the TLS connection,
-// inside libcurl; certificates are parsed later, on the caller's goroutine.
+// inside libcurl; certificates not yet in peerCerts are parsed later, on
+// the caller's goroutine.
 type tlsRaw struct {
-	ok       bool
-	version  uint16
-	cipher   uint16
-	alpn     string
-	chainDER [][]byte
+	ok      bool
+	version uint16
+	cipher  uint16
+	alpn    string
+	chain   []peerCert
+}
+
+// peerCert is one certificate of the peer's chain: parsed, or its DER.
+type peerCert struct {
+	cert *x509.Certificate
+	der  []byte
+}
+
+// peerCerts holds the certificates parsed for Response.TLS, by their DER
+// encoding. A connection shows the same chain to every request on it, and
+// x509.ParseCertificate costs more than the rest of a small HTTPS request;
+// net/http parses a chain once per connection and gives every response on
+// it the same certificates, as this does for every connection that
+// presents them. When full it is emptied.
+var peerCerts struct {
+	mu sync.Mutex // guards m
+	m  map[string]*x509.Certificate
+}
+
+const maxPeerCerts = 256
+
+func cachedCert(der []byte) *x509.Certificate {
+	peerCerts.mu.Lock()
+	c := peerCerts.m[string(der)]
+	peerCerts.mu.Unlock()
+	return c
+}
+
+// parseCert parses der, through peerCerts.
+func parseCert(der []byte) (*x509.Certificate, error) {
+	if c := cachedCert(der); c != nil {
+		return c, nil
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	peerCerts.mu.Lock()
+	if len(peerCerts.m) >= maxPeerCerts {
+		clear(peerCerts.m)
+	}
+	if peerCerts.m == nil {
+		peerCerts.m = make(map[string]*x509.Certificate)
+	}
+	peerCerts.m[string(der)] = c
+	peerCerts.mu.Unlock()
+	return c, nil
 }
 
 var (
@@ -120,7 +168,13 @@ func captureTLS(e *Easy) tlsRaw {
 		if n <= 0 {
 			break
 		}
-		r.chainDER = append(r.chainDER, C.GoBytes(unsafe.Pointer(der), n))
+		// A certificate seen before is not copied: the lookup reads the C
+		// bytes in place.
+		if c := cachedCert(unsafe.Slice((*byte)(unsafe.Pointer(der)), int(n))); c != nil {
+			r.chain = append(r.chain, peerCert{cert: c})
+		} else {
+			r.chain = append(r.chain, peerCert{der: C.GoBytes(unsafe.Pointer(der), n)})
+		}
 		C.curlpoll_tls_free(der)
 	}
 	return r
@@ -138,10 +192,13 @@ func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.Conn
 	cs.Version = r.version
 	cs.CipherSuite = r.cipher
 	cs.NegotiatedProtocol = r.alpn
-	for _, der := range r.chainDER {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			break
+	for _, pc := range r.chain {
+		c := pc.cert
+		if c == nil {
+			var err error
+			if c, err = parseCert(pc.der); err != nil {
+				break
+			}
 		}
 		cs.PeerCertificates = append(cs.PeerCertificates, c)
 	}
