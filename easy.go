@@ -209,7 +209,7 @@ func (e *Easy) acquire(m *Multi) error {
 	}
 	e.busy = true
 	e.multi = m
-	C.memset(unsafe.Pointer(e.errbuf), 0, 1)
+	*e.errbuf = 0 // an empty message: a plain store, not a cgo call to memset
 	return nil
 }
 
