@@ -2,6 +2,9 @@ package curlpoll_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -112,6 +115,80 @@ func BenchmarkNetHTTPGet(b *testing.B) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
 	benchGet(b, tr)
+}
+
+func benchGetTLS(b *testing.B, rt func(caPEM []byte) http.RoundTripper) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body100)
+	}))
+	b.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	client := &http.Client{Transport: rt(ca)}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Get(srv.URL + "/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkTransportGetTLS is BenchmarkTransportGet over HTTPS (HTTP/1.1,
+// a kept-alive connection): Response.TLS is filled for every response.
+func BenchmarkTransportGetTLS(b *testing.B) {
+	benchGetTLS(b, func(ca []byte) http.RoundTripper {
+		tr := &curlpoll.Transport{CAPEM: ca}
+		b.Cleanup(func() { tr.Close() })
+		return tr
+	})
+}
+
+// BenchmarkNetHTTPGetTLS is BenchmarkTransportGetTLS over net/http's Transport.
+func BenchmarkNetHTTPGetTLS(b *testing.B) {
+	benchGetTLS(b, func(ca []byte) http.RoundTripper {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		b.Cleanup(tr.CloseIdleConnections)
+		return tr
+	})
+}
+
+func benchPost(b *testing.B, rt http.RoundTripper) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, body100)
+	}))
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: rt}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(srv.URL+"/", "text/plain", strings.NewReader(body100))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkTransportPost is a small POST (100 B each way) end to end
+// through an http.Client over curlpoll.Transport: the request body goes
+// through the upload pump.
+func BenchmarkTransportPost(b *testing.B) {
+	tr := &curlpoll.Transport{}
+	defer tr.Close()
+	benchPost(b, tr)
+}
+
+// BenchmarkNetHTTPPost is BenchmarkTransportPost over net/http's Transport.
+func BenchmarkNetHTTPPost(b *testing.B) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	benchPost(b, tr)
 }
 
 // BenchmarkWriteCallback is the Go side of the write callback (queue a

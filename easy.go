@@ -38,8 +38,9 @@ type Easy struct {
 	// multi is the Multi the handle last ran on. Cleaning up or resetting
 	// the handle can still call into that multi handle: libcurl 7.88
 	// removes a transfer's DoH lookups from it only then
-	// (Curl_free_request_state), firing its socket callbacks. So those
-	// calls run on its driver while it is open.
+	// (Curl_free_request_state), firing its socket callbacks. So Close,
+	// and the Reset of a handle that used DoH, run on its driver while it
+	// is open.
 	multi *Multi
 
 	// C memory that libcurl keeps pointers to, freed when replaced or by Close.
@@ -58,6 +59,7 @@ type Easy struct {
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
+	doh          bool // a DoH URL was set since the last Reset (SetDoHURL)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -100,18 +102,32 @@ func (e *Easy) setup() error {
 }
 
 // Reset returns every option to its default (curl_easy_reset), keeping the
-// handle's connections and caches, and re-applies curlpoll's fixed settings.
+// handle's connections and caches, and re-applies curlpoll's fixed settings,
+// in one cgo call. Only a handle that has used DoH is reset on the driver of
+// the Multi it last ran on (see onLastMulti).
 func (e *Easy) Reset() error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	e.onLastMulti(func() { C.curl_easy_reset(e.c) })
+	var rc C.CURLcode
+	if e.doh {
+		e.onLastMulti(func() { rc = e.reset() })
+		e.doh = false
+	} else {
+		// Without DoH lookups curl_easy_reset does not touch the multi
+		// handle: no hop to its driver, and no closure to allocate.
+		rc = e.reset()
+	}
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
-	return e.setup()
+	return codeErr(rc)
+}
+
+func (e *Easy) reset() C.CURLcode {
+	return C.curlpoll_easy_reset(e.c, C.uintptr_t(e.handle), e.errbuf)
 }
 
 // onLastMulti runs fn, a libcurl call on the handle that may call into the
@@ -194,7 +210,7 @@ func (e *Easy) acquire(m *Multi) error {
 	}
 	e.busy = true
 	e.multi = m
-	C.memset(unsafe.Pointer(e.errbuf), 0, 1)
+	*e.errbuf = 0 // an empty message: a plain store, not a cgo call to memset
 	return nil
 }
 
@@ -283,6 +299,13 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 		C.curl_slist_free_all(l)
 		return err
 	}
+	e.keepList(opt, l)
+	return nil
+}
+
+// keepList takes ownership of l, which libcurl now uses for opt, and frees
+// the list it replaces.
+func (e *Easy) keepList(opt C.CURLoption, l *C.struct_curl_slist) {
 	if old := e.slists[opt]; old != nil {
 		C.curl_slist_free_all(old)
 	}
@@ -293,7 +316,6 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 	if l == nil {
 		delete(e.slists, opt)
 	}
-	return nil
 }
 
 func optErr(opt C.CURLoption, rc C.CURLcode) error {

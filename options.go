@@ -229,7 +229,15 @@ func (e *Easy) SetNoProxy(list string) error { return e.setString(C.CURLOPT_NOPR
 
 // SetDoHURL resolves host names with DNS-over-HTTPS through the server at
 // url (CURLOPT_DOH_URL); "" uses the system resolver.
-func (e *Easy) SetDoHURL(url string) error { return e.setString(C.CURLOPT_DOH_URL, url) }
+func (e *Easy) SetDoHURL(url string) error {
+	if err := e.setString(C.CURLOPT_DOH_URL, url); err != nil {
+		return err
+	}
+	if url != "" {
+		e.doh = true // Reset and Close must run on the driver (onLastMulti)
+	}
+	return nil
+}
 
 // SetResolve pins host names to addresses, "host:port:address" each
 // (CURLOPT_RESOLVE).

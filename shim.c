@@ -22,6 +22,56 @@ CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v) { return curl_ea
 CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v) { return curl_easy_getinfo(h, CURLINFO_CERTINFO, v); }
 CURLcode curlpoll_getinfo_tls_session(CURL *h, struct curl_tlssessioninfo **v) { return curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, v); }
 
+static CURLcode setopt_one(CURL *e, struct curlpoll_opt *o, const char *arena) {
+	switch (o->kind) {
+	case CURLPOLL_OPT_LONG:
+		return curl_easy_setopt(e, o->opt, (long)o->n);
+	case CURLPOLL_OPT_OFF:
+		return curl_easy_setopt(e, o->opt, (curl_off_t)o->n);
+	case CURLPOLL_OPT_STR:
+		return curl_easy_setopt(e, o->opt, arena + o->at);
+	case CURLPOLL_OPT_NULL:
+		return curl_easy_setopt(e, o->opt, (void *)NULL);
+	case CURLPOLL_OPT_BLOB: {
+		struct curl_blob b = {(void *)(arena + o->at), (size_t)o->n, CURL_BLOB_COPY};
+		return curl_easy_setopt(e, o->opt, &b);
+	}
+	case CURLPOLL_OPT_LIST: {
+		struct curl_slist *l = NULL;
+		const char *item = arena + o->at;
+		CURLcode rc;
+		for (long long i = 0; i < o->n; i++) {
+			struct curl_slist *next = curl_slist_append(l, item);
+			if (next == NULL) {
+				curl_slist_free_all(l);
+				return CURLE_OUT_OF_MEMORY;
+			}
+			l = next;
+			item += strlen(item) + 1;
+		}
+		rc = curl_easy_setopt(e, o->opt, l);
+		if (rc != CURLE_OK)
+			curl_slist_free_all(l);
+		else
+			o->list = l;
+		return rc;
+	}
+	}
+	return CURLE_BAD_FUNCTION_ARGUMENT;
+}
+
+CURLcode curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *arena, int *done) {
+	CURLcode rc = CURLE_OK;
+	int i;
+	for (i = 0; i < n; i++) {
+		rc = setopt_one(e, &ops[i], arena);
+		if (rc != CURLE_OK)
+			break;
+	}
+	*done = i;
+	return rc;
+}
+
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v) { return curl_multi_setopt(m, opt, v); }
 
 // Trampolines. Each passes the cgo.Handle it was given as data.
@@ -159,6 +209,11 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 		curl_easy_setopt(e, CURLOPT_PREREQDATA, d);
 	}
 	return rc;
+}
+
+CURLcode curlpoll_easy_reset(CURL *e, uintptr_t h, char *errbuf) {
+	curl_easy_reset(e);
+	return curlpoll_easy_setup(e, h, errbuf);
 }
 
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {

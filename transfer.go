@@ -626,6 +626,10 @@ func (t *Transfer) onSeek(offset int64) C.int {
 	return C.CURL_SEEKFUNC_OK
 }
 
+// pumpBufs recycles the pumps' read buffers: each upload, however small its
+// body, would otherwise make sendChunk bytes of garbage.
+var pumpBufs = sync.Pool{New: func() any { return new([sendChunk]byte) }}
+
 // pump reads the request body on its own goroutine, so that a reader that
 // blocks holds up only its own transfer, and wakes a transfer that libcurl
 // paused for want of data. It skips the first skip bytes. It stops at the
@@ -648,7 +652,9 @@ func (t *Transfer) pump(r io.Reader, gen int, skip int64) {
 			return
 		}
 	}
-	buf := make([]byte, sendChunk)
+	bp := pumpBufs.Get().(*[sendChunk]byte)
+	defer pumpBufs.Put(bp) // after the last Read has returned: nothing holds it
+	buf := bp[:]
 	for {
 		t.mu.Lock()
 		for t.send.Len() >= sendHighWater && !t.done && t.sendGen == gen {

@@ -211,23 +211,6 @@ func (tr *Transport) getEasy() (*Easy, error) {
 	return NewEasy()
 }
 
-// putEasy returns a handle whose transfer is over to the pool, or frees it.
-func (tr *Transport) putEasy(e *Easy) {
-	if e.Reset() != nil {
-		e.Close()
-		return
-	}
-	tr.mu.Lock()
-	if !tr.closed && len(tr.idle) < maxIdleEasies {
-		tr.idle = append(tr.idle, e)
-		e = nil
-	}
-	tr.mu.Unlock()
-	if e != nil {
-		e.Close()
-	}
-}
-
 var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", ErrClosed)
 
 // acquireMulti returns the Multi for a new request, starting one if needed,
@@ -273,16 +256,32 @@ func (tr *Transport) configureMulti(m *Multi) error {
 	return nil
 }
 
-// releaseMulti uncounts a request that has ended, and closes a retired
-// Multi that no request uses any more.
-func (tr *Transport) releaseMulti(r *multiRef) {
-	tr.mu.Lock()
-	r.inflight--
-	last := r.retired && r.inflight == 0
-	if last {
-		delete(tr.multis, r)
+// release gives back what a call that has ended holds, under one lock:
+// its Easy, reset, to the pool (or frees it), its count on its Multi
+// (closing a retired Multi it was the last user of), and its place among
+// the live calls. e and r may be nil.
+func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
+	if e != nil && e.Reset() != nil {
+		e.Close()
+		e = nil
 	}
+	last := false
+	tr.mu.Lock()
+	if e != nil && !tr.closed && len(tr.idle) < maxIdleEasies {
+		tr.idle = append(tr.idle, e)
+		e = nil
+	}
+	if r != nil {
+		r.inflight--
+		if last = r.retired && r.inflight == 0; last {
+			delete(tr.multis, r)
+		}
+	}
+	delete(tr.live, c)
 	tr.mu.Unlock()
+	if e != nil {
+		e.Close()
+	}
 	if last {
 		r.m.Close()
 	}
@@ -353,12 +352,6 @@ func (tr *Transport) track(c *call) bool {
 	return true
 }
 
-func (tr *Transport) untrack(c *call) {
-	tr.mu.Lock()
-	delete(tr.live, c)
-	tr.mu.Unlock()
-}
-
 // call is the state of one request.
 type call struct {
 	tr   *Transport
@@ -370,6 +363,12 @@ type call struct {
 	t    *Transfer
 	obs  *observer // nil without a trace or a Logger
 	info *infoBox  // for ResponseInfo, once a response exists
+
+	// cfg and hs are configure's results, and rb the response body: kept
+	// here to save allocations (a body keeps its call alive anyway).
+	cfg reqConfig
+	hs  headerState
+	rb  body
 
 	// bodiesMu guards bodies: the request bodies GetBody made for rewinds.
 	bodiesMu sync.Mutex
@@ -393,13 +392,7 @@ func (c *call) finish() {
 			}
 		}
 		c.closeRequestBodies()
-		if c.e != nil {
-			c.tr.putEasy(c.e)
-		}
-		if c.mr != nil {
-			c.tr.releaseMulti(c.mr)
-		}
-		c.tr.untrack(c)
+		c.tr.release(c, c.e, c.mr)
 	})
 }
 

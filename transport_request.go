@@ -57,7 +57,13 @@ func validateRequest(req *http.Request) error {
 
 // requestTarget is the URL libcurl is asked for: no user info, no
 // fragment, the path as it is.
-func requestTarget(u *url.URL) string { return u.Scheme + "://" + u.Host + u.RequestURI() }
+func requestTarget(u *url.URL) string {
+	p := targetParts(u)
+	return strings.Join(p[:], "")
+}
+
+// targetParts returns requestTarget(u) in pieces, for optBatch.strParts.
+func targetParts(u *url.URL) [4]string { return [4]string{u.Scheme, "://", u.Host, u.RequestURI()} }
 
 // hasCTLByte reports whether s has an ASCII control byte (or DEL).
 func hasCTLByte(s string) bool {
@@ -151,7 +157,8 @@ type reqConfig struct {
 	hs        *headerState
 }
 
-// configure sets the options of c's Easy for its request.
+// configure sets the options of c's Easy for its request. The libcurl
+// options go in one batch (Easy.apply), in the order listed here.
 func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	req, e, tr := c.req, c.e, c.tr
 	u := req.URL
@@ -159,14 +166,16 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	cfg := &reqConfig{head: method == http.MethodHead}
+	cfg := &c.cfg
+	*cfg = reqConfig{head: method == http.MethodHead}
 	tlsConf := tr.TLSClientConfig
 	https := u.Scheme == "https"
 
-	var s setter
+	b := getBatch()
+	defer putBatch(b)
+	var s setter // the Go-side options
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
-	target := requestTarget(u)
 	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
 		// SNI and certificate name come from the URL: name ServerName there,
 		// and connect it to the real host.
@@ -175,25 +184,28 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			port = "443"
 		}
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
-		target = "https://" + sn + u.RequestURI()
-		s.do(e.SetConnectTo([]string{sn + ":" + net.JoinHostPort(u.Hostname(), port)}))
+		b.list(C.CURLOPT_CONNECT_TO)
+		b.item(sn, ":", net.JoinHostPort(u.Hostname(), port))
+		b.strParts(C.CURLOPT_URL, "https://", sn, u.RequestURI())
+	} else {
+		target := targetParts(u)
+		b.strParts(C.CURLOPT_URL, target[:]...)
 	}
-	s.do(e.SetURL(target))
-	s.do(e.SetPathAsIs(true))
-	s.do(e.SetProtocols("http,https"))
-	s.do(e.SetRedirectProtocols("http,https"))
+	b.bool(C.CURLOPT_PATH_AS_IS, true)
+	b.str(C.CURLOPT_PROTOCOLS_STR, "http,https")
+	b.str(C.CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
 	version := tr.httpVersion(u.Scheme)
-	s.do(e.SetHTTPVersion(version))
+	b.long(C.CURLOPT_HTTP_VERSION, int64(version))
 	if version == HTTPVersion2PriorKnown && libcurlVersion() < 0x080000 {
 		// libcurl before 8.0.0 fails every request on a reused
 		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
 		// each h2c connection once.
-		s.do(e.SetForbidReuse(true))
+		b.bool(C.CURLOPT_FORBID_REUSE, true)
 	}
 	if libcurlVersion() >= 0x080100 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.
-		s.do(e.SetPipeWait(true))
+		b.bool(C.CURLOPT_PIPEWAIT, true)
 	}
 
 	// Method and body.
@@ -204,31 +216,34 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	switch {
 	case cfg.head:
-		s.do(e.SetNoBody(true))
+		b.bool(C.CURLOPT_NOBODY, true)
 	case hasBody:
 		n := req.ContentLength
 		if n <= 0 {
 			n = -1 // unknown: chunked on HTTP/1.1
 		}
-		s.do(e.SetPost(true))
-		s.do(e.SetPostFieldSize(n))
+		b.bool(C.CURLOPT_POST, true)
+		b.off(C.CURLOPT_POSTFIELDSIZE_LARGE, n)
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
 			s.do(e.SetRewind(c.rewind))
 		}
 	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
-		// net/http sends "Content-Length: 0" for these.
-		s.do(e.SetPost(true))
-		s.do(e.SetPostFields(nil))
+		// net/http sends "Content-Length: 0" for these: an empty
+		// SetPostFields.
+		b.bool(C.CURLOPT_POST, true)
+		b.off(C.CURLOPT_POSTFIELDSIZE_LARGE, 0)
+		b.str(C.CURLOPT_COPYPOSTFIELDS, "")
 	}
-	s.do(e.SetCustomRequest(method))
+	b.str(C.CURLOPT_CUSTOMREQUEST, method)
 
 	cfg.addedGzip = !tr.DisableCompression && req.Header.Get("Accept-Encoding") == "" &&
 		req.Header.Get("Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
-	s.do(e.SetHTTPHeader(requestHeaderLines(req, cfg.addedGzip, closeConn)))
+	b.list(C.CURLOPT_HTTPHEADER)
+	writeHeaderLines(b, req, cfg.addedGzip, closeConn)
 	if closeConn {
-		s.do(e.SetForbidReuse(true))
+		b.bool(C.CURLOPT_FORBID_REUSE, true)
 	}
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
@@ -236,8 +251,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			if tlsConf.InsecureSkipVerify {
-				s.do(e.SetVerifyPeer(false))
-				s.do(e.SetVerifyHost(false))
+				b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
+				b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
 			}
 			if tlsConf.MinVersion != 0 {
 				minV = tlsConf.MinVersion
@@ -248,15 +263,17 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				if err != nil {
 					return nil, err
 				}
-				s.do(e.SetClientCertBlob(cert, key))
+				b.str(C.CURLOPT_SSLCERTTYPE, "PEM")
+				b.blob(C.CURLOPT_SSLCERT_BLOB, cert)
+				b.blob(C.CURLOPT_SSLKEY_BLOB, key)
 			}
 		}
-		s.do(e.SetSSLVersion(sslVersion(minV, false), sslVersion(maxV, true)))
+		b.long(C.CURLOPT_SSLVERSION, int64(sslVersion(minV, false)|sslVersion(maxV, true)))
 		switch {
 		case tr.CAPEM != nil:
-			s.do(e.SetCAInfoBlob(tr.CAPEM))
+			b.blob(C.CURLOPT_CAINFO_BLOB, tr.CAPEM)
 		case tr.CAFile != "":
-			s.do(e.SetCAInfo(tr.CAFile))
+			b.str(C.CURLOPT_CAINFO, tr.CAFile)
 		}
 	}
 
@@ -274,30 +291,37 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		default:
 			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
 		}
-		s.do(e.SetProxy(p.String()))
+		b.str(C.CURLOPT_PROXY, p.String())
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
-		s.do(e.setBlobString(C.CURLOPT_NOPROXY, []byte{0}))
+		b.emptyStr(C.CURLOPT_NOPROXY)
 		if p.Scheme == "https" && tr.CAPEM != nil {
-			s.do(e.SetProxyCAInfoBlob(tr.CAPEM))
+			b.blob(C.CURLOPT_PROXY_CAINFO_BLOB, tr.CAPEM)
 		}
 	} else {
-		s.do(e.SetNoProxy("*"))
+		b.str(C.CURLOPT_NOPROXY, "*")
 	}
 
-	// Time limits.
+	// Time limits, as SetConnectTimeout, SetExpect100Timeout and
+	// SetMaxAgeConn set them.
 	if d := tr.TLSHandshakeTimeout; d > 0 {
-		s.do(e.SetConnectTimeout(d))
+		b.long(C.CURLOPT_CONNECTTIMEOUT_MS, d.Milliseconds())
 	}
-	s.do(e.SetExpect100Timeout(tr.ExpectContinueTimeout))
-	s.do(e.SetMaxAgeConn(tr.IdleConnTimeout))
+	b.long(C.CURLOPT_EXPECT_100_TIMEOUT_MS, tr.ExpectContinueTimeout.Milliseconds())
+	if d := tr.IdleConnTimeout; d > 0 {
+		b.long(C.CURLOPT_MAXAGE_CONN, max(int64(d/time.Second), 1))
+	}
+	if err := e.apply(b); err != nil {
+		return nil, err
+	}
 
 	// The header function counts header bytes and reads the TLS state.
 	limit := tr.MaxResponseHeaderBytes
 	if limit <= 0 {
 		limit = 10 << 20
 	}
-	cfg.hs = &headerState{e: e, limit: limit, https: https}
+	c.hs = headerState{e: e, limit: limit, https: https}
+	cfg.hs = &c.hs
 	proxyHost := ""
 	if proxy != nil {
 		proxyHost = proxy.Hostname()
@@ -440,12 +464,30 @@ func (tr *Transport) httpVersion(scheme string) HTTPVersion {
 	return HTTPVersion1_1
 }
 
-// requestHeaderLines builds the header lines libcurl sends: the request's
+// headerLineWriter takes request header lines, name+sep+value each.
+type headerLineWriter interface {
+	item(name, sep, value string)
+}
+
+// lineSlice collects header lines as strings.
+type lineSlice []string
+
+func (l *lineSlice) item(name, sep, value string) { *l = append(*l, name+sep+value) }
+
+// requestHeaderLines returns the lines writeHeaderLines writes.
+func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
+	var lines lineSlice
+	writeHeaderLines(&lines, req, addGzip, closeConn)
+	return lines
+}
+
+// writeHeaderLines writes the header lines libcurl sends: the request's
 // fields in net/http's order (sorted by name, values in order), the Host
 // and User-Agent net/http would send, and removal lines ("Name:") for the
 // headers libcurl would otherwise add by itself.
-func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
-	keys := make([]string, 0, len(req.Header))
+func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn bool) {
+	var buf [16]string
+	keys := buf[:0]
 	for k := range req.Header {
 		switch http.CanonicalHeaderKey(k) {
 		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
@@ -454,11 +496,10 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	lines := make([]string, 0, len(keys)+8)
 	if h := hostHeader(req); h != "" {
-		lines = append(lines, "Host: "+h)
+		w.item("Host", ": ", h)
 	} else {
-		lines = append(lines, "Host;")
+		w.item("Host", ";", "")
 	}
 	ua := "Go-http-client/1.1"
 	if v, ok := req.Header["User-Agent"]; ok {
@@ -468,32 +509,31 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
 		}
 	}
 	if ua != "" {
-		lines = append(lines, "User-Agent: "+ua)
+		w.item("User-Agent", ": ", ua)
 	} else {
-		lines = append(lines, "User-Agent:")
+		w.item("User-Agent", ":", "")
 	}
 	for _, k := range keys {
 		for _, v := range req.Header[k] {
 			v = strings.TrimSpace(v)
 			if v == "" {
-				lines = append(lines, k+";") // libcurl's syntax for an empty value
+				w.item(k, ";", "") // libcurl's syntax for an empty value
 			} else {
-				lines = append(lines, k+": "+v)
+				w.item(k, ": ", v)
 			}
 		}
 	}
-	for _, name := range []string{"Accept", "Expect", "Content-Type"} {
+	for _, name := range [...]string{"Accept", "Expect", "Content-Type"} {
 		if req.Header.Get(name) == "" && !hasKey(req.Header, name) {
-			lines = append(lines, name+":")
+			w.item(name, ":", "")
 		}
 	}
 	if addGzip {
-		lines = append(lines, "Accept-Encoding: gzip")
+		w.item("Accept-Encoding", ": ", "gzip")
 	}
 	if closeConn && !hasToken(req.Header.Get("Connection"), "close") {
-		lines = append(lines, "Connection: close")
+		w.item("Connection", ": ", "close")
 	}
-	return lines
 }
 
 func hasKey(h http.Header, name string) bool {

@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"compress/gzip"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,17 +43,16 @@ func (h *headerState) onLine(line []byte) error {
 	if h.n > h.limit {
 		return &headerTooLargeError{h.limit}
 	}
-	s := string(line)
 	switch {
-	case strings.HasPrefix(s, "HTTP/"):
-		h.status = parseStatus(strings.TrimRight(s, "\r\n"))
+	case bytes.HasPrefix(line, []byte("HTTP/")):
+		h.status = parseStatus(string(bytes.TrimRight(line, "\r\n")))
 		// Read the TLS state here, before the block ends: Transfer.Header
 		// may return as soon as the blank line is seen.
 		if h.https && !h.gotTLS {
 			h.gotTLS = true
 			h.tls = captureTLS(h.e)
 		}
-	case (s == "\r\n" || s == "\n") && h.status >= 200:
+	case (string(line) == "\r\n" || string(line) == "\n") && h.status >= 200:
 		h.done = true
 	}
 	return nil
@@ -131,7 +131,8 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		return resp, nil
 	}
 
-	b := &body{c: c, resp: resp, remaining: resp.ContentLength}
+	b := &c.rb
+	b.c, b.resp, b.remaining = c, resp, resp.ContentLength
 	resp.Body = b
 	if cfg.addedGzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
@@ -153,6 +154,10 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 // NUL inside a line.
 func parseHeaderLines(lines []string) (http.Header, error) {
 	h := make(http.Header, len(lines))
+	// One backing array for the values, as net/textproto does: a field's
+	// first value takes a one-element slice of it (capped, so that an
+	// append by the caller copies), a repeated field appends.
+	vals := make([]string, len(lines))
 	var last string // the key of the previous field, for obsolete folding
 	for _, l := range lines {
 		if !validHeaderValue(l) {
@@ -171,7 +176,12 @@ func parseHeaderLines(lines []string) (http.Header, error) {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
 		}
 		k = textproto.CanonicalMIMEHeaderKey(k)
-		h[k] = append(h[k], strings.TrimSpace(v))
+		if vv := h[k]; vv == nil {
+			vals[0] = strings.TrimSpace(v)
+			h[k], vals = vals[:1:1], vals[1:]
+		} else {
+			h[k] = append(vv, strings.TrimSpace(v))
+		}
 		last = k
 	}
 	return h, nil
@@ -272,7 +282,7 @@ func (b *body) Read(p []byte) (int, error) {
 // WriteTo writes the body to w without an intermediate copy; io.Copy uses it.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
 	if b.remaining >= 0 {
-		return io.Copy(w, struct{ io.Reader }{b})
+		return io.Copy(w, bodyReader{b})
 	}
 	if err := b.check(); err != nil {
 		return 0, err
@@ -288,6 +298,12 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	b.end(io.EOF)
 	return n, nil
 }
+
+// bodyReader hides body's WriteTo from io.Copy. Unlike struct{ io.Reader },
+// it is pointer-shaped: making it an interface allocates nothing.
+type bodyReader struct{ b *body }
+
+func (r bodyReader) Read(p []byte) (int, error) { return r.b.Read(p) }
 
 // check refuses reads after Close and after the context is done.
 func (b *body) check() error {

@@ -500,3 +500,37 @@ func TestTransportCloseInFlight(t *testing.T) {
 	resp.Body.Close()
 	waitFDs(t, base+2) // the server still holds its two connections
 }
+
+// TestTransportOptionWithNUL checks that a configuration value C would
+// truncate fails the request before anything is sent, and that the
+// Transport's next request, on the same pooled handle, is unaffected.
+func TestTransportOptionWithNUL(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	tr := &curlpoll.Transport{CAFile: "ca\x00.pem"}
+	defer tr.Close()
+	resp, err := tr.RoundTrip(mustReq("GET", strings.Replace(srv.URL, "http:", "https:", 1), nil))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("https request with a NUL in CAFile: no error")
+	}
+	if !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("error %q does not name the NUL byte", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached the server", n)
+	}
+	resp, err = tr.RoundTrip(mustReq("GET", srv.URL, nil))
+	if err != nil {
+		t.Fatalf("next request: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" {
+		t.Errorf("next request: body %q, want ok", b)
+	}
+}

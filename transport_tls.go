@@ -26,41 +26,71 @@ static SSL *curlpoll_tls_ssl(CURL *e) {
 	return (SSL *)info->internals;
 }
 
-static int curlpoll_tls_version(SSL *s) { return SSL_version(s); }
+// curlpoll_tls is the state of a TLS connection, as captureTLS reads it.
+struct curlpoll_tls {
+	int version;
+	int cipher;
+	unsigned alpn_len;
+	unsigned char alpn[255];
+	int ncerts;  // certificates encoded in the caller's buffer
+	size_t need; // the buffer size the whole chain needs
+	int want;    // the number of certificates the chain has
+};
 
-static int curlpoll_tls_cipher(SSL *s) {
-	const SSL_CIPHER *c = SSL_get_current_cipher(s);
-	return c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
-}
-
-static unsigned curlpoll_tls_alpn(SSL *s, const unsigned char **p) {
-	unsigned n = 0;
-	SSL_get0_alpn_selected(s, p, &n);
-	return n;
-}
-
-static int curlpoll_tls_ncerts(SSL *s) {
-	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s);
-	return chain ? sk_X509_num(chain) : 0;
-}
-
-// curlpoll_tls_cert returns the DER of certificate i of the peer's chain
-// in *der (free it with curlpoll_tls_free) and its length, <= 0 on error.
-static int curlpoll_tls_cert(SSL *s, int i, unsigned char **der) {
-	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s);
-	*der = NULL;
-	if (!chain || i >= sk_X509_num(chain))
+// curlpoll_tls_capture reads the state of the easy handle's connection in
+// one call: version, cipher, ALPN protocol, and the DER of the peer's
+// chain, written one certificate after the other into buf (cap bytes),
+// their lengths into lens (at most maxcerts). It returns 0 when there is no
+// OpenSSL connection, -1 when buf or lens is too small for the chain (need
+// and want say how much is needed), and 1 otherwise. A certificate that
+// fails to encode ends the chain there.
+static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char *buf, size_t cap, int *lens, int maxcerts) {
+	SSL *s = curlpoll_tls_ssl(e);
+	const SSL_CIPHER *c;
+	const unsigned char *alpn = NULL;
+	STACK_OF(X509) *chain;
+	int i, n;
+	if (s == NULL)
 		return 0;
-	return i2d_X509(sk_X509_value(chain, i), der);
+	st->version = SSL_version(s);
+	c = SSL_get_current_cipher(s);
+	st->cipher = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
+	st->alpn_len = 0;
+	SSL_get0_alpn_selected(s, &alpn, &st->alpn_len);
+	if (st->alpn_len > sizeof st->alpn)
+		st->alpn_len = 0;
+	if (st->alpn_len > 0)
+		memcpy(st->alpn, alpn, st->alpn_len);
+	chain = SSL_get_peer_cert_chain(s);
+	n = chain ? sk_X509_num(chain) : 0;
+	st->ncerts = 0;
+	st->need = 0;
+	st->want = n;
+	for (i = 0; i < n; i++) {
+		int len = i2d_X509(sk_X509_value(chain, i), NULL);
+		if (len <= 0) {
+			st->want = n = i;
+			break;
+		}
+		st->need += (size_t)len;
+	}
+	if (st->need > cap || n > maxcerts)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char *p = buf;
+		lens[i] = i2d_X509(sk_X509_value(chain, i), &p);
+		buf = p;
+	}
+	st->ncerts = n;
+	return 1;
 }
-
-static void curlpoll_tls_free(unsigned char *p) { OPENSSL_free(p); }
 
 static unsigned long curlpoll_openssl_version(void) { return OpenSSL_version_num(); }
 */
 import "C"
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -70,13 +100,61 @@ import (
 )
 
 // tlsRaw is what the header function copies out of the TLS connection,
-// inside libcurl; certificates are parsed later, on the caller's goroutine.
+// inside libcurl; certificates not yet in peerCerts are parsed later, on
+// the caller's goroutine.
 type tlsRaw struct {
-	ok       bool
-	version  uint16
-	cipher   uint16
-	alpn     string
-	chainDER [][]byte
+	ok      bool
+	version uint16
+	cipher  uint16
+	alpn    string
+	chain   []peerCert
+}
+
+// peerCert is one certificate of the peer's chain: parsed, or its DER.
+type peerCert struct {
+	cert *x509.Certificate
+	der  []byte
+}
+
+// peerCerts holds the certificates parsed for Response.TLS, by their DER
+// encoding. A connection shows the same chain to every request on it, and
+// x509.ParseCertificate costs more than the rest of a small HTTPS request;
+// net/http parses a chain once per connection and gives every response on
+// it the same certificates, as this does for every connection that
+// presents them. When full it is emptied.
+var peerCerts struct {
+	mu sync.Mutex // guards m
+	m  map[string]*x509.Certificate
+}
+
+const maxPeerCerts = 256
+
+func cachedCert(der []byte) *x509.Certificate {
+	peerCerts.mu.Lock()
+	c := peerCerts.m[string(der)]
+	peerCerts.mu.Unlock()
+	return c
+}
+
+// parseCert parses der, through peerCerts.
+func parseCert(der []byte) (*x509.Certificate, error) {
+	if c := cachedCert(der); c != nil {
+		return c, nil
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	peerCerts.mu.Lock()
+	if len(peerCerts.m) >= maxPeerCerts {
+		clear(peerCerts.m)
+	}
+	if peerCerts.m == nil {
+		peerCerts.m = make(map[string]*x509.Certificate)
+	}
+	peerCerts.m[string(der)] = c
+	peerCerts.mu.Unlock()
+	return c, nil
 }
 
 var (
@@ -95,33 +173,58 @@ func opensslMatches() bool {
 	return opensslOK
 }
 
-// captureTLS reads the state of e's TLS connection. It runs in the header
-// callback, on the Multi's goroutine, while the connection is attached.
+// tlsScratch is captureTLS's memory for curlpoll_tls_capture: pooled, as
+// what is passed to C escapes to the heap.
+type tlsScratch struct {
+	st   C.struct_curlpoll_tls
+	buf  []byte // the DER of the peer's chain
+	lens []C.int
+}
+
+var tlsScratches = sync.Pool{New: func() any {
+	return &tlsScratch{buf: make([]byte, 4<<10), lens: make([]C.int, 4)}
+}}
+
+// captureTLS reads the state of e's TLS connection, in one cgo call. It
+// runs in the header callback, on the Multi's goroutine, while the
+// connection is attached.
 func captureTLS(e *Easy) tlsRaw {
 	if !opensslMatches() {
 		return tlsRaw{}
 	}
-	s := C.curlpoll_tls_ssl(e.c)
-	if s == nil {
+	sc := tlsScratches.Get().(*tlsScratch)
+	defer tlsScratches.Put(sc)
+	st := &sc.st
+	rc := C.curlpoll_tls_capture(e.c, st, (*C.uchar)(unsafe.Pointer(&sc.buf[0])), C.size_t(len(sc.buf)), &sc.lens[0], C.int(len(sc.lens)))
+	if rc < 0 { // a chain larger than the buffers: grow them and read again
+		sc.buf = make([]byte, int(st.need))
+		sc.lens = make([]C.int, int(st.want))
+		rc = C.curlpoll_tls_capture(e.c, st, (*C.uchar)(unsafe.Pointer(&sc.buf[0])), C.size_t(len(sc.buf)), &sc.lens[0], C.int(len(sc.lens)))
+	}
+	if rc <= 0 {
 		return tlsRaw{}
 	}
 	r := tlsRaw{
 		ok:      true,
-		version: uint16(C.curlpoll_tls_version(s)),
-		cipher:  uint16(C.curlpoll_tls_cipher(s)),
+		version: uint16(st.version),
+		cipher:  uint16(st.cipher),
 	}
-	var p *C.uchar
-	if n := C.curlpoll_tls_alpn(s, &p); n > 0 {
-		r.alpn = C.GoStringN((*C.char)(unsafe.Pointer(p)), C.int(n))
+	if n := int(st.alpn_len); n > 0 {
+		r.alpn = string(unsafe.Slice((*byte)(unsafe.Pointer(&st.alpn[0])), n))
 	}
-	for i := range int(C.curlpoll_tls_ncerts(s)) {
-		var der *C.uchar
-		n := C.curlpoll_tls_cert(s, C.int(i), &der)
-		if n <= 0 {
-			break
+	if n := int(st.ncerts); n > 0 {
+		r.chain = make([]peerCert, n)
+		off := 0
+		for i := range r.chain {
+			der := sc.buf[off : off+int(sc.lens[i])]
+			off += len(der)
+			// A certificate seen before is not copied.
+			if c := cachedCert(der); c != nil {
+				r.chain[i].cert = c
+			} else {
+				r.chain[i].der = bytes.Clone(der)
+			}
 		}
-		r.chainDER = append(r.chainDER, C.GoBytes(unsafe.Pointer(der), n))
-		C.curlpoll_tls_free(der)
 	}
 	return r
 }
@@ -138,10 +241,13 @@ func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.Conn
 	cs.Version = r.version
 	cs.CipherSuite = r.cipher
 	cs.NegotiatedProtocol = r.alpn
-	for _, der := range r.chainDER {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			break
+	for _, pc := range r.chain {
+		c := pc.cert
+		if c == nil {
+			var err error
+			if c, err = parseCert(pc.der); err != nil {
+				break
+			}
 		}
 		cs.PeerCertificates = append(cs.PeerCertificates, c)
 	}

@@ -1,12 +1,20 @@
 package curlpoll_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -303,4 +311,140 @@ func TestTransportH2CAndKeepAliveOverH2(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTransportPeerCertificatesEveryResponse checks Response.TLS's chain on
+// every response of kept-alive connections to two servers with different
+// certificates, requests alternating between them: parsed certificates are
+// reused, and must stay with the server that presented them.
+func TestTransportPeerCertificatesEveryResponse(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	srv1 := httptest.NewTLSServer(h)
+	defer srv1.Close()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "second"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewUnstartedServer(h)
+	srv2.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv2.StartTLS()
+	defer srv2.Close()
+
+	var ca []byte
+	for _, c := range [][]byte{srv1.Certificate().Raw, der} {
+		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
+	}
+	tr := &curlpoll.Transport{CAPEM: ca}
+	defer tr.Close()
+	for i := range 6 {
+		srv, want := srv1, srv1.Certificate().Raw
+		if i%2 == 1 {
+			srv, want = srv2, der
+		}
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.TLS == nil || len(resp.TLS.PeerCertificates) != 1 || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, want) {
+			t.Fatalf("request %d: peer certificates %v, want the one certificate of %s", i, resp.TLS, srv.URL)
+		}
+		if info, ok := curlpoll.ResponseInfo(resp); !ok || (i >= 2 && !info.Reused) {
+			t.Errorf("request %d: connection reused %v (info %v); want the kept-alive one", i, info.Reused, ok)
+		}
+	}
+}
+
+// TestTransportLongPeerChain checks Response.TLS for a server that sends a
+// chain of five certificates (leaf and four intermediates), more than
+// curlpoll first makes room for when it reads the chain.
+func TestTransportLongPeerChain(t *testing.T) {
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	type node struct {
+		cert *x509.Certificate
+		key  *ecdsa.PrivateKey
+	}
+	issue := func(parent *node, serial int64, leaf bool) *node {
+		key := newKey()
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(serial),
+			Subject:               pkix.Name{CommonName: fmt.Sprintf("level %d", serial)},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().Add(time.Hour),
+			BasicConstraintsValid: true,
+			IsCA:                  !leaf,
+			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		}
+		if leaf {
+			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		}
+		parentCert, parentKey := tmpl, key
+		if parent != nil {
+			parentCert, parentKey = parent.cert, parent.key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &node{c, key}
+	}
+	root := issue(nil, 1, false)
+	n := root
+	var sent [][]byte // leaf first, as a server sends them
+	for i := range 4 {
+		n = issue(n, int64(i+2), false)
+		sent = append([][]byte{n.cert.Raw}, sent...)
+	}
+	leaf := issue(n, 6, true)
+	sent = append([][]byte{leaf.cert.Raw}, sent...)
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: sent, PrivateKey: leaf.key}}}
+	srv.StartTLS()
+	defer srv.Close()
+	tr := &curlpoll.Transport{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.cert.Raw})}
+	defer tr.Close()
+	for i := range 2 { // parsed, then from the cache
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got := resp.TLS.PeerCertificates
+		if len(got) != len(sent) {
+			t.Fatalf("request %d: %d peer certificates, want %d", i, len(got), len(sent))
+		}
+		for j := range sent {
+			if !bytes.Equal(got[j].Raw, sent[j]) {
+				t.Errorf("request %d: peer certificate %d (%s) is not the one sent", i, j, got[j].Subject)
+			}
+		}
+	}
 }
