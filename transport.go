@@ -58,8 +58,8 @@ import (
 // HTTP/2 multiplexing follows NewMulti: off on libcurl older than 8.1.0,
 // where a paused stream can stall the others on its connection and removing
 // a paused stream leaks; each HTTP/2 request then has a connection of its
-// own. On newer libcurl, requests wait for a connection they can multiplex
-// on (CURLOPT_PIPEWAIT).
+// own, unless MultiplexHTTP2 is set. On newer libcurl, requests wait for a
+// connection they can multiplex on (CURLOPT_PIPEWAIT).
 type Transport struct {
 	// Proxy returns the proxy for a request, nil for none; it is called for
 	// every request. http.ProxyFromEnvironment and http.ProxyURL work. The
@@ -140,6 +140,13 @@ type Transport struct {
 	// TLSClientConfig, HTTP/2 is negotiated over TLS by ALPN anyway, as
 	// libcurl does by default.
 	ForceAttemptHTTP2 bool
+
+	// MultiplexHTTP2 runs concurrent HTTP/2 requests to one host as streams
+	// of one connection (up to 100 each) on libcurl older than 8.1.0, where
+	// it is off by default (see above): there, a response body that is read
+	// slowly can hold up the other streams of its connection. Newer libcurl
+	// always multiplexes.
+	MultiplexHTTP2 bool
 
 	// Protocols, if not nil, selects HTTP versions as in net/http: without
 	// HTTP2, HTTP/2 is not negotiated; with UnencryptedHTTP2 and without
@@ -241,6 +248,11 @@ func (tr *Transport) acquireMulti() (*multiRef, error) {
 }
 
 func (tr *Transport) configureMulti(m *Multi) error {
+	if tr.MultiplexHTTP2 && libcurlVersion() < 0x080100 {
+		if err := m.SetMultiplex(true); err != nil {
+			return err
+		}
+	}
 	if tr.MaxConnsPerHost > 0 {
 		if err := m.SetMaxHostConnections(tr.MaxConnsPerHost); err != nil {
 			return err

@@ -202,7 +202,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		// each h2c connection once.
 		b.bool(C.CURLOPT_FORBID_REUSE, true)
 	}
-	if libcurlVersion() >= 0x080100 {
+	if libcurlVersion() >= 0x080100 || tr.MultiplexHTTP2 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.
 		b.bool(C.CURLOPT_PIPEWAIT, true)

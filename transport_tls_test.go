@@ -448,3 +448,63 @@ func TestTransportLongPeerChain(t *testing.T) {
 		}
 	}
 }
+
+// MultiplexHTTP2 puts concurrent requests on one connection; without it,
+// libcurl 7.88 opens one per request.
+func TestTransportMultiplexHTTP2(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	release := make(chan struct{})
+	var arrived sync.WaitGroup
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		wait := release
+		mu.Unlock()
+		arrived.Done()
+		<-wait // all requests in flight at once
+		io.WriteString(w, r.Proto)
+	}))
+	const n = 10
+	for _, multiplex := range []bool{true, false} {
+		mu.Lock()
+		clear(conns)
+		release = make(chan struct{})
+		mu.Unlock()
+		arrived.Add(n)
+		tr := &curlpoll.Transport{CAPEM: ca, MultiplexHTTP2: multiplex}
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "HTTP/2.0" {
+					t.Errorf("body %q", b)
+				}
+			}()
+		}
+		arrived.Wait()
+		mu.Lock()
+		close(release)
+		mu.Unlock()
+		wg.Wait()
+		tr.Close()
+		mu.Lock()
+		got := len(conns)
+		mu.Unlock()
+		want := 1
+		if v := curlpoll.Version().Version; !multiplex && (strings.HasPrefix(v, "7.") || strings.HasPrefix(v, "8.0.")) {
+			want = n
+		}
+		if got != want {
+			t.Errorf("MultiplexHTTP2 %v: %d connections for %d concurrent requests, want %d", multiplex, got, n, want)
+		}
+	}
+}

@@ -10,7 +10,6 @@ package main
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/bench/internal/load"
@@ -22,14 +21,15 @@ func main() {
 		MaxIdleConnsPerHost: cfg.Workers,
 		MaxConnsPerHost:     cfg.Workers,
 		CAFile:              cfg.CAFile,
+		MultiplexHTTP2:      true, // as net/http: one connection for the h2 row
 	}
 	defer tr.Close()
 	client := &http.Client{Transport: tr}
 	r := load.Run("curlpoll-transport", cfg, func(int) (load.Fetch, error) {
 		return func() (int64, error) { return load.GetHTTP(client, cfg.URL, cfg.HTTP2) }, nil
 	})
-	if v := curlpoll.Version().Version; cfg.HTTP2 && (strings.HasPrefix(v, "7.") || strings.HasPrefix(v, "8.0.")) {
-		r.Note = "HTTP/2 without multiplexing (libcurl < 8.1.0 default): one connection per stream"
+	if cfg.HTTP2 {
+		r.Note = "MultiplexHTTP2 (up to 100 streams per connection)"
 	}
 	load.Print(r)
 }
