@@ -75,6 +75,7 @@ type counters struct {
 	parked        int    // REMOVEs that parked a watcher instead of dropping it
 	closed        int    // close-socket callbacks
 	silentCloses  int    // sockets sweep found closed without the close callback
+	callbacks     int    // calls from C into Go (callbacks.go) for this Multi and its transfers
 }
 
 // workOp is the kind of a message to the driver.
@@ -428,7 +429,7 @@ func (m *Multi) afterCall() {
 		ended = true
 		// The message dies with curl_multi_remove_handle: easy and rc are
 		// copies.
-		t := transferOf(C.curlpoll_private(easy))
+		t := transferAt(C.curlpoll_private(easy))
 		if t == nil || !t.active {
 			continue
 		}

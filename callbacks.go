@@ -18,8 +18,18 @@ import (
 	"unsafe"
 )
 
-// transferOf returns the transfer running on the easy handle h, nil if none.
+// transferOf returns the transfer running on the easy handle h, nil if
+// none, and counts the callback on its Multi.
 func transferOf(h C.uintptr_t) *Transfer {
+	t := transferAt(h)
+	if t != nil {
+		t.m.stats.callbacks++
+	}
+	return t
+}
+
+// transferAt returns the transfer running on the easy handle h, nil if none.
+func transferAt(h C.uintptr_t) *Transfer {
 	if h == 0 {
 		return nil
 	}
@@ -171,6 +181,9 @@ func addrPort(ip *C.char, port C.int) netip.AddrPort {
 // multiOf returns the Multi registered as the socket and timer callbacks' data.
 func multiOf(h C.uintptr_t) *Multi {
 	m, _ := cgo.Handle(h).Value().(*Multi)
+	if m != nil {
+		m.stats.callbacks++
+	}
 	return m
 }
 

@@ -21,6 +21,7 @@ type Stats struct {
 	RecvPauses                                       int
 	Spins                                            int
 	Running                                          int // running_handles after the last socket action
+	Callbacks                                        int // calls from C into Go
 }
 
 // Stats returns the driver's counters.
@@ -35,6 +36,7 @@ func (m *Multi) Stats() (Stats, error) {
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
 			Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
 			ParkedTotal: c.parked, CloseCallbacks: c.closed, SilentCloses: c.silentCloses,
+			Callbacks: c.callbacks,
 		}
 		// A parked watcher of a socket that is still open is an idle
 		// connection in libcurl's cache; one whose socket is gone is a leak
