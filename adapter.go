@@ -362,11 +362,31 @@ func (m *Multi) add(t *Transfer) {
 // closes an HTTP/1 connection that is in the middle of a transfer, and
 // resets an HTTP/2 stream.
 func (m *Multi) remove(t *Transfer, err error) {
-	t.info, _ = t.e.rawInfo() // a few field reads; the Transport's Easy is reset right after
-	C.curl_multi_remove_handle(m.c, t.e.c)
+	m.detach(t)
+	t.finish(err)
+}
+
+// complete detaches t, which libcurl has finished with result rc, and ends
+// it with the error rc means.
+func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
+	var detail string
+	if rc != C.CURLE_OK || t.cause != nil {
+		// Read before the handle is removed, which may log more.
+		detail = C.GoString(t.e.errbuf)
+	}
+	ci := m.detach(t)
+	t.finish(t.resultError(rc, detail, ci.os_errno))
+}
+
+// detach removes t from the multi handle, with one call into C
+// (curlpoll_done) that first reads t.info (the Transport's Easy is reset
+// right after the end).
+func (m *Multi) detach(t *Transfer) (ci C.struct_curlpoll_info) {
+	C.curlpoll_done(m.c, t.e.c, queueTimeKnown(), &ci)
+	t.info, _ = transferInfo(&ci)
 	t.e.cur = nil
 	delete(m.active, t)
-	t.finish(err)
+	return ci
 }
 
 // resume lifts the pause that a callback put on one direction of t. The
@@ -422,21 +442,20 @@ func (m *Multi) afterCall() {
 		m.panicked = nil
 		panic(p)
 	}
-	var easy unsafe.Pointer
+	var priv C.uintptr_t
 	var rc C.CURLcode
 	ended := false
-	for C.curlpoll_info_read(m.c, &easy, &rc) == 1 {
+	for C.curlpoll_info_read(m.c, &priv, &rc) == 1 {
 		ended = true
-		// The message dies with curl_multi_remove_handle: easy and rc are
+		// The message dies with curl_multi_remove_handle: priv and rc are
 		// copies.
-		t := transferAt(C.curlpoll_private(easy))
+		t := transferAt(priv)
 		if t == nil || !t.active {
 			continue
 		}
 		m.stats.completed++
 		m.progress++
-		err := t.resultError(rc)
-		m.remove(t, err)
+		m.complete(t, rc)
 	}
 	if ended {
 		// A transfer that ended may have dropped connects in progress

@@ -44,4 +44,9 @@ func TestCrossingsPerRequest(t *testing.T) {
 	goToC := float64(calls) / n
 	cToGo := float64(after.Callbacks-before.Callbacks) / n
 	t.Logf("per request: %.2f calls from Go into C, %.2f from C into Go", goToC, cToGo)
+	per := func(a, b int) float64 { return float64(a-b) / n }
+	t.Logf("timer callbacks: %.2f stop, %.2f now, %.2f set; socket callbacks: %.2f in, %.2f out, %.2f remove; actions: %.2f timeout, %.2f socket",
+		per(after.TimerStop, before.TimerStop), per(after.TimerNow, before.TimerNow), per(after.TimerSet, before.TimerSet),
+		per(after.PollIn, before.PollIn), per(after.PollOut, before.PollOut), per(after.PollRemove, before.PollRemove),
+		per(after.ActionTimeout, before.ActionTimeout), per(after.ActionSocket, before.ActionSocket))
 }

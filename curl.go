@@ -39,10 +39,11 @@ func globalInit() error {
 }
 
 // libcurlVersion returns the version number of the libcurl in use, as
-// 0xXXYYZZ (major, minor, patch).
-func libcurlVersion() uint32 {
+// 0xXXYYZZ (major, minor, patch). It is asked once: the answer cannot
+// change, and every transfer's end looks at it.
+var libcurlVersion = sync.OnceValue(func() uint32 {
 	return uint32(C.curl_version_info(C.CURLVERSION_NOW).version_num)
-}
+})
 
 // Version reports the libcurl in use, its TLS library and the features that
 // decide what curlpoll can do with it.

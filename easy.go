@@ -193,7 +193,7 @@ func (e *Easy) acquire(m *Multi) error {
 	}
 	e.busy = true
 	e.multi = m
-	C.memset(unsafe.Pointer(e.errbuf), 0, 1)
+	*e.errbuf = 0 // a store to C memory, not a call into C: the handle is idle
 	return nil
 }
 

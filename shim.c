@@ -170,12 +170,19 @@ CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {
 	return rc;
 }
 
-int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result) {
+static uintptr_t curlpoll_private(CURL *e) {
+	char *p = NULL;
+	if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK)
+		return 0;
+	return (uintptr_t)p;
+}
+
+int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result) {
 	int left;
 	CURLMsg *msg;
 	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
-			*easy = msg->easy_handle;
+			*priv = curlpoll_private(msg->easy_handle);
 			*result = msg->data.result;
 			return 1;
 		}
@@ -187,9 +194,49 @@ CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id) {
 	return curl_multi_assign(m, s, (void *)id);
 }
 
-uintptr_t curlpoll_private(CURL *e) {
-	char *p = NULL;
-	if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK)
-		return 0;
-	return (uintptr_t)p;
+// CURLINFO_QUEUE_TIME_T is new in libcurl 8.6.0.
+#define INFO_QUEUE_TIME_T (CURLINFO_OFF_T + 65)
+
+// info_ip copies the address string info into dst; "" if unknown.
+static void info_ip(CURL *e, CURLINFO info, char *dst, size_t size) {
+	char *ip = NULL;
+	dst[0] = 0;
+	if (curl_easy_getinfo(e, info, &ip) == CURLE_OK && ip != NULL && strlen(ip) < size)
+		strcpy(dst, ip);
+}
+
+void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
+	static const CURLINFO times[7] = {
+		CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T, CURLINFO_APPCONNECT_TIME_T,
+		CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T, CURLINFO_TOTAL_TIME_T,
+		CURLINFO_REDIRECT_TIME_T,
+	};
+	CURLcode rc;
+	memset(out, 0, sizeof *out);
+	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &out->os_errno) != CURLE_OK)
+		out->os_errno = 0;
+	for (int i = 0; i < 7; i++) {
+		if ((rc = curl_easy_getinfo(e, times[i], &out->times[i])) != CURLE_OK) {
+			out->failed = times[i];
+			out->rc = rc;
+			return;
+		}
+	}
+	if (queue && curl_easy_getinfo(e, INFO_QUEUE_TIME_T, &out->times[7]) != CURLE_OK)
+		out->times[7] = 0;
+	info_ip(e, CURLINFO_PRIMARY_IP, out->primary_ip, sizeof out->primary_ip);
+	if (curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &out->primary_port) != CURLE_OK)
+		out->primary_port = 0;
+	info_ip(e, CURLINFO_LOCAL_IP, out->local_ip, sizeof out->local_ip);
+	if (curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &out->local_port) != CURLE_OK)
+		out->local_port = 0;
+	if ((rc = curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &out->num_connects)) != CURLE_OK) {
+		out->failed = CURLINFO_NUM_CONNECTS;
+		out->rc = rc;
+	}
+}
+
+void curlpoll_done(CURLM *m, CURL *e, int queue, struct curlpoll_info *out) {
+	curlpoll_info(e, queue, out);
+	curl_multi_remove_handle(m, e);
 }

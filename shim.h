@@ -45,14 +45,34 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 // curlpoll_multi_setup installs the socket and timer callbacks with data h.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);
 
-// curlpoll_info_read returns 1 and fills easy and result for the next
-// CURLMSG_DONE message, 0 when the queue is empty.
-int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result);
+// curlpoll_info_read returns 1 and fills priv (the easy handle's
+// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
+// message, 0 when the queue is empty.
+int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
+
+// curlpoll_info is what a finished transfer leaves to know about it, read
+// with one call from Go.
+struct curlpoll_info {
+	// CURLINFO_*_TIME_T: name lookup, connect, app connect, pre-transfer,
+	// start transfer, total, redirect, and queue (libcurl 8.6.0+).
+	curl_off_t times[8];
+	long primary_port, local_port, num_connects;
+	long os_errno;                      // CURLINFO_OS_ERRNO
+	char primary_ip[64], local_ip[64]; // "" if unknown
+	CURLINFO failed;                    // the first info libcurl refused, 0 if none
+	CURLcode rc;                        // and why
+};
+
+// curlpoll_info fills out for e. queue asks for the queue time, which only
+// libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.
+void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
+
+// curlpoll_done ends e's transfer on m: it fills out (curlpoll_info) and
+// removes e from m (curl_multi_remove_handle).
+void curlpoll_done(CURLM *m, CURL *e, int queue, struct curlpoll_info *out);
 
 // curlpoll_multi_assign stores id as the socket's private pointer.
 CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
 
-// curlpoll_private returns the easy handle's CURLOPT_PRIVATE, 0 if unset.
-uintptr_t curlpoll_private(CURL *e);
 
 #endif
