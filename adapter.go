@@ -56,6 +56,10 @@ type Multi struct {
 	panicked any          // a panic recovered in the socket or timer callback
 	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
 	progress uint64       // bumped by every callback that moved something (spin guard)
+	// hdrLines counts the header lines the header callback collects in C
+	// (curlpoll_easy) before Go sees them; they are progress too. C memory,
+	// freed by shutdown.
+	hdrLines *C.uint64_t
 	stats    counters
 }
 
@@ -129,15 +133,20 @@ func NewMulti() (*Multi, error) {
 		timer:    time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
+	m.hdrLines = (*C.uint64_t)(C.calloc(1, C.sizeof_uint64_t))
 	m.handle = newHandle(m)
 	// The callbacks must be in place before the first add: libcurl reports
 	// the first timeout only once.
 	err := multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle)))
+	if err == nil && m.hdrLines == nil {
+		err = ErrOutOfMemory
+	}
 	if err == nil && libcurlVersion() < 0x080100 {
 		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
 	}
 	if err != nil {
 		C.curl_multi_cleanup(c)
+		C.free(unsafe.Pointer(m.hdrLines))
 		deleteHandle(m.handle)
 		return nil, err
 	}
@@ -349,7 +358,9 @@ func (m *Multi) add(t *Transfer) {
 		}
 		t.e.sockMulti = m
 	}
+	t.e.cs.lines = m.hdrLines // unset by curlpoll_done
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+		t.e.cs.lines = nil
 		t.e.cur = nil
 		delete(m.active, t)
 		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
@@ -374,19 +385,26 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 		// Read before the handle is removed, which may log more.
 		detail = C.GoString(t.e.errbuf)
 	}
-	ci := m.detach(t)
+	ci, ok := m.detach(t)
+	if !ok && rc == C.CURLE_OK {
+		// A trailer line failed the transfer after libcurl had finished
+		// it; had the callback seen the line at once, libcurl would have
+		// failed it so.
+		rc = C.CURLE_WRITE_ERROR
+	}
 	t.finish(t.resultError(rc, detail, ci.os_errno))
 }
 
 // detach removes t from the multi handle, with one call into C
-// (curlpoll_done) that first reads t.info (the Transport's Easy is reset
-// right after the end).
-func (m *Multi) detach(t *Transfer) (ci C.struct_curlpoll_info) {
-	C.curlpoll_done(m.c, t.e.c, queueTimeKnown(), &ci)
+// (curlpoll_done): first the header lines the header callback still holds
+// go to Go (false if they failed the transfer), then t.info is read (the
+// Transport's Easy is reset right after the end).
+func (m *Multi) detach(t *Transfer) (ci C.struct_curlpoll_info, ok bool) {
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &ci) != 0
 	t.info, _ = transferInfo(&ci)
 	t.e.cur = nil
 	delete(m.active, t)
-	return ci
+	return ci, ok
 }
 
 // resume lifts the pause that a callback put on one direction of t. The
@@ -500,6 +518,8 @@ func (m *Multi) shutdown() {
 	// state stays valid until it returns.
 	C.curl_multi_cleanup(m.c)
 	m.c = nil
+	C.free(unsafe.Pointer(m.hdrLines)) // no header callback can run now
+	m.hdrLines = nil
 	for _, w := range m.sockets {
 		m.dropWatcher(w)
 	}

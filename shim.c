@@ -24,14 +24,84 @@ CURLcode curlpoll_getinfo_tls_session(CURL *h, struct curl_tlssessioninfo **v) {
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v) { return curl_multi_setopt(m, opt, v); }
 
-// Trampolines. Each passes the cgo.Handle it was given as data.
-
-static size_t write_cb(char *p, size_t size, size_t n, void *data) {
-	return goWrite((uintptr_t)data, p, size * n);
+struct curlpoll_easy *curlpoll_easy_new(uintptr_t h) {
+	struct curlpoll_easy *s = calloc(1, sizeof *s);
+	if (s != NULL)
+		s->handle = h;
+	return s;
 }
 
+void curlpoll_easy_free(struct curlpoll_easy *s) {
+	if (s != NULL)
+		free(s->hdr);
+	free(s);
+}
+
+// Trampolines. The write and header callbacks get the Easy's
+// curlpoll_easy; the others pass the cgo.Handle they were given as data.
+
+// hdr_flush passes the lines in s->hdr, then p[0:n] unless p is NULL, to Go
+// in one call; 0 if Go refused them (the transfer is to fail).
+static int hdr_flush(struct curlpoll_easy *s, char *p, size_t n) {
+	size_t len = s->len;
+	s->len = 0;
+	return goHeaders(s->handle, s->hdr, len, p, n);
+}
+
+// hdr_add appends a line to s->hdr; 0 if it does not fit in
+// CURLPOLL_HDR_MAX bytes or memory ran out.
+static int hdr_add(struct curlpoll_easy *s, const char *p, size_t n) {
+	uint32_t n32 = (uint32_t)n;
+	size_t need = s->len + sizeof n32 + n;
+	if (need > CURLPOLL_HDR_MAX)
+		return 0;
+	if (need > s->cap) {
+		size_t c = s->cap ? s->cap : 1024;
+		while (c < need)
+			c *= 2;
+		char *b = realloc(s->hdr, c);
+		if (b == NULL)
+			return 0;
+		s->hdr = b;
+		s->cap = c;
+	}
+	memcpy(s->hdr + s->len, &n32, sizeof n32);
+	memcpy(s->hdr + s->len + sizeof n32, p, n);
+	s->len = need;
+	return 1;
+}
+
+// blank reports a line with nothing but line-ending bytes: the end of a
+// header block.
+static int blank(const char *p, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+// header_cb collects the line; a blank one, or one that does not fit, goes
+// to Go with those before it. Crossing into Go costs about as much as the
+// Go side's work on a line, and a response has ten or so.
 static size_t header_cb(char *p, size_t size, size_t n, void *data) {
-	return goHeader((uintptr_t)data, p, size * n);
+	struct curlpoll_easy *s = data;
+	n *= size;
+	if (s->lines != NULL)
+		(*s->lines)++;
+	if (!hdr_add(s, p, n))
+		return hdr_flush(s, p, n) ? n : 0;
+	if (blank(p, n))
+		return hdr_flush(s, NULL, 0) ? n : 0;
+	return n;
+}
+
+// write_cb passes header lines still collected (those of a protocol whose
+// header block has no blank line at its end) to Go before the body.
+static size_t write_cb(char *p, size_t size, size_t n, void *data) {
+	struct curlpoll_easy *s = data;
+	if (s->len > 0 && !hdr_flush(s, NULL, 0))
+		return 0;
+	return goWrite(s->handle, p, size * n);
 }
 
 static size_t read_cb(char *p, size_t size, size_t n, void *data) {
@@ -119,17 +189,17 @@ static int timer_cb(CURLM *m, long timeout_ms, void *data) {
 	return 0; // -1 would mark the whole multi handle dead
 }
 
-CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
-	void *d = (void *)h;
+CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
+	void *d = (void *)s->handle;
 	CURLcode rc = CURLE_OK;
 #define SET(opt, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, v)
 	SET(CURLOPT_PRIVATE, d);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
-	SET(CURLOPT_WRITEDATA, d);
+	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
-	SET(CURLOPT_HEADERDATA, d);
+	SET(CURLOPT_HEADERDATA, s);
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, d);
 	SET(CURLOPT_SEEKFUNCTION, seek_cb);
@@ -236,7 +306,10 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
 	}
 }
 
-void curlpoll_done(CURLM *m, CURL *e, int queue, struct curlpoll_info *out) {
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out) {
+	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, out);
 	curl_multi_remove_handle(m, e);
+	s->lines = NULL;
+	return ok;
 }

@@ -25,10 +25,29 @@ CURLcode curlpoll_getinfo_tls_session(CURL *h, struct curl_tlssessioninfo **v);
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 
-// curlpoll_easy_setup installs the callbacks every curlpoll easy handle has,
-// all with data h: write, header, read, seek, progress (off until asked for),
-// open-socket (close-on-exec) and close-socket, the error buffer and CURLOPT_PRIVATE.
-CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
+// curlpoll_easy is the C side of an Easy, the data of its write and header
+// callbacks. The header callback collects lines in hdr and passes them to
+// goHeaders a block at a time: at the blank line that ends a block, before
+// a line that does not fit in CURLPOLL_HDR_MAX bytes, before body data, and
+// when the transfer ends (curlpoll_done). The Easy owns it: curlpoll_easy_new
+// and curlpoll_easy_free.
+struct curlpoll_easy {
+	uintptr_t handle; // the Easy's cgo.Handle
+	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
+	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
+	size_t len, cap;  // of hdr
+};
+
+#define CURLPOLL_HDR_MAX (16 * 1024)
+
+struct curlpoll_easy *curlpoll_easy_new(uintptr_t h);
+void curlpoll_easy_free(struct curlpoll_easy *s);
+
+// curlpoll_easy_setup installs the callbacks every curlpoll easy handle has:
+// write and header with data s, and with data s->handle read, seek,
+// progress (off until asked for), open-socket (close-on-exec) and
+// close-socket, the error buffer and CURLOPT_PRIVATE.
+CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
@@ -67,9 +86,11 @@ struct curlpoll_info {
 // libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.
 void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 
-// curlpoll_done ends e's transfer on m: it fills out (curlpoll_info) and
-// removes e from m (curl_multi_remove_handle).
-void curlpoll_done(CURLM *m, CURL *e, int queue, struct curlpoll_info *out);
+// curlpoll_done ends e's transfer on m: it passes the header lines still
+// collected in s to Go (a trailer block need not end with a blank line),
+// fills out (curlpoll_info) and removes e from m (curl_multi_remove_handle).
+// It returns 0 if Go refused the lines.
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
 
 // curlpoll_multi_assign stores id as the socket's private pointer.
 CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
