@@ -53,20 +53,19 @@ type Multi struct {
 	timerDue bool // libcurl asked for a timeout action as soon as possible
 	degraded map[*watcher]struct{}
 	pollTick *time.Ticker // polls degraded sockets, nil when there are none
-	panicked any          // a panic recovered in the socket or timer callback
+	panicked any          // a panic recovered in a socket callback (socket, open, close)
 	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
 	progress uint64       // bumped by every callback that moved something (spin guard)
-	// hdrLines counts the header lines the header callback collects in C
-	// (curlpoll_easy) before Go sees them; they are progress too. C memory,
-	// freed by shutdown.
-	hdrLines *C.uint64_t
-	stats    counters
+	// cs is what the timer callback and the header callbacks record in C
+	// (timeouts, header lines not yet seen by Go); C memory, freed by
+	// shutdown.
+	cs    *C.struct_curlpoll_multi
+	stats counters
 }
 
 // counters count what the driver saw, for tests and debugging.
 type counters struct {
 	poll          [5]int // socket callbacks by CURL_POLL_* value: NONE, IN, OUT, INOUT, REMOVE
-	timer         [3]int // timer callbacks: -1, 0, n > 0
 	actionTimeout int    // curl_multi_socket_action(CURL_SOCKET_TIMEOUT)
 	actionSocket  int    // curl_multi_socket_action(fd, bits)
 	completed     int    // transfers curl_multi_info_read reported done
@@ -133,20 +132,20 @@ func NewMulti() (*Multi, error) {
 		timer:    time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
-	m.hdrLines = (*C.uint64_t)(C.calloc(1, C.sizeof_uint64_t))
+	m.cs = (*C.struct_curlpoll_multi)(C.calloc(1, C.sizeof_struct_curlpoll_multi))
 	m.handle = newHandle(m)
 	// The callbacks must be in place before the first add: libcurl reports
 	// the first timeout only once.
-	err := multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle)))
-	if err == nil && m.hdrLines == nil {
-		err = ErrOutOfMemory
+	err := error(ErrOutOfMemory)
+	if m.cs != nil {
+		err = multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle), m.cs))
 	}
 	if err == nil && libcurlVersion() < 0x080100 {
 		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
 	}
 	if err != nil {
 		C.curl_multi_cleanup(c)
-		C.free(unsafe.Pointer(m.hdrLines))
+		C.free(unsafe.Pointer(m.cs))
 		deleteHandle(m.handle)
 		return nil, err
 	}
@@ -253,6 +252,9 @@ func (m *Multi) exec(fn func() error) error {
 func (m *Multi) run() {
 	defer close(m.done)
 	for {
+		// A libcurl call that afterCall did not follow (an opExec) may
+		// have set a timeout.
+		m.applyTimer()
 		if m.timerDue {
 			// Timeout 0: act now, but after the libcurl call that asked
 			// for it has returned, and after the messages already waiting,
@@ -358,7 +360,7 @@ func (m *Multi) add(t *Transfer) {
 		}
 		t.e.sockMulti = m
 	}
-	t.e.cs.lines = m.hdrLines // unset by curlpoll_done
+	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
 		t.e.cs.lines = nil
 		t.e.cur = nil
@@ -451,11 +453,12 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 }
 
 // afterCall runs after every libcurl call the driver makes: it re-raises a
-// panic that a socket or timer callback recovered from (a bug in curlpoll,
+// panic that a socket callback recovered from (a bug in curlpoll,
 // raised here where no C frame is below), completes every transfer that
 // libcurl reports done (curl_multi_info_read), and then wakes the
 // consumers that got data.
 func (m *Multi) afterCall() {
+	m.applyTimer()
 	if p := m.panicked; p != nil {
 		m.panicked = nil
 		panic(p)
@@ -488,7 +491,7 @@ func (m *Multi) afterCall() {
 	m.toWake = m.toWake[:0]
 }
 
-// recoverCallback records a panic in the socket or timer callback for
+// recoverCallback records a panic in a socket callback for
 // afterCall to re-raise.
 func (m *Multi) recoverCallback() {
 	if r := recover(); r != nil && m.panicked == nil {
@@ -518,8 +521,8 @@ func (m *Multi) shutdown() {
 	// state stays valid until it returns.
 	C.curl_multi_cleanup(m.c)
 	m.c = nil
-	C.free(unsafe.Pointer(m.hdrLines)) // no header callback can run now
-	m.hdrLines = nil
+	C.free(unsafe.Pointer(m.cs)) // no callback can run now
+	m.cs = nil
 	for _, w := range m.sockets {
 		m.dropWatcher(w)
 	}

@@ -217,13 +217,6 @@ func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp C.uintptr_t) {
 	m.onSocket(int(fd), int(what), uint64(socketp))
 }
 
-//export goTimer
-func goTimer(h C.uintptr_t, ms C.long) {
-	m := multiOf(h)
-	defer m.recoverCallback()
-	m.onTimer(int64(ms))
-}
-
 //export goOpenSocket
 func goOpenSocket(h C.uintptr_t, fd C.int) {
 	m := multiOf(h)

@@ -301,7 +301,7 @@ func (m *Multi) ready(w *watcher, ev netpoll.Event) {
 	// Progress is judged over the whole Multi, not this call alone: on an
 	// HTTP/2 connection libcurl reads frames for other streams here and
 	// delivers them in the 0 ms timeout action that follows.
-	now := m.progress + uint64(*m.hdrLines)
+	now := m.progress + uint64(m.cs.header_lines)
 	moved := now != w.seen
 	w.seen = now
 	if w.closed || w.want&ev == 0 || w.armed[d] {

@@ -183,9 +183,16 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socke
 	return 0; // -1 would mark the whole multi handle dead
 }
 
+// timer_cb records the timeout for the driver, which acts on it after the
+// libcurl call that made it (Multi.applyTimer): each call replaces the
+// last, so only the last matters, and crossing into Go costs more than
+// everything else a small request's timer does.
 static int timer_cb(CURLM *m, long timeout_ms, void *data) {
+	struct curlpoll_multi *s = data;
 	(void)m;
-	goTimer((uintptr_t)data, timeout_ms);
+	s->timeout_ms = timeout_ms;
+	s->timer_set = 1;
+	s->timer_calls[timeout_ms < 0 ? 0 : timeout_ms == 0 ? 1 : 2]++;
 	return 0; // -1 would mark the whole multi handle dead
 }
 
@@ -232,11 +239,11 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	return rc;
 }
 
-CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {
 	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)h);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
-	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)h);
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)s);
 	return rc;
 }
 

@@ -61,8 +61,19 @@ CURLcode curlpoll_set_prereq(CURL *e, int on);
 // open-socket and close-socket callbacks of the connections e opens.
 CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 
-// curlpoll_multi_setup installs the socket and timer callbacks with data h.
-CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);
+// curlpoll_multi is the C side of a Multi: what its timer callback and its
+// transfers' header callbacks record without calling into Go, for the
+// Multi's driver to read after each libcurl call. The Multi owns it.
+struct curlpoll_multi {
+	uint64_t header_lines; // lines the header callbacks collected (the spin guard's progress)
+	long timeout_ms;       // the timer callback's last timeout
+	int timer_set;         // a timer callback came since the driver last looked
+	long timer_calls[3];   // timer callbacks with a timeout of -1, 0, more
+};
+
+// curlpoll_multi_setup installs the socket callback with data h and the
+// timer callback with data s.
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
 
 // curlpoll_info_read returns 1 and fills priv (the easy handle's
 // CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
