@@ -387,26 +387,26 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 		// Read before the handle is removed, which may log more.
 		detail = C.GoString(t.e.errbuf)
 	}
-	ci, ok := m.detach(t)
+	ok := m.detach(t)
 	if !ok && rc == C.CURLE_OK {
 		// A trailer line failed the transfer after libcurl had finished
 		// it; had the callback seen the line at once, libcurl would have
 		// failed it so.
 		rc = C.CURLE_WRITE_ERROR
 	}
-	t.finish(t.resultError(rc, detail, ci.os_errno))
+	t.finish(t.resultError(rc, detail, m.cs.info.os_errno))
 }
 
 // detach removes t from the multi handle, with one call into C
 // (curlpoll_done): first the header lines the header callback still holds
 // go to Go (false if they failed the transfer), then t.info is read (the
-// Transport's Easy is reset right after the end).
-func (m *Multi) detach(t *Transfer) (ci C.struct_curlpoll_info, ok bool) {
-	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &ci) != 0
-	t.info, _ = transferInfo(&ci)
+// Transport's Easy is reset right after the end) into m.cs.info.
+func (m *Multi) detach(t *Transfer) (ok bool) {
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
+	t.info, _ = transferInfo(&m.cs.info)
 	t.e.cur = nil
 	delete(m.active, t)
-	return ci, ok
+	return ok
 }
 
 // resume lifts the pause that a callback put on one direction of t. The

@@ -61,25 +61,6 @@ CURLcode curlpoll_set_prereq(CURL *e, int on);
 // open-socket and close-socket callbacks of the connections e opens.
 CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 
-// curlpoll_multi is the C side of a Multi: what its timer callback and its
-// transfers' header callbacks record without calling into Go, for the
-// Multi's driver to read after each libcurl call. The Multi owns it.
-struct curlpoll_multi {
-	uint64_t header_lines; // lines the header callbacks collected (the spin guard's progress)
-	long timeout_ms;       // the timer callback's last timeout
-	int timer_set;         // a timer callback came since the driver last looked
-	long timer_calls[3];   // timer callbacks with a timeout of -1, 0, more
-};
-
-// curlpoll_multi_setup installs the socket callback with data h and the
-// timer callback with data s.
-CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
-
-// curlpoll_info_read returns 1 and fills priv (the easy handle's
-// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
-// message, 0 when the queue is empty.
-int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
-
 // curlpoll_info is what a finished transfer leaves to know about it, read
 // with one call from Go.
 struct curlpoll_info {
@@ -92,6 +73,26 @@ struct curlpoll_info {
 	CURLINFO failed;                    // the first info libcurl refused, 0 if none
 	CURLcode rc;                        // and why
 };
+
+// curlpoll_multi is the C side of a Multi: what its timer callback and its
+// transfers' header callbacks record without calling into Go, for the
+// Multi's driver to read after each libcurl call. The Multi owns it.
+struct curlpoll_multi {
+	uint64_t header_lines;     // lines the header callbacks collected (the spin guard's progress)
+	long timeout_ms;           // the timer callback's last timeout
+	int timer_set;             // a timer callback came since the driver last looked
+	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
+	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
+};
+
+// curlpoll_multi_setup installs the socket callback with data h and the
+// timer callback with data s.
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
+
+// curlpoll_info_read returns 1 and fills priv (the easy handle's
+// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
+// message, 0 when the queue is empty.
+int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
 
 // curlpoll_info fills out for e. queue asks for the queue time, which only
 // libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.
