@@ -397,10 +397,11 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 	t.finish(t.resultError(rc, detail, m.cs.info.os_errno))
 }
 
-// detach removes t from the multi handle, with one call into C
-// (curlpoll_done): first the header lines the header callback still holds
-// go to Go (false if they failed the transfer), then t.info is read (the
-// Transport's Easy is reset right after the end) into m.cs.info.
+// detach removes t from the multi handle with one call into C
+// (curlpoll_done): the header lines the header callback still holds go to
+// Go first (false if they failed the transfer), then the transfer's info
+// is read into m.cs.info and kept in t.info (the Transport's Easy is reset
+// right after the end), then the handle is removed.
 func (m *Multi) detach(t *Transfer) (ok bool) {
 	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
 	t.info, _ = transferInfo(&m.cs.info)

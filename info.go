@@ -202,6 +202,7 @@ func transferInfo(ci *C.struct_curlpoll_info) (TransferInfo, error) {
 	return info, nil
 }
 
+// timingsOf converts the timings curlpoll_info read, in microseconds.
 func timingsOf(ci *C.struct_curlpoll_info) Timings {
 	us := func(i int) time.Duration { return time.Duration(ci.times[i]) * time.Microsecond }
 	return Timings{
