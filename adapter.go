@@ -60,16 +60,19 @@ type Multi struct {
 	timerDue bool // libcurl asked for a timeout action as soon as possible
 	degraded map[*watcher]struct{}
 	pollTick *time.Ticker // polls degraded sockets, nil when there are none
-	panicked any          // a panic recovered in the socket or timer callback
+	panicked any          // a panic recovered in a socket callback (socket, open, close)
 	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
 	progress uint64       // bumped by every callback that moved something (spin guard)
-	stats    counters
+	// cs is what the timer callback and the header callbacks record in C
+	// (timeouts, header lines not yet seen by Go); C memory, freed by
+	// shutdown.
+	cs    *C.struct_curlpoll_multi
+	stats counters
 }
 
 // counters count what the driver saw, for tests and debugging.
 type counters struct {
 	poll          [5]int // socket callbacks by CURL_POLL_* value: NONE, IN, OUT, INOUT, REMOVE
-	timer         [3]int // timer callbacks: -1, 0, n > 0
 	actionTimeout int    // curl_multi_socket_action(CURL_SOCKET_TIMEOUT)
 	actionSocket  int    // curl_multi_socket_action(fd, bits)
 	completed     int    // transfers curl_multi_info_read reported done
@@ -84,6 +87,7 @@ type counters struct {
 	silentCloses  int    // sockets sweep found closed without the close callback
 	lent          int    // read waits lent to a waiting consumer (Transfer.lend)
 	watcherWaits  int    // waits handed to a watcher goroutine
+	callbacks     int    // calls from C into Go (callbacks.go) for this Multi and its transfers
 }
 
 // workOp is the kind of a message to the driver.
@@ -137,15 +141,20 @@ func NewMulti() (*Multi, error) {
 		timer:    time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
+	m.cs = (*C.struct_curlpoll_multi)(C.calloc(1, C.sizeof_struct_curlpoll_multi))
 	m.handle = newHandle(m)
 	// The callbacks must be in place before the first add: libcurl reports
 	// the first timeout only once.
-	err := multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle)))
+	err := error(ErrOutOfMemory)
+	if m.cs != nil {
+		err = multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle), m.cs))
+	}
 	if err == nil && libcurlVersion() < 0x080100 {
 		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
 	}
 	if err != nil {
 		C.curl_multi_cleanup(c)
+		C.free(unsafe.Pointer(m.cs))
 		deleteHandle(m.handle)
 		return nil, err
 	}
@@ -349,6 +358,9 @@ func (m *Multi) turns(n int) bool {
 			return false // shut down
 		}
 		did := m.drain()
+		// A libcurl call that afterCall did not follow (an opExec) may
+		// have set a timeout.
+		m.applyTimer()
 		if m.timerDue {
 			m.timerDue = false
 			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
@@ -427,7 +439,9 @@ func (m *Multi) add(t *Transfer) {
 		}
 		t.e.sockMulti = m
 	}
+	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+		t.e.cs.lines = nil
 		t.e.cur = nil
 		delete(m.active, t)
 		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
@@ -440,11 +454,39 @@ func (m *Multi) add(t *Transfer) {
 // closes an HTTP/1 connection that is in the middle of a transfer, and
 // resets an HTTP/2 stream.
 func (m *Multi) remove(t *Transfer, err error) {
-	t.info, _ = t.e.rawInfo() // a few field reads; the Transport's Easy is reset right after
-	C.curl_multi_remove_handle(m.c, t.e.c)
+	m.detach(t)
+	t.finish(err)
+}
+
+// complete detaches t, which libcurl has finished with result rc, and ends
+// it with the error rc means.
+func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
+	var detail string
+	if rc != C.CURLE_OK || t.cause != nil {
+		// Read before the handle is removed, which may log more.
+		detail = C.GoString(t.e.errbuf)
+	}
+	ok := m.detach(t)
+	if !ok && rc == C.CURLE_OK {
+		// A trailer line failed the transfer after libcurl had finished
+		// it; had the callback seen the line at once, libcurl would have
+		// failed it so.
+		rc = C.CURLE_WRITE_ERROR
+	}
+	t.finish(t.resultError(rc, detail, m.cs.info.os_errno))
+}
+
+// detach removes t from the multi handle with one call into C
+// (curlpoll_done): the header lines the header callback still holds go to
+// Go first (false if they failed the transfer), then the transfer's info
+// is read into m.cs.info and kept in t.info (the Transport's Easy is reset
+// right after the end), then the handle is removed.
+func (m *Multi) detach(t *Transfer) (ok bool) {
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
+	t.info, _ = transferInfo(&m.cs.info)
 	t.e.cur = nil
 	delete(m.active, t)
-	t.finish(err)
+	return ok
 }
 
 // resume lifts the pause that a callback put on one direction of t. The
@@ -491,30 +533,30 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 }
 
 // afterCall runs after every libcurl call the driver makes: it re-raises a
-// panic that a socket or timer callback recovered from (a bug in curlpoll,
+// panic that a socket callback recovered from (a bug in curlpoll,
 // raised here where no C frame is below), completes every transfer that
 // libcurl reports done (curl_multi_info_read), and then wakes the
 // consumers that got data.
 func (m *Multi) afterCall() {
+	m.applyTimer()
 	if p := m.panicked; p != nil {
 		m.panicked = nil
 		panic(p)
 	}
-	var easy unsafe.Pointer
+	var priv C.uintptr_t
 	var rc C.CURLcode
 	ended := false
-	for C.curlpoll_info_read(m.c, &easy, &rc) == 1 {
+	for C.curlpoll_info_read(m.c, &priv, &rc) == 1 {
 		ended = true
-		// The message dies with curl_multi_remove_handle: easy and rc are
+		// The message dies with curl_multi_remove_handle: priv and rc are
 		// copies.
-		t := transferOf(C.curlpoll_private(easy))
+		t := transferAt(priv)
 		if t == nil || !t.active {
 			continue
 		}
 		m.stats.completed++
 		m.progress++
-		err := t.resultError(rc)
-		m.remove(t, err)
+		m.complete(t, rc)
 	}
 	if ended {
 		// A transfer that ended may have dropped connects in progress
@@ -529,7 +571,7 @@ func (m *Multi) afterCall() {
 	m.toWake = m.toWake[:0]
 }
 
-// recoverCallback records a panic in the socket or timer callback for
+// recoverCallback records a panic in a socket callback for
 // afterCall to re-raise.
 func (m *Multi) recoverCallback() {
 	if r := recover(); r != nil && m.panicked == nil {
@@ -559,6 +601,8 @@ func (m *Multi) shutdown() {
 	// state stays valid until it returns.
 	C.curl_multi_cleanup(m.c)
 	m.c = nil
+	C.free(unsafe.Pointer(m.cs)) // no callback can run now
+	m.cs = nil
 	for _, w := range m.sockets {
 		m.dropWatcher(w)
 	}

@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"runtime/cgo"
 	"runtime/debug"
@@ -18,8 +19,18 @@ import (
 	"unsafe"
 )
 
-// transferOf returns the transfer running on the easy handle h, nil if none.
+// transferOf returns the transfer running on the easy handle h, nil if
+// none, and counts the callback on its Multi.
 func transferOf(h C.uintptr_t) *Transfer {
+	t := transferAt(h)
+	if t != nil {
+		t.m.stats.callbacks++
+	}
+	return t
+}
+
+// transferAt returns the transfer running on the easy handle h, nil if none.
+func transferAt(h C.uintptr_t) *Transfer {
 	if h == 0 {
 		return nil
 	}
@@ -48,19 +59,41 @@ func goWrite(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
 	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
-//export goHeader
-func goHeader(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+// goHeaders receives header lines that the header callback collected in
+// C (shim.c): block holds n bytes of lines, each a native-endian uint32
+// length and its bytes, and line, unless NULL, is one more of ln bytes,
+// too long to collect. It returns 0 to fail the transfer, which stops at
+// the line that failed it.
+//
+//export goHeaders
+func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size_t) (ok C.int) {
 	t := transferOf(h)
 	if t == nil {
 		return 0
 	}
-	defer t.failOnPanic()
-	line := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	defer t.failOnPanic() // ok stays 0 on a panic: libcurl aborts the transfer
+	b := unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))
+	for len(b) >= 4 {
+		k := 4 + int(binary.NativeEndian.Uint32(b))
+		if !t.headerLine(b[4:k]) {
+			return 0
+		}
+		b = b[k:]
+	}
+	if line != nil && !t.headerLine(unsafe.Slice((*byte)(unsafe.Pointer(line)), int(ln))) {
+		return 0
+	}
+	return 1
+}
+
+// headerLine is the header callback's work for one line, valid only
+// during the call; false fails the transfer.
+func (t *Transfer) headerLine(line []byte) bool {
 	t.onHeader(line)
 	if f := t.e.headerHook; f != nil {
 		if err := f(line); err != nil {
 			t.cause = err
-			return 0
+			return false
 		}
 	}
 	if t.e.headerFunc != nil {
@@ -70,7 +103,7 @@ func goHeader(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
 		t.queueHooksLocked()
 		t.mu.Unlock()
 	}
-	return n
+	return true
 }
 
 //export goRead
@@ -171,6 +204,9 @@ func addrPort(ip *C.char, port C.int) netip.AddrPort {
 // multiOf returns the Multi registered as the socket and timer callbacks' data.
 func multiOf(h C.uintptr_t) *Multi {
 	m, _ := cgo.Handle(h).Value().(*Multi)
+	if m != nil {
+		m.stats.callbacks++
+	}
 	return m
 }
 
@@ -179,13 +215,6 @@ func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp, easy C.uintptr_t) {
 	m := multiOf(h)
 	defer m.recoverCallback()
 	m.onSocket(int(fd), int(what), uint64(socketp), transferOf(easy))
-}
-
-//export goTimer
-func goTimer(h C.uintptr_t, ms C.long) {
-	m := multiOf(h)
-	defer m.recoverCallback()
-	m.onTimer(int64(ms))
 }
 
 //export goOpenSocket

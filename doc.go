@@ -23,11 +23,12 @@
 //
 // libcurl's callbacks run inside those calls. They only record state and
 // return a code: the socket callback starts or stops a watcher, the timer
-// callback sets the timer, the write callback queues the body, the header
-// callback collects the header block. They never call back into the multi
-// interface, which libcurl forbids. A panic in callback code is recovered
-// before it could unwind through libcurl's C frames, and fails that
-// transfer with a [*PanicError].
+// callback records the timeout (in C; the driver sets its timer when the
+// call returns), the write callback queues the body, the header callback
+// collects the header block (in C, handing it to Go a block at a time).
+// They never call back into the multi interface, which libcurl forbids. A
+// panic in callback code is recovered before it could unwind through
+// libcurl's C frames, and fails that transfer with a [*PanicError].
 //
 // Each socket libcurl asks to have watched gets a watcher: a close-on-exec
 // duplicate of libcurl's descriptor, registered with the netpoller (package

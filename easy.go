@@ -27,9 +27,10 @@ var liveEasies atomic.Int64
 // transfer's Close (Do does that itself). Close frees the handle; an Easy
 // that is never closed leaks its C memory.
 type Easy struct {
-	c      unsafe.Pointer // CURL*
-	handle cgo.Handle     // passed to every callback as data; deleted by Close
-	errbuf *C.char        // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
+	c      unsafe.Pointer          // CURL*
+	handle cgo.Handle              // passed to every callback as data; deleted by Close
+	errbuf *C.char                 // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
+	cs     *C.struct_curlpoll_easy // the write and header callbacks' data: the handle and the header lines not yet passed to Go
 
 	// mu guards busy, closed and multi.
 	mu     sync.Mutex
@@ -89,7 +90,12 @@ func NewEasy() (*Easy, error) {
 	}
 	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1))}
 	e.handle = newHandle(e)
+	e.cs = C.curlpoll_easy_new(C.uintptr_t(e.handle))
 	liveEasies.Add(1)
+	if e.errbuf == nil || e.cs == nil {
+		e.free()
+		return nil, ErrOutOfMemory
+	}
 	if err := e.setup(); err != nil {
 		e.free()
 		return nil, err
@@ -98,7 +104,7 @@ func NewEasy() (*Easy, error) {
 }
 
 func (e *Easy) setup() error {
-	return codeErr(C.curlpoll_easy_setup(e.c, C.uintptr_t(e.handle), e.errbuf))
+	return codeErr(C.curlpoll_easy_setup(e.c, e.cs, e.errbuf))
 }
 
 // Reset returns every option to its default (curl_easy_reset), keeping the
@@ -118,6 +124,7 @@ func (e *Easy) Reset() error {
 		// handle: no hop to its driver, and no closure to allocate.
 		rc = e.reset()
 	}
+	e.cs.len, e.cs.lines = 0, nil
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil
@@ -127,7 +134,7 @@ func (e *Easy) Reset() error {
 }
 
 func (e *Easy) reset() C.CURLcode {
-	return C.curlpoll_easy_reset(e.c, C.uintptr_t(e.handle), e.errbuf)
+	return C.curlpoll_easy_reset(e.c, e.cs, e.errbuf)
 }
 
 // onLastMulti runs fn, a libcurl call on the handle that may call into the
@@ -172,6 +179,8 @@ func (e *Easy) free() {
 	C.curl_easy_cleanup(e.c)
 	e.c = nil
 	e.freeSlists()
+	C.curlpoll_easy_free(e.cs)
+	e.cs = nil
 	C.free(unsafe.Pointer(e.errbuf))
 	deleteHandle(e.handle)
 	liveEasies.Add(-1)
@@ -210,7 +219,9 @@ func (e *Easy) acquire(m *Multi) error {
 	}
 	e.busy = true
 	e.multi = m
-	*e.errbuf = 0 // an empty message: a plain store, not a cgo call to memset
+	// Plain stores to C memory, not calls into C: the handle is idle.
+	*e.errbuf = 0
+	e.cs.len = 0 // curlpoll_done passes on every line; this is for safety
 	return nil
 }
 

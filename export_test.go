@@ -22,6 +22,7 @@ type Stats struct {
 	Spins                                            int
 	Running                                          int // running_handles after the last socket action
 	Lent, WatcherWaits                               int // read waits lent to consumers, waits of watcher goroutines
+	Callbacks                                        int // calls from C into Go
 }
 
 // Stats returns the driver's counters.
@@ -31,12 +32,13 @@ func (m *Multi) Stats() (Stats, error) {
 		c := m.stats
 		s = Stats{
 			PollNone: c.poll[0], PollIn: c.poll[1], PollOut: c.poll[2], PollInOut: c.poll[3], PollRemove: c.poll[4],
-			TimerStop: c.timer[0], TimerNow: c.timer[1], TimerSet: c.timer[2],
+			TimerStop: int(m.cs.timer_calls[0]), TimerNow: int(m.cs.timer_calls[1]), TimerSet: int(m.cs.timer_calls[2]),
 			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
 			Completed: c.completed, StaleReady: c.staleReady, Replaced: c.replaced, WatchersMade: c.watchers,
 			Active: len(m.active), RecvPauses: c.recvPauses, Spins: c.spins, Running: c.running,
 			ParkedTotal: c.parked, CloseCallbacks: c.closed, SilentCloses: c.silentCloses,
 			Lent: c.lent, WatcherWaits: c.watcherWaits,
+			Callbacks: c.callbacks,
 		}
 		// A parked watcher of a socket that is still open is an idle
 		// connection in libcurl's cache; one whose socket is gone is a leak

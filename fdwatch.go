@@ -70,8 +70,9 @@ type watcher struct {
 
 	// The spin guard: idle counts readiness reports in a row after which
 	// nothing had happened on the whole Multi since the previous one (seen
-	// is m.progress after that one); past spinLimit the direction is
-	// re-armed only after a back-off, held in rearm.
+	// is m.progress plus the header lines counted in C, after that one);
+	// past spinLimit the direction is re-armed only after a back-off, held
+	// in rearm.
 	idle    int
 	seen    uint64
 	backoff time.Duration
@@ -337,8 +338,9 @@ func (m *Multi) ready(w *watcher, ev netpoll.Event) {
 	// Progress is judged over the whole Multi, not this call alone: on an
 	// HTTP/2 connection libcurl reads frames for other streams here and
 	// delivers them in the 0 ms timeout action that follows.
-	moved := m.progress != w.seen
-	w.seen = m.progress
+	now := m.progress + uint64(m.cs.header_lines)
+	moved := now != w.seen
+	w.seen = now
 	if w.closed || w.want&ev == 0 || w.armed[d] {
 		return
 	}

@@ -139,44 +139,17 @@ type Timings struct {
 	Redirect      time.Duration // spent on followed redirects before the last transfer
 }
 
-// curlinfoQueueTime is CURLINFO_QUEUE_TIME_T (CURLINFO_OFF_T + 65), new in
-// libcurl 8.6.0: the headers curlpoll builds against may not have it.
-const curlinfoQueueTime = C.CURLINFO_OFF_T + 65
-
 // Timings returns the last transfer's timings.
 func (e *Easy) Timings() (Timings, error) {
 	if err := e.idle(); err != nil {
 		return Timings{}, err
 	}
-	return e.rawTimings()
-}
-
-func (e *Easy) rawTimings() (Timings, error) {
-	var t Timings
-	for _, f := range []struct {
-		info C.CURLINFO
-		dst  *time.Duration
-	}{
-		{C.CURLINFO_NAMELOOKUP_TIME_T, &t.NameLookup},
-		{C.CURLINFO_CONNECT_TIME_T, &t.Connect},
-		{C.CURLINFO_APPCONNECT_TIME_T, &t.AppConnect},
-		{C.CURLINFO_PRETRANSFER_TIME_T, &t.PreTransfer},
-		{C.CURLINFO_STARTTRANSFER_TIME_T, &t.StartTransfer},
-		{C.CURLINFO_TOTAL_TIME_T, &t.Total},
-		{C.CURLINFO_REDIRECT_TIME_T, &t.Redirect},
-	} {
-		us, err := e.rawOff(f.info)
-		if err != nil {
-			return Timings{}, err
-		}
-		*f.dst = time.Duration(us) * time.Microsecond
+	var ci C.struct_curlpoll_info
+	C.curlpoll_info(e.c, queueTimeKnown(), &ci)
+	if ci.failed != 0 && ci.failed != C.CURLINFO_NUM_CONNECTS {
+		return Timings{}, infoErr(ci.failed, ci.rc)
 	}
-	if libcurlVersion() >= 0x080600 {
-		if us, err := e.rawOff(curlinfoQueueTime); err == nil {
-			t.Queue = time.Duration(us) * time.Microsecond
-		}
-	}
-	return t, nil
+	return timingsOf(&ci), nil
 }
 
 // TransferInfo is what a finished transfer leaves to know about it: its
@@ -200,33 +173,56 @@ func (e *Easy) Info() (TransferInfo, error) {
 	return e.rawInfo()
 }
 
+// rawInfo reads what Info returns with one call into C (curlpoll_info).
 func (e *Easy) rawInfo() (TransferInfo, error) {
-	t, err := e.rawTimings()
-	if err != nil {
-		return TransferInfo{}, err
+	var ci C.struct_curlpoll_info
+	C.curlpoll_info(e.c, queueTimeKnown(), &ci)
+	return transferInfo(&ci)
+}
+
+// queueTimeKnown tells curlpoll_info whether libcurl knows
+// CURLINFO_QUEUE_TIME_T, new in 8.6.0.
+func queueTimeKnown() C.int {
+	if libcurlVersion() >= 0x080600 {
+		return 1
 	}
-	info := TransferInfo{Timings: t}
-	info.RemoteAddr = e.rawAddrPort(C.CURLINFO_PRIMARY_IP, C.CURLINFO_PRIMARY_PORT)
-	info.LocalAddr = e.rawAddrPort(C.CURLINFO_LOCAL_IP, C.CURLINFO_LOCAL_PORT)
-	n, err := e.rawLong(C.CURLINFO_NUM_CONNECTS)
-	if err != nil {
-		return TransferInfo{}, err
+	return 0
+}
+
+// transferInfo converts what curlpoll_info read.
+func transferInfo(ci *C.struct_curlpoll_info) (TransferInfo, error) {
+	if ci.failed != 0 {
+		return TransferInfo{}, infoErr(ci.failed, ci.rc)
 	}
-	info.Connects = int(n)
-	info.Reused = n == 0 && info.RemoteAddr.IsValid()
+	info := TransferInfo{Timings: timingsOf(ci)}
+	info.RemoteAddr = addrPortOf(&ci.primary_ip, ci.primary_port)
+	info.LocalAddr = addrPortOf(&ci.local_ip, ci.local_port)
+	info.Connects = int(ci.num_connects)
+	info.Reused = ci.num_connects == 0 && info.RemoteAddr.IsValid()
 	return info, nil
 }
 
-// rawAddrPort reads an address and port pair of infos; invalid if unknown.
-func (e *Easy) rawAddrPort(ipInfo, portInfo C.CURLINFO) netip.AddrPort {
-	s, err := e.rawString(ipInfo)
-	if err != nil || s == "" {
-		return netip.AddrPort{}
+// timingsOf converts the timings curlpoll_info read, in microseconds.
+func timingsOf(ci *C.struct_curlpoll_info) Timings {
+	us := func(i int) time.Duration { return time.Duration(ci.times[i]) * time.Microsecond }
+	return Timings{
+		NameLookup:    us(0),
+		Connect:       us(1),
+		AppConnect:    us(2),
+		PreTransfer:   us(3),
+		StartTransfer: us(4),
+		Total:         us(5),
+		Redirect:      us(6),
+		Queue:         us(7),
 	}
-	ip, err := netip.ParseAddr(s)
+}
+
+// addrPortOf parses a NUL-terminated address and its port; invalid if the
+// address is unknown.
+func addrPortOf(ip *[64]C.char, port C.long) netip.AddrPort {
+	a, err := netip.ParseAddr(C.GoString(&ip[0]))
 	if err != nil {
 		return netip.AddrPort{}
 	}
-	p, _ := e.rawLong(portInfo)
-	return netip.AddrPortFrom(ip, uint16(p))
+	return netip.AddrPortFrom(a, uint16(port))
 }

@@ -74,14 +74,84 @@ CURLcode curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v) { return curl_multi_setopt(m, opt, v); }
 
-// Trampolines. Each passes the cgo.Handle it was given as data.
-
-static size_t write_cb(char *p, size_t size, size_t n, void *data) {
-	return goWrite((uintptr_t)data, p, size * n);
+struct curlpoll_easy *curlpoll_easy_new(uintptr_t h) {
+	struct curlpoll_easy *s = calloc(1, sizeof *s);
+	if (s != NULL)
+		s->handle = h;
+	return s;
 }
 
+void curlpoll_easy_free(struct curlpoll_easy *s) {
+	if (s != NULL)
+		free(s->hdr);
+	free(s);
+}
+
+// Trampolines. The write and header callbacks get the Easy's
+// curlpoll_easy; the others pass the cgo.Handle they were given as data.
+
+// hdr_flush passes the lines in s->hdr, then p[0:n] unless p is NULL, to Go
+// in one call; 0 if Go refused them (the transfer is to fail).
+static int hdr_flush(struct curlpoll_easy *s, char *p, size_t n) {
+	size_t len = s->len;
+	s->len = 0;
+	return goHeaders(s->handle, s->hdr, len, p, n);
+}
+
+// hdr_add appends a line to s->hdr; 0 if it does not fit in
+// CURLPOLL_HDR_MAX bytes or memory ran out.
+static int hdr_add(struct curlpoll_easy *s, const char *p, size_t n) {
+	uint32_t n32 = (uint32_t)n;
+	size_t need = s->len + sizeof n32 + n;
+	if (need > CURLPOLL_HDR_MAX)
+		return 0;
+	if (need > s->cap) {
+		size_t c = s->cap ? s->cap : 1024;
+		while (c < need)
+			c *= 2;
+		char *b = realloc(s->hdr, c);
+		if (b == NULL)
+			return 0;
+		s->hdr = b;
+		s->cap = c;
+	}
+	memcpy(s->hdr + s->len, &n32, sizeof n32);
+	memcpy(s->hdr + s->len + sizeof n32, p, n);
+	s->len = need;
+	return 1;
+}
+
+// blank reports a line with nothing but line-ending bytes: the end of a
+// header block.
+static int blank(const char *p, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+// header_cb collects the line; a blank one, or one that does not fit, goes
+// to Go with those before it. Crossing into Go costs about as much as the
+// Go side's work on a line, and a response has ten or so.
 static size_t header_cb(char *p, size_t size, size_t n, void *data) {
-	return goHeader((uintptr_t)data, p, size * n);
+	struct curlpoll_easy *s = data;
+	n *= size;
+	if (s->lines != NULL)
+		(*s->lines)++;
+	if (!hdr_add(s, p, n))
+		return hdr_flush(s, p, n) ? n : 0;
+	if (blank(p, n))
+		return hdr_flush(s, NULL, 0) ? n : 0;
+	return n;
+}
+
+// write_cb passes header lines still collected (those of a protocol whose
+// header block has no blank line at its end) to Go before the body.
+static size_t write_cb(char *p, size_t size, size_t n, void *data) {
+	struct curlpoll_easy *s = data;
+	if (s->len > 0 && !hdr_flush(s, NULL, 0))
+		return 0;
+	return goWrite(s->handle, p, size * n);
 }
 
 static size_t read_cb(char *p, size_t size, size_t n, void *data) {
@@ -157,28 +227,37 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
 	return rc;
 }
 
+static uintptr_t curlpoll_private(CURL *e);
+
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
 	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp, e ? curlpoll_private(e) : 0);
 	return 0; // -1 would mark the whole multi handle dead
 }
 
+// timer_cb records the timeout for the driver, which acts on it after the
+// libcurl call that made it (Multi.applyTimer): each call replaces the
+// last, so only the last matters, and crossing into Go costs more than
+// everything else a small request's timer does.
 static int timer_cb(CURLM *m, long timeout_ms, void *data) {
+	struct curlpoll_multi *s = data;
 	(void)m;
-	goTimer((uintptr_t)data, timeout_ms);
+	s->timeout_ms = timeout_ms;
+	s->timer_set = 1;
+	s->timer_calls[timeout_ms < 0 ? 0 : timeout_ms == 0 ? 1 : 2]++;
 	return 0; // -1 would mark the whole multi handle dead
 }
 
-CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
-	void *d = (void *)h;
+CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
+	void *d = (void *)s->handle;
 	CURLcode rc = CURLE_OK;
 #define SET(opt, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, v)
 	SET(CURLOPT_PRIVATE, d);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
-	SET(CURLOPT_WRITEDATA, d);
+	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
-	SET(CURLOPT_HEADERDATA, d);
+	SET(CURLOPT_HEADERDATA, s);
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, d);
 	SET(CURLOPT_SEEKFUNCTION, seek_cb);
@@ -211,25 +290,32 @@ CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf) {
 	return rc;
 }
 
-CURLcode curlpoll_easy_reset(CURL *e, uintptr_t h, char *errbuf) {
+CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	curl_easy_reset(e);
-	return curlpoll_easy_setup(e, h, errbuf);
+	return curlpoll_easy_setup(e, s, errbuf);
 }
 
-CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h) {
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {
 	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)h);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
-	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)h);
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)s);
 	return rc;
 }
 
-int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result) {
+static uintptr_t curlpoll_private(CURL *e) {
+	char *p = NULL;
+	if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK)
+		return 0;
+	return (uintptr_t)p;
+}
+
+int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result) {
 	int left;
 	CURLMsg *msg;
 	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
-			*easy = msg->easy_handle;
+			*priv = curlpoll_private(msg->easy_handle);
 			*result = msg->data.result;
 			return 1;
 		}
@@ -241,9 +327,52 @@ CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id) {
 	return curl_multi_assign(m, s, (void *)id);
 }
 
-uintptr_t curlpoll_private(CURL *e) {
-	char *p = NULL;
-	if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK)
-		return 0;
-	return (uintptr_t)p;
+// CURLINFO_QUEUE_TIME_T is new in libcurl 8.6.0.
+#define INFO_QUEUE_TIME_T (CURLINFO_OFF_T + 65)
+
+// info_ip copies the address string info into dst; "" if unknown.
+static void info_ip(CURL *e, CURLINFO info, char *dst, size_t size) {
+	char *ip = NULL;
+	dst[0] = 0;
+	if (curl_easy_getinfo(e, info, &ip) == CURLE_OK && ip != NULL && strlen(ip) < size)
+		strcpy(dst, ip);
+}
+
+void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
+	static const CURLINFO times[7] = {
+		CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T, CURLINFO_APPCONNECT_TIME_T,
+		CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T, CURLINFO_TOTAL_TIME_T,
+		CURLINFO_REDIRECT_TIME_T,
+	};
+	CURLcode rc;
+	memset(out, 0, sizeof *out);
+	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &out->os_errno) != CURLE_OK)
+		out->os_errno = 0;
+	for (int i = 0; i < 7; i++) {
+		if ((rc = curl_easy_getinfo(e, times[i], &out->times[i])) != CURLE_OK) {
+			out->failed = times[i];
+			out->rc = rc;
+			return;
+		}
+	}
+	if (queue && curl_easy_getinfo(e, INFO_QUEUE_TIME_T, &out->times[7]) != CURLE_OK)
+		out->times[7] = 0;
+	info_ip(e, CURLINFO_PRIMARY_IP, out->primary_ip, sizeof out->primary_ip);
+	if (curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &out->primary_port) != CURLE_OK)
+		out->primary_port = 0;
+	info_ip(e, CURLINFO_LOCAL_IP, out->local_ip, sizeof out->local_ip);
+	if (curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &out->local_port) != CURLE_OK)
+		out->local_port = 0;
+	if ((rc = curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &out->num_connects)) != CURLE_OK) {
+		out->failed = CURLINFO_NUM_CONNECTS;
+		out->rc = rc;
+	}
+}
+
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out) {
+	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
+	curlpoll_info(e, queue, out);
+	curl_multi_remove_handle(m, e);
+	s->lines = NULL;
+	return ok;
 }

@@ -50,13 +50,32 @@ CURLcode curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 
-// curlpoll_easy_setup installs the callbacks every curlpoll easy handle has,
-// all with data h: write, header, read, seek, progress (off until asked for),
-// open-socket (close-on-exec) and close-socket, the error buffer and CURLOPT_PRIVATE.
-CURLcode curlpoll_easy_setup(CURL *e, uintptr_t h, char *errbuf);
+// curlpoll_easy is the C side of an Easy, the data of its write and header
+// callbacks. The header callback collects lines in hdr and passes them to
+// goHeaders a block at a time: at the blank line that ends a block, before
+// a line that does not fit in CURLPOLL_HDR_MAX bytes, before body data, and
+// when the transfer ends (curlpoll_done). The Easy owns it: curlpoll_easy_new
+// and curlpoll_easy_free.
+struct curlpoll_easy {
+	uintptr_t handle; // the Easy's cgo.Handle
+	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
+	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
+	size_t len, cap;  // of hdr
+};
+
+#define CURLPOLL_HDR_MAX (16 * 1024)
+
+struct curlpoll_easy *curlpoll_easy_new(uintptr_t h);
+void curlpoll_easy_free(struct curlpoll_easy *s);
+
+// curlpoll_easy_setup installs the callbacks every curlpoll easy handle has:
+// write and header with data s, and with data s->handle read, seek,
+// progress (off until asked for), open-socket (close-on-exec) and
+// close-socket, the error buffer and CURLOPT_PRIVATE.
+CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
 // curlpoll_easy_reset resets e (curl_easy_reset) and runs curlpoll_easy_setup.
-CURLcode curlpoll_easy_reset(CURL *e, uintptr_t h, char *errbuf);
+CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
@@ -70,17 +89,51 @@ CURLcode curlpoll_set_prereq(CURL *e, int on);
 // open-socket and close-socket callbacks of the connections e opens.
 CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 
-// curlpoll_multi_setup installs the socket and timer callbacks with data h.
-CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h);
+// curlpoll_info is what a finished transfer leaves to know about it, read
+// with one call from Go.
+struct curlpoll_info {
+	// CURLINFO_*_TIME_T: name lookup, connect, app connect, pre-transfer,
+	// start transfer, total, redirect, and queue (libcurl 8.6.0+).
+	curl_off_t times[8];
+	long primary_port, local_port, num_connects;
+	long os_errno;                      // CURLINFO_OS_ERRNO
+	char primary_ip[64], local_ip[64]; // "" if unknown
+	CURLINFO failed;                    // the first info libcurl refused, 0 if none
+	CURLcode rc;                        // and why
+};
 
-// curlpoll_info_read returns 1 and fills easy and result for the next
-// CURLMSG_DONE message, 0 when the queue is empty.
-int curlpoll_info_read(CURLM *m, CURL **easy, CURLcode *result);
+// curlpoll_multi is the C side of a Multi: what its timer callback and its
+// transfers' header callbacks record without calling into Go, for the
+// Multi's driver to read after each libcurl call. The Multi owns it.
+struct curlpoll_multi {
+	uint64_t header_lines;     // lines the header callbacks collected (the spin guard's progress)
+	long timeout_ms;           // the timer callback's last timeout
+	int timer_set;             // a timer callback came since the driver last looked
+	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
+	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
+};
+
+// curlpoll_multi_setup installs the socket callback with data h and the
+// timer callback with data s.
+CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
+
+// curlpoll_info_read returns 1 and fills priv (the easy handle's
+// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
+// message, 0 when the queue is empty.
+int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
+
+// curlpoll_info fills out for e. queue asks for the queue time, which only
+// libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.
+void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
+
+// curlpoll_done ends e's transfer on m: it passes the header lines still
+// collected in s to Go (a trailer block need not end with a blank line),
+// fills out (curlpoll_info) and removes e from m (curl_multi_remove_handle).
+// It returns 0 if Go refused the lines.
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
 
 // curlpoll_multi_assign stores id as the socket's private pointer.
 CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
 
-// curlpoll_private returns the easy handle's CURLOPT_PRIVATE, 0 if unset.
-uintptr_t curlpoll_private(CURL *e);
 
 #endif

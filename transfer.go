@@ -476,17 +476,17 @@ func (t *Transfer) finish(err error) {
 	signal(t.space)
 }
 
-// resultError turns a finished transfer's CURLcode into its error.
-func (t *Transfer) resultError(rc C.CURLcode) error {
+// resultError turns a finished transfer's CURLcode into its error, with
+// the error buffer's text and the errno (CURLINFO_OS_ERRNO), read on the
+// driver as it ended: once the transfer is over the handle may be reset or
+// reused before anyone looks.
+func (t *Transfer) resultError(rc C.CURLcode, detail string, errno C.long) error {
 	if rc == C.CURLE_OK && t.cause == nil {
 		return nil
 	}
-	err := &Error{Code: Code(rc), Detail: C.GoString(t.e.errbuf), Err: t.cause}
-	// The errno is read now, on the driver: once the transfer is over the
-	// handle may be reset or reused before anyone looks.
-	var n C.long
-	if C.curlpoll_getinfo_long(t.e.c, C.CURLINFO_OS_ERRNO, &n) == C.CURLE_OK && n != 0 {
-		err.Errno = syscall.Errno(n)
+	err := &Error{Code: Code(rc), Detail: detail, Err: t.cause}
+	if errno != 0 {
+		err.Errno = syscall.Errno(errno)
 	}
 	return err
 }

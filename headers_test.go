@@ -1,0 +1,206 @@
+package curlpoll_test
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// The header callback collects lines in C and passes them to Go a block at
+// a time (shim.c). These tests check that nothing is lost, reordered or
+// carried over on the way.
+
+// lineRecorder is a header function that keeps every line it is given.
+type lineRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *lineRecorder) record(line []byte) error {
+	r.mu.Lock()
+	r.lines = append(r.lines, string(line))
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *lineRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.lines
+	r.lines = nil
+	return l
+}
+
+// TestLongHeaderBlock: a header block of many lines, more bytes than the C
+// side collects at once, with a line longer than that on its own, sent a
+// few lines per write with pauses between (the spin guard must count the
+// collected lines as progress), then a chunked body and trailers.
+func TestLongHeaderBlock(t *testing.T) {
+	var want []string // the header block's lines, with their line endings
+	want = append(want, "HTTP/1.1 200 OK\r\n")
+	for i := range 400 {
+		want = append(want, fmt.Sprintf("X-Line-%03d: %s\r\n", i, strings.Repeat("v", 90)))
+		if i == 200 {
+			want = append(want, "X-Big: "+strings.Repeat("b", 20<<10)+"\r\n")
+		}
+	}
+	want = append(want, "Transfer-Encoding: chunked\r\n", "\r\n")
+	trailers := []string{"X-T1: a\r\n", "X-T2: b\r\n"}
+	srv := newRawServer(t, func(c net.Conn) {
+		readRequest(c)
+		for i, l := range want {
+			io.WriteString(c, l)
+			if i%4 == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+		io.WriteString(c, "5\r\nhello\r\n0\r\n"+strings.Join(trailers, "")+"\r\n")
+	})
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	var rec lineRecorder
+	must(t, e.SetHeaderFunc(rec.record))
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	h, err := tr.Header()
+	must(t, err)
+	var trimmed []string
+	for _, l := range want[:len(want)-1] {
+		trimmed = append(trimmed, strings.TrimRight(l, "\r\n"))
+	}
+	if !slices.Equal(h, trimmed) {
+		t.Errorf("Header() has %d lines, want %d", len(h), len(trimmed))
+	}
+	body, err := io.ReadAll(tr)
+	if err != nil || string(body) != "hello" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if tl := tr.Trailer(); !slices.Equal(tl, []string{"X-T1: a", "X-T2: b"}) {
+		t.Errorf("Trailer() = %q", tl)
+	}
+	tr.Close()
+	must(t, tr.Err())
+	// libcurl 7.88 passes a chunked body's trailers with no blank line
+	// after them: they reach Go as the transfer ends, before Read's io.EOF.
+	got := rec.take()
+	if !slices.Equal(got, append(want, trailers...)) {
+		t.Errorf("the header function saw %d lines, want %d in order", len(got), len(want)+len(trailers))
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("line %d: %.40q, want %.40q", i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestHeaderLinesNotCarriedOver: a transfer that fails in the middle of a
+// header block leaves nothing behind for the next transfer on its Easy,
+// reused as it is or after Reset; its header function still sees the lines
+// that arrived.
+func TestHeaderLinesNotCarriedOver(t *testing.T) {
+	cut := newRawServer(t, func(c net.Conn) {
+		readRequest(c)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Partial: 1\r\n")
+	})
+	good := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, cut.URL())
+	var rec lineRecorder
+	must(t, e.SetHeaderFunc(rec.record))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := m.Do(ctx, e); err != context.DeadlineExceeded {
+		t.Fatalf("a header block cut off: %v, want the context's error", err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"HTTP/1.1 200 OK\r\n", "X-Partial: 1\r\n"}) {
+		t.Errorf("header function of the cut transfer saw %q", got)
+	}
+	check := func(name string) {
+		t.Helper()
+		tr, err := m.Start(context.Background(), e)
+		must(t, err)
+		h, err := tr.Header()
+		must(t, err)
+		io.Copy(io.Discard, tr)
+		tr.Close()
+		must(t, tr.Err())
+		if len(h) == 0 || !strings.HasPrefix(h[0], "HTTP/1.1 200") || slices.Contains(h, "X-Partial: 1") {
+			t.Errorf("%s: header %q", name, h)
+		}
+		for _, l := range rec.take() {
+			if strings.HasPrefix(l, "X-Partial") {
+				t.Errorf("%s: the header function saw %q", name, l)
+			}
+		}
+	}
+	must(t, e.SetURL(good.URL+"/hello"))
+	check("reused")
+	must(t, e.Reset())
+	must(t, e.SetURL(good.URL+"/hello"))
+	must(t, e.SetHeaderFunc(rec.record))
+	check("after Reset")
+}
+
+// TestHTTP2Trailers: HTTP/2 trailers come in a HEADERS frame after the
+// body, with no blank line after them.
+func TestHTTP2Trailers(t *testing.T) {
+	srv := httptestTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-One, X-Two")
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush() // no Content-Length: the trailers are sent
+		w.Header().Set("X-One", "1")
+		w.Header().Set("X-Two", "2")
+	}))
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetCAInfoBlob(srv.ca))
+	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2TLS))
+	var rec lineRecorder
+	must(t, e.SetHeaderFunc(rec.record))
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	h, err := tr.Header()
+	must(t, err)
+	if !strings.HasPrefix(h[0], "HTTP/2 200") {
+		t.Fatalf("status line %q", h[0])
+	}
+	body, err := io.ReadAll(tr)
+	if err != nil || string(body) != "body" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	tr.Close()
+	tl := tr.Trailer()
+	slices.Sort(tl)
+	if !slices.Equal(tl, []string{"x-one: 1", "x-two: 2"}) {
+		t.Errorf("Trailer() = %q", tl)
+	}
+	got := rec.take()
+	if n := len(got); n < 2 || !strings.EqualFold(strings.Join(slices.Sorted(slices.Values(got[n-2:])), ""), "x-one: 1\r\nx-two: 2\r\n") {
+		t.Errorf("the header function's last lines: %q", got)
+	}
+}
+
+type tlsTestServer struct {
+	URL string
+	ca  []byte
+}
+
+// httptestTLS serves h over TLS with HTTP/2.
+func httptestTLS(t testing.TB, h http.Handler) tlsTestServer {
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return tlsTestServer{URL: srv.URL, ca: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}
+}
