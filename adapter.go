@@ -562,6 +562,8 @@ func (m *Multi) afterCall() {
 		// A transfer that ended may have dropped connects in progress
 		// without the close callback (libcurl 7.88).
 		m.sweep()
+		// Removing it may have changed libcurl's timeout.
+		m.applyTimer()
 	}
 	for i, t := range m.toWake {
 		t.wakeQueued = false
