@@ -26,7 +26,7 @@ func (q *byteQueue) Write(p []byte) {
 // it can need between two pauses, instead of doubling its way there with a
 // copy each time.
 func (q *byteQueue) grow(need int) {
-	n := max(need, 2*cap(q.b), 4<<10)
+	n := max(need, 2*cap(q.b))
 	if n > queueSmall {
 		n = max(need, queueBulk)
 	}

@@ -140,8 +140,16 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 		(*s->lines)++;
 	if (!hdr_add(s, p, n))
 		return hdr_flush(s, p, n) ? n : 0;
-	if (blank(p, n))
-		return hdr_flush(s, NULL, 0) ? n : 0;
+	if (blank(p, n)) {
+		int ok = hdr_flush(s, NULL, 0);
+		// A transfer held open for long (a stream, a slow body) should
+		// not keep the buffer: most blocks come once per transfer, and
+		// malloc serves the next one from its cache.
+		free(s->hdr);
+		s->hdr = NULL;
+		s->cap = 0;
+		return ok ? n : 0;
+	}
 	return n;
 }
 
