@@ -181,11 +181,11 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 			t.abort(err)
 		}
 		t.Close()
-		t.recycle()
+		t.releaseSpare()
 		return err
 	}
 	t.Close()
-	t.recycle()
+	t.releaseSpare()
 	return t.Err() // a header or progress function may fail it after the last byte
 }
 

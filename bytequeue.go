@@ -1,5 +1,7 @@
 package curlpoll
 
+import "sync"
+
 // byteQueue is a FIFO of bytes backed by one slice that is compacted rather
 // than grown while it has room: the per-transfer buffer between libcurl's
 // callbacks and a goroutine that reads or writes the body.
@@ -27,10 +29,15 @@ func (q *byteQueue) Write(p []byte) {
 // copy each time.
 func (q *byteQueue) grow(need int) {
 	n := max(need, 2*cap(q.b))
+	var b []byte
 	if n > queueSmall {
-		n = max(need, queueBulk)
+		if n = max(need, queueBulk); n == queueBulk {
+			b = bulkBuffers.Get().(*[queueBulk]byte)[:len(q.b)]
+		}
 	}
-	b := make([]byte, len(q.b), n)
+	if b == nil {
+		b = make([]byte, len(q.b), n)
+	}
 	copy(b, q.b)
 	q.b = b
 }
@@ -39,6 +46,21 @@ const (
 	queueSmall = 64 << 10
 	queueBulk  = recvHighWater + 64<<10 // the high-water mark, and a chunk past it
 )
+
+// bulkBuffers holds the storage of queues that carried a bulk body, for the
+// next one: a transfer of a large body would otherwise allocate and zero
+// queueBulk bytes (twice, for WriteTo's two buffers), which the garbage
+// collector then has to find. A pool, not a per-handle cache, so that idle
+// handles keep nothing.
+var bulkBuffers = sync.Pool{New: func() any { return new([queueBulk]byte) }}
+
+// releaseBulk returns b's storage to bulkBuffers if it came from there.
+// The caller must be the last user of b.
+func releaseBulk(b []byte) {
+	if cap(b) == queueBulk {
+		bulkBuffers.Put((*[queueBulk]byte)(b[:queueBulk]))
+	}
+}
 
 func (q *byteQueue) Read(p []byte) int {
 	n := copy(p, q.b[q.off:])

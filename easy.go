@@ -48,7 +48,6 @@ type Easy struct {
 	slists map[C.CURLoption]*C.struct_curl_slist
 
 	// Go-side options; read by the Multi while a transfer runs.
-	recvBufs     [2][]byte // a finished Do's body buffers, for the next transfer
 	writer       io.Writer
 	reader       io.Reader
 	rewind       func() (io.Reader, error)

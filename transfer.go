@@ -106,27 +106,7 @@ func newTransfer(m *Multi, e *Easy, ctx context.Context) *Transfer {
 		hdrReady: make(chan struct{}),
 		doneCh:   make(chan struct{}),
 	}
-	t.recv.b, t.spare = e.recvBufs[0], e.recvBufs[1]
-	e.recvBufs = [2][]byte{}
 	return t
-}
-
-// recycle gives the transfer's body buffers to its Easy for the next
-// transfer, which spares a bulk download growing them again. Only Do calls
-// it, after Close: nobody else can still be reading from them.
-func (t *Transfer) recycle() {
-	t.mu.Lock()
-	b := t.recv.b
-	t.recv.b = nil
-	t.mu.Unlock()
-	keep := func(b []byte) []byte {
-		if cap(b) > queueBulk {
-			return nil // grown for an unusually large chunk
-		}
-		return b[:0]
-	}
-	t.e.recvBufs = [2][]byte{keep(b), keep(t.spare)}
-	t.spare = nil
 }
 
 func signal(c chan struct{}) {
@@ -375,9 +355,24 @@ func (t *Transfer) Close() error {
 	defer t.closeMu.Unlock()
 	if !t.released {
 		t.released = true
+		// The consumer reads the queue only under mu, and finds it empty
+		// from now on; the storage can serve another transfer.
+		t.mu.Lock()
+		b := t.recv.b
+		t.recv.b = nil
+		t.mu.Unlock()
+		releaseBulk(b)
 		t.e.release()
 	}
 	return nil
+}
+
+// releaseSpare returns WriteTo's second buffer once the consumer is done
+// with the transfer; Do calls it after Close. Other consumers may still be
+// in WriteTo when Close is called, so only Do can.
+func (t *Transfer) releaseSpare() {
+	releaseBulk(t.spare)
+	t.spare = nil
 }
 
 // queueHooksLocked hands work to the debug, header and progress functions:
