@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // A goroutine in Do waits for its own socket: the read waits of sequential
@@ -62,31 +64,7 @@ func TestLentSocketWaitInterrupted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request never arrived")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, err := m.Stats()
-		must(t, err)
-		if st.Lent > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the socket was never lent to Do's goroutine: %+v", st)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-errc:
-		if err != context.Canceled {
-			t.Fatalf("Do: %v, want context.Canceled", err)
-		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("Do returned %v after the cancel", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Do did not return after the cancel: its wait for the socket was not interrupted")
-	}
+	cancelWhileLent(t, m, cancel, errc)
 	srv.waitPeerClosed(t, time.Second)
 
 	// The Multi still works, on a new connection.
@@ -125,31 +103,7 @@ func TestLentSocketWaitInterruptedHTTP2(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request never arrived")
 	}
-	// The server may see the request before the libcurl call that sent
-	// it has returned and the socket is lent.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		st, err := m.Stats()
-		must(t, err)
-		if st.Lent > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the socket was not lent to Do's goroutine: %+v", st)
-		}
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-errc:
-		if err != context.Canceled {
-			t.Fatalf("Do: %v, want context.Canceled", err)
-		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("Do returned %v after the cancel", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Do did not return after the cancel: its wait for the socket was not interrupted")
-	}
+	cancelWhileLent(t, m, cancel, errc)
 	next := newEasy(t, srv.URL+"/")
 	must(t, next.SetCAInfoBlob(ca))
 	must(t, m.Do(context.Background(), next)) // the connection still works
@@ -195,5 +149,37 @@ func TestSharedSocketNotLent(t *testing.T) {
 	// may be lent to the first stream's consumer, for its lifetime only.
 	if st.WatcherWaits < st.Lent {
 		t.Errorf("%d waits lent, %d on the watcher goroutine; want the shared connection's waits on the watcher", st.Lent, st.WatcherWaits)
+	}
+}
+
+// cancelWhileLent waits until a socket has been lent to the goroutine in
+// Do (whose error errc will carry), cancels it, and checks that Do returns
+// context.Canceled promptly.
+func cancelWhileLent(t *testing.T, m *curlpoll.Multi, cancel func(), errc <-chan error) {
+	t.Helper()
+	// The server may see the request before the libcurl call that sent it
+	// has returned and the socket is lent.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st, err := m.Stats()
+		must(t, err)
+		if st.Lent > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket was never lent to Do's goroutine: %+v", st)
+		}
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		if err != context.Canceled {
+			t.Fatalf("Do: %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("Do returned %v after the cancel", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do did not return after the cancel: its wait for the socket was not interrupted")
 	}
 }
