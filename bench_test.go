@@ -89,10 +89,17 @@ func BenchmarkMultiDoParallel(b *testing.B) {
 
 func benchGet(b *testing.B, rt http.RoundTripper) {
 	srv := benchServer(b)
-	client := &http.Client{Transport: rt}
+	roundTrips(b, &http.Client{Transport: rt}, func(c *http.Client) (*http.Response, error) {
+		return c.Get(srv.URL + "/")
+	})
+}
+
+// roundTrips runs request through client for the benchmark's loop,
+// reading each body to its end.
+func roundTrips(b *testing.B, client *http.Client, request func(*http.Client) (*http.Response, error)) {
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := client.Get(srv.URL + "/")
+		resp, err := request(client)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,16 +130,9 @@ func benchGetTLS(b *testing.B, rt func(caPEM []byte) http.RoundTripper) {
 	}))
 	b.Cleanup(srv.Close)
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	client := &http.Client{Transport: rt(ca)}
-	b.ReportAllocs()
-	for b.Loop() {
-		resp, err := client.Get(srv.URL + "/")
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	roundTrips(b, &http.Client{Transport: rt(ca)}, func(c *http.Client) (*http.Response, error) {
+		return c.Get(srv.URL + "/")
+	})
 }
 
 // BenchmarkTransportGetTLS is BenchmarkTransportGet over HTTPS (HTTP/1.1,
@@ -163,16 +163,9 @@ func benchPost(b *testing.B, rt http.RoundTripper) {
 		io.WriteString(w, body100)
 	}))
 	b.Cleanup(srv.Close)
-	client := &http.Client{Transport: rt}
-	b.ReportAllocs()
-	for b.Loop() {
-		resp, err := client.Post(srv.URL+"/", "text/plain", strings.NewReader(body100))
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	roundTrips(b, &http.Client{Transport: rt}, func(c *http.Client) (*http.Response, error) {
+		return c.Post(srv.URL+"/", "text/plain", strings.NewReader(body100))
+	})
 }
 
 // BenchmarkTransportPost is a small POST (100 B each way) end to end
