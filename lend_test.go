@@ -159,16 +159,11 @@ func cancelWhileLent(t *testing.T, m *curlpoll.Multi, cancel func(), errc <-chan
 	t.Helper()
 	// The server may see the request before the libcurl call that sent it
 	// has returned and the socket is lent.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	waitFor(t, func() bool {
 		st, err := m.Stats()
 		must(t, err)
-		if st.Lent > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the socket was never lent to Do's goroutine: %+v", st)
-		}
-	}
+		return st.Lent > 0
+	})
 	start := time.Now()
 	cancel()
 	select {
