@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,7 +128,7 @@ func benchGetTLS(b *testing.B, rt func(caPEM []byte) http.RoundTripper) {
 		io.WriteString(w, body100)
 	}))
 	b.Cleanup(srv.Close)
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ca := serverCAPEM(srv)
 	roundTrips(b, &http.Client{Transport: rt(ca)}, func(c *http.Client) (*http.Response, error) {
 		return c.Get(srv.URL + "/")
 	})

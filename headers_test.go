@@ -2,12 +2,10 @@ package curlpoll_test
 
 import (
 	"context"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -155,7 +153,7 @@ func TestHeaderLinesNotCarriedOver(t *testing.T) {
 // TestHTTP2Trailers: HTTP/2 trailers come in a HEADERS frame after the
 // body, with no blank line after them.
 func TestHTTP2Trailers(t *testing.T) {
-	srv := httptestTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-One, X-Two")
 		io.WriteString(w, "body")
 		w.(http.Flusher).Flush() // no Content-Length: the trailers are sent
@@ -164,7 +162,7 @@ func TestHTTP2Trailers(t *testing.T) {
 	}))
 	m := newMulti(t)
 	e := newEasy(t, srv.URL)
-	must(t, e.SetCAInfoBlob(srv.ca))
+	must(t, e.SetCAInfoBlob(ca))
 	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2TLS))
 	var rec lineRecorder
 	must(t, e.SetHeaderFunc(rec.record))
@@ -189,18 +187,4 @@ func TestHTTP2Trailers(t *testing.T) {
 	if n := len(got); n < 2 || !strings.EqualFold(strings.Join(slices.Sorted(slices.Values(got[n-2:])), ""), "x-one: 1\r\nx-two: 2\r\n") {
 		t.Errorf("the header function's last lines: %q", got)
 	}
-}
-
-type tlsTestServer struct {
-	URL string
-	ca  []byte
-}
-
-// httptestTLS serves h over TLS with HTTP/2.
-func httptestTLS(t testing.TB, h http.Handler) tlsTestServer {
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return tlsTestServer{URL: srv.URL, ca: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}
 }

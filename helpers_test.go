@@ -146,11 +146,23 @@ func writePattern(w io.Writer, n int64) error {
 
 // tlsServer is testServer over TLS with HTTP/2 enabled; pemCA trusts it.
 func tlsServer(t testing.TB) (srv *httptest.Server, pemCA []byte) {
-	srv = httptest.NewUnstartedServer(handler())
+	return newTLSServer(t, handler())
+}
+
+// newTLSServer starts an HTTPS server with HTTP/2 on, and returns it with
+// the PEM of its certificate.
+func newTLSServer(t testing.TB, h http.Handler) (*httptest.Server, []byte) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return srv, serverCAPEM(srv)
+}
+
+// serverCAPEM returns the test server's certificate in PEM, to trust.
+func serverCAPEM(srv *httptest.Server) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
 // rawServer accepts TCP connections on 127.0.0.1 and hands each to serve on

@@ -3,10 +3,8 @@ package curlpoll_test
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -78,16 +76,12 @@ func TestLentSocketWaitInterrupted(t *testing.T) {
 func TestLentSocketWaitInterruptedHTTP2(t *testing.T) {
 	checkFDs(t)
 	asked := make(chan struct{}, 1)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/wait" {
 			asked <- struct{}{}
 			<-r.Context().Done() // no header block until the stream is reset
 		}
 	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	m := newMulti(t)
 	must(t, m.SetMultiplex(true))
 	// The transfer is the connection's first: a later stream could find

@@ -25,17 +25,6 @@ import (
 	"github.com/curlpoll/curlpoll"
 )
 
-// newTLSServer starts an HTTPS server with HTTP/2 on, and returns it with
-// the PEM of its certificate.
-func newTLSServer(t *testing.T, h http.Handler) (*httptest.Server, []byte) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-}
-
 func TestTransportHTTP2TLS(t *testing.T) {
 	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-T")
@@ -193,7 +182,7 @@ func TestTransportClientCertificate(t *testing.T) {
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
 	srv.StartTLS()
 	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ca := serverCAPEM(srv)
 	// The server's own certificate serves as the client's.
 	cert := srv.TLS.Certificates[0]
 	tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}

@@ -3,7 +3,6 @@ package curlpoll_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -220,11 +219,6 @@ func TestTraceTLS(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serverCAPEM returns the test server's certificate in PEM, to trust.
-func serverCAPEM(srv *httptest.Server) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
 func TestTraceConnectRefused(t *testing.T) {
