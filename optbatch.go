@@ -70,11 +70,7 @@ func (b *optBatch) str(opt C.CURLoption, v string) {
 		b.add(opt, C.CURLPOLL_OPT_NULL, 0, 0)
 		return
 	}
-	if b.err = checkCString(v); b.err != nil {
-		return
-	}
-	b.add(opt, C.CURLPOLL_OPT_STR, 0, len(b.arena))
-	b.arena = append(append(b.arena, v...), 0)
+	b.strParts(opt, v)
 }
 
 // strParts sets a string option to the concatenation of parts, none of
