@@ -142,7 +142,7 @@ func (p *FD) Wait(ctx context.Context, ev Event) error {
 	interrupted := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(interrupted)
-		p.setDeadline(ev, time.Unix(1, 0))
+		p.Interrupt(ev)
 	})
 	err := p.wait(ev)
 	if !stop() {
@@ -150,7 +150,7 @@ func (p *FD) Wait(ctx context.Context, ev Event) error {
 		// then clear it, since a deadline in the past is sticky and would
 		// fail every later wait in this direction.
 		<-interrupted
-		p.setDeadline(ev, time.Time{})
+		p.ClearInterrupt(ev)
 		if err != nil && err != ErrClosed {
 			return ctx.Err()
 		}
