@@ -141,11 +141,9 @@ func (t *Transfer) Header() ([]string, error) {
 	for {
 		t.mu.Lock()
 		if t.hdrDone || t.done {
-			lent := t.stopAwaitingLocked()
-			hdr, err := t.hdr, t.err
-			t.mu.Unlock()
-			t.giveBack(lent)
-			if !t.hdrDone {
+			hdr, err, ok := t.hdr, t.err, t.hdrDone
+			t.unlockStopAwaiting()
+			if !ok {
 				return nil, err
 			}
 			return hdr, nil
@@ -172,9 +170,7 @@ func (t *Transfer) Read(p []byte) (int, error) {
 		if t.recv.Len() > 0 {
 			n := t.recv.Read(p)
 			resume := t.resumeLocked()
-			lent := t.stopAwaitingLocked()
-			t.mu.Unlock()
-			t.giveBack(lent)
+			t.unlockStopAwaiting()
 			if resume {
 				t.m.post(work{op: opResumeRecv, t: t})
 			}
@@ -182,9 +178,7 @@ func (t *Transfer) Read(p []byte) (int, error) {
 		}
 		if t.done {
 			err := t.err
-			lent := t.stopAwaitingLocked()
-			t.mu.Unlock()
-			t.giveBack(lent)
+			t.unlockStopAwaiting()
 			if err == nil {
 				err = io.EOF
 			}
@@ -205,9 +199,7 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 		if t.recv.Len() > 0 {
 			data := t.recv.Swap(t.spare)
 			resume := t.resumeLocked()
-			lent := t.stopAwaitingLocked()
-			t.mu.Unlock()
-			t.giveBack(lent)
+			t.unlockStopAwaiting()
 			if resume {
 				t.m.post(work{op: opResumeRecv, t: t})
 			}
@@ -224,9 +216,7 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 		}
 		if t.done {
 			err := t.err
-			lent := t.stopAwaitingLocked()
-			t.mu.Unlock()
-			t.giveBack(lent)
+			t.unlockStopAwaiting()
 			return total, err
 		}
 		t.awaiting = true
@@ -295,12 +285,13 @@ func (t *Transfer) await() {
 	}
 }
 
-// stopAwaitingLocked notes that the consumer does not wait any more, and
-// returns a socket lent to it, for giveBack.
-func (t *Transfer) stopAwaitingLocked() *watcher {
+// unlockStopAwaiting notes that the consumer does not wait any more,
+// unlocks mu, and gives back a socket lent to it. The caller holds mu.
+func (t *Transfer) unlockStopAwaiting() {
 	w := t.lent
 	t.lent, t.awaiting = nil, false
-	return w
+	t.mu.Unlock()
+	t.giveBack(w)
 }
 
 // giveBack returns a lent socket to the driver as readiness.
@@ -340,9 +331,7 @@ func (t *Transfer) resumeLocked() bool {
 // returns nil; calling it again does nothing.
 func (t *Transfer) Close() error {
 	t.mu.Lock()
-	lent := t.stopAwaitingLocked()
-	t.mu.Unlock()
-	t.giveBack(lent)
+	t.unlockStopAwaiting()
 	t.abort(ErrAborted)
 	<-t.doneCh
 	t.hooks.Wait() // no hook work is queued after the end
