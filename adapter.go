@@ -270,7 +270,12 @@ func (m *Multi) kick() {
 	if !m.driving.TryLock() {
 		return
 	}
-	more := m.turns(callerTurns)
+	m.endTurns(m.turns(callerTurns))
+}
+
+// endTurns lets go of driving and, if work is left (more, or messages
+// that came after the last drain), leaves it to the driver goroutine.
+func (m *Multi) endTurns(more bool) {
 	m.driving.Unlock()
 	if more || m.hasMessages() {
 		signal(m.wake)
@@ -335,10 +340,7 @@ func (m *Multi) run() {
 		if m.pollTick != nil {
 			pollC = m.pollTick.C
 		}
-		m.driving.Unlock()
-		if more || m.hasMessages() {
-			signal(m.wake)
-		}
+		m.endTurns(more)
 	}
 }
 
