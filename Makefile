@@ -53,11 +53,40 @@ deps:
 demo: deps
 	go run ./examples/fetch -demo
 
-test: deps
+# The libcurls the suite runs against. system: Debian 12's (7.88.1, OpenSSL).
+# openssl and gnutls: Debian's libcurl 8.14.1 from bookworm-backports,
+# unpacked into .libcurl/FLAVOR by scripts/libcurl-prefix.sh beside the
+# system's, which stays as it is. Go's build cache does not key cgo packages
+# on pkg-config's output, so each libcurl gets a GOCACHE of its own, and
+# CURLPOLL_TEST_LIBCURL makes the tests fail at once if the libcurl they run
+# on is not the one named (see TestMain).
+LIBCURL_DIR := $(CURDIR)/.libcurl
+GOCACHE_BASE := $(shell go env GOCACHE 2>/dev/null)
+libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
+
+# LIBCURL picks the libcurl for go-test (system, openssl or gnutls); RACE
+# and GOTESTFLAGS add to it: make go-test LIBCURL=gnutls GOTESTFLAGS='-run HTTP3 -v'.
+LIBCURL ?= system
+RACE ?= -race
+GOTESTFLAGS ?=
+
+.PHONY: libcurl8 go-test
+libcurl8:
+	@scripts/libcurl-prefix.sh openssl $(LIBCURL_DIR)/openssl >/dev/null
+	@scripts/libcurl-prefix.sh gnutls $(LIBCURL_DIR)/gnutls >/dev/null
+
+go-test: deps $(if $(filter system,$(LIBCURL)),,libcurl8)
+	@echo "== go test $(RACE) on libcurl: $$($(call libcurl_env,$(LIBCURL)) go run ./examples/fetch -version | head -2 | tr -s ' \n' ' ')"
+	$(call libcurl_env,$(LIBCURL)) go test $(RACE) -count=1 -timeout 12m $(GOTESTFLAGS) ./...
+
+# test runs the whole suite with -race on the system's libcurl and on
+# 8.14.1 (OpenSSL), a cgocheck2 run on the system's, and the fuzz targets.
+test: deps libcurl8
 	go vet ./...
-	go test -race -count=1 -timeout 12m ./...
+	$(MAKE) --no-print-directory go-test LIBCURL=system RACE=-race
+	$(MAKE) --no-print-directory go-test LIBCURL=openssl RACE=-race
 	# cgo pointer rules, checked fully (the race detector does not see C)
-	GOEXPERIMENT=cgocheck2 go test -short -count=1 -timeout 5m ./...
+	GOEXPERIMENT=cgocheck2 $(MAKE) --no-print-directory go-test LIBCURL=system RACE= GOTESTFLAGS=-short
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target for FUZZTIME, from the corpus in testdata/fuzz.

@@ -25,8 +25,26 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	checkLibcurl()
 	warmUp()
 	goleak.VerifyTestMain(m)
+}
+
+// checkLibcurl stops the tests at once if CURLPOLL_TEST_LIBCURL ("VERSION
+// TLS", as the Makefile sets it) names another libcurl than the one they
+// run on: Go's build cache does not key cgo packages on pkg-config's output,
+// so a run meant for one libcurl could otherwise test another.
+func checkLibcurl() {
+	want := os.Getenv("CURLPOLL_TEST_LIBCURL")
+	if want == "" {
+		return
+	}
+	v := curlpoll.Version()
+	version, tls, _ := strings.Cut(want, " ")
+	if v.Version != version || !strings.Contains(strings.ToLower(v.TLS), strings.ToLower(tls)) {
+		fmt.Fprintf(os.Stderr, "CURLPOLL_TEST_LIBCURL=%q, but the tests run on libcurl %s (%s)\n", want, v.Version, v.TLS)
+		os.Exit(2)
+	}
 }
 
 // warmUp runs one transfer so that what a process sets up once (the
