@@ -30,15 +30,27 @@ import (
 // accepted.
 //
 // What cannot be mapped onto libcurl, and what is done instead:
-//   - TLSClientConfig.RootCAs: an x509.CertPool cannot be read back. Use
-//     CAFile or CAPEM for curl-native trust roots.
+//   - TLSClientConfig: a client-side field that the Transport cannot
+//     honour makes every https request (and every request through an HTTPS
+//     proxy) fail before anything is sent, with an error that wraps
+//     ErrUnsupportedTLSConfig: VerifyPeerCertificate, VerifyConnection,
+//     RootCAs (an x509.CertPool cannot be read back: use CAFile or CAPEM),
+//     Time, GetClientCertificate, CipherSuites (unless MinVersion is TLS
+//     1.3, where crypto/tls ignores them too), CurvePreferences,
+//     EncryptedClientHelloConfigList, EncryptedClientHelloRejectionVerify
+//     and SessionTicketsDisabled. Server-only fields are ignored, as
+//     net/http's client ignores them. These client-side fields are
+//     dropped, which cannot make a connection less safe: Rand (libcurl's
+//     TLS library has its own), KeyLogWriter, ClientSessionCache (libcurl
+//     keeps its own session cache), DynamicRecordSizingDisabled, and
+//     Renegotiation (the TLS library's default applies: OpenSSL accepts a
+//     secure renegotiation on TLS 1.2, crypto/tls by default refuses it).
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
 //     URL's host and port (CURLOPT_CONNECT_TO), with the Host header kept.
-//   - TLSClientConfig.Certificates: the first one is the client certificate.
-//     GetClientCertificate, VerifyPeerCertificate, CipherSuites, curve
-//     preferences, session caches and KeyLogWriter are not used.
+//   - TLSClientConfig.Certificates: the first one is the client
+//     certificate (crypto/tls picks the first one the server accepts).
 //   - Connection pooling is libcurl's: MaxIdleConns (or, when it is 0,
 //     MaxIdleConnsPerHost) bounds the idle connections of the whole pool
 //     (CURLMOPT_MAXCONNECTS), not per host; IdleConnTimeout is rounded to
@@ -70,7 +82,8 @@ type Transport struct {
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
 	// ServerName, MinVersion, MaxVersion, Certificates (the first) and
-	// NextProtos are honoured; see the type's documentation for the rest.
+	// NextProtos are honoured; a field that cannot be honoured fails the
+	// request (ErrUnsupportedTLSConfig); see the type's documentation.
 	// As with net/http, a non-nil TLSClientConfig turns HTTP/2 off unless
 	// ForceAttemptHTTP2 is set.
 	TLSClientConfig *tls.Config

@@ -248,6 +248,11 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
 	if https || (proxy != nil && proxy.Scheme == "https") {
+		// A field that cannot be honoured fails the request here, before
+		// anything is sent, rather than be dropped.
+		if err := checkTLSConfig(tlsConf); err != nil {
+			return nil, err
+		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			if tlsConf.InsecureSkipVerify {

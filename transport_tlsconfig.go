@@ -1,0 +1,54 @@
+package curlpoll
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupportedTLSConfig is wrapped by the error of a request whose
+// Transport.TLSClientConfig sets a field that the Transport cannot honour
+// on the libcurl it runs on. Such a request fails before anything is sent:
+// a field that restricts or checks the connection is never dropped
+// silently, as that would make the connection less safe than asked for.
+var ErrUnsupportedTLSConfig = errors.New("curlpoll: unsupported TLS configuration")
+
+// unsupportedTLSField is the error for the field name of TLSClientConfig.
+func unsupportedTLSField(name, why string) error {
+	return fmt.Errorf("%w: TLSClientConfig.%s %s", ErrUnsupportedTLSConfig, name, why)
+}
+
+// checkTLSConfig returns an error if c sets a client-side field that the
+// Transport does not honour. Server-only fields are ignored, as net/http's
+// client ignores them; the client-side fields whose dropping cannot make a
+// connection less safe are listed in the Transport's documentation.
+func checkTLSConfig(c *tls.Config) error {
+	if c == nil {
+		return nil
+	}
+	const notYet = "is not supported"
+	switch {
+	case c.VerifyPeerCertificate != nil:
+		return unsupportedTLSField("VerifyPeerCertificate", notYet)
+	case c.VerifyConnection != nil:
+		return unsupportedTLSField("VerifyConnection", notYet)
+	case c.RootCAs != nil:
+		return unsupportedTLSField("RootCAs", "is not supported (use Transport.CAPEM or CAFile)")
+	case c.Time != nil:
+		return unsupportedTLSField("Time", notYet)
+	case c.GetClientCertificate != nil:
+		return unsupportedTLSField("GetClientCertificate", "is not supported (use Certificates)")
+	case len(c.CipherSuites) > 0 && c.MinVersion < tls.VersionTLS13:
+		// crypto/tls ignores CipherSuites for TLS 1.3, as libcurl would.
+		return unsupportedTLSField("CipherSuites", notYet)
+	case len(c.CurvePreferences) > 0:
+		return unsupportedTLSField("CurvePreferences", notYet)
+	case len(c.EncryptedClientHelloConfigList) > 0:
+		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
+	case c.EncryptedClientHelloRejectionVerify != nil:
+		return unsupportedTLSField("EncryptedClientHelloRejectionVerify", notYet)
+	case c.SessionTicketsDisabled:
+		return unsupportedTLSField("SessionTicketsDisabled", notYet)
+	}
+	return nil
+}
