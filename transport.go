@@ -33,18 +33,41 @@ import (
 //   - TLSClientConfig: a client-side field that the Transport cannot
 //     honour makes every https request (and every request through an HTTPS
 //     proxy) fail before anything is sent, with an error that wraps
-//     ErrUnsupportedTLSConfig: VerifyPeerCertificate, VerifyConnection,
-//     RootCAs (an x509.CertPool cannot be read back: use CAFile or CAPEM),
-//     Time, GetClientCertificate, CipherSuites (unless MinVersion is TLS
-//     1.3, where crypto/tls ignores them too), CurvePreferences,
-//     EncryptedClientHelloConfigList, EncryptedClientHelloRejectionVerify
-//     and SessionTicketsDisabled. Server-only fields are ignored, as
-//     net/http's client ignores them. These client-side fields are
-//     dropped, which cannot make a connection less safe: Rand (libcurl's
-//     TLS library has its own), KeyLogWriter, ClientSessionCache (libcurl
-//     keeps its own session cache), DynamicRecordSizingDisabled, and
-//     Renegotiation (the TLS library's default applies: OpenSSL accepts a
-//     secure renegotiation on TLS 1.2, crypto/tls by default refuses it).
+//     ErrUnsupportedTLSConfig: GetClientCertificate, CipherSuites (unless
+//     MinVersion is TLS 1.3, where crypto/tls ignores them too),
+//     CurvePreferences, EncryptedClientHelloConfigList and
+//     EncryptedClientHelloRejectionVerify; and where Go cannot verify (see
+//     below), RootCAs, Time, VerifyPeerCertificate and VerifyConnection.
+//     Server-only fields are ignored, as net/http's client ignores them.
+//     These client-side fields are dropped, which cannot make a connection
+//     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter,
+//     ClientSessionCache (libcurl keeps its own session cache),
+//     DynamicRecordSizingDisabled, and Renegotiation (the TLS library's
+//     default applies: OpenSSL accepts a secure renegotiation on TLS 1.2,
+//     crypto/tls by default refuses it). SessionTicketsDisabled turns
+//     libcurl's session cache off (CURLOPT_SSL_SESSIONID_CACHE).
+//   - TLSClientConfig.RootCAs, Time, VerifyPeerCertificate and
+//     VerifyConnection are honoured by verifying the peer in Go, as
+//     crypto/tls does (x509 verification against RootCAs, else CAPEM,
+//     CAFile or the system's roots, for ServerName or the URL's host;
+//     skipped with InsecureSkipVerify; then VerifyPeerCertificate, then
+//     VerifyConnection), with libcurl's verification off. This needs
+//     libcurl 7.80.0+ on OpenSSL (it reads the peer's chain from the live
+//     connection) and no HTTPS proxy (net/http would verify the proxy with
+//     them too). It runs for every request, on a new or a reused
+//     connection, after the handshake and before a byte of the request is
+//     sent (CURLOPT_PREREQFUNCTION); a failure is an error for which
+//     errors.Is(err, ErrPeerFailedVerification) holds, with the verifier's
+//     error inside (*tls.CertificateVerificationError, or the function's).
+//     A successful verdict is kept for a minute for the same chain and
+//     server name, so the functions are called about once per connection,
+//     not once per request; TLS sessions are not resumed, as a resumed
+//     session shows no chain. The verification, the user's functions
+//     included, runs inside libcurl on the goroutine that drives the
+//     Transport's connections: while it runs no other request of the
+//     Transport makes progress, and a function that waited for a request
+//     through the same Transport would never return. A panic in it is
+//     recovered and fails the request with a *PanicError.
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
@@ -82,8 +105,10 @@ type Transport struct {
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
 	// ServerName, MinVersion, MaxVersion, Certificates (the first) and
-	// NextProtos are honoured; a field that cannot be honoured fails the
-	// request (ErrUnsupportedTLSConfig); see the type's documentation.
+	// NextProtos are honoured by libcurl, RootCAs, Time,
+	// VerifyPeerCertificate and VerifyConnection by Go's verification; a
+	// field that cannot be honoured fails the request
+	// (ErrUnsupportedTLSConfig); see the type's documentation.
 	// As with net/http, a non-nil TLSClientConfig turns HTTP/2 off unless
 	// ForceAttemptHTTP2 is set.
 	TLSClientConfig *tls.Config
@@ -184,6 +209,7 @@ type Transport struct {
 	cur    *multiRef              // where new requests start; nil until needed
 	multis map[*multiRef]struct{} // cur and the retired ones still in use
 	idle   []*Easy                // handles ready for the next request
+	tlsv   *tlsVerifier           // Go's verification, for the last TLS settings that needed it
 	live   map[*call]struct{}     // requests whose response body is open
 }
 
@@ -528,6 +554,11 @@ func (c *call) transferError(err error) error {
 		var he *headerTooLargeError
 		if errors.As(ce.Err, &he) {
 			return he
+		}
+		var pve *peerVerifyError
+		if errors.As(ce.Err, &pve) {
+			// Go's verification refused the peer (transport_tlsverify.go).
+			return &Error{Code: ErrPeerFailedVerification, Err: pve.err}
 		}
 	}
 	return wrapCurlError(c.e, c.req, ce)

@@ -247,17 +247,34 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
+	var verifier *tlsVerifier
 	if https || (proxy != nil && proxy.Scheme == "https") {
 		// A field that cannot be honoured fails the request here, before
 		// anything is sent, rather than be dropped.
-		if err := checkTLSConfig(tlsConf); err != nil {
+		if err := checkTLSConfig(tlsConf, proxy != nil && proxy.Scheme == "https"); err != nil {
 			return nil, err
+		}
+		if https && needsGoVerify(tlsConf) {
+			// Go verifies the peer, in the pre-request callback (set
+			// below), for every request: libcurl does not, and no session
+			// is resumed, as a resumed one has no chain to verify.
+			v, err := tr.verifier()
+			if err != nil {
+				return nil, err
+			}
+			verifier = v
+			b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
+			b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
+			b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
 		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			if tlsConf.InsecureSkipVerify {
 				b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
 				b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
+			}
+			if tlsConf.SessionTicketsDisabled {
+				b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
 			}
 			if tlsConf.MinVersion != 0 {
 				minV = tlsConf.MinVersion
@@ -337,6 +354,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
 		s.do(e.SetProgressInterval(p.every))
 		s.do(e.SetProgressFunc(p.fn))
+	}
+	if verifier != nil {
+		s.do(e.setPrereq(c.verifyPrereq(verifier)))
 	}
 	s.do(e.setHeaderHook(cfg.hs.onLine))
 	if s.err != nil {

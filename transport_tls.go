@@ -253,3 +253,28 @@ func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.Conn
 	}
 	return cs
 }
+
+// tlsCaptureSupported reports whether captureTLS can read the peer's
+// chain: libcurl runs on the OpenSSL linked here.
+func tlsCaptureSupported() bool { return opensslMatches() }
+
+// peerChain returns the peer's certificates, parsed; an error if the
+// connection's state could not be read or a certificate does not parse.
+func (r *tlsRaw) peerChain() ([]*x509.Certificate, error) {
+	if !r.ok {
+		return nil, errNoTLSState
+	}
+	certs := make([]*x509.Certificate, len(r.chain))
+	for i := range r.chain {
+		c := r.chain[i].cert
+		if c == nil {
+			var err error
+			if c, err = parseCert(r.chain[i].der); err != nil {
+				return nil, err
+			}
+			r.chain[i].cert = c
+		}
+		certs[i] = c
+	}
+	return certs, nil
+}

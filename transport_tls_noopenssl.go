@@ -2,7 +2,10 @@
 
 package curlpoll
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+	"crypto/x509"
+)
 
 // tlsRaw is empty without OpenSSL: see transport_tls.go.
 type tlsRaw struct{}
@@ -16,3 +19,8 @@ func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.Conn
 	}
 	return cs
 }
+
+// tlsCaptureSupported is false: the peer's chain cannot be read.
+func tlsCaptureSupported() bool { return false }
+
+func (r *tlsRaw) peerChain() ([]*x509.Certificate, error) { return nil, errNoTLSState }

@@ -19,23 +19,16 @@ func unsupportedTLSField(name, why string) error {
 }
 
 // checkTLSConfig returns an error if c sets a client-side field that the
-// Transport does not honour. Server-only fields are ignored, as net/http's
-// client ignores them; the client-side fields whose dropping cannot make a
+// Transport does not honour for a request over TLS (httpsProxy: through
+// an HTTPS proxy). Server-only fields are ignored, as net/http's client
+// ignores them; the client-side fields whose dropping cannot make a
 // connection less safe are listed in the Transport's documentation.
-func checkTLSConfig(c *tls.Config) error {
+func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 	if c == nil {
 		return nil
 	}
 	const notYet = "is not supported"
 	switch {
-	case c.VerifyPeerCertificate != nil:
-		return unsupportedTLSField("VerifyPeerCertificate", notYet)
-	case c.VerifyConnection != nil:
-		return unsupportedTLSField("VerifyConnection", notYet)
-	case c.RootCAs != nil:
-		return unsupportedTLSField("RootCAs", "is not supported (use Transport.CAPEM or CAFile)")
-	case c.Time != nil:
-		return unsupportedTLSField("Time", notYet)
 	case c.GetClientCertificate != nil:
 		return unsupportedTLSField("GetClientCertificate", "is not supported (use Certificates)")
 	case len(c.CipherSuites) > 0 && c.MinVersion < tls.VersionTLS13:
@@ -47,8 +40,28 @@ func checkTLSConfig(c *tls.Config) error {
 		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
 	case c.EncryptedClientHelloRejectionVerify != nil:
 		return unsupportedTLSField("EncryptedClientHelloRejectionVerify", notYet)
-	case c.SessionTicketsDisabled:
-		return unsupportedTLSField("SessionTicketsDisabled", notYet)
+	}
+	if !needsGoVerify(c) {
+		return nil
+	}
+	// The fields only Go's verification honours (transport_tlsverify.go).
+	name := "Time"
+	switch {
+	case c.VerifyPeerCertificate != nil:
+		name = "VerifyPeerCertificate"
+	case c.VerifyConnection != nil:
+		name = "VerifyConnection"
+	case c.RootCAs != nil:
+		name = "RootCAs"
+	}
+	switch {
+	case httpsProxy:
+		// net/http applies them to the proxy's TLS connection too.
+		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
+	case libcurlVersion() < 0x075000:
+		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
+	case !tlsCaptureSupported():
+		return unsupportedTLSField(name, "needs libcurl on OpenSSL and curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
 	}
 	return nil
 }

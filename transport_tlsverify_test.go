@@ -4,10 +4,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +25,7 @@ import (
 type countingTLSServer struct {
 	*httptest.Server
 	ca       []byte
+	caFile   string // ca, in a file: CAPEM needs CURLOPT_CAINFO_BLOB, which libcurl on GnuTLS lacks
 	conns    atomic.Int64
 	requests atomic.Int64
 }
@@ -40,6 +46,10 @@ func newCountingTLSServer(t testing.TB) *countingTLSServer {
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	s.ca = serverCAPEM(s.Server)
+	s.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(s.caFile, s.ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -85,6 +95,15 @@ func TestTransportTLSPinningFailsClosed(t *testing.T) {
 		t.Fatalf("curlpoll sent %d requests: %v", n, err)
 	}
 	t.Logf("curlpoll: %v", err)
+	if !goVerifies() {
+		if !errors.Is(err, curlpoll.ErrUnsupportedTLSConfig) {
+			t.Fatalf("on %s: %v", curlpoll.Version().TLS, err)
+		}
+		return
+	}
+	if !errors.Is(err, errPinMismatch) || !errors.Is(err, curlpoll.ErrPeerFailedVerification) {
+		t.Fatalf("error %v: not the pin's, or not ErrPeerFailedVerification", err)
+	}
 }
 
 // TestTransportTLSUnsupportedFieldsFailClosed: every client-side field of
@@ -95,7 +114,7 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 
 	// The same Transport without the field works: the failures below are
 	// the fields'.
-	ok := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{}}
+	ok := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{}}
 	defer ok.Close()
 	resp, err := ok.RoundTrip(mustReq("GET", srv.URL, nil))
 	if err != nil {
@@ -109,7 +128,7 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 	for _, tc := range unsupportedTLSConfigs(srv) {
 		t.Run(tc.name, func(t *testing.T) {
 			conns, reqs := srv.conns.Load(), srv.requests.Load()
-			tr := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: tc.conf}
+			tr := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: tc.conf}
 			defer tr.Close()
 			resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 			if err == nil {
@@ -132,13 +151,14 @@ type tlsConfigCase struct {
 }
 
 // unsupportedTLSConfigs lists configurations with one field the Transport
-// does not honour.
+// does not honour; without Go's verification (see goVerifies), the fields
+// it honours too.
 func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
-	return []tlsConfigCase{
-		{"VerifyPeerCertificate", &tls.Config{VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }}},
-		{"VerifyConnection", &tls.Config{VerifyConnection: func(tls.ConnectionState) error { return nil }}},
-		{"RootCAs", &tls.Config{RootCAs: srv.pool()}},
-		{"Time", &tls.Config{Time: time.Now}},
+	var goVerified []tlsConfigCase
+	if !goVerifies() {
+		goVerified = goVerifiedTLSConfigs(srv)
+	}
+	return append(goVerified, []tlsConfigCase{
 		{"GetClientCertificate", &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &tls.Certificate{}, nil
 		}}},
@@ -146,6 +166,246 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		{"CurvePreferences", &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}},
 		{"EncryptedClientHelloConfigList", &tls.Config{EncryptedClientHelloConfigList: []byte{0}}},
 		{"EncryptedClientHelloRejectionVerify", &tls.Config{EncryptedClientHelloRejectionVerify: func(tls.ConnectionState) error { return nil }}},
-		{"SessionTicketsDisabled", &tls.Config{SessionTicketsDisabled: true}},
+	}...)
+}
+
+// goVerifiedTLSConfigs lists configurations that need Go's verification,
+// each of which lets the request through to srv.
+func goVerifiedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
+	return []tlsConfigCase{
+		{"VerifyPeerCertificate", &tls.Config{VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }}},
+		{"VerifyConnection", &tls.Config{VerifyConnection: func(tls.ConnectionState) error { return nil }}},
+		{"RootCAs", &tls.Config{RootCAs: srv.pool()}},
+		{"Time", &tls.Config{Time: time.Now}},
 	}
+}
+
+// goVerifies reports whether the Transport can verify peers in Go on the
+// libcurl the tests run on: libcurl on OpenSSL, curlpoll built with it.
+func goVerifies() bool {
+	return strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") && !noOpenSSLBuild
+}
+
+// getBody runs one GET on rt and returns the body, or the error.
+func getBody(rt http.RoundTripper, url string) (string, error) {
+	resp, err := rt.RoundTrip(mustReq("GET", url, nil))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestTransportTLSGoVerify: the fields only Go can verify are honoured as
+// net/http honours them: the request goes through when they accept the
+// peer, and fails with net/http's errors, before a request byte is sent,
+// when they do not.
+func TestTransportTLSGoVerify(t *testing.T) {
+	if !goVerifies() {
+		t.Skipf("libcurl on %s: Go's verification needs OpenSSL (the fields fail closed: TestTransportTLSUnsupportedFieldsFailClosed)", curlpoll.Version().TLS)
+	}
+	srv := newCountingTLSServer(t)
+
+	t.Run("accepted", func(t *testing.T) {
+		for _, tc := range goVerifiedTLSConfigs(srv) {
+			conf := tc.conf
+			if conf.RootCAs == nil {
+				conf.RootCAs = srv.pool()
+			}
+			tr := &curlpoll.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+			body, err := getBody(tr, srv.URL)
+			tr.Close()
+			if err != nil || body != "secret" {
+				t.Errorf("%s: %q %v", tc.name, body, err)
+			}
+		}
+		// CAPEM is the roots when RootCAs is not set.
+		tr := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{Time: time.Now}}
+		defer tr.Close()
+		if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
+			t.Errorf("CAPEM: %q %v", body, err)
+		}
+	})
+
+	t.Run("pin", func(t *testing.T) {
+		var calls atomic.Int32
+		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
+			calls.Add(1)
+			if len(raw) == 0 || string(raw[0]) != string(srv.Certificate().Raw) {
+				return errPinMismatch
+			}
+			return nil
+		}
+		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
+		defer tr.Close()
+		for i := range 3 {
+			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
+				t.Fatalf("request %d: %q %v", i, body, err)
+			}
+		}
+		// One connection, reused: verified once, its verdict kept.
+		if n := calls.Load(); n != 1 {
+			t.Errorf("VerifyPeerCertificate called %d times for 3 requests on one connection", n)
+		}
+	})
+
+	t.Run("reused connection verified again", func(t *testing.T) {
+		defer curlpoll.SetVerdictTTL(0)()
+		var calls atomic.Int32
+		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
+			if calls.Add(1) > 2 {
+				return errPinMismatch
+			}
+			return nil
+		}
+		conns, reqs := srv.conns.Load(), srv.requests.Load()
+		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: pin}}
+		defer tr.Close()
+		for i := range 2 {
+			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
+				t.Fatalf("request %d: %q %v", i, body, err)
+			}
+		}
+		if _, err := getBody(tr, srv.URL); !errors.Is(err, errPinMismatch) {
+			t.Errorf("third request: %v", err)
+		}
+		if c, r := srv.conns.Load()-conns, srv.requests.Load()-reqs; c != 1 || r != 2 {
+			t.Errorf("%d connections, %d requests; want 1 and 2", c, r)
+		}
+	})
+
+	t.Run("new connections, no resumption", func(t *testing.T) {
+		// A resumed TLS session has no peer chain: each new connection
+		// must show one to verify.
+		defer curlpoll.SetVerdictTTL(0)()
+		var calls atomic.Int32
+		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
+			calls.Add(1)
+			if len(raw) == 0 || string(raw[0]) != string(srv.Certificate().Raw) {
+				return errPinMismatch
+			}
+			return nil
+		}
+		conns := srv.conns.Load()
+		tr := &curlpoll.Transport{DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
+		defer tr.Close()
+		for i := range 3 {
+			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
+				t.Fatalf("request %d: %q %v", i, body, err)
+			}
+		}
+		if c, n := srv.conns.Load()-conns, calls.Load(); c != 3 || n != 3 {
+			t.Errorf("%d connections, %d verifications; want 3 and 3", c, n)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		expired := func() time.Time { return srv.Certificate().NotAfter.Add(time.Hour) }
+		var errConn = errors.New("connection refused by VerifyConnection")
+		var seen []string // what VerifyConnection saw: net/http's, then curlpoll's
+		cases := []struct {
+			name string
+			conf func() *tls.Config
+			ok   func(error) bool
+		}{
+			{"unknown authority", func() *tls.Config { return &tls.Config{RootCAs: x509.NewCertPool()} }, isErr[x509.UnknownAuthorityError]},
+			{"expired (Time)", func() *tls.Config { return &tls.Config{RootCAs: srv.pool(), Time: expired} }, func(err error) bool {
+				var ie x509.CertificateInvalidError
+				return errors.As(err, &ie) && ie.Reason == x509.Expired
+			}},
+			{"wrong host (ServerName)", func() *tls.Config { return &tls.Config{RootCAs: srv.pool(), ServerName: "wrong.example"} }, isErr[x509.HostnameError]},
+			{"VerifyConnection", func() *tls.Config {
+				return &tls.Config{RootCAs: srv.pool(), VerifyConnection: func(cs tls.ConnectionState) error {
+					seen = append(seen, fmt.Sprintf("version %x, server name %q, %d certificates, %d chains, complete %v",
+						cs.Version, cs.ServerName, len(cs.PeerCertificates), len(cs.VerifiedChains), cs.HandshakeComplete))
+					return errConn
+				}}
+			}, func(err error) bool { return errors.Is(err, errConn) }},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				_, stdErr := getBody(&http.Transport{TLSClientConfig: tc.conf()}, srv.URL)
+				if !tc.ok(stdErr) {
+					t.Fatalf("net/http: %v", stdErr)
+				}
+				reqs, conns := srv.requests.Load(), srv.conns.Load()
+				tr := &curlpoll.Transport{TLSClientConfig: tc.conf()}
+				defer tr.Close()
+				// Refused again (libcurl closes a connection whose
+				// pre-request callback failed).
+				for i := range 2 {
+					body, err := getBody(tr, srv.URL)
+					if err == nil {
+						t.Fatalf("request %d: %q", i, body)
+					}
+					if !tc.ok(err) || !errors.Is(err, curlpoll.ErrPeerFailedVerification) {
+						t.Errorf("request %d: %v (net/http: %v)", i, err, stdErr)
+					}
+					if tc.name != "VerifyConnection" && !isErr[*tls.CertificateVerificationError](err) {
+						t.Errorf("request %d: no *tls.CertificateVerificationError in %v", i, err)
+					}
+				}
+				if n := srv.requests.Load() - reqs; n != 0 {
+					t.Errorf("the server saw %d requests", n)
+				}
+				t.Logf("2 requests refused on %d connections", srv.conns.Load()-conns)
+			})
+		}
+		if len(seen) != 3 || seen[1] != seen[0] || seen[2] != seen[0] {
+			t.Errorf("VerifyConnection saw %q (net/http's first)", seen)
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
+			VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { panic("verifier panics") }}}
+		defer tr.Close()
+		reqs := srv.requests.Load()
+		_, err := getBody(tr, srv.URL)
+		var pe *curlpoll.PanicError
+		if !errors.As(err, &pe) || pe.Value != "verifier panics" {
+			t.Errorf("%v", err)
+		}
+		if n := srv.requests.Load() - reqs; n != 0 {
+			t.Errorf("the server saw %d requests", n)
+		}
+	})
+
+	t.Run("httptrace", func(t *testing.T) {
+		// Go's verification shares the pre-request callback with httptrace.
+		var gotConn, tlsDone atomic.Int32
+		trace := &httptrace.ClientTrace{
+			GotConn:          func(httptrace.GotConnInfo) { gotConn.Add(1) },
+			TLSHandshakeDone: func(tls.ConnectionState, error) { tlsDone.Add(1) },
+		}
+		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool()}}
+		defer tr.Close()
+		req := mustReq("GET", srv.URL, nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if gotConn.Load() != 1 || tlsDone.Load() != 1 {
+			t.Errorf("GotConn %d, TLSHandshakeDone %d", gotConn.Load(), tlsDone.Load())
+		}
+	})
+
+	t.Run("SessionTicketsDisabled", func(t *testing.T) {
+		tr := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{SessionTicketsDisabled: true}}
+		defer tr.Close()
+		if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
+			t.Errorf("%q %v", body, err)
+		}
+	})
+}
+
+// isErr reports whether errors.As finds an E in err.
+func isErr[E error](err error) bool {
+	var e E
+	return errors.As(err, &e)
 }
