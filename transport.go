@@ -68,6 +68,13 @@ import (
 //     Transport makes progress, and a function that waited for a request
 //     through the same Transport would never return. A panic in it is
 //     recovered and fails the request with a *PanicError.
+//   - A peer that libcurl's own verification refuses fails the request
+//     with an error for which errors.Is(err, ErrPeerFailedVerification)
+//     holds and, as with net/http, errors.As finds a
+//     *tls.CertificateVerificationError and the x509 error inside. libcurl
+//     leaves no chain behind a failed handshake: that error comes from one
+//     TLS handshake that Go makes with the same server afterwards (nothing
+//     is sent over it; none through a proxy).
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
@@ -409,11 +416,12 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	e    *Easy
-	mr   *multiRef
-	t    *Transfer
-	obs  *observer // nil without a trace or a Logger
-	info *infoBox  // for ResponseInfo, once a response exists
+	e        *Easy
+	viaProxy bool // the request goes through a proxy
+	mr       *multiRef
+	t        *Transfer
+	obs      *observer // nil without a trace or a Logger
+	info     *infoBox  // for ResponseInfo, once a response exists
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -479,6 +487,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 		}
 		proxy = u
 	}
+	c.viaProxy = proxy != nil
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GetConn != nil {
 		trace.GetConn(canonicalAddr(req.URL))
 	}
@@ -559,6 +568,11 @@ func (c *call) transferError(err error) error {
 		if errors.As(ce.Err, &pve) {
 			// Go's verification refused the peer (transport_tlsverify.go).
 			return &Error{Code: ErrPeerFailedVerification, Err: pve.err}
+		}
+	}
+	if ce.Code == ErrPeerFailedVerification {
+		if ve := c.certVerificationError(); ve != nil {
+			return &curlError{ce: ce, extra: ve}
 		}
 	}
 	return wrapCurlError(c.e, c.req, ce)

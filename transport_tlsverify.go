@@ -66,29 +66,38 @@ func (tr *Transport) verifier() (*tlsVerifier, error) {
 	if v != nil && v.conf == conf && v.caFile == tr.CAFile && sameBytes(v.caPEM, tr.CAPEM) {
 		return v, nil
 	}
-	v = &tlsVerifier{conf: conf, caPEM: tr.CAPEM, caFile: tr.CAFile}
-	switch {
-	case conf.RootCAs != nil:
-		v.roots = conf.RootCAs
-	case tr.CAPEM != nil:
-		v.roots = x509.NewCertPool()
-		if !v.roots.AppendCertsFromPEM(tr.CAPEM) {
-			return nil, errors.New("curlpoll: Transport.CAPEM has no certificate")
-		}
-	case tr.CAFile != "":
-		b, err := os.ReadFile(tr.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("curlpoll: Transport.CAFile: %w", err)
-		}
-		v.roots = x509.NewCertPool()
-		if !v.roots.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("curlpoll: Transport.CAFile %s has no certificate", tr.CAFile)
+	v = &tlsVerifier{conf: conf, caPEM: tr.CAPEM, caFile: tr.CAFile, roots: conf.RootCAs}
+	if v.roots == nil {
+		var err error
+		if v.roots, err = curlRoots(tr.CAPEM, tr.CAFile); err != nil {
+			return nil, err
 		}
 	}
 	tr.mu.Lock()
 	tr.tlsv = v
 	tr.mu.Unlock()
 	return v, nil
+}
+
+// curlRoots returns the trust roots libcurl is given, CAPEM or else
+// CAFile, as a pool; nil (the system's) for neither.
+func curlRoots(caPEM []byte, caFile string) (*x509.CertPool, error) {
+	if caPEM == nil && caFile == "" {
+		return nil, nil
+	}
+	name := "CAPEM"
+	if caPEM == nil {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("curlpoll: Transport.CAFile: %w", err)
+		}
+		caPEM, name = b, "CAFile "+caFile
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("curlpoll: Transport.%s has no certificate", name)
+	}
+	return pool, nil
 }
 
 // sameBytes reports whether a and b are the same slice (not only equal).

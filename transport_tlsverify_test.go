@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
 // countingTLSServer is an HTTPS server (HTTP/2 on) that counts the
@@ -408,4 +409,58 @@ func TestTransportTLSGoVerify(t *testing.T) {
 func isErr[E error](err error) bool {
 	var e E
 	return errors.As(err, &e)
+}
+
+// TestTransportTLSCertificateErrors: a peer that libcurl's verification
+// refuses gives the errors net/http gives for the same server, a
+// *tls.CertificateVerificationError with the same x509 error inside, and
+// errors.Is(err, curlpoll.ErrPeerFailedVerification) holds.
+func TestTransportTLSCertificateErrors(t *testing.T) {
+	fs, err := faultserver.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, fs.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(fs.CAPEM())
+	selfSigned := newCountingTLSServer(t)
+
+	cases := []struct {
+		name   string
+		url    string
+		caFile string
+		roots  *x509.CertPool
+		check  func(error) bool
+	}{
+		{"self-signed", selfSigned.URL, "", nil, isErr[x509.UnknownAuthorityError]},
+		{"wrong host", fs.URL(faultserver.TLSWrongHost, faultserver.TLS1, ""), caFile, pool, isErr[x509.HostnameError]},
+		{"expired", fs.URL(faultserver.TLSExpired, faultserver.TLS1, ""), caFile, pool, func(err error) bool {
+			var ie x509.CertificateInvalidError
+			return errors.As(err, &ie) && ie.Reason == x509.Expired
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stdErr := getBody(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: tc.roots}}, tc.url)
+			var stdVE *tls.CertificateVerificationError
+			if !errors.As(stdErr, &stdVE) || !tc.check(stdErr) {
+				t.Fatalf("net/http: %v", stdErr)
+			}
+			tr := &curlpoll.Transport{CAFile: tc.caFile}
+			defer tr.Close()
+			_, err := getBody(tr, tc.url)
+			var ve *tls.CertificateVerificationError
+			if !errors.As(err, &ve) || !tc.check(err) || !errors.Is(err, curlpoll.ErrPeerFailedVerification) {
+				t.Fatalf("curlpoll: %v (net/http: %v)", err, stdErr)
+			}
+			if fmt.Sprintf("%T", ve.Err) != fmt.Sprintf("%T", stdVE.Err) || len(ve.UnverifiedCertificates) != len(stdVE.UnverifiedCertificates) {
+				t.Errorf("curlpoll: %T with %d certificates, net/http: %T with %d", ve.Err, len(ve.UnverifiedCertificates), stdVE.Err, len(stdVE.UnverifiedCertificates))
+			}
+			t.Logf("curlpoll: %v", err)
+		})
+	}
 }
