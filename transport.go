@@ -575,7 +575,7 @@ func (c *call) transferError(err error) error {
 			return &curlError{ce: ce, extra: ve}
 		}
 	}
-	return wrapCurlError(c.e, c.req, ce)
+	return wrapCurlError(c.req, ce)
 }
 
 // timeoutError is an error whose Timeout method reports true, for net.Error.
