@@ -143,3 +143,7 @@ func ParseStatusLine(line string) (*http.Response, error) {
 // LibcurlH2CReuseBroken is libcurlH2CReuseBroken, for tests that count
 // connections.
 func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
+
+// LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
+// multiplexes HTTP/2 by default.
+func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
