@@ -372,3 +372,14 @@ func libcurlAtLeast(major, minor int) bool {
 // stream. Versions between 7.88.1 and 8.14.1 are not tested: 8.0 is the
 // line drawn here.
 func libcurlTLSEOFIsError() bool { return libcurlAtLeast(8, 0) }
+
+// dohConnections is the number of connections libcurl opens to a DoH
+// server that never answers: one per lookup (A and AAAA) before 8.5.0,
+// where the probes began to wait for one HTTP/2 connection to share
+// (CURLOPT_PIPEWAIT in lib/doh.c).
+func dohConnections() int {
+	if libcurlAtLeast(8, 5) {
+		return 1
+	}
+	return 2
+}
