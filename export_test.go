@@ -139,3 +139,11 @@ func ParseStatusLine(line string) (*http.Response, error) {
 	resp := &http.Response{}
 	return resp, parseStatusLine(resp, line)
 }
+
+// LibcurlH2CReuseBroken is libcurlH2CReuseBroken, for tests that count
+// connections.
+func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
+
+// LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
+// multiplexes HTTP/2 by default.
+func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
