@@ -52,9 +52,10 @@ import (
 //     CAFile or the system's roots, for ServerName or the URL's host;
 //     skipped with InsecureSkipVerify; then VerifyPeerCertificate, then
 //     VerifyConnection), with libcurl's verification off. This needs
-//     libcurl 7.80.0+ on OpenSSL (it reads the peer's chain from the live
-//     connection) and no HTTPS proxy (net/http would verify the proxy with
-//     them too). It runs for every request, on a new or a reused
+//     libcurl 7.80.0+ on OpenSSL or GnuTLS (the peer's chain is read from
+//     the live connection; on GnuTLS VerifyConnection sees no
+//     CipherSuite) and no HTTPS proxy (net/http would verify the proxy
+//     with them too). It runs for every request, on a new or a reused
 //     connection, after the handshake and before a byte of the request is
 //     sent (CURLOPT_PREREQFUNCTION); a failure is an error for which
 //     errors.Is(err, ErrPeerFailedVerification) holds, with the verifier's

@@ -292,6 +292,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		b.long(C.CURLOPT_SSLVERSION, int64(sslVersion(minV, false)|sslVersion(maxV, true)))
 		switch {
+		case verifier != nil:
+			// Go verifies with CAPEM or CAFile itself: libcurl needs
+			// neither (and on GnuTLS has no CURLOPT_CAINFO_BLOB).
 		case tr.CAPEM != nil:
 			b.blob(C.CURLOPT_CAINFO_BLOB, tr.CAPEM)
 		case tr.CAFile != "":

@@ -60,8 +60,8 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
 	case libcurlVersion() < 0x075000:
 		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
-	case !tlsCaptureSupported():
-		return unsupportedTLSField(name, "needs libcurl on OpenSSL and curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
+	case !tlsCaptureSupported() && !gnutlsPeersSupported():
+		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
 	}
 	return nil
 }

@@ -182,9 +182,11 @@ func goVerifiedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 }
 
 // goVerifies reports whether the Transport can verify peers in Go on the
-// libcurl the tests run on: libcurl on OpenSSL, curlpoll built with it.
+// libcurl the tests run on: libcurl on GnuTLS, or on OpenSSL with curlpoll
+// built with it.
 func goVerifies() bool {
-	return strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") && !noOpenSSLBuild
+	v := curlpoll.Version().TLS
+	return strings.HasPrefix(v, "GnuTLS/") || strings.HasPrefix(v, "OpenSSL/") && !noOpenSSLBuild
 }
 
 // getBody runs one GET on rt and returns the body, or the error.
@@ -397,7 +399,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	})
 
 	t.Run("SessionTicketsDisabled", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{SessionTicketsDisabled: true}}
+		tr := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{SessionTicketsDisabled: true}}
 		defer tr.Close()
 		if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
 			t.Errorf("%q %v", body, err)
