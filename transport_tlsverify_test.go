@@ -61,6 +61,28 @@ func (s *countingTLSServer) pool() *x509.CertPool {
 	return p
 }
 
+// pin returns a VerifyPeerCertificate that accepts the server's
+// certificate only, and counts its calls.
+func (s *countingTLSServer) pin(calls *atomic.Int32) func([][]byte, [][]*x509.Certificate) error {
+	return func(raw [][]byte, _ [][]*x509.Certificate) error {
+		calls.Add(1)
+		if len(raw) == 0 || string(raw[0]) != string(s.Certificate().Raw) {
+			return errPinMismatch
+		}
+		return nil
+	}
+}
+
+// getSecrets makes n requests to url, each of which must succeed.
+func getSecrets(t *testing.T, rt http.RoundTripper, url string, n int) {
+	t.Helper()
+	for i := range n {
+		if body, err := getBody(rt, url); err != nil || body != "secret" {
+			t.Fatalf("request %d: %q %v", i, body, err)
+		}
+	}
+}
+
 var errPinMismatch = errors.New("pin mismatch")
 
 // TestTransportTLSPinningFailsClosed: the common pinning pattern,
@@ -233,20 +255,10 @@ func TestTransportTLSGoVerify(t *testing.T) {
 
 	t.Run("pin", func(t *testing.T) {
 		var calls atomic.Int32
-		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
-			calls.Add(1)
-			if len(raw) == 0 || string(raw[0]) != string(srv.Certificate().Raw) {
-				return errPinMismatch
-			}
-			return nil
-		}
+		pin := srv.pin(&calls)
 		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
 		defer tr.Close()
-		for i := range 3 {
-			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
-				t.Fatalf("request %d: %q %v", i, body, err)
-			}
-		}
+		getSecrets(t, tr, srv.URL, 3)
 		// One connection, reused: verified once, its verdict kept.
 		if n := calls.Load(); n != 1 {
 			t.Errorf("VerifyPeerCertificate called %d times for 3 requests on one connection", n)
@@ -265,11 +277,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 		conns, reqs := srv.conns.Load(), srv.requests.Load()
 		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: pin}}
 		defer tr.Close()
-		for i := range 2 {
-			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
-				t.Fatalf("request %d: %q %v", i, body, err)
-			}
-		}
+		getSecrets(t, tr, srv.URL, 2)
 		if _, err := getBody(tr, srv.URL); !errors.Is(err, errPinMismatch) {
 			t.Errorf("third request: %v", err)
 		}
@@ -283,22 +291,12 @@ func TestTransportTLSGoVerify(t *testing.T) {
 		// must show one to verify.
 		defer curlpoll.SetVerdictTTL(0)()
 		var calls atomic.Int32
-		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
-			calls.Add(1)
-			if len(raw) == 0 || string(raw[0]) != string(srv.Certificate().Raw) {
-				return errPinMismatch
-			}
-			return nil
-		}
+		pin := srv.pin(&calls)
 		conns := srv.conns.Load()
 		tr := &curlpoll.Transport{DisableKeepAlives: true,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
 		defer tr.Close()
-		for i := range 3 {
-			if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
-				t.Fatalf("request %d: %q %v", i, body, err)
-			}
-		}
+		getSecrets(t, tr, srv.URL, 3)
 		if c, n := srv.conns.Load()-conns, calls.Load(); c != 3 || n != 3 {
 			t.Errorf("%d connections, %d verifications; want 3 and 3", c, n)
 		}
