@@ -58,8 +58,9 @@ import (
 //     with them too). It runs for every request, on a new or a reused
 //     connection, after the handshake and before a byte of the request is
 //     sent (CURLOPT_PREREQFUNCTION); a failure is an error for which
-//     errors.Is(err, ErrPeerFailedVerification) holds, with the verifier's
-//     error inside (*tls.CertificateVerificationError, or the function's).
+//     errors.Is(err, ErrPeerFailedVerification) holds: the
+//     *tls.CertificateVerificationError above, or an *Error with the
+//     function's error inside.
 //     A successful verdict is kept for a minute for the same chain and
 //     server name, so the functions are called about once per connection,
 //     not once per request; TLS sessions are not resumed, as a resumed
@@ -69,13 +70,16 @@ import (
 //     Transport makes progress, and a function that waited for a request
 //     through the same Transport would never return. A panic in it is
 //     recovered and fails the request with a *PanicError.
-//   - A peer that libcurl's own verification refuses fails the request
-//     with an error for which errors.Is(err, ErrPeerFailedVerification)
-//     holds and, as with net/http, errors.As finds a
-//     *tls.CertificateVerificationError and the x509 error inside. libcurl
-//     leaves no chain behind a failed handshake: that error comes from one
-//     TLS handshake that Go makes with the same server afterwards (nothing
-//     is sent over it; none through a proxy).
+//   - A peer whose certificate does not verify fails the request, as with
+//     net/http, with a *tls.CertificateVerificationError (the error
+//     itself, not wrapped) in which errors.As finds the x509 error
+//     (x509.UnknownAuthorityError, HostnameError, CertificateInvalidError)
+//     and curl's *Error: errors.Is(err, ErrPeerFailedVerification) holds.
+//     Its Err is not the x509 error itself, which it holds beside curl's.
+//     When libcurl verifies, it leaves no chain behind a failed handshake:
+//     the error comes from one TLS handshake that Go makes with the same
+//     server afterwards (nothing is sent over it; none through a proxy,
+//     where the error is curl's alone).
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
@@ -565,16 +569,9 @@ func (c *call) transferError(err error) error {
 		if errors.As(ce.Err, &he) {
 			return he
 		}
-		var pve *peerVerifyError
-		if errors.As(ce.Err, &pve) {
-			// Go's verification refused the peer (transport_tlsverify.go).
-			return &Error{Code: ErrPeerFailedVerification, Err: pve.err}
-		}
 	}
-	if ce.Code == ErrPeerFailedVerification {
-		if ve := c.certVerificationError(); ve != nil {
-			return &curlError{ce: ce, extra: ve}
-		}
+	if perr := c.peerError(ce); perr != nil {
+		return perr
 	}
 	return wrapCurlError(c.req, ce)
 }

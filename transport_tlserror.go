@@ -21,6 +21,54 @@ import (
 // (another chain that verifies, a network error, a proxy in the way) leaves
 // libcurl's error as it is.
 
+// peerError returns the error of a request whose peer Go's or libcurl's
+// verification refused, nil for another failure. Where net/http returns a
+// *tls.CertificateVerificationError, so does the Transport, itself, not
+// wrapped: code such as go-retryablehttp's retry policy asserts its type
+// (err.(*tls.CertificateVerificationError)) to stop retrying; curl's error
+// is inside it, beside the x509 error (so its Err is not the x509 error
+// itself: errors.As finds that). A VerifyPeerCertificate or
+// VerifyConnection that failed gives an *Error with its error inside.
+func (c *call) peerError(ce *Error) error {
+	var pve *peerVerifyError
+	if ce.Err != nil && errors.As(ce.Err, &pve) {
+		// Go's verification refused the peer (transport_tlsverify.go).
+		ce = &Error{Code: ErrPeerFailedVerification}
+		var ve *tls.CertificateVerificationError
+		if errors.As(pve.err, &ve) {
+			return certError(ve, ce)
+		}
+		ce.Err = pve.err
+		return ce
+	}
+	if ce.Code != ErrPeerFailedVerification {
+		return nil
+	}
+	if ve := c.certVerificationError(); ve != nil {
+		return certError(ve, ce)
+	}
+	return ce
+}
+
+// certError returns ve with ce beside its x509 error: errors.As finds the
+// x509 error and the *Error, and errors.Is(err, ErrPeerFailedVerification)
+// holds. Its text is net/http's.
+func certError(ve *tls.CertificateVerificationError, ce *Error) error {
+	return &tls.CertificateVerificationError{
+		UnverifiedCertificates: ve.UnverifiedCertificates,
+		Err:                    &verifyCause{err: ve.Err, ce: ce},
+	}
+}
+
+// verifyCause is the Err of a certError: the x509 error, and curl's.
+type verifyCause struct {
+	err error
+	ce  *Error
+}
+
+func (e *verifyCause) Error() string   { return e.err.Error() }
+func (e *verifyCause) Unwrap() []error { return []error{e.err, e.ce} }
+
 // certProbeTimeout bounds the handshake that explains a refused peer when
 // the Transport has no TLSHandshakeTimeout.
 const certProbeTimeout = 10 * time.Second
@@ -28,7 +76,7 @@ const certProbeTimeout = 10 * time.Second
 // certVerificationError returns the *tls.CertificateVerificationError Go
 // gets for the peer libcurl refused on c's request, nil if it gets none.
 // It runs on RoundTrip's goroutine, after the transfer ended.
-func (c *call) certVerificationError() error {
+func (c *call) certVerificationError() *tls.CertificateVerificationError {
 	if c.viaProxy || c.t == nil {
 		return nil
 	}
