@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,12 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conns, reqs := srv.conns.Load(), srv.requests.Load()
 			tr := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: tc.conf}
+			if tc.httpsProxy {
+				// The server itself as an HTTPS proxy: it would see the
+				// CONNECT if the request were not refused.
+				pu, _ := url.Parse(srv.URL)
+				tr.Proxy = http.ProxyURL(pu)
+			}
 			defer tr.Close()
 			resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 			if err == nil {
@@ -169,8 +176,9 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 }
 
 type tlsConfigCase struct {
-	name string
-	conf *tls.Config
+	name       string
+	conf       *tls.Config
+	httpsProxy bool // the request goes through an HTTPS proxy
 }
 
 // unsupportedTLSConfigs lists configurations with one field the Transport
@@ -178,17 +186,21 @@ type tlsConfigCase struct {
 // it honours too.
 func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 	var goVerified []tlsConfigCase
-	if !goVerifies() {
-		goVerified = goVerifiedTLSConfigs(srv)
+	for _, tc := range goVerifiedTLSConfigs(srv) {
+		if !goVerifies() {
+			goVerified = append(goVerified, tc)
+		}
+		// net/http verifies an HTTPS proxy with them too; libcurl would not.
+		goVerified = append(goVerified, tlsConfigCase{name: tc.name + " through an HTTPS proxy", conf: tc.conf, httpsProxy: true})
 	}
 	return append(goVerified, []tlsConfigCase{
-		{"GetClientCertificate", &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &tls.Certificate{}, nil
 		}}},
-		{"CipherSuites", &tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}},
-		{"CurvePreferences", &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}},
-		{"EncryptedClientHelloConfigList", &tls.Config{EncryptedClientHelloConfigList: []byte{0}}},
-		{"EncryptedClientHelloRejectionVerify", &tls.Config{EncryptedClientHelloRejectionVerify: func(tls.ConnectionState) error { return nil }}},
+		{name: "CipherSuites", conf: &tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}},
+		{name: "CurvePreferences", conf: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}},
+		{name: "EncryptedClientHelloConfigList", conf: &tls.Config{EncryptedClientHelloConfigList: []byte{0}}},
+		{name: "EncryptedClientHelloRejectionVerify", conf: &tls.Config{EncryptedClientHelloRejectionVerify: func(tls.ConnectionState) error { return nil }}},
 	}...)
 }
 
@@ -196,10 +208,10 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 // each of which lets the request through to srv.
 func goVerifiedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 	return []tlsConfigCase{
-		{"VerifyPeerCertificate", &tls.Config{VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }}},
-		{"VerifyConnection", &tls.Config{VerifyConnection: func(tls.ConnectionState) error { return nil }}},
-		{"RootCAs", &tls.Config{RootCAs: srv.pool()}},
-		{"Time", &tls.Config{Time: time.Now}},
+		{name: "VerifyPeerCertificate", conf: &tls.Config{VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }}},
+		{name: "VerifyConnection", conf: &tls.Config{VerifyConnection: func(tls.ConnectionState) error { return nil }}},
+		{name: "RootCAs", conf: &tls.Config{RootCAs: srv.pool()}},
+		{name: "Time", conf: &tls.Config{Time: time.Now}},
 	}
 }
 
