@@ -33,11 +33,14 @@ import (
 //   - TLSClientConfig: a client-side field that the Transport cannot
 //     honour makes every https request (and every request through an HTTPS
 //     proxy) fail before anything is sent, with an error that wraps
-//     ErrUnsupportedTLSConfig: GetClientCertificate, CipherSuites (unless
-//     MinVersion is TLS 1.3, where crypto/tls ignores them too),
-//     CurvePreferences, EncryptedClientHelloConfigList and
-//     EncryptedClientHelloRejectionVerify; and where Go cannot verify (see
-//     below), RootCAs, Time, VerifyPeerCertificate and VerifyConnection.
+//     ErrUnsupportedTLSConfig: GetClientCertificate,
+//     EncryptedClientHelloConfigList and
+//     EncryptedClientHelloRejectionVerify; where libcurl does not run on
+//     OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
+//     ignores them too) and CurvePreferences, and on OpenSSL a suite or
+//     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
+//     through an HTTPS proxy; and where Go cannot verify (see below),
+//     RootCAs, Time, VerifyPeerCertificate and VerifyConnection.
 //     Server-only fields are ignored, as net/http's client ignores them.
 //     These client-side fields are dropped, which cannot make a connection
 //     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter,
@@ -46,6 +49,10 @@ import (
 //     default applies: OpenSSL accepts a secure renegotiation on TLS 1.2,
 //     crypto/tls by default refuses it). SessionTicketsDisabled turns
 //     libcurl's session cache off (CURLOPT_SSL_SESSIONID_CACHE).
+//     CipherSuites and CurvePreferences are given to OpenSSL by its names
+//     (CURLOPT_SSL_CIPHER_LIST and CURLOPT_PROXY_SSL_CIPHER_LIST,
+//     CURLOPT_SSL_EC_CURVES); a post-quantum key exchange that the
+//     OpenSSL in use lacks fails the connection before anything is sent.
 //   - TLSClientConfig.RootCAs, Time, VerifyPeerCertificate and
 //     VerifyConnection are honoured by verifying the peer in Go, as
 //     crypto/tls does (x509 verification against RootCAs, else CAPEM,

@@ -269,6 +269,18 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
+			// checkTLSConfig has refused what these cannot map.
+			if list, _ := cipherList(tlsConf); list != "" {
+				if https {
+					b.str(C.CURLOPT_SSL_CIPHER_LIST, list)
+				}
+				if proxy != nil && proxy.Scheme == "https" {
+					b.str(C.CURLOPT_PROXY_SSL_CIPHER_LIST, list)
+				}
+			}
+			if list, _ := curveList(tlsConf, false); list != "" && https {
+				b.str(C.CURLOPT_SSL_EC_CURVES, list)
+			}
 			if tlsConf.InsecureSkipVerify {
 				b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
 				b.long(C.CURLOPT_SSL_VERIFYHOST, 0)

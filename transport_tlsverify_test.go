@@ -186,6 +186,12 @@ type tlsConfigCase struct {
 // it honours too.
 func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 	var goVerified []tlsConfigCase
+	if !strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
+		// Mapped to OpenSSL's names only (TestTransportTLSCipherSuitesAndCurves).
+		goVerified = append(goVerified,
+			tlsConfigCase{name: "CipherSuites", conf: &tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}},
+			tlsConfigCase{name: "CurvePreferences", conf: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}})
+	}
 	for _, tc := range goVerifiedTLSConfigs(srv) {
 		if !goVerifies() {
 			goVerified = append(goVerified, tc)
@@ -197,8 +203,8 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &tls.Certificate{}, nil
 		}}},
-		{name: "CipherSuites", conf: &tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}},
-		{name: "CurvePreferences", conf: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}},
+		{name: "CipherSuites RC4", conf: &tls.Config{CipherSuites: []uint16{tls.TLS_RSA_WITH_RC4_128_SHA}}},
+		{name: "CurvePreferences through an HTTPS proxy", conf: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}, httpsProxy: true},
 		{name: "EncryptedClientHelloConfigList", conf: &tls.Config{EncryptedClientHelloConfigList: []byte{0}}},
 		{name: "EncryptedClientHelloRejectionVerify", conf: &tls.Config{EncryptedClientHelloRejectionVerify: func(tls.ConnectionState) error { return nil }}},
 	}...)
@@ -497,5 +503,71 @@ func checkCertError(t *testing.T, err, stdErr error) {
 	var ce *curlpoll.Error
 	if !errors.As(err, &ce) || ce.Code != curlpoll.ErrPeerFailedVerification {
 		t.Errorf("no *curlpoll.Error with ErrPeerFailedVerification in %v", err)
+	}
+}
+
+// TestTransportTLSCipherSuitesAndCurves: CipherSuites and CurvePreferences
+// restrict what is negotiated as they do with net/http, on libcurl with
+// OpenSSL.
+func TestTransportTLSCipherSuitesAndCurves(t *testing.T) {
+	if !strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
+		t.Skipf("libcurl on %s: the fields fail closed (TestTransportTLSUnsupportedFieldsFailClosed)", curlpoll.Version().TLS)
+	}
+	const suiteA, suiteB, suiteC = tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret") }))
+	// TLS 1.2 with two suites for CipherSuites; TLS 1.3 would ignore them.
+	srv.TLS = &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suiteA, suiteB},
+		CurvePreferences: []tls.CurveID{tls.CurveP384}}
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, serverCAPEM(srv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		suites []uint16
+		curves []tls.CurveID
+		want   uint16 // the suite negotiated; 0: the handshake fails
+	}{
+		{"suite B only", []uint16{suiteB}, nil, suiteB},
+		{"suite A only", []uint16{suiteA, tls.TLS_AES_128_GCM_SHA256}, nil, suiteA},
+		{"no common suite", []uint16{suiteC}, nil, 0},
+		{"common curve", nil, []tls.CurveID{tls.CurveP256, tls.CurveP384}, suiteA},
+		{"no common curve", nil, []tls.CurveID{tls.X25519, tls.CurveP256}, 0},
+		// TLS 1.3 only, and unknown to OpenSSL before 3.5.
+		{"post-quantum only", nil, []tls.CurveID{tls.X25519MLKEM768}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := func() *tls.Config {
+				return &tls.Config{RootCAs: pool, CipherSuites: tc.suites, CurvePreferences: tc.curves}
+			}
+			std := &http.Transport{TLSClientConfig: conf()}
+			defer std.CloseIdleConnections()
+			cconf := conf()
+			cconf.RootCAs = nil
+			tr := &curlpoll.Transport{CAFile: caFile, TLSClientConfig: cconf}
+			defer tr.Close()
+			for _, rt := range []http.RoundTripper{std, tr} {
+				resp, err := rt.RoundTrip(mustReq("GET", srv.URL, nil))
+				if tc.want == 0 {
+					if err == nil {
+						resp.Body.Close()
+						t.Errorf("%T: %s with %s", rt, resp.Status, tls.CipherSuiteName(resp.TLS.CipherSuite))
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%T: %v", rt, err)
+					continue
+				}
+				resp.Body.Close()
+				if got := resp.TLS.CipherSuite; got != tc.want {
+					t.Errorf("%T: %s, want %s", rt, tls.CipherSuiteName(got), tls.CipherSuiteName(tc.want))
+				}
+			}
+		})
 	}
 }
