@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,6 +281,32 @@ func TestTransportTLSGoVerify(t *testing.T) {
 		// One connection, reused: verified once, its verdict kept.
 		if n := calls.Load(); n != 1 {
 			t.Errorf("VerifyPeerCertificate called %d times for 3 requests on one connection", n)
+		}
+	})
+
+	t.Run("concurrent HTTP/2", func(t *testing.T) {
+		var calls atomic.Int32
+		tr := &curlpoll.Transport{ForceAttemptHTTP2: true,
+			TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: srv.pin(&calls)}}
+		defer tr.Close()
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != 2 || string(b) != "secret" {
+					t.Errorf("%s %q", resp.Proto, b)
+				}
+			})
+		}
+		wg.Wait()
+		if calls.Load() == 0 {
+			t.Error("VerifyPeerCertificate never called")
 		}
 	})
 
