@@ -123,8 +123,9 @@ type Transport struct {
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
-	// ServerName, MinVersion, MaxVersion, Certificates (the first) and
-	// NextProtos are honoured by libcurl, RootCAs, Time,
+	// ServerName, MinVersion, MaxVersion, Certificates (the first),
+	// NextProtos, SessionTicketsDisabled and, on OpenSSL, CipherSuites and
+	// CurvePreferences are honoured by libcurl, RootCAs, Time,
 	// VerifyPeerCertificate and VerifyConnection by Go's verification; a
 	// field that cannot be honoured fails the request
 	// (ErrUnsupportedTLSConfig); see the type's documentation.
