@@ -45,6 +45,11 @@ var libcurlVersion = sync.OnceValue(func() uint32 {
 	return uint32(C.curl_version_info(C.CURLVERSION_NOW).version_num)
 })
 
+// libcurlHasHTTP3 reports whether libcurl was built with HTTP/3; read once.
+var libcurlHasHTTP3 = sync.OnceValue(func() bool {
+	return C.curl_version_info(C.CURLVERSION_NOW).features&C.CURL_VERSION_HTTP3 != 0
+})
+
 // Version reports the libcurl in use, its TLS library and the features that
 // decide what curlpoll can do with it.
 type VersionInfo struct {

@@ -233,9 +233,7 @@ func captureTLS(e *Easy) tlsRaw {
 func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
 	cs := &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
 	if !r.ok {
-		if proto == HTTPVersion2 {
-			cs.NegotiatedProtocol = "h2"
-		}
+		cs.NegotiatedProtocol = alpnOf(proto)
 		return cs
 	}
 	cs.Version = r.version
