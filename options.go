@@ -199,8 +199,13 @@ func (e *Easy) SetCAPath(dir string) error { return e.setString(C.CURLOPT_CAPATH
 func (e *Easy) SetCAInfoBlob(pem []byte) error { return e.setCABlob(C.CURLOPT_CAINFO_BLOB, pem) }
 
 // SetClientCertBlob sets the client certificate and its private key, both in
-// PEM (CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB).
+// PEM (CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB). With a TLS library that
+// libcurl cannot give them to from memory (GnuTLS, which would ignore them
+// without a word), it returns ErrClientCertBlobUnsupported.
 func (e *Easy) SetClientCertBlob(certPEM, keyPEM []byte) error {
+	if !libcurlTakesCertBlobs() {
+		return ErrClientCertBlobUnsupported
+	}
 	if err := e.setString(C.CURLOPT_SSLCERTTYPE, "PEM"); err != nil {
 		return err
 	}

@@ -263,6 +263,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			}
 			maxV = tlsConf.MaxVersion
 			if len(tlsConf.Certificates) > 0 {
+				if !libcurlTakesCertBlobs() {
+					return nil, ErrClientCertBlobUnsupported
+				}
 				cert, key, err := certificatePEM(&tlsConf.Certificates[0])
 				if err != nil {
 					return nil, err
