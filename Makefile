@@ -57,12 +57,14 @@ demo: deps
 # openssl and gnutls: Debian's libcurl 8.14.1 from bookworm-backports,
 # unpacked into .libcurl/FLAVOR by scripts/libcurl-prefix.sh beside the
 # system's, which stays as it is. Go's build cache does not key cgo packages
-# on pkg-config's output, so each libcurl gets a GOCACHE of its own, and
+# on pkg-config's output, so each libcurl gets a GOCACHE of its own (named
+# after its libcurl.pc, so that a changed prefix or flag builds afresh), and
 # CURLPOLL_TEST_LIBCURL makes the tests fail at once if the libcurl they run
 # on is not the one named (see TestMain).
 LIBCURL_DIR := $(CURDIR)/.libcurl
 GOCACHE_BASE := $(shell go env GOCACHE 2>/dev/null)
-libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
+libcurl_pc = $(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig
+libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(call libcurl_pc,$(1)) GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1)-$$(cksum <$(call libcurl_pc,$(1))/libcurl.pc | cut -d" " -f1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
 
 # LIBCURL picks the libcurl for go-test (system, openssl or gnutls); RACE
 # and GOTESTFLAGS add to it: make go-test LIBCURL=gnutls GOTESTFLAGS='-run HTTP3 -v'.

@@ -59,9 +59,10 @@ type Easy struct {
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
-	doh          bool // a DoH URL was set since the last Reset (SetDoHURL)
-	pipeWait     bool // CURLOPT_PIPEWAIT is on (noteLong)
-	forbidReuse  bool // CURLOPT_FORBID_REUSE is on (noteLong)
+	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
+	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
+	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
+	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -132,6 +133,7 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.dropCAFiles()
 	return codeErr(rc)
 }
 
@@ -181,6 +183,7 @@ func (e *Easy) free() {
 	C.curl_easy_cleanup(e.c)
 	e.c = nil
 	e.freeSlists()
+	e.dropCAFiles()
 	C.curlpoll_easy_free(e.cs)
 	e.cs = nil
 	C.free(unsafe.Pointer(e.errbuf))

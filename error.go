@@ -19,6 +19,13 @@ var ErrClosed = errors.New("curlpoll: closed")
 // transfer is still using it: libcurl handles are not safe for concurrent use.
 var ErrBusy = errors.New("curlpoll: easy handle is in use by a transfer")
 
+// ErrClientCertBlobUnsupported is the error of setting a client certificate
+// from memory (Easy.SetClientCertBlob, a Transport's
+// TLSClientConfig.Certificates) where libcurl's TLS library would ignore it
+// (GnuTLS): refused rather than dropped, so that a request never goes out
+// without the certificate the caller asked for.
+var ErrClientCertBlobUnsupported = errors.New("curlpoll: libcurl's TLS library cannot take a client certificate from memory (CURLOPT_SSLCERT_BLOB); use a libcurl on OpenSSL, or certificate files")
+
 // ErrAborted is the error of a transfer that its own Transfer.Close stopped
 // before it finished.
 var ErrAborted = errors.New("curlpoll: transfer aborted")

@@ -72,7 +72,7 @@ for pc in "$pcdir"/libcurl.pc; do
 		-e "s|^prefix=.*|prefix=$dir/usr|" \
 		-e "s|^libdir=.*|libdir=$libdir|" \
 		-e "s|^includedir=.*|includedir=$dir/usr/include/x86_64-linux-gnu|" \
-		-e "s|^Libs: .*|Libs: -L$libdir -Wl,-rpath,$libdir -lcurl|" \
+		-e "s|^Libs: .*|Libs: -L$libdir -Wl,--disable-new-dtags -Wl,-rpath,$libdir -lcurl|" \
 		-e "/^Requires.private:/d" \
 		"$pc"
 done
