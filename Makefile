@@ -17,7 +17,9 @@ endif
 # headers, pkg-config, libcurl's headers with OpenSSL, and OpenSSL's own
 # (the Transport reads TLS state from libcurl's OpenSSL handles); tmux for
 # the terminal test of examples/parallel's progress bars.
-DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev tmux
+# libcurl3-gnutls brings the GnuTLS side's shared libraries that libcurl
+# 8.14.1 (GnuTLS) needs from Debian 12, the same as 7.88.1's.
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev libcurl3-gnutls tmux
 
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -82,11 +84,14 @@ go-test: deps $(if $(filter system,$(LIBCURL)),,libcurl8)
 	$(call libcurl_env,$(LIBCURL)) go test $(RACE) -count=1 -timeout 12m $(GOTESTFLAGS) ./...
 
 # test runs the whole suite with -race on the system's libcurl and on
-# 8.14.1 (OpenSSL), a cgocheck2 run on the system's, and the fuzz targets.
+# 8.14.1 (OpenSSL), without it on 8.14.1 (GnuTLS, the build with HTTP/3:
+# the HTTP/3 tests run there and skip elsewhere), a cgocheck2 run on the
+# system's, and the fuzz targets.
 test: deps libcurl8
 	go vet ./...
 	$(MAKE) --no-print-directory go-test LIBCURL=system RACE=-race
 	$(MAKE) --no-print-directory go-test LIBCURL=openssl RACE=-race
+	$(MAKE) --no-print-directory go-test LIBCURL=gnutls RACE=
 	# cgo pointer rules, checked fully (the race detector does not see C)
 	GOEXPERIMENT=cgocheck2 $(MAKE) --no-print-directory go-test LIBCURL=system RACE= GOTESTFLAGS=-short
 	$(MAKE) --no-print-directory fuzz
