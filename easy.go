@@ -349,11 +349,13 @@ func (e *Easy) keepList(opt C.CURLoption, l *C.struct_curl_slist) {
 	}
 }
 
+// optErr is the error of libcurl's refusal rc to set opt, naming the
+// option.
 func optErr(opt C.CURLoption, rc C.CURLcode) error {
 	if rc == C.CURLE_OK {
 		return nil
 	}
-	return fmt.Errorf("curlpoll: setting option %d: %w", int(opt), Code(rc))
+	return fmt.Errorf("curlpoll: setting %v: %w", Option(opt), Code(rc))
 }
 
 // checkCString refuses strings that C would silently truncate.

@@ -17,6 +17,7 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
 
 CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v) { return curl_easy_getinfo(h, CURLINFO_CERTINFO, v); }

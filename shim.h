@@ -18,6 +18,7 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len);
 
 CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v);
 CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v);
+CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v);
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v);
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v);
 CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v);
