@@ -163,7 +163,11 @@ func verifySigV4(r *http.Request, body []byte, akid, secret, region, service str
 		canonHeaders.String(), p["signedheaders"], hex.EncodeToString(payload[:])}, "\n")
 	ch := sha256.Sum256([]byte(canon))
 	toSign := "AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" + hex.EncodeToString(ch[:])
-	mac := func(key []byte, s string) []byte { h := hmac.New(sha256.New, key); h.Write([]byte(s)); return h.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(s))
+		return h.Sum(nil)
+	}
 	k := mac(mac(mac(mac([]byte("AWS4"+secret), date[:8]), region), service), "aws4_request")
 	if want := hex.EncodeToString(mac(k, toSign)); p["signature"] != want {
 		return fmt.Errorf("signature %s, want %s for\n%s", p["signature"], want, canon)
