@@ -61,6 +61,8 @@ type Easy struct {
 	follow       bool
 	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
 	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
+	share        *Share                     // SetShare's
+	multiShared  bool                       // the running Multi's own share is set (Multi.add)
 	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
 	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
 
@@ -134,6 +136,10 @@ func (e *Easy) Reset() error {
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
 	e.dropCAFiles()
+	if e.share != nil { // curl_easy_reset keeps the share
+		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_SHARE, nil)
+		e.share = nil
+	}
 	return codeErr(rc)
 }
 
