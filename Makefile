@@ -17,7 +17,9 @@ endif
 # headers, pkg-config, libcurl's headers with OpenSSL, and OpenSSL's own
 # (the Transport reads TLS state from libcurl's OpenSSL handles); tmux for
 # the terminal test of examples/parallel's progress bars.
-DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev tmux
+# libcurl3-gnutls brings the GnuTLS side's shared libraries that libcurl
+# 8.14.1 (GnuTLS) needs from Debian 12, the same as 7.88.1's.
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev libcurl3-gnutls tmux
 
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -57,12 +59,14 @@ demo: deps
 # openssl and gnutls: Debian's libcurl 8.14.1 from bookworm-backports,
 # unpacked into .libcurl/FLAVOR by scripts/libcurl-prefix.sh beside the
 # system's, which stays as it is. Go's build cache does not key cgo packages
-# on pkg-config's output, so each libcurl gets a GOCACHE of its own, and
+# on pkg-config's output, so each libcurl gets a GOCACHE of its own (named
+# after its libcurl.pc, so that a changed prefix or flag builds afresh), and
 # CURLPOLL_TEST_LIBCURL makes the tests fail at once if the libcurl they run
 # on is not the one named (see TestMain).
 LIBCURL_DIR := $(CURDIR)/.libcurl
 GOCACHE_BASE := $(shell go env GOCACHE 2>/dev/null)
-libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
+libcurl_pc = $(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig
+libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(call libcurl_pc,$(1)) GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1)-$$(cksum <$(call libcurl_pc,$(1))/libcurl.pc | cut -d" " -f1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
 
 # LIBCURL picks the libcurl for go-test (system, openssl or gnutls); RACE
 # and GOTESTFLAGS add to it: make go-test LIBCURL=gnutls GOTESTFLAGS='-run HTTP3 -v'.
@@ -80,11 +84,14 @@ go-test: deps $(if $(filter system,$(LIBCURL)),,libcurl8)
 	$(call libcurl_env,$(LIBCURL)) go test $(RACE) -count=1 -timeout 12m $(GOTESTFLAGS) ./...
 
 # test runs the whole suite with -race on the system's libcurl and on
-# 8.14.1 (OpenSSL), a cgocheck2 run on the system's, and the fuzz targets.
+# 8.14.1 (OpenSSL), without it on 8.14.1 (GnuTLS, the build with HTTP/3:
+# the HTTP/3 tests run there and skip elsewhere), a cgocheck2 run on the
+# system's, and the fuzz targets.
 test: deps libcurl8
 	go vet ./...
 	$(MAKE) --no-print-directory go-test LIBCURL=system RACE=-race
 	$(MAKE) --no-print-directory go-test LIBCURL=openssl RACE=-race
+	$(MAKE) --no-print-directory go-test LIBCURL=gnutls RACE=
 	# cgo pointer rules, checked fully (the race detector does not see C)
 	GOEXPERIMENT=cgocheck2 $(MAKE) --no-print-directory go-test LIBCURL=system RACE= GOTESTFLAGS=-short
 	$(MAKE) --no-print-directory fuzz

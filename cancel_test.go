@@ -16,8 +16,12 @@ import (
 )
 
 // cancelBudget is how soon after its context is cancelled a transfer must
-// have returned.
-const cancelBudget = 10 * time.Millisecond
+// have returned. It is generous: the test must pass on a machine whose
+// CPUs are busy with other work (a cancel takes well under a millisecond
+// here when they are not, as the test's log shows, and bench/scale measures
+// it); what it catches is a cancel that waits for the network or a
+// timeout.
+const cancelBudget = time.Second
 
 // TestCancelAtEveryPhase starts a transfer, waits until it is in the phase
 // under test, cancels its context, and checks that Do returns

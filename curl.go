@@ -9,6 +9,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -43,6 +44,27 @@ func globalInit() error {
 // on every request, and each curl_version_info is a cgo call.
 var libcurlVersion = sync.OnceValue(func() uint32 {
 	return uint32(C.curl_version_info(C.CURLVERSION_NOW).version_num)
+})
+
+// libcurlTakesCertBlobs reports whether libcurl's TLS library takes a
+// client certificate and key from memory (CURLOPT_SSLCERT_BLOB,
+// CURLOPT_SSLKEY_BLOB). libcurl sets them without error on every build,
+// but its GnuTLS code never reads them (lib/vtls/gtls.c, 8.14.1): there a
+// client certificate would be dropped without a word. The TLS libraries
+// listed are those whose libcurl code reads them.
+var libcurlTakesCertBlobs = sync.OnceValue(func() bool {
+	tls := Version().TLS
+	for _, p := range []string{"OpenSSL/", "BoringSSL", "LibreSSL/", "quictls/", "AWS-LC/", "wolfSSL/", "mbedTLS/", "Schannel", "SecureTransport"} {
+		if strings.HasPrefix(tls, p) {
+			return true
+		}
+	}
+	return false
+})
+
+// libcurlHasHTTP3 reports whether libcurl was built with HTTP/3; read once.
+var libcurlHasHTTP3 = sync.OnceValue(func() bool {
+	return C.curl_version_info(C.CURLVERSION_NOW).features&C.CURL_VERSION_HTTP3 != 0
 })
 
 // Version reports the libcurl in use, its TLS library and the features that

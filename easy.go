@@ -59,9 +59,12 @@ type Easy struct {
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
-	doh          bool // a DoH URL was set since the last Reset (SetDoHURL)
-	pipeWait     bool // CURLOPT_PIPEWAIT is on (noteLong)
-	forbidReuse  bool // CURLOPT_FORBID_REUSE is on (noteLong)
+	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
+	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
+	share        *Share                     // SetShare's
+	multiShared  bool                       // the running Multi's own share is set (Multi.add)
+	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
+	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -132,6 +135,11 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.dropCAFiles()
+	if e.share != nil { // curl_easy_reset keeps the share
+		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_SHARE, nil)
+		e.share = nil
+	}
 	return codeErr(rc)
 }
 
@@ -181,6 +189,7 @@ func (e *Easy) free() {
 	C.curl_easy_cleanup(e.c)
 	e.c = nil
 	e.freeSlists()
+	e.dropCAFiles()
 	C.curlpoll_easy_free(e.cs)
 	e.cs = nil
 	C.free(unsafe.Pointer(e.errbuf))
@@ -346,11 +355,13 @@ func (e *Easy) keepList(opt C.CURLoption, l *C.struct_curl_slist) {
 	}
 }
 
+// optErr is the error of libcurl's refusal rc to set opt, naming the
+// option.
 func optErr(opt C.CURLoption, rc C.CURLcode) error {
 	if rc == C.CURLE_OK {
 		return nil
 	}
-	return fmt.Errorf("curlpoll: setting option %d: %w", int(opt), Code(rc))
+	return fmt.Errorf("curlpoll: setting %v: %w", Option(opt), Code(rc))
 }
 
 // checkCString refuses strings that C would silently truncate.

@@ -19,6 +19,13 @@ var ErrClosed = errors.New("curlpoll: closed")
 // transfer is still using it: libcurl handles are not safe for concurrent use.
 var ErrBusy = errors.New("curlpoll: easy handle is in use by a transfer")
 
+// ErrClientCertBlobUnsupported is the error of setting a client certificate
+// from memory (Easy.SetClientCertBlob, a Transport's
+// TLSClientConfig.Certificates) where libcurl's TLS library would ignore it
+// (GnuTLS): refused rather than dropped, so that a request never goes out
+// without the certificate the caller asked for.
+var ErrClientCertBlobUnsupported = errors.New("curlpoll: libcurl's TLS library cannot take a client certificate from memory (CURLOPT_SSLCERT_BLOB); use a libcurl on OpenSSL, or certificate files")
+
 // ErrAborted is the error of a transfer that its own Transfer.Close stopped
 // before it finished.
 var ErrAborted = errors.New("curlpoll: transfer aborted")
@@ -31,36 +38,42 @@ type Code int
 // Result codes that callers commonly test for; any other CURLcode is a Code
 // too. The comment names the CURLE_* constant.
 const (
-	ErrUnsupportedProtocol    Code = C.CURLE_UNSUPPORTED_PROTOCOL     // CURLE_UNSUPPORTED_PROTOCOL
-	ErrURLMalformat           Code = C.CURLE_URL_MALFORMAT            // CURLE_URL_MALFORMAT
-	ErrCouldntResolveProxy    Code = C.CURLE_COULDNT_RESOLVE_PROXY    // CURLE_COULDNT_RESOLVE_PROXY
-	ErrCouldntResolveHost     Code = C.CURLE_COULDNT_RESOLVE_HOST     // CURLE_COULDNT_RESOLVE_HOST
-	ErrCouldntConnect         Code = C.CURLE_COULDNT_CONNECT          // CURLE_COULDNT_CONNECT
-	ErrWeirdServerReply       Code = C.CURLE_WEIRD_SERVER_REPLY       // CURLE_WEIRD_SERVER_REPLY
-	ErrHTTP2                  Code = C.CURLE_HTTP2                    // CURLE_HTTP2
-	ErrPartialFile            Code = C.CURLE_PARTIAL_FILE             // CURLE_PARTIAL_FILE
-	ErrHTTPReturnedError      Code = C.CURLE_HTTP_RETURNED_ERROR      // CURLE_HTTP_RETURNED_ERROR
-	ErrWriteError             Code = C.CURLE_WRITE_ERROR              // CURLE_WRITE_ERROR
-	ErrUploadFailed           Code = C.CURLE_UPLOAD_FAILED            // CURLE_UPLOAD_FAILED
-	ErrReadError              Code = C.CURLE_READ_ERROR               // CURLE_READ_ERROR
-	ErrOutOfMemory            Code = C.CURLE_OUT_OF_MEMORY            // CURLE_OUT_OF_MEMORY
-	ErrOperationTimedOut      Code = C.CURLE_OPERATION_TIMEDOUT       // CURLE_OPERATION_TIMEDOUT
-	ErrRangeError             Code = C.CURLE_RANGE_ERROR              // CURLE_RANGE_ERROR
-	ErrSSLConnectError        Code = C.CURLE_SSL_CONNECT_ERROR        // CURLE_SSL_CONNECT_ERROR
-	ErrAbortedByCallback      Code = C.CURLE_ABORTED_BY_CALLBACK      // CURLE_ABORTED_BY_CALLBACK
-	ErrBadFunctionArgument    Code = C.CURLE_BAD_FUNCTION_ARGUMENT    // CURLE_BAD_FUNCTION_ARGUMENT
-	ErrTooManyRedirects       Code = C.CURLE_TOO_MANY_REDIRECTS       // CURLE_TOO_MANY_REDIRECTS
-	ErrUnknownOption          Code = C.CURLE_UNKNOWN_OPTION           // CURLE_UNKNOWN_OPTION
-	ErrGotNothing             Code = C.CURLE_GOT_NOTHING              // CURLE_GOT_NOTHING
-	ErrSendError              Code = C.CURLE_SEND_ERROR               // CURLE_SEND_ERROR
-	ErrRecvError              Code = C.CURLE_RECV_ERROR               // CURLE_RECV_ERROR
-	ErrSSLCertProblem         Code = C.CURLE_SSL_CERTPROBLEM          // CURLE_SSL_CERTPROBLEM
-	ErrPeerFailedVerification Code = C.CURLE_PEER_FAILED_VERIFICATION // CURLE_PEER_FAILED_VERIFICATION
-	ErrBadContentEncoding     Code = C.CURLE_BAD_CONTENT_ENCODING     // CURLE_BAD_CONTENT_ENCODING
-	ErrFileSizeExceeded       Code = C.CURLE_FILESIZE_EXCEEDED        // CURLE_FILESIZE_EXCEEDED
-	ErrSendFailRewind         Code = C.CURLE_SEND_FAIL_REWIND         // CURLE_SEND_FAIL_REWIND
-	ErrHTTP2Stream            Code = C.CURLE_HTTP2_STREAM             // CURLE_HTTP2_STREAM
-	ErrProxy                  Code = C.CURLE_PROXY                    // CURLE_PROXY
+	ErrUnsupportedProtocol     Code = C.CURLE_UNSUPPORTED_PROTOCOL     // CURLE_UNSUPPORTED_PROTOCOL
+	ErrURLMalformat            Code = C.CURLE_URL_MALFORMAT            // CURLE_URL_MALFORMAT
+	ErrCouldntResolveProxy     Code = C.CURLE_COULDNT_RESOLVE_PROXY    // CURLE_COULDNT_RESOLVE_PROXY
+	ErrCouldntResolveHost      Code = C.CURLE_COULDNT_RESOLVE_HOST     // CURLE_COULDNT_RESOLVE_HOST
+	ErrCouldntConnect          Code = C.CURLE_COULDNT_CONNECT          // CURLE_COULDNT_CONNECT
+	ErrWeirdServerReply        Code = C.CURLE_WEIRD_SERVER_REPLY       // CURLE_WEIRD_SERVER_REPLY
+	ErrHTTP2                   Code = C.CURLE_HTTP2                    // CURLE_HTTP2
+	ErrPartialFile             Code = C.CURLE_PARTIAL_FILE             // CURLE_PARTIAL_FILE
+	ErrHTTPReturnedError       Code = C.CURLE_HTTP_RETURNED_ERROR      // CURLE_HTTP_RETURNED_ERROR
+	ErrWriteError              Code = C.CURLE_WRITE_ERROR              // CURLE_WRITE_ERROR
+	ErrUploadFailed            Code = C.CURLE_UPLOAD_FAILED            // CURLE_UPLOAD_FAILED
+	ErrReadError               Code = C.CURLE_READ_ERROR               // CURLE_READ_ERROR
+	ErrOutOfMemory             Code = C.CURLE_OUT_OF_MEMORY            // CURLE_OUT_OF_MEMORY
+	ErrOperationTimedOut       Code = C.CURLE_OPERATION_TIMEDOUT       // CURLE_OPERATION_TIMEDOUT
+	ErrRangeError              Code = C.CURLE_RANGE_ERROR              // CURLE_RANGE_ERROR
+	ErrSSLConnectError         Code = C.CURLE_SSL_CONNECT_ERROR        // CURLE_SSL_CONNECT_ERROR
+	ErrAbortedByCallback       Code = C.CURLE_ABORTED_BY_CALLBACK      // CURLE_ABORTED_BY_CALLBACK
+	ErrBadFunctionArgument     Code = C.CURLE_BAD_FUNCTION_ARGUMENT    // CURLE_BAD_FUNCTION_ARGUMENT
+	ErrTooManyRedirects        Code = C.CURLE_TOO_MANY_REDIRECTS       // CURLE_TOO_MANY_REDIRECTS
+	ErrUnknownOption           Code = C.CURLE_UNKNOWN_OPTION           // CURLE_UNKNOWN_OPTION
+	ErrGotNothing              Code = C.CURLE_GOT_NOTHING              // CURLE_GOT_NOTHING
+	ErrSendError               Code = C.CURLE_SEND_ERROR               // CURLE_SEND_ERROR
+	ErrRecvError               Code = C.CURLE_RECV_ERROR               // CURLE_RECV_ERROR
+	ErrSSLCertProblem          Code = C.CURLE_SSL_CERTPROBLEM          // CURLE_SSL_CERTPROBLEM
+	ErrPeerFailedVerification  Code = C.CURLE_PEER_FAILED_VERIFICATION // CURLE_PEER_FAILED_VERIFICATION
+	ErrBadContentEncoding      Code = C.CURLE_BAD_CONTENT_ENCODING     // CURLE_BAD_CONTENT_ENCODING
+	ErrFileSizeExceeded        Code = C.CURLE_FILESIZE_EXCEEDED        // CURLE_FILESIZE_EXCEEDED
+	ErrSendFailRewind          Code = C.CURLE_SEND_FAIL_REWIND         // CURLE_SEND_FAIL_REWIND
+	ErrHTTP2Stream             Code = C.CURLE_HTTP2_STREAM             // CURLE_HTTP2_STREAM
+	ErrProxy                   Code = C.CURLE_PROXY                    // CURLE_PROXY
+	ErrSSLPinnedPubKeyNotMatch Code = C.CURLE_SSL_PINNEDPUBKEYNOTMATCH // CURLE_SSL_PINNEDPUBKEYNOTMATCH
+	ErrLoginDenied             Code = C.CURLE_LOGIN_DENIED             // CURLE_LOGIN_DENIED
+	ErrRemoteAccessDenied      Code = C.CURLE_REMOTE_ACCESS_DENIED     // CURLE_REMOTE_ACCESS_DENIED
+	ErrRemoteFileNotFound      Code = C.CURLE_REMOTE_FILE_NOT_FOUND    // CURLE_REMOTE_FILE_NOT_FOUND
+	ErrUseSSLFailed            Code = C.CURLE_USE_SSL_FAILED           // CURLE_USE_SSL_FAILED
+	ErrNotBuiltIn              Code = C.CURLE_NOT_BUILT_IN             // CURLE_NOT_BUILT_IN
 	// ErrTooLarge is CURLE_TOO_LARGE, new in libcurl 8.6.0 (a literal, so
 	// that curlpoll builds against older headers): a header line, a header
 	// block or the number of header fields over libcurl's limits.

@@ -147,3 +147,6 @@ func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
 // LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
 // multiplexes HTTP/2 by default.
 func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
+
+// LibcurlTakesCertBlobs is libcurlTakesCertBlobs.
+func LibcurlTakesCertBlobs() bool { return libcurlTakesCertBlobs() }

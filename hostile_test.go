@@ -281,6 +281,9 @@ var _ = net.IPv4len
 // SSLKEYLOGFILE set: libcurl would write every TLS secret there, and
 // net/http honours no such variable.
 func TestSSLKeyLogFileIgnored(t *testing.T) {
+	if v := curlpoll.Version(); strings.HasPrefix(v.TLS, "GnuTLS/") {
+		t.Skipf("libcurl on %s: GnuTLS reads SSLKEYLOGFILE itself, at its first handshake, where curlpoll cannot hide it (documented in the README)", v.TLS)
+	}
 	if os.Getenv("CURLPOLL_KEYLOG_CHILD") != "" {
 		s := newFaultServer(t)
 		tr := &curlpoll.Transport{CAPEM: s.CAPEM()}

@@ -21,6 +21,8 @@ const (
 	HTTPVersion2           HTTPVersion = C.CURL_HTTP_VERSION_2_0               // HTTP/2, with an Upgrade attempt in clear text
 	HTTPVersion2TLS        HTTPVersion = C.CURL_HTTP_VERSION_2TLS              // HTTP/2 over TLS, HTTP/1.1 in clear text
 	HTTPVersion2PriorKnown HTTPVersion = C.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE // HTTP/2 without negotiation (h2c); before libcurl 8.0.0 a reused connection fails (curl#10634): SetForbidReuse
+	HTTPVersion3           HTTPVersion = C.CURL_HTTP_VERSION_3                 // HTTP/3 over QUIC for https, falling back to HTTP/2 or HTTP/1.1 over TCP when QUIC fails; needs a libcurl with HTTP/3 (Version().HTTP3)
+	HTTPVersion3Only       HTTPVersion = C.CURL_HTTP_VERSION_3ONLY             // HTTP/3 over QUIC only: no fallback; needs a libcurl with HTTP/3
 )
 
 // SetURL sets the URL to transfer (CURLOPT_URL).
@@ -190,11 +192,20 @@ func (e *Easy) SetCAPath(dir string) error { return e.setString(C.CURLOPT_CAPATH
 // SetCAInfoBlob sets trusted certificate authorities from PEM bytes
 // (CURLOPT_CAINFO_BLOB, libcurl 7.77.0 or newer); they replace the default
 // trust store.
-func (e *Easy) SetCAInfoBlob(pem []byte) error { return e.setBlob(C.CURLOPT_CAINFO_BLOB, pem) }
+//
+// Where libcurl's TLS library takes no CA blob (GnuTLS), the bundle goes to
+// a private file that the Easy holds until the option is set again, Reset
+// or Close, and CURLOPT_CAINFO names it.
+func (e *Easy) SetCAInfoBlob(pem []byte) error { return e.setCABlob(C.CURLOPT_CAINFO_BLOB, pem) }
 
 // SetClientCertBlob sets the client certificate and its private key, both in
-// PEM (CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB).
+// PEM (CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB). With a TLS library that
+// libcurl cannot give them to from memory (GnuTLS, which would ignore them
+// without a word), it returns ErrClientCertBlobUnsupported.
 func (e *Easy) SetClientCertBlob(certPEM, keyPEM []byte) error {
+	if !libcurlTakesCertBlobs() {
+		return ErrClientCertBlobUnsupported
+	}
 	if err := e.setString(C.CURLOPT_SSLCERTTYPE, "PEM"); err != nil {
 		return err
 	}
@@ -414,8 +425,9 @@ func (e *Easy) SetMaxAgeConn(d time.Duration) error {
 
 // SetProxyCAInfoBlob sets the certificate authorities trusted for an HTTPS
 // proxy, from PEM bytes (CURLOPT_PROXY_CAINFO_BLOB, libcurl 7.77.0 or newer).
+// Where libcurl takes no CA blob, it is a file, as with SetCAInfoBlob.
 func (e *Easy) SetProxyCAInfoBlob(pem []byte) error {
-	return e.setBlob(C.CURLOPT_PROXY_CAINFO_BLOB, pem)
+	return e.setCABlob(C.CURLOPT_PROXY_CAINFO_BLOB, pem)
 }
 
 // String returns the version as in a status line: "HTTP/1.1", "HTTP/2".
@@ -427,7 +439,7 @@ func (v HTTPVersion) String() string {
 		return "HTTP/1.1"
 	case HTTPVersion2, HTTPVersion2TLS, HTTPVersion2PriorKnown:
 		return "HTTP/2"
-	case C.CURL_HTTP_VERSION_3:
+	case HTTPVersion3, HTTPVersion3Only:
 		return "HTTP/3"
 	case HTTPVersionDefault:
 		return "HTTP"

@@ -212,6 +212,11 @@ type Transport struct {
 	// knowledge). Without it, http URLs use HTTP/1.1.
 	Protocols *http.Protocols
 
+	// HTTP3 asks for HTTP/3 (QUIC) on https requests; it needs a libcurl
+	// built with HTTP/3 (Version().HTTP3), or RoundTrip fails before
+	// sending anything. net/http has no HTTP/3: this is libcurl's.
+	HTTP3 HTTP3Mode
+
 	// Logger, if not nil, receives libcurl's verbose output for every
 	// request, one record per line at slog.LevelDebug, with the attributes
 	// "transfer" (a number unique to the request's transfer) and "kind"
@@ -231,9 +236,28 @@ type Transport struct {
 	idle   []*Easy                // handles ready for the next request
 	tlsv   *tlsVerifier           // Go's verification, for the last TLS settings that needed it
 	live   map[*call]struct{}     // requests whose response body is open
+	// caFiles are CA files that stand in for CAPEM where libcurl takes no
+	// CA blob (see cafile.go), by content: held until Close.
+	caFiles map[caFileKey]string
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
+
+// HTTP3Mode says whether the Transport asks for HTTP/3.
+type HTTP3Mode int
+
+const (
+	// HTTP3Off, the default: HTTP/2 or HTTP/1.1 over TCP, as net/http.
+	HTTP3Off HTTP3Mode = iota
+	// HTTP3Attempt tries HTTP/3 first and falls back to HTTP/2 or
+	// HTTP/1.1 over TCP when QUIC fails, as libcurl does with
+	// CURL_HTTP_VERSION_3: it starts a TCP connection too if QUIC has not
+	// answered within a short time, and uses whichever is ready first.
+	HTTP3Attempt
+	// HTTP3Only uses HTTP/3 and nothing else (CURL_HTTP_VERSION_3ONLY): a
+	// server that does not speak QUIC fails the request.
+	HTTP3Only
+)
 
 // maxIdleEasies bounds the pool of idle easy handles.
 const maxIdleEasies = 64
@@ -394,7 +418,14 @@ func (tr *Transport) Close() error {
 	tr.live = nil
 	idle := tr.idle
 	tr.idle = nil
+	caFiles := tr.caFiles
+	tr.caFiles = nil
 	tr.mu.Unlock()
+	defer func() {
+		for key := range caFiles {
+			releaseCAFile(key)
+		}
+	}()
 
 	for r := range multis {
 		r.m.Close()

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -195,6 +196,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	b.str(C.CURLOPT_PROTOCOLS_STR, "http,https")
 	b.str(C.CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
 	version := tr.httpVersion(u.Scheme)
+	if (version == HTTPVersion3 || version == HTTPVersion3Only) && !libcurlHasHTTP3() {
+		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", Version().Version)
+	}
 	b.long(C.CURLOPT_HTTP_VERSION, int64(version))
 	if version == HTTPVersion2PriorKnown && libcurlH2CReuseBroken() {
 		// libcurl before 8.0.0 fails every request on a reused
@@ -293,6 +297,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			}
 			maxV = tlsConf.MaxVersion
 			if len(tlsConf.Certificates) > 0 {
+				if !libcurlTakesCertBlobs() {
+					return nil, ErrClientCertBlobUnsupported
+				}
 				cert, key, err := certificatePEM(&tlsConf.Certificates[0])
 				if err != nil {
 					return nil, err
@@ -308,7 +315,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			// Go verifies with CAPEM or CAFile itself: libcurl needs
 			// neither (and on GnuTLS has no CURLOPT_CAINFO_BLOB).
 		case tr.CAPEM != nil:
-			b.blob(C.CURLOPT_CAINFO_BLOB, tr.CAPEM)
+			if err := tr.caBlob(b, C.CURLOPT_CAINFO_BLOB); err != nil {
+				return nil, err
+			}
 		case tr.CAFile != "":
 			b.str(C.CURLOPT_CAINFO, tr.CAFile)
 		}
@@ -333,7 +342,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		// whatever NO_PROXY says.
 		b.emptyStr(C.CURLOPT_NOPROXY)
 		if p.Scheme == "https" && tr.CAPEM != nil {
-			b.blob(C.CURLOPT_PROXY_CAINFO_BLOB, tr.CAPEM)
+			if err := tr.caBlob(b, C.CURLOPT_PROXY_CAINFO_BLOB); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		b.str(C.CURLOPT_NOPROXY, "*")
@@ -498,7 +509,12 @@ func (tr *Transport) httpVersion(scheme string) HTTPVersion {
 	if c := tr.TLSClientConfig; c != nil && len(c.NextProtos) > 0 && !slices.Contains(c.NextProtos, "h2") {
 		h2 = false
 	}
-	if scheme == "https" && h2 {
+	switch {
+	case scheme == "https" && tr.HTTP3 == HTTP3Only:
+		return HTTPVersion3Only
+	case scheme == "https" && tr.HTTP3 == HTTP3Attempt:
+		return HTTPVersion3
+	case scheme == "https" && h2:
 		return HTTPVersion2TLS
 	}
 	return HTTPVersion1_1
@@ -610,4 +626,33 @@ func sslVersion(v uint16, isMax bool) int {
 		return n << 16
 	}
 	return n
+}
+
+// caBlob sets the CA blob option opt to CAPEM in b, or, where libcurl
+// takes no CA blob, the matching file option to a CA file the Transport
+// holds until Close.
+func (tr *Transport) caBlob(b *optBatch, opt C.CURLoption) error {
+	if caBlobBuiltIn() {
+		b.blob(opt, tr.CAPEM)
+		return nil
+	}
+	key := caFileKey(sha256.Sum256(tr.CAPEM))
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.closed {
+		return errTransportClosed
+	}
+	path, ok := tr.caFiles[key]
+	if !ok {
+		var err error
+		if path, _, err = acquireCAFile(tr.CAPEM); err != nil {
+			return fmt.Errorf("curlpoll: writing CAPEM to a file for libcurl: %w", err)
+		}
+		if tr.caFiles == nil {
+			tr.caFiles = make(map[caFileKey]string)
+		}
+		tr.caFiles[key] = path
+	}
+	b.str(caFileOpt(opt), path)
+	return nil
 }

@@ -70,7 +70,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 	if resp.Header, err = parseHeaderLines(lines[1:]); err != nil {
 		return nil, err
 	}
-	h2 := resp.ProtoMajor == 2
+	h2 := resp.ProtoMajor >= 2 // HTTP/2 or HTTP/3: framed by the protocol, no Transfer-Encoding
 
 	// Length and framing, as net/http's readTransfer decides them.
 	code := resp.StatusCode
@@ -219,8 +219,11 @@ func parseStatusLine(resp *http.Response, line string) error {
 }
 
 func protoVersion(resp *http.Response) HTTPVersion {
-	if resp.ProtoMajor == 2 {
+	switch resp.ProtoMajor {
+	case 2:
 		return HTTPVersion2
+	case 3:
+		return HTTPVersion3
 	}
 	return HTTPVersion1_1
 }
@@ -444,4 +447,18 @@ func certificatePEM(c *tls.Certificate) (certPEM, keyPEM []byte, err error) {
 		return nil, nil, fmt.Errorf("curlpoll: TLS client key: %w", err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), nil
+}
+
+// alpnOf is the ALPN protocol of a response's HTTP version, for
+// Response.TLS when libcurl's TLS library cannot be asked (not OpenSSL):
+// "h2" and "h3" are the only protocols a TLS connection of libcurl's can
+// carry besides HTTP/1.1, for which ALPN may or may not have been used.
+func alpnOf(v HTTPVersion) string {
+	switch v {
+	case HTTPVersion2:
+		return "h2"
+	case HTTPVersion3:
+		return "h3"
+	}
+	return ""
 }

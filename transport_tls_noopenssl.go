@@ -14,9 +14,7 @@ func captureTLS(*Easy) tlsRaw { return tlsRaw{} }
 
 func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
 	cs := &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
-	if proto == HTTPVersion2 {
-		cs.NegotiatedProtocol = "h2"
-	}
+	cs.NegotiatedProtocol = alpnOf(proto)
 	return cs
 }
 

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,7 +173,9 @@ func fmtGot(g got) string {
 // TestTransportClientCertificate checks mutual TLS with
 // TLSClientConfig.Certificates.
 func TestTransportClientCertificate(t *testing.T) {
+	var requests atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		if len(r.TLS.PeerCertificates) == 0 {
 			http.Error(w, "no client certificate", 401)
 			return
@@ -188,6 +191,13 @@ func TestTransportClientCertificate(t *testing.T) {
 	tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	defer tr.Close()
 	resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+	if !curlpoll.LibcurlTakesCertBlobs() {
+		// GnuTLS: libcurl would send the request without the certificate.
+		if !errors.Is(err, curlpoll.ErrClientCertBlobUnsupported) || requests.Load() != 0 {
+			t.Fatalf("%v, %d requests seen; want ErrClientCertBlobUnsupported and none sent", err, requests.Load())
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,10 +36,14 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 pcdir=$dir/usr/lib/x86_64-linux-gnu/pkgconfig
 libdir=$dir/usr/lib/x86_64-linux-gnu
-if [ -f "$dir/.complete" ]; then
+# .complete holds the checksum of the script that unpacked the prefix: a
+# changed script unpacks it again.
+stamp=$(cksum <"$0" | cut -d" " -f1)
+if [ "$(cat "$dir/.complete" 2>/dev/null)" = "$stamp" ]; then
 	echo "$pcdir"
 	exit 0
 fi
+rm -rf "$dir/usr" "$dir/apt"
 
 apt=$dir/apt
 mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
@@ -72,7 +76,7 @@ for pc in "$pcdir"/libcurl.pc; do
 		-e "s|^prefix=.*|prefix=$dir/usr|" \
 		-e "s|^libdir=.*|libdir=$libdir|" \
 		-e "s|^includedir=.*|includedir=$dir/usr/include/x86_64-linux-gnu|" \
-		-e "s|^Libs: .*|Libs: -L$libdir -Wl,-rpath,$libdir -lcurl|" \
+		-e "s|^Libs: .*|Libs: -L$libdir -Wl,--disable-new-dtags -Wl,-rpath,$libdir -lcurl|" \
 		-e "/^Requires.private:/d" \
 		"$pc"
 done
@@ -83,5 +87,5 @@ if [ "$flavor" = gnutls ]; then
 else
 	ln -sf libcurl.so.4 "$libdir/libcurl.so"
 fi
-touch "$dir/.complete"
+echo "$stamp" >"$dir/.complete"
 echo "$pcdir"
