@@ -32,8 +32,11 @@ import (
 // An unchanged value after any other failure (a name lookup, a TLS alert,
 // a verification, a proxy's refusal) is a leftover, and dropped: such a
 // failure could lose a real errno equal to the previous transfer's, but
-// never reports a stale one. On libcurl 8.x the start's value is 0, and
-// the end's is always exact.
+// never reports a stale one. One hole is left on libcurl 7.x: a connect
+// that fails because no socket could be made (socket(2) failing, as with
+// EMFILE) records no errno, and would show the previous transfer's if that
+// was a failed connect too. On libcurl 8.x the start's value is 0, and the
+// end's is always exact.
 
 // osErrnoBase returns e's CURLINFO_OS_ERRNO as its transfer starts. Driver
 // only, right after curl_multi_add_handle.
