@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -170,16 +171,39 @@ type Transport struct {
 	// is not verbose.
 	Logger *slog.Logger
 
+	poolOnce sync.Once
+	p        *transportPool // see pool
+}
+
+// transportPool is what a Transport owns: its Multis, idle handles and CA
+// files. It lives apart from the Transport, and nothing in it points back
+// to it but the requests whose body is open, so that a Transport dropped
+// without Close (as net/http's need none) is found unreachable and its
+// cleanup closes the pool (runtime.AddCleanup): goroutines, descriptors
+// and libcurl handles all go.
+type transportPool struct {
 	// mu guards the fields below.
 	mu     sync.Mutex
 	closed bool
 	cur    *multiRef              // where new requests start; nil until needed
 	multis map[*multiRef]struct{} // cur and the retired ones still in use
-	idle   []*Easy                // handles ready for the next request
+	idle   []*Easy                // handles ready for the next request, Reset
 	live   map[*call]struct{}     // requests whose response body is open
 	// caFiles are CA files that stand in for CAPEM where libcurl takes no
 	// CA blob (see cafile.go), by content: held until Close.
 	caFiles map[caFileKey]string
+}
+
+// pool returns the Transport's pool, making it on first use and arranging
+// for it to be closed if the Transport is dropped without Close. The
+// cleanup runs on the runtime's cleanup goroutine, which must not block:
+// it closes the pool on a goroutine of its own.
+func (tr *Transport) pool() *transportPool {
+	tr.poolOnce.Do(func() {
+		tr.p = &transportPool{}
+		runtime.AddCleanup(tr, func(p *transportPool) { go p.close() }, tr.p)
+	})
+	return tr.p
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -227,18 +251,19 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // getEasy takes a handle from the pool or makes one.
 func (tr *Transport) getEasy() (*Easy, error) {
-	tr.mu.Lock()
-	if tr.closed {
-		tr.mu.Unlock()
+	p := tr.pool()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
-	if n := len(tr.idle); n > 0 {
-		e := tr.idle[n-1]
-		tr.idle = tr.idle[:n-1]
-		tr.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		e := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
 		return e, nil
 	}
-	tr.mu.Unlock()
+	p.mu.Unlock()
 	return NewEasy()
 }
 
@@ -247,12 +272,13 @@ var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", ErrClosed)
 // acquireMulti returns the Multi for a new request, starting one if needed,
 // and counts the request on it.
 func (tr *Transport) acquireMulti() (*multiRef, error) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
+	p := tr.pool()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return nil, errTransportClosed
 	}
-	if tr.cur == nil {
+	if p.cur == nil {
 		m, err := NewMulti()
 		if err != nil {
 			return nil, err
@@ -261,14 +287,14 @@ func (tr *Transport) acquireMulti() (*multiRef, error) {
 			m.Close()
 			return nil, err
 		}
-		tr.cur = &multiRef{m: m}
-		if tr.multis == nil {
-			tr.multis = make(map[*multiRef]struct{})
+		p.cur = &multiRef{m: m}
+		if p.multis == nil {
+			p.multis = make(map[*multiRef]struct{})
 		}
-		tr.multis[tr.cur] = struct{}{}
+		p.multis[p.cur] = struct{}{}
 	}
-	tr.cur.inflight++
-	return tr.cur, nil
+	p.cur.inflight++
+	return p.cur, nil
 }
 
 func (tr *Transport) configureMulti(m *Multi) error {
@@ -297,24 +323,25 @@ func (tr *Transport) configureMulti(m *Multi) error {
 // (closing a retired Multi it was the last user of), and its place among
 // the live calls. e and r may be nil.
 func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
+	p := tr.pool()
 	if e != nil && e.Reset() != nil {
 		e.Close()
 		e = nil
 	}
 	last := false
-	tr.mu.Lock()
-	if e != nil && !tr.closed && len(tr.idle) < maxIdleEasies {
-		tr.idle = append(tr.idle, e)
+	p.mu.Lock()
+	if e != nil && !p.closed && len(p.idle) < maxIdleEasies {
+		p.idle = append(p.idle, e)
 		e = nil
 	}
 	if r != nil {
 		r.inflight--
 		if last = r.retired && r.inflight == 0; last {
-			delete(tr.multis, r)
+			delete(p.multis, r)
 		}
 	}
-	delete(tr.live, c)
-	tr.mu.Unlock()
+	delete(p.live, c)
+	p.mu.Unlock()
 	if e != nil {
 		e.Close()
 	}
@@ -328,18 +355,19 @@ func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
 // requests start on a new one (with new connection, DNS and TLS session
 // caches), and the old one is closed when its last request ends.
 func (tr *Transport) CloseIdleConnections() {
-	tr.mu.Lock()
-	r := tr.cur
-	tr.cur = nil
+	p := tr.pool()
+	p.mu.Lock()
+	r := p.cur
+	p.cur = nil
 	last := false
 	if r != nil {
 		r.retired = true
 		last = r.inflight == 0
 		if last {
-			delete(tr.multis, r)
+			delete(p.multis, r)
 		}
 	}
-	tr.mu.Unlock()
+	p.mu.Unlock()
 	if last {
 		r.m.Close()
 	}
@@ -351,17 +379,23 @@ func (tr *Transport) CloseIdleConnections() {
 // Transport's goroutines to end. Later requests fail with ErrClosed. Close
 // is idempotent.
 func (tr *Transport) Close() error {
-	tr.mu.Lock()
-	tr.closed = true
-	multis := tr.multis
-	tr.multis, tr.cur = nil, nil
-	live := tr.live
-	tr.live = nil
-	idle := tr.idle
-	tr.idle = nil
-	caFiles := tr.caFiles
-	tr.caFiles = nil
-	tr.mu.Unlock()
+	tr.pool().close()
+	return nil
+}
+
+// close is Close, for the Transport or its cleanup.
+func (p *transportPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	multis := p.multis
+	p.multis, p.cur = nil, nil
+	live := p.live
+	p.live = nil
+	idle := p.idle
+	p.idle = nil
+	caFiles := p.caFiles
+	p.caFiles = nil
+	p.mu.Unlock()
 	defer func() {
 		for key := range caFiles {
 			releaseCAFile(key)
@@ -377,21 +411,21 @@ func (tr *Transport) Close() error {
 	for _, e := range idle {
 		e.Close()
 	}
-	return nil
 }
 
 // track records a call whose response is returned, so that Close can end it;
 // false if the Transport closed meanwhile.
 func (tr *Transport) track(c *call) bool {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
+	p := tr.pool()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return false
 	}
-	if tr.live == nil {
-		tr.live = make(map[*call]struct{})
+	if p.live == nil {
+		p.live = make(map[*call]struct{})
 	}
-	tr.live[c] = struct{}{}
+	p.live[c] = struct{}{}
 	return true
 }
 
