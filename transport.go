@@ -40,10 +40,17 @@ import (
 //   - TLSClientConfig.Certificates: the first one is the client certificate.
 //     GetClientCertificate, VerifyPeerCertificate, CipherSuites, curve
 //     preferences, session caches and KeyLogWriter are not used.
-//   - Connection pooling is libcurl's: MaxIdleConns (or, when it is 0,
-//     MaxIdleConnsPerHost) bounds the idle connections of the whole pool
-//     (CURLMOPT_MAXCONNECTS), not per host; IdleConnTimeout is rounded to
-//     whole seconds, and 0 keeps libcurl's 118 seconds.
+//   - Connection pooling is libcurl's, which bounds its whole pool of idle
+//     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
+//     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
+//     Transport has served, capped by MaxIdleConns. So one host may keep
+//     more idle connections than MaxIdleConnsPerHost while others keep
+//     fewer. A connection the server closes while idle is closed by libcurl
+//     when a later request looks for a connection (it checks the pool for
+//     dead ones at most once a second), not at once as net/http does:
+//     libcurl has no call for that, and curlpoll never closes libcurl's
+//     descriptors. IdleConnTimeout is rounded to whole seconds, and 0
+//     keeps libcurl's 118 seconds.
 //   - Request.Trailer is not sent, and 101 Switching Protocols responses
 //     have no writable body.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
@@ -101,11 +108,14 @@ type Transport struct {
 	DisableCompression bool
 
 	// MaxIdleConns bounds the idle connections kept for reuse, across all
-	// hosts (CURLMOPT_MAXCONNECTS). 0 means libcurl's default.
+	// hosts (CURLMOPT_MAXCONNECTS). 0 means no bound but
+	// MaxIdleConnsPerHost's.
 	MaxIdleConns int
 
-	// MaxIdleConnsPerHost is used as MaxIdleConns when that is 0: libcurl
-	// has no per-host bound on idle connections.
+	// MaxIdleConnsPerHost bounds the idle connections kept for each host,
+	// 2 (http.DefaultMaxIdleConnsPerHost) if 0; libcurl bounds only its
+	// whole pool, to MaxIdleConnsPerHost for each host served (see the
+	// type's documentation).
 	MaxIdleConnsPerHost int
 
 	// MaxConnsPerHost limits the connections to one host, in any state
@@ -231,9 +241,11 @@ const maxIdleEasies = 64
 // retires it: no new request starts on it, and it is closed, with its idle
 // connections, when its last request ends.
 type multiRef struct {
-	m        *Multi
-	inflight int
-	retired  bool
+	m           *Multi
+	inflight    int
+	retired     bool
+	hosts       map[string]struct{} // hosts requests went to (idleBound)
+	maxConnects int                 // CURLMOPT_MAXCONNECTS as idleBound chose it
 }
 
 // RoundTrip runs one HTTP transaction, as http.RoundTripper describes: it
@@ -271,19 +283,21 @@ var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", ErrClosed)
 
 // acquireMulti returns the Multi for a new request, starting one if needed,
 // and counts the request on it.
-func (tr *Transport) acquireMulti() (*multiRef, error) {
+func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 	p := tr.pool()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
 	if p.cur == nil {
 		m, err := NewMulti()
 		if err != nil {
+			p.mu.Unlock()
 			return nil, err
 		}
 		if err := tr.configureMulti(m); err != nil {
+			p.mu.Unlock()
 			m.Close()
 			return nil, err
 		}
@@ -293,8 +307,18 @@ func (tr *Transport) acquireMulti() (*multiRef, error) {
 		}
 		p.multis[p.cur] = struct{}{}
 	}
-	p.cur.inflight++
-	return p.cur, nil
+	r := p.cur
+	r.inflight++
+	bound := tr.idleBound(r, host)
+	p.mu.Unlock()
+	if bound > 0 {
+		// A message to the driver: not under the pool's lock.
+		if err := r.m.SetMaxConnects(bound); err != nil {
+			tr.release(nil, nil, r)
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (tr *Transport) configureMulti(m *Multi) error {
@@ -308,14 +332,42 @@ func (tr *Transport) configureMulti(m *Multi) error {
 			return err
 		}
 	}
-	idle := tr.MaxIdleConns
-	if idle <= 0 {
-		idle = tr.MaxIdleConnsPerHost
-	}
-	if idle > 0 {
-		return m.SetMaxConnects(idle)
-	}
 	return nil
+}
+
+// maxHostsTracked bounds the hosts a Multi's idle bound counts.
+const maxHostsTracked = 1024
+
+// idleBound is the bound on the idle connections of r's Multi once a
+// request went to host, or 0 if it stays as it is. libcurl bounds its whole pool, not each host's share of it
+// (CURLMOPT_MAXCONNECTS: when a connection goes idle in a full pool, the
+// oldest idle one is closed), so MaxIdleConnsPerHost (net/http's default:
+// 2) becomes a bound on the pool of MaxIdleConnsPerHost for each host the
+// Multi has served, and MaxIdleConns, if set, caps that. Without it,
+// libcurl keeps up to four connections per transfer it has seen at once,
+// and 100 concurrent requests to one host left 100 idle connections. The
+// caller holds the pool's lock.
+func (tr *Transport) idleBound(r *multiRef, host string) int {
+	if _, ok := r.hosts[host]; ok || len(r.hosts) >= maxHostsTracked {
+		return 0
+	}
+	if r.hosts == nil {
+		r.hosts = make(map[string]struct{})
+	}
+	r.hosts[host] = struct{}{}
+	perHost := tr.MaxIdleConnsPerHost
+	if perHost <= 0 {
+		perHost = http.DefaultMaxIdleConnsPerHost
+	}
+	n := perHost * len(r.hosts)
+	if tr.MaxIdleConns > 0 {
+		n = min(n, tr.MaxIdleConns)
+	}
+	if n == r.maxConnects {
+		return 0
+	}
+	r.maxConnects = n
+	return n
 }
 
 // release gives back what a call that has ended holds, under one lock:
@@ -517,7 +569,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.mr, err = c.tr.acquireMulti(); err != nil {
+	if c.mr, err = c.tr.acquireMulti(c.req.URL.Host); err != nil {
 		return nil, err
 	}
 	// Unless httptrace hooks are delivered first, this goroutine waits for
