@@ -61,9 +61,9 @@ type tlsVerifier struct {
 // verifier returns the Transport's verifier for its current TLS settings.
 func (tr *Transport) verifier() (*tlsVerifier, error) {
 	conf := tr.TLSClientConfig
-	tr.mu.Lock()
+	tr.tlsMu.Lock()
 	v := tr.tlsv
-	tr.mu.Unlock()
+	tr.tlsMu.Unlock()
 	if v != nil && v.conf == conf && v.caFile == tr.CAFile && sameBytes(v.caPEM, tr.CAPEM) {
 		return v, nil
 	}
@@ -74,9 +74,9 @@ func (tr *Transport) verifier() (*tlsVerifier, error) {
 			return nil, err
 		}
 	}
-	tr.mu.Lock()
+	tr.tlsMu.Lock()
 	tr.tlsv = v
-	tr.mu.Unlock()
+	tr.tlsMu.Unlock()
 	return v, nil
 }
 
