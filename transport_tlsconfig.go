@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // ErrUnsupportedTLSConfig is wrapped by the error of a request whose
@@ -70,7 +71,7 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 
 // libcurlOnOpenSSL reports whether libcurl's TLS library is OpenSSL, whose
 // names cipherList and curveList give.
-func libcurlOnOpenSSL() bool { return strings.HasPrefix(Version().TLS, "OpenSSL/") }
+var libcurlOnOpenSSL = sync.OnceValue(func() bool { return strings.HasPrefix(Version().TLS, "OpenSSL/") })
 
 // opensslCiphers names crypto/tls's TLS 1.0-1.2 cipher suites as OpenSSL
 // does (RC4 and 3DES, which OpenSSL 3 leaves out, are not listed).
