@@ -86,8 +86,9 @@ import (
 //     Its Err is not the x509 error itself, which it holds beside curl's.
 //     When libcurl verifies, it leaves no chain behind a failed handshake:
 //     the error comes from one TLS handshake that Go makes with the same
-//     server afterwards (nothing is sent over it; none through a proxy,
-//     where the error is curl's alone).
+//     server afterwards, within the request's context and
+//     TLSHandshakeTimeout (10 s without one); nothing is sent over it, and
+//     none is made through a proxy, where the error is curl's alone.
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
