@@ -63,7 +63,7 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
 	case libcurlVersion() < 0x075000:
 		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
-	case !tlsCaptureSupported() && !gnutlsPeersSupported():
+	case !tlsCaptureSupported():
 		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 // libcurl calls for every request once its connection is ready, new or
 // reused, and before a byte of the request is sent, verifies the peer's
 // chain as read from the live TLS connection (OpenSSL's SSL*, or GnuTLS's
-// session: transport_tls_gnutls.go): x509
+// session: transport_tlsstate.go): x509
 // verification as crypto/tls does it, then VerifyPeerCertificate, then
 // VerifyConnection. An error aborts the request.
 //
@@ -117,13 +117,7 @@ func (e *peerVerifyError) Unwrap() error { return e.err }
 // libcurl's pre-request callback, on the Multi's driver.
 func (v *tlsVerifier) verify(e *Easy, serverName string) error {
 	raw := captureTLS(e)
-	var gst *gnutlsState
 	certs, err := raw.peerChain()
-	if err == errNoTLSState {
-		if gst, err = gnutlsPeerChain(e); err == nil {
-			certs = gst.certs
-		}
-	}
 	if err != nil {
 		return &peerVerifyError{fmt.Errorf("curlpoll: reading the peer's certificates: %w", err)}
 	}
@@ -145,7 +139,7 @@ func (v *tlsVerifier) verify(e *Easy, serverName string) error {
 	if good {
 		return nil
 	}
-	if err := v.verifyChain(&raw, gst, certs, serverName); err != nil {
+	if err := v.verifyChain(&raw, certs, serverName); err != nil {
 		return &peerVerifyError{err}
 	}
 	v.mu.Lock()
@@ -158,7 +152,7 @@ func (v *tlsVerifier) verify(e *Easy, serverName string) error {
 }
 
 // verifyChain does what crypto/tls's client does with a peer's chain.
-func (v *tlsVerifier) verifyChain(raw *tlsRaw, gst *gnutlsState, certs []*x509.Certificate, serverName string) error {
+func (v *tlsVerifier) verifyChain(raw *tlsRaw, certs []*x509.Certificate, serverName string) error {
 	c := v.conf
 	var chains [][]*x509.Certificate
 	if !c.InsecureSkipVerify {
@@ -192,9 +186,6 @@ func (v *tlsVerifier) verifyChain(raw *tlsRaw, gst *gnutlsState, certs []*x509.C
 		cs.HandshakeComplete = false // as crypto/tls shows it to VerifyConnection
 		if net.ParseIP(serverName) != nil {
 			cs.ServerName = "" // no SNI for an address, as crypto/tls shows it
-		}
-		if gst != nil { // GnuTLS: no cipher suite
-			cs.Version, cs.NegotiatedProtocol = gst.version, gst.alpn
 		}
 		cs.PeerCertificates = certs
 		cs.VerifiedChains = chains
