@@ -206,6 +206,10 @@ func (m *Multi) start(ctx context.Context, e *Easy, waits bool) (*Transfer, erro
 	if err := e.acquire(m); err != nil {
 		return nil, err
 	}
+	if err := e.checkStart(); err != nil {
+		e.release()
+		return nil, err
+	}
 	t := newTransfer(m, e, ctx)
 	t.awaiting = waits
 	if ctx.Done() != nil {

@@ -63,6 +63,8 @@ type Easy struct {
 	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
 	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
 	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
+	notes        protoNotes                 // what checkStart looks at (startcheck.go)
+	mime         *mimeState                 // CURLOPT_MIMEPOST's curl_mime (mime.go)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -133,6 +135,8 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.notes = protoNotes{}
+	e.freeMIME()
 	e.dropCAFiles()
 	return codeErr(rc)
 }
@@ -183,6 +187,7 @@ func (e *Easy) free() {
 	C.curl_easy_cleanup(e.c)
 	e.c = nil
 	e.freeSlists()
+	e.freeMIME()
 	e.dropCAFiles()
 	C.curlpoll_easy_free(e.cs)
 	e.cs = nil
@@ -257,6 +262,8 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.pipeWait = v != 0
 	case C.CURLOPT_FORBID_REUSE:
 		e.forbidReuse = v != 0
+	case C.CURLOPT_UPLOAD:
+		e.notes.upload = v != 0
 	}
 }
 
@@ -281,15 +288,22 @@ func (e *Easy) setString(opt C.CURLoption, v string) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
+	var rc C.CURLcode
 	if v == "" {
-		return optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, nil))
+		rc = C.curlpoll_setopt_ptr(e.c, opt, nil)
+	} else {
+		if err := checkCString(v); err != nil {
+			return err
+		}
+		cs := C.CString(v)
+		rc = C.curlpoll_setopt_str(e.c, opt, cs)
+		C.free(unsafe.Pointer(cs))
 	}
-	if err := checkCString(v); err != nil {
+	if err := optErr(opt, rc); err != nil {
 		return err
 	}
-	cs := C.CString(v)
-	defer C.free(unsafe.Pointer(cs))
-	return optErr(opt, C.curlpoll_setopt_str(e.c, opt, cs))
+	e.noteString(opt, v)
+	return nil
 }
 
 // setBlob sets a blob option; libcurl copies the bytes (CURL_BLOB_COPY).
@@ -331,6 +345,7 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 		return err
 	}
 	e.keepList(opt, l)
+	e.noteList(opt, len(items))
 	return nil
 }
 
