@@ -58,11 +58,14 @@ type Multi struct {
 	active   map[*Transfer]struct{}
 	timer    *time.Timer
 	timerDue bool // libcurl asked for a timeout action as soon as possible
-	degraded map[*watcher]struct{}
-	pollTick *time.Ticker // polls degraded sockets, nil when there are none
-	panicked any          // a panic recovered in a socket callback (socket, open, close)
-	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
-	progress uint64       // bumped by every callback that moved something (spin guard)
+	// curlTimer: libcurl's timeout is set on timer; rescueArmed: timer is
+	// set for the stall rescue instead (timer.go).
+	curlTimer, rescueArmed bool
+	degraded               map[*watcher]struct{}
+	pollTick               *time.Ticker // polls degraded sockets, nil when there are none
+	panicked               any          // a panic recovered in a socket callback (socket, open, close)
+	toWake                 []*Transfer  // consumers to wake when the current libcurl call is handled
+	progress               uint64       // bumped by every callback that moved something (spin guard)
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by
 	// shutdown.
@@ -88,6 +91,7 @@ type counters struct {
 	lent          int    // read waits lent to a waiting consumer (Transfer.lend)
 	watcherWaits  int    // waits handed to a watcher goroutine
 	callbacks     int    // calls from C into Go (callbacks.go) for this Multi and its transfers
+	rescues       int    // stall rescues: every transfer run after a second with no timeout (timer.go)
 }
 
 // workOp is the kind of a message to the driver.
@@ -334,7 +338,7 @@ func (m *Multi) run() {
 		}
 		m.driving.Lock()
 		if timedOut {
-			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+			m.timerFired()
 		}
 		if poll {
 			m.pollDegraded()

@@ -296,8 +296,8 @@ func TestFTPManyOnReusedConnections(t *testing.T) {
 	b, err := os.ReadFile(srv.Log)
 	must(t, err)
 	connects := bytes.Count(b, []byte("] CONNECT: ")) - 1 // StartFTP's probe
-	t.Logf("%d FTP downloads on %d workers in %v: %d stalled, %d failed, %d control connections; driver: %d timeout actions, %d socket actions",
-		min(next.Load(), total), workers, el.Round(time.Millisecond), stalled.Load(), failed.Load(), connects, s.ActionTimeout, s.ActionSocket)
+	t.Logf("%d FTP downloads on %d workers in %v: %d stalled, %d failed, %d control connections; driver: %d timeout actions, %d socket actions, %d stall rescues",
+		min(next.Load(), total), workers, el.Round(time.Millisecond), stalled.Load(), failed.Load(), connects, s.ActionTimeout, s.ActionSocket, s.Rescues)
 	if stalled.Load() > 0 || failed.Load() > 0 || next.Load() < total {
 		t.Errorf("%d stalled, %d failed of %d (%s)", stalled.Load(), failed.Load(), total, errMsg)
 	}
