@@ -325,20 +325,9 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	var l *C.struct_curl_slist
-	for _, s := range items {
-		if err := checkCString(s); err != nil {
-			C.curl_slist_free_all(l)
-			return err
-		}
-		cs := C.CString(s)
-		n := C.curl_slist_append(l, cs)
-		C.free(unsafe.Pointer(cs))
-		if n == nil {
-			C.curl_slist_free_all(l)
-			return ErrOutOfMemory
-		}
-		l = n
+	l, err := newSlist(items)
+	if err != nil {
+		return err
 	}
 	if err := optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, unsafe.Pointer(l))); err != nil {
 		C.curl_slist_free_all(l)
@@ -347,6 +336,26 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 	e.keepList(opt, l)
 	e.noteList(opt, len(items))
 	return nil
+}
+
+// newSlist builds a curl_slist of items (nil for none); the caller owns it.
+func newSlist(items []string) (*C.struct_curl_slist, error) {
+	var l *C.struct_curl_slist
+	for _, s := range items {
+		if err := checkCString(s); err != nil {
+			C.curl_slist_free_all(l)
+			return nil, err
+		}
+		cs := C.CString(s)
+		n := C.curl_slist_append(l, cs)
+		C.free(unsafe.Pointer(cs))
+		if n == nil {
+			C.curl_slist_free_all(l)
+			return nil, ErrOutOfMemory
+		}
+		l = n
+	}
+	return l, nil
 }
 
 // keepList takes ownership of l, which libcurl now uses for opt, and frees

@@ -69,7 +69,9 @@ func (m *MIME) AddFile(name, path string) *MIMEPart {
 // transfer. r is read once: the Easy refuses to send the form again once a
 // transfer has read from it (set a new one with SetMIMEPost), and libcurl
 // cannot rewind such a part (a redirect that resends the body, an
-// authentication retry) once it has begun.
+// authentication retry) once it has begun. A Read in progress when the
+// transfer ends is not interrupted: close a reader that may block for long
+// once the transfer is over, as with Easy.SetReader.
 func (m *MIME) AddReader(name string, r io.Reader, size int64) *MIMEPart {
 	if size < 0 {
 		size = -1
@@ -243,16 +245,9 @@ func (st *mimeState) addPart(e *Easy, p *MIMEPart) error {
 		err = fail("content type", withC(p.contentType, func(s *C.char) C.CURLcode { return C.curl_mime_type(part, s) }))
 	}
 	if err == nil && len(p.headers) > 0 {
-		var l *C.struct_curl_slist
-		for _, h := range p.headers {
-			cs := C.CString(h)
-			n := C.curl_slist_append(l, cs)
-			C.free(unsafe.Pointer(cs))
-			if n == nil {
-				C.curl_slist_free_all(l)
-				return ErrOutOfMemory
-			}
-			l = n
+		l, lerr := newSlist(p.headers)
+		if lerr != nil {
+			return lerr
 		}
 		// take_ownership: the part frees the list, also on failure.
 		err = fail("headers", C.curl_mime_headers(part, l, 1))
