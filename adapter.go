@@ -58,14 +58,17 @@ type Multi struct {
 	active   map[*Transfer]struct{}
 	timer    *time.Timer
 	timerDue bool // libcurl asked for a timeout action as soon as possible
+	degraded map[*watcher]struct{}
+	pollTick *time.Ticker // polls degraded sockets, nil when there are none
+	panicked any          // a panic recovered in a socket callback (socket, open, close)
+	toWake   []*Transfer  // consumers to wake when the current libcurl call is handled
+	progress uint64       // bumped by every callback that moved something (spin guard)
+	// share is the Multi's own share of TLS sessions where libcurl keeps
+	// them per easy handle (newMultiShare), nil elsewhere.
+	share *C.struct_curlpoll_share
 	// curlTimer: libcurl's timeout is set on timer; rescueArmed: timer is
 	// set for the stall rescue instead (timer.go).
 	curlTimer, rescueArmed bool
-	degraded               map[*watcher]struct{}
-	pollTick               *time.Ticker // polls degraded sockets, nil when there are none
-	panicked               any          // a panic recovered in a socket callback (socket, open, close)
-	toWake                 []*Transfer  // consumers to wake when the current libcurl call is handled
-	progress               uint64       // bumped by every callback that moved something (spin guard)
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by
 	// shutdown.
@@ -155,6 +158,9 @@ func NewMulti() (*Multi, error) {
 	}
 	if err == nil && !libcurlMultiplexSafe() {
 		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
+	}
+	if err == nil && libcurlSessionsPerEasy() {
+		m.share, err = newMultiShare()
 	}
 	if err != nil {
 		C.curl_multi_cleanup(c)
@@ -451,11 +457,19 @@ func (m *Multi) add(t *Transfer) {
 	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
 	m.guardReuse(t.e)
+	if m.share != nil && t.e.share == nil &&
+		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, unsafe.Pointer(m.share.sh)) == C.CURLE_OK {
+		t.e.multiShared = true
+	}
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
 		t.e.cs.lines = nil
 		if t.e.cs.reuse_guard != nil {
 			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
 			t.e.cs.reuse_guard = nil
+		}
+		if t.e.multiShared {
+			C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, nil)
+			t.e.multiShared = false
 		}
 		t.e.cur = nil
 		delete(m.active, t)
@@ -512,6 +526,10 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 // right after the end), then the handle is removed.
 func (m *Multi) detach(t *Transfer) (ok bool) {
 	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
+	if t.e.multiShared {
+		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, nil)
+		t.e.multiShared = false
+	}
 	t.info, _ = transferInfo(&m.cs.info)
 	t.e.cur = nil
 	delete(m.active, t)
@@ -632,6 +650,10 @@ func (m *Multi) shutdown() {
 	// state stays valid until it returns.
 	C.curl_multi_cleanup(m.c)
 	m.c = nil
+	if m.share != nil {
+		C.curlpoll_share_free(m.share) // every handle let go of it in detach
+		m.share = nil
+	}
 	C.free(unsafe.Pointer(m.cs)) // no callback can run now
 	m.cs = nil
 	for _, w := range m.sockets {

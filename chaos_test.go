@@ -159,9 +159,12 @@ func TestCancellationStorm(t *testing.T) {
 			}
 			r := &results[i]
 			r.returns.Add(1)
-			limit := 5 * time.Second
+			// Generous: the storm runs beside other tests on a machine
+			// that may be busy; what it catches is a request that waits
+			// for a timeout or for ever.
+			limit := 30 * time.Second
 			if deadline >= 0 {
-				limit = deadline + 2*time.Second
+				limit = deadline + 10*time.Second
 			}
 			if el := time.Since(began); el > limit {
 				r.late = el

@@ -50,6 +50,23 @@
 // transfer: libcurl keeps caches per handle. Thousands of goroutines may
 // call Do at once, each with its own Easy.
 //
+// # Options
+//
+// Easy names the options people choose libcurl for, each setter naming the
+// CURLOPT_* it sets: HTTP versions (HTTP/3 where libcurl has it), TLS,
+// authentication (Basic, Digest, NTLM, Negotiate, bearer tokens, AWS
+// SigV4), cookies, proxies, the local end of connections, speed limits,
+// FTP, SMTP, SSH and MIME forms. Every other option is reached through an
+// escape hatch checked against libcurl's own option table: [OptionByName],
+// then [Easy.SetOptionLong], [Easy.SetOptionOffset], [Easy.SetOptionString],
+// [Easy.SetOptionBlob] or [Easy.SetOptionList] by the option's kind;
+// callbacks, pointers and the options curlpoll relies on are refused, and
+// libcurl's refusals name the option. [Easy.InfoLong] and its siblings do
+// the same for CURLINFO_*, [Multi.SetOptionLong] for CURLMOPT_*.
+//
+// The transfers of one Multi share its connections, DNS cache and TLS
+// sessions; a [Share] shares cookies, or DNS and sessions across Multis.
+//
 // # Cancellation
 //
 // When a transfer's context is done, the driver removes it from the multi

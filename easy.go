@@ -61,6 +61,8 @@ type Easy struct {
 	follow       bool
 	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
 	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
+	share        *Share                     // SetShare's
+	multiShared  bool                       // the running Multi's own share is set (Multi.add)
 	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
 	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
 	notes        protoNotes                 // what checkStart looks at (startcheck.go)
@@ -138,6 +140,10 @@ func (e *Easy) Reset() error {
 	e.notes = protoNotes{}
 	e.freeMIME()
 	e.dropCAFiles()
+	if e.share != nil { // curl_easy_reset keeps the share
+		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_SHARE, nil)
+		e.share = nil
+	}
 	return codeErr(rc)
 }
 
@@ -373,11 +379,13 @@ func (e *Easy) keepList(opt C.CURLoption, l *C.struct_curl_slist) {
 	}
 }
 
+// optErr is the error of libcurl's refusal rc to set opt, naming the
+// option.
 func optErr(opt C.CURLoption, rc C.CURLcode) error {
 	if rc == C.CURLE_OK {
 		return nil
 	}
-	return fmt.Errorf("curlpoll: setting option %d: %w", int(opt), Code(rc))
+	return fmt.Errorf("curlpoll: setting %v: %w", Option(opt), Code(rc))
 }
 
 // checkCString refuses strings that C would silently truncate.

@@ -40,3 +40,9 @@ func libcurlKnowsQueueTime() bool { return libcurlVersion() >= 0x080600 }
 // connection whose transfers all end without a response is closed when the
 // last one ends, and not left in the pool.
 func libcurlPipewaitStalls() bool { return libcurlVersion() >= 0x080A00 }
+
+// libcurlSessionsPerEasy reports whether libcurl keeps TLS sessions per easy
+// handle, so that a Multi needs a share of its own for its transfers to
+// resume each other's sessions: before 8.12.0, which keeps them per multi
+// handle (multi->ssl_scache).
+func libcurlSessionsPerEasy() bool { return libcurlVersion() < 0x080C00 }

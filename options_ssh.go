@@ -26,7 +26,7 @@ func (e *Easy) SetSSHAuthTypes(types SSHAuth) error {
 
 // SetSSHPrivateKeyFile sets the file of the private key for SSH public key
 // authentication (CURLOPT_SSH_PRIVATE_KEYFILE); its passphrase, if any, with
-// SetSSHKeyPassword.
+// SetKeyPassword (CURLOPT_KEYPASSWD).
 func (e *Easy) SetSSHPrivateKeyFile(path string) error {
 	return e.setString(C.CURLOPT_SSH_PRIVATE_KEYFILE, path)
 }
@@ -36,12 +36,6 @@ func (e *Easy) SetSSHPrivateKeyFile(path string) error {
 // private key when it is not set.
 func (e *Easy) SetSSHPublicKeyFile(path string) error {
 	return e.setString(C.CURLOPT_SSH_PUBLIC_KEYFILE, path)
-}
-
-// SetSSHKeyPassword sets the passphrase of the SSH private key
-// (CURLOPT_KEYPASSWD, which libcurl also uses for a TLS client key).
-func (e *Easy) SetSSHKeyPassword(pass string) error {
-	return e.setString(C.CURLOPT_KEYPASSWD, pass)
 }
 
 // SetSSHKnownHosts sets the known_hosts file that SCP and SFTP check the

@@ -17,6 +17,7 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
 
 CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v) { return curl_easy_getinfo(h, info, v); }
+CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v) { return curl_easy_getinfo(h, CURLINFO_CERTINFO, v); }
@@ -392,4 +393,70 @@ int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct 
 		s->reuse_guard = NULL;
 	}
 	return ok;
+}
+
+// Share handles (share.go): the lock callbacks take the mutex of the kind
+// of data.
+
+static void share_lock(CURL *e, curl_lock_data d, curl_lock_access a, void *p) {
+	struct curlpoll_share *s = p;
+	(void)e; (void)a;
+	if (d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&s->mu[d]);
+}
+
+static void share_unlock(CURL *e, curl_lock_data d, void *p) {
+	struct curlpoll_share *s = p;
+	(void)e;
+	if (d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&s->mu[d]);
+}
+
+// curlpoll_share_new makes a share handle that shares the kinds in what
+// (a bit per CURL_LOCK_DATA_*), with locking when locked is set; NULL and
+// *rc on failure.
+struct curlpoll_share *curlpoll_share_new(unsigned what, int locked, CURLSHcode *rc) {
+	struct curlpoll_share *s = calloc(1, sizeof *s);
+	int d;
+	*rc = CURLSHE_NOMEM;
+	if (s == NULL)
+		return NULL;
+	s->sh = curl_share_init();
+	if (s->sh == NULL) {
+		free(s);
+		return NULL;
+	}
+	for (d = 0; d < CURL_LOCK_DATA_LAST; d++)
+		pthread_mutex_init(&s->mu[d], NULL);
+	*rc = CURLSHE_OK;
+	if (locked) {
+		*rc = curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
+		if (*rc == CURLSHE_OK)
+			*rc = curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		if (*rc == CURLSHE_OK)
+			*rc = curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s);
+	}
+	for (d = 0; d < CURL_LOCK_DATA_LAST && *rc == CURLSHE_OK; d++)
+		if (what & (1u << d))
+			*rc = curl_share_setopt(s->sh, CURLSHOPT_SHARE, (curl_lock_data)d);
+	if (*rc != CURLSHE_OK) {
+		curl_share_cleanup(s->sh);
+		for (d = 0; d < CURL_LOCK_DATA_LAST; d++)
+			pthread_mutex_destroy(&s->mu[d]);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+// curlpoll_share_free frees s unless easy handles still use it.
+CURLSHcode curlpoll_share_free(struct curlpoll_share *s) {
+	int d;
+	CURLSHcode rc = curl_share_cleanup(s->sh);
+	if (rc != CURLSHE_OK)
+		return rc;
+	for (d = 0; d < CURL_LOCK_DATA_LAST; d++)
+		pthread_mutex_destroy(&s->mu[d]);
+	free(s);
+	return CURLSHE_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <curl/curl.h>
 
 CURLcode curlpoll_setopt_long(CURL *h, CURLoption opt, long v);
@@ -18,6 +19,7 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len);
 
 CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v);
 CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v);
+CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v);
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v);
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v);
 CURLcode curlpoll_getinfo_certinfo(CURL *h, struct curl_certinfo **v);
@@ -139,5 +141,19 @@ int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct 
 // curlpoll_multi_assign stores id as the socket's private pointer.
 CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
 
+
+// curlpoll_share is a share handle (curl_share_init) with a mutex per kind
+// of data, for its lock callbacks when it is locked (a Share may serve
+// transfers on several Multis, each on its own driver, at once).
+struct curlpoll_share {
+	CURLSH *sh;
+	pthread_mutex_t mu[CURL_LOCK_DATA_LAST];
+};
+
+// curlpoll_share_new makes a share of the kinds in what (a bit per
+// CURL_LOCK_DATA_*), with locking when locked is set; NULL and *rc on
+// failure. curlpoll_share_free frees it unless easy handles still use it.
+struct curlpoll_share *curlpoll_share_new(unsigned what, int locked, CURLSHcode *rc);
+CURLSHcode curlpoll_share_free(struct curlpoll_share *s);
 
 #endif

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -39,10 +40,17 @@ import (
 //   - TLSClientConfig.Certificates: the first one is the client certificate.
 //     GetClientCertificate, VerifyPeerCertificate, CipherSuites, curve
 //     preferences, session caches and KeyLogWriter are not used.
-//   - Connection pooling is libcurl's: MaxIdleConns (or, when it is 0,
-//     MaxIdleConnsPerHost) bounds the idle connections of the whole pool
-//     (CURLMOPT_MAXCONNECTS), not per host; IdleConnTimeout is rounded to
-//     whole seconds, and 0 keeps libcurl's 118 seconds.
+//   - Connection pooling is libcurl's, which bounds its whole pool of idle
+//     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
+//     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
+//     Transport has served, capped by MaxIdleConns. So one host may keep
+//     more idle connections than MaxIdleConnsPerHost while others keep
+//     fewer. A connection the server closes while idle is closed by libcurl
+//     when a later request looks for a connection (it checks the pool for
+//     dead ones at most once a second), not at once as net/http does:
+//     libcurl has no call for that, and curlpoll never closes libcurl's
+//     descriptors. IdleConnTimeout is rounded to whole seconds, and 0
+//     keeps libcurl's 118 seconds.
 //   - Request.Trailer is not sent, and 101 Switching Protocols responses
 //     have no writable body.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
@@ -100,11 +108,14 @@ type Transport struct {
 	DisableCompression bool
 
 	// MaxIdleConns bounds the idle connections kept for reuse, across all
-	// hosts (CURLMOPT_MAXCONNECTS). 0 means libcurl's default.
+	// hosts (CURLMOPT_MAXCONNECTS). 0 means no bound but
+	// MaxIdleConnsPerHost's.
 	MaxIdleConns int
 
-	// MaxIdleConnsPerHost is used as MaxIdleConns when that is 0: libcurl
-	// has no per-host bound on idle connections.
+	// MaxIdleConnsPerHost bounds the idle connections kept for each host,
+	// 2 (http.DefaultMaxIdleConnsPerHost) if 0; libcurl bounds only its
+	// whole pool, to MaxIdleConnsPerHost for each host served (see the
+	// type's documentation).
 	MaxIdleConnsPerHost int
 
 	// MaxConnsPerHost limits the connections to one host, in any state
@@ -170,16 +181,39 @@ type Transport struct {
 	// is not verbose.
 	Logger *slog.Logger
 
+	poolOnce sync.Once
+	p        *transportPool // see pool
+}
+
+// transportPool is what a Transport owns: its Multis, idle handles and CA
+// files. It lives apart from the Transport, and nothing in it points back
+// to it but the requests whose body is open, so that a Transport dropped
+// without Close (as net/http's need none) is found unreachable and its
+// cleanup closes the pool (runtime.AddCleanup): goroutines, descriptors
+// and libcurl handles all go.
+type transportPool struct {
 	// mu guards the fields below.
 	mu     sync.Mutex
 	closed bool
 	cur    *multiRef              // where new requests start; nil until needed
 	multis map[*multiRef]struct{} // cur and the retired ones still in use
-	idle   []*Easy                // handles ready for the next request
+	idle   []*Easy                // handles ready for the next request, Reset
 	live   map[*call]struct{}     // requests whose response body is open
 	// caFiles are CA files that stand in for CAPEM where libcurl takes no
 	// CA blob (see cafile.go), by content: held until Close.
 	caFiles map[caFileKey]string
+}
+
+// pool returns the Transport's pool, making it on first use and arranging
+// for it to be closed if the Transport is dropped without Close. The
+// cleanup runs on the runtime's cleanup goroutine, which must not block:
+// it closes the pool on a goroutine of its own.
+func (tr *Transport) pool() *transportPool {
+	tr.poolOnce.Do(func() {
+		tr.p = &transportPool{}
+		runtime.AddCleanup(tr, func(p *transportPool) { go p.close() }, tr.p)
+	})
+	return tr.p
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -207,9 +241,11 @@ const maxIdleEasies = 64
 // retires it: no new request starts on it, and it is closed, with its idle
 // connections, when its last request ends.
 type multiRef struct {
-	m        *Multi
-	inflight int
-	retired  bool
+	m           *Multi
+	inflight    int
+	retired     bool
+	hosts       map[string]struct{} // hosts requests went to (idleBound)
+	maxConnects int                 // CURLMOPT_MAXCONNECTS as idleBound chose it
 }
 
 // RoundTrip runs one HTTP transaction, as http.RoundTripper describes: it
@@ -227,18 +263,19 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // getEasy takes a handle from the pool or makes one.
 func (tr *Transport) getEasy() (*Easy, error) {
-	tr.mu.Lock()
-	if tr.closed {
-		tr.mu.Unlock()
+	p := tr.pool()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
-	if n := len(tr.idle); n > 0 {
-		e := tr.idle[n-1]
-		tr.idle = tr.idle[:n-1]
-		tr.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		e := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
 		return e, nil
 	}
-	tr.mu.Unlock()
+	p.mu.Unlock()
 	return NewEasy()
 }
 
@@ -246,29 +283,42 @@ var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", ErrClosed)
 
 // acquireMulti returns the Multi for a new request, starting one if needed,
 // and counts the request on it.
-func (tr *Transport) acquireMulti() (*multiRef, error) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
+func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
+	p := tr.pool()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
-	if tr.cur == nil {
+	if p.cur == nil {
 		m, err := NewMulti()
 		if err != nil {
+			p.mu.Unlock()
 			return nil, err
 		}
 		if err := tr.configureMulti(m); err != nil {
+			p.mu.Unlock()
 			m.Close()
 			return nil, err
 		}
-		tr.cur = &multiRef{m: m}
-		if tr.multis == nil {
-			tr.multis = make(map[*multiRef]struct{})
+		p.cur = &multiRef{m: m}
+		if p.multis == nil {
+			p.multis = make(map[*multiRef]struct{})
 		}
-		tr.multis[tr.cur] = struct{}{}
+		p.multis[p.cur] = struct{}{}
 	}
-	tr.cur.inflight++
-	return tr.cur, nil
+	r := p.cur
+	r.inflight++
+	bound := tr.idleBound(r, host)
+	p.mu.Unlock()
+	if bound > 0 {
+		// A message to the driver: not under the pool's lock.
+		if err := r.m.SetMaxConnects(bound); err != nil {
+			tr.release(nil, nil, r)
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (tr *Transport) configureMulti(m *Multi) error {
@@ -282,14 +332,42 @@ func (tr *Transport) configureMulti(m *Multi) error {
 			return err
 		}
 	}
-	idle := tr.MaxIdleConns
-	if idle <= 0 {
-		idle = tr.MaxIdleConnsPerHost
-	}
-	if idle > 0 {
-		return m.SetMaxConnects(idle)
-	}
 	return nil
+}
+
+// maxHostsTracked bounds the hosts a Multi's idle bound counts.
+const maxHostsTracked = 1024
+
+// idleBound is the bound on the idle connections of r's Multi once a
+// request went to host, or 0 if it stays as it is. libcurl bounds its whole pool, not each host's share of it
+// (CURLMOPT_MAXCONNECTS: when a connection goes idle in a full pool, the
+// oldest idle one is closed), so MaxIdleConnsPerHost (net/http's default:
+// 2) becomes a bound on the pool of MaxIdleConnsPerHost for each host the
+// Multi has served, and MaxIdleConns, if set, caps that. Without it,
+// libcurl keeps up to four connections per transfer it has seen at once,
+// and 100 concurrent requests to one host left 100 idle connections. The
+// caller holds the pool's lock.
+func (tr *Transport) idleBound(r *multiRef, host string) int {
+	if _, ok := r.hosts[host]; ok || len(r.hosts) >= maxHostsTracked {
+		return 0
+	}
+	if r.hosts == nil {
+		r.hosts = make(map[string]struct{})
+	}
+	r.hosts[host] = struct{}{}
+	perHost := tr.MaxIdleConnsPerHost
+	if perHost <= 0 {
+		perHost = http.DefaultMaxIdleConnsPerHost
+	}
+	n := perHost * len(r.hosts)
+	if tr.MaxIdleConns > 0 {
+		n = min(n, tr.MaxIdleConns)
+	}
+	if n == r.maxConnects {
+		return 0
+	}
+	r.maxConnects = n
+	return n
 }
 
 // release gives back what a call that has ended holds, under one lock:
@@ -297,24 +375,25 @@ func (tr *Transport) configureMulti(m *Multi) error {
 // (closing a retired Multi it was the last user of), and its place among
 // the live calls. e and r may be nil.
 func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
+	p := tr.pool()
 	if e != nil && e.Reset() != nil {
 		e.Close()
 		e = nil
 	}
 	last := false
-	tr.mu.Lock()
-	if e != nil && !tr.closed && len(tr.idle) < maxIdleEasies {
-		tr.idle = append(tr.idle, e)
+	p.mu.Lock()
+	if e != nil && !p.closed && len(p.idle) < maxIdleEasies {
+		p.idle = append(p.idle, e)
 		e = nil
 	}
 	if r != nil {
 		r.inflight--
 		if last = r.retired && r.inflight == 0; last {
-			delete(tr.multis, r)
+			delete(p.multis, r)
 		}
 	}
-	delete(tr.live, c)
-	tr.mu.Unlock()
+	delete(p.live, c)
+	p.mu.Unlock()
 	if e != nil {
 		e.Close()
 	}
@@ -328,18 +407,19 @@ func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
 // requests start on a new one (with new connection, DNS and TLS session
 // caches), and the old one is closed when its last request ends.
 func (tr *Transport) CloseIdleConnections() {
-	tr.mu.Lock()
-	r := tr.cur
-	tr.cur = nil
+	p := tr.pool()
+	p.mu.Lock()
+	r := p.cur
+	p.cur = nil
 	last := false
 	if r != nil {
 		r.retired = true
 		last = r.inflight == 0
 		if last {
-			delete(tr.multis, r)
+			delete(p.multis, r)
 		}
 	}
-	tr.mu.Unlock()
+	p.mu.Unlock()
 	if last {
 		r.m.Close()
 	}
@@ -351,17 +431,23 @@ func (tr *Transport) CloseIdleConnections() {
 // Transport's goroutines to end. Later requests fail with ErrClosed. Close
 // is idempotent.
 func (tr *Transport) Close() error {
-	tr.mu.Lock()
-	tr.closed = true
-	multis := tr.multis
-	tr.multis, tr.cur = nil, nil
-	live := tr.live
-	tr.live = nil
-	idle := tr.idle
-	tr.idle = nil
-	caFiles := tr.caFiles
-	tr.caFiles = nil
-	tr.mu.Unlock()
+	tr.pool().close()
+	return nil
+}
+
+// close is Close, for the Transport or its cleanup.
+func (p *transportPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	multis := p.multis
+	p.multis, p.cur = nil, nil
+	live := p.live
+	p.live = nil
+	idle := p.idle
+	p.idle = nil
+	caFiles := p.caFiles
+	p.caFiles = nil
+	p.mu.Unlock()
 	defer func() {
 		for key := range caFiles {
 			releaseCAFile(key)
@@ -377,21 +463,21 @@ func (tr *Transport) Close() error {
 	for _, e := range idle {
 		e.Close()
 	}
-	return nil
 }
 
 // track records a call whose response is returned, so that Close can end it;
 // false if the Transport closed meanwhile.
 func (tr *Transport) track(c *call) bool {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
+	p := tr.pool()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return false
 	}
-	if tr.live == nil {
-		tr.live = make(map[*call]struct{})
+	if p.live == nil {
+		p.live = make(map[*call]struct{})
 	}
-	tr.live[c] = struct{}{}
+	p.live[c] = struct{}{}
 	return true
 }
 
@@ -483,7 +569,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.mr, err = c.tr.acquireMulti(); err != nil {
+	if c.mr, err = c.tr.acquireMulti(c.req.URL.Host); err != nil {
 		return nil, err
 	}
 	// Unless httptrace hooks are delivered first, this goroutine waits for

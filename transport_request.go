@@ -592,26 +592,27 @@ func sslVersion(v uint16, isMax bool) int {
 // takes no CA blob, the matching file option to a CA file the Transport
 // holds until Close.
 func (tr *Transport) caBlob(b *optBatch, opt C.CURLoption) error {
+	p := tr.pool()
 	if caBlobBuiltIn() {
 		b.blob(opt, tr.CAPEM)
 		return nil
 	}
 	key := caFileKey(sha256.Sum256(tr.CAPEM))
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return errTransportClosed
 	}
-	path, ok := tr.caFiles[key]
+	path, ok := p.caFiles[key]
 	if !ok {
 		var err error
 		if path, _, err = acquireCAFile(tr.CAPEM); err != nil {
 			return fmt.Errorf("curlpoll: writing CAPEM to a file for libcurl: %w", err)
 		}
-		if tr.caFiles == nil {
-			tr.caFiles = make(map[caFileKey]string)
+		if p.caFiles == nil {
+			p.caFiles = make(map[caFileKey]string)
 		}
-		tr.caFiles[key] = path
+		p.caFiles[key] = path
 	}
 	b.str(caFileOpt(opt), path)
 	return nil

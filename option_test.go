@@ -1,0 +1,112 @@
+package curlpoll_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// TestOptionTable walks libcurl's option table: every option's kind comes
+// from it, each escape hatch takes exactly the options of its kind, and
+// callbacks, pointers and the options curlpoll owns are refused by all of
+// them, with an error that names the option, before libcurl sees it.
+func TestOptionTable(t *testing.T) {
+	e := newEasy(t, "")
+	owned := map[string]bool{"NOSIGNAL": true, "NOPROGRESS": true, "VERBOSE": true, "HEADER": true, "CONNECT_ONLY": true}
+	setters := map[curlpoll.OptionKind]func(curlpoll.Option) error{
+		curlpoll.OptionLong:   func(o curlpoll.Option) error { return e.SetOptionLong(o, 0) },
+		curlpoll.OptionOffset: func(o curlpoll.Option) error { return e.SetOptionOffset(o, 0) },
+		curlpoll.OptionString: func(o curlpoll.Option) error { return e.SetOptionString(o, "") },
+		curlpoll.OptionBlob:   func(o curlpoll.Option) error { return e.SetOptionBlob(o, nil) },
+		curlpoll.OptionList:   func(o curlpoll.Option) error { return e.SetOptionList(o, nil) },
+	}
+	counts := map[curlpoll.OptionKind]int{}
+	for o := range curlpoll.Options() {
+		kind, ok := o.Kind()
+		if !ok {
+			t.Fatalf("%v is in the table but has no kind", o)
+		}
+		counts[kind]++
+		if o2, err := curlpoll.OptionByName(o.Name()); err != nil || o2 != o {
+			t.Errorf("OptionByName(%q) = %v, %v; want %v", o.Name(), o2, err, o)
+		}
+		want := kind
+		if kind == curlpoll.OptionValues {
+			want = curlpoll.OptionLong
+		}
+		for sk, set := range setters {
+			err := set(o)
+			settable := sk == want && !owned[o.Name()]
+			switch {
+			case !settable && err == nil:
+				t.Errorf("the %v setter took %v, a %v", sk, o, kind)
+			case !settable && !strings.Contains(err.Error(), o.String()):
+				t.Errorf("the %v setter's error for %v does not name it: %v", sk, o, err)
+			case settable && err != nil && strings.Contains(err.Error(), "curlpoll's to set"):
+				t.Errorf("the %v setter refused %v, a %v: %v", sk, o, kind, err)
+			}
+		}
+	}
+	t.Logf("%d options by kind: %v", func() (n int) {
+		for _, c := range counts {
+			n += c
+		}
+		return
+	}(), counts)
+	if counts[curlpoll.OptionLong]+counts[curlpoll.OptionValues] < 100 || counts[curlpoll.OptionString] < 50 {
+		t.Errorf("the table is too small: %v", counts)
+	}
+	// An option libcurl does not know: libcurl's own error, naming it.
+	if err := e.SetOptionLong(99999, 1); !errors.Is(err, curlpoll.ErrUnknownOption) || !strings.Contains(err.Error(), "option 99999") {
+		t.Errorf("unknown option: %v", err)
+	}
+	if _, err := curlpoll.OptionByName("NO_SUCH_OPTION"); err == nil {
+		t.Error("OptionByName found NO_SUCH_OPTION")
+	}
+}
+
+// TestOptionEscapeHatch sets options Easy has no setter for and checks
+// what the server sees.
+func TestOptionEscapeHatch(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}))
+	defer srv.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	opt := func(name string) curlpoll.Option {
+		o, err := curlpoll.OptionByName(name)
+		must(t, err)
+		return o
+	}
+	must(t, e.SetOptionString(opt("CURLOPT_REFERER"), "https://example.com/from"))
+	must(t, e.SetOptionList(opt("HTTPHEADER"), []string{"X-One: 1", "X-Two: 2"}))
+	must(t, e.SetOptionLong(opt("TRANSFER_ENCODING"), 1)) // asks for TE: gzip
+	must(t, m.Do(context.Background(), e))
+	if got.Get("Referer") != "https://example.com/from" || got.Get("X-One") != "1" || got.Get("X-Two") != "2" ||
+		!strings.Contains(got.Get("Te"), "gzip") {
+		t.Errorf("the server saw %v", got)
+	}
+	// The list lives as long as the option: a second transfer sends it too.
+	got = nil
+	must(t, m.Do(context.Background(), e))
+	if got.Get("X-Two") != "2" {
+		t.Errorf("second transfer: the server saw %v", got)
+	}
+	// Unset, the headers are gone.
+	must(t, e.SetOptionList(opt("HTTPHEADER"), nil))
+	must(t, m.Do(context.Background(), e))
+	if got.Get("X-One") != "" {
+		t.Errorf("after unsetting: the server saw %v", got)
+	}
+	// A callback is refused by name.
+	if err := e.SetOptionLong(opt("WRITEFUNCTION"), 0); err == nil || !strings.Contains(err.Error(), "CURLOPT_WRITEFUNCTION") {
+		t.Errorf("WRITEFUNCTION: %v", err)
+	}
+}

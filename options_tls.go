@@ -1,0 +1,146 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"crypto/tls"
+	"fmt"
+)
+
+// SetTLSVersions sets the lowest and highest TLS versions to negotiate
+// (CURLOPT_SSLVERSION), as crypto/tls's constants (tls.VersionTLS12,
+// tls.VersionTLS13); 0 leaves libcurl's default for that end.
+func (e *Easy) SetTLSVersions(min, max uint16) error {
+	v, err := tlsVersionsOption(min, max)
+	if err != nil {
+		return err
+	}
+	return e.setLong(C.CURLOPT_SSLVERSION, v)
+}
+
+// SetProxyTLSVersions is SetTLSVersions for an HTTPS proxy
+// (CURLOPT_PROXY_SSLVERSION).
+func (e *Easy) SetProxyTLSVersions(min, max uint16) error {
+	v, err := tlsVersionsOption(min, max)
+	if err != nil {
+		return err
+	}
+	return e.setLong(C.CURLOPT_PROXY_SSLVERSION, v)
+}
+
+// tlsVersionsOption is CURLOPT_SSLVERSION's value for a range of
+// crypto/tls versions.
+func tlsVersionsOption(min, max uint16) (int64, error) {
+	lo, ok1 := sslVersionBits(min)
+	hi, ok2 := sslVersionBits(max)
+	if !ok1 || !ok2 {
+		return 0, fmt.Errorf("curlpoll: TLS versions %#x-%#x: want tls.VersionTLS10 to tls.VersionTLS13, or 0", min, max)
+	}
+	if min != 0 && max != 0 && min > max {
+		return 0, fmt.Errorf("curlpoll: TLS versions %#x-%#x: the lowest is above the highest", min, max)
+	}
+	return int64(lo | hi<<16), nil
+}
+
+// sslVersionBits maps a crypto/tls version to its CURL_SSLVERSION_* value
+// (0 for 0, libcurl's default).
+func sslVersionBits(v uint16) (int, bool) {
+	switch v {
+	case 0:
+		return 0, true
+	case tls.VersionTLS10:
+		return C.CURL_SSLVERSION_TLSv1_0, true
+	case tls.VersionTLS11:
+		return C.CURL_SSLVERSION_TLSv1_1, true
+	case tls.VersionTLS12:
+		return C.CURL_SSLVERSION_TLSv1_2, true
+	case tls.VersionTLS13:
+		return C.CURL_SSLVERSION_TLSv1_3, true
+	}
+	return 0, false
+}
+
+// SetPinnedPublicKey pins the server's public key (CURLOPT_PINNEDPUBLICKEY):
+// "sha256//BASE64[;sha256//BASE64...]" of the key's DER SubjectPublicKeyInfo,
+// or the path of a PEM or DER public key file. A server whose key does not
+// match fails with ErrSSLPinnedPubKeyNotMatch, even with SetVerifyPeer(false).
+func (e *Easy) SetPinnedPublicKey(pin string) error {
+	return e.setString(C.CURLOPT_PINNEDPUBLICKEY, pin)
+}
+
+// SetCipherList sets the TLS 1.2 and older cipher suites to offer
+// (CURLOPT_SSL_CIPHER_LIST), in the TLS library's own syntax (OpenSSL:
+// "ECDHE-RSA-AES128-GCM-SHA256:..."; GnuTLS: a priority string).
+func (e *Easy) SetCipherList(list string) error {
+	return e.setString(C.CURLOPT_SSL_CIPHER_LIST, list)
+}
+
+// SetTLS13Ciphers sets the TLS 1.3 cipher suites to offer
+// (CURLOPT_TLS13_CIPHERS), such as "TLS_AES_256_GCM_SHA384"; not every TLS
+// library takes it.
+func (e *Easy) SetTLS13Ciphers(list string) error {
+	return e.setString(C.CURLOPT_TLS13_CIPHERS, list)
+}
+
+// SetCurves sets the key exchange groups to offer (CURLOPT_SSL_EC_CURVES),
+// such as "X25519:P-256".
+func (e *Easy) SetCurves(list string) error { return e.setString(C.CURLOPT_SSL_EC_CURVES, list) }
+
+// SSLOptions are CURLOPT_SSL_OPTIONS bits.
+type SSLOptions int64
+
+// TLS behaviour switches for SetSSLOptions.
+const (
+	SSLAllowBeast       SSLOptions = C.CURLSSLOPT_ALLOW_BEAST        // CURLSSLOPT_ALLOW_BEAST
+	SSLNoRevoke         SSLOptions = C.CURLSSLOPT_NO_REVOKE          // CURLSSLOPT_NO_REVOKE (Schannel)
+	SSLNoPartialChain   SSLOptions = C.CURLSSLOPT_NO_PARTIALCHAIN    // CURLSSLOPT_NO_PARTIALCHAIN (OpenSSL)
+	SSLRevokeBestEffort SSLOptions = C.CURLSSLOPT_REVOKE_BEST_EFFORT // CURLSSLOPT_REVOKE_BEST_EFFORT (Schannel)
+	SSLNativeCA         SSLOptions = C.CURLSSLOPT_NATIVE_CA          // CURLSSLOPT_NATIVE_CA
+	SSLAutoClientCert   SSLOptions = C.CURLSSLOPT_AUTO_CLIENT_CERT   // CURLSSLOPT_AUTO_CLIENT_CERT (Schannel)
+)
+
+// SetSSLOptions sets TLS behaviour switches (CURLOPT_SSL_OPTIONS).
+func (e *Easy) SetSSLOptions(o SSLOptions) error {
+	return e.setLong(C.CURLOPT_SSL_OPTIONS, int64(o))
+}
+
+// SetCRLFile sets a file of certificate revocation lists in PEM
+// (CURLOPT_CRLFILE): a server certificate listed there fails verification.
+func (e *Easy) SetCRLFile(path string) error { return e.setString(C.CURLOPT_CRLFILE, path) }
+
+// SetClientCert sets the client certificate from a file (CURLOPT_SSLCERT)
+// of type certType, "PEM", "DER" or "P12" (CURLOPT_SSLCERTTYPE); "" keeps
+// PEM.
+func (e *Easy) SetClientCert(path, certType string) error {
+	if err := e.setString(C.CURLOPT_SSLCERTTYPE, certType); err != nil {
+		return err
+	}
+	return e.setString(C.CURLOPT_SSLCERT, path)
+}
+
+// SetClientKey sets the client certificate's private key from a file
+// (CURLOPT_SSLKEY) of type keyType, "PEM", "DER" or "ENG"
+// (CURLOPT_SSLKEYTYPE); "" keeps PEM.
+func (e *Easy) SetClientKey(path, keyType string) error {
+	if err := e.setString(C.CURLOPT_SSLKEYTYPE, keyType); err != nil {
+		return err
+	}
+	return e.setString(C.CURLOPT_SSLKEY, path)
+}
+
+// SetKeyPassword sets the password of the private key (CURLOPT_KEYPASSWD):
+// for a client key, or an SSH key.
+func (e *Easy) SetKeyPassword(password string) error {
+	return e.setString(C.CURLOPT_KEYPASSWD, password)
+}
+
+// SetIssuerCert requires the server certificate to be issued by the
+// certificate in this PEM file (CURLOPT_ISSUERCERT).
+func (e *Easy) SetIssuerCert(path string) error { return e.setString(C.CURLOPT_ISSUERCERT, path) }
+
+// SetSessionIDCache turns the reuse of TLS sessions on, the default, or off
+// (CURLOPT_SSL_SESSIONID_CACHE).
+func (e *Easy) SetSessionIDCache(on bool) error {
+	return e.setBool(C.CURLOPT_SSL_SESSIONID_CACHE, on)
+}

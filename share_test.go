@@ -1,0 +1,98 @@
+package curlpoll_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// TestMultiSharesTLSSessions checks that a second Easy on the same Multi
+// resumes the TLS session of the first one, on a new connection: libcurl
+// offers it (its log says so), and the server resumes it. libcurl 7.88
+// offers a TLS 1.3 session that it saved before the server's ticket came,
+// which the server cannot resume (its log then says "stale"); 8.14 offers
+// the ticket. Versions between are not tested.
+func TestMultiSharesTLSSessions(t *testing.T) {
+	var resumed, full atomic.Int32
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS.DidResume {
+			resumed.Add(1)
+		} else {
+			full.Add(1)
+		}
+	}))
+	m := newMulti(t)
+	var offered atomic.Int32
+	for i := range 3 {
+		e := newEasy(t, srv.URL)
+		must(t, e.SetCAInfoBlob(ca))
+		must(t, e.SetFreshConnect(true)) // a new connection: a new handshake
+		must(t, e.SetForbidReuse(true))
+		must(t, e.SetDebugFunc(func(k curlpoll.DebugKind, b []byte) {
+			// 7.88: "SSL re-using session ID"; 8.x: "SSL reusing session ..."
+			if s := string(b); k == curlpoll.DebugText && (strings.HasPrefix(s, "SSL re-using session") || strings.HasPrefix(s, "SSL reusing session")) {
+				offered.Add(1)
+			}
+		}))
+		must(t, m.Do(context.Background(), e))
+		if i == 0 && full.Load() != 1 {
+			t.Fatalf("first handshake: %d full, %d resumed", full.Load(), resumed.Load())
+		}
+	}
+	if offered.Load() != 2 {
+		t.Errorf("libcurl offered a saved session %d times in the second and third handshakes, want 2", offered.Load())
+	}
+	if libcurlAtLeast(8, 14) && (full.Load() != 1 || resumed.Load() != 2) {
+		t.Errorf("%d full handshakes, %d resumed; want 1 and 2", full.Load(), resumed.Load())
+	}
+}
+
+// TestShareCookiesAcrossMultis shares a cookie engine between handles on
+// two Multis: a cookie one receives, the other sends.
+func TestShareCookiesAcrossMultis(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "k", Value: "v42", Path: "/"})
+			return
+		}
+		if c, err := r.Cookie("k"); err == nil {
+			io.WriteString(w, c.Value)
+		}
+	}))
+	defer srv.Close()
+	sh, err := curlpoll.NewShare(curlpoll.ShareCookies | curlpoll.ShareDNS)
+	must(t, err)
+	m1, m2 := newMulti(t), newMulti(t)
+	a := newEasy(t, srv.URL+"/set")
+	must(t, a.SetCookieFile(""))
+	must(t, a.SetShare(sh))
+	must(t, m1.Do(context.Background(), a))
+	b := newEasy(t, srv.URL+"/get")
+	must(t, b.SetCookieFile(""))
+	must(t, b.SetShare(sh))
+	var body bytes.Buffer
+	must(t, b.SetWriter(&body))
+	must(t, m2.Do(context.Background(), b))
+	if body.String() != "v42" {
+		t.Errorf("the other handle sent cookie %q, want v42", body.String())
+	}
+	// In use: Close refuses; once the handles let go, it closes.
+	if err := sh.Close(); !errors.Is(err, curlpoll.ErrShareInUse) {
+		t.Fatalf("Close with handles using it: %v", err)
+	}
+	must(t, a.SetShare(nil))
+	must(t, b.Reset())
+	must(t, sh.Close())
+	must(t, sh.Close())
+	if err := a.SetShare(sh); !errors.Is(err, curlpoll.ErrClosed) {
+		t.Errorf("SetShare(closed) = %v", err)
+	}
+}
