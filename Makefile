@@ -19,7 +19,12 @@ endif
 # the terminal test of examples/parallel's progress bars.
 # libcurl3-gnutls brings the GnuTLS side's shared libraries that libcurl
 # 8.14.1 (GnuTLS) needs from Debian 12, the same as 7.88.1's.
-DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev libcurl3-gnutls tmux
+# vsftpd and openssh-server (sshd, sftp-server, ssh-keygen) are the FTP,
+# FTPS and SFTP servers of the protocol tests, which run their own on
+# 127.0.0.1 with configurations in temporary directories; the services the
+# packages install (port 21 and 22) are never used, and tests skip when a
+# server is missing.
+DEB_PACKAGES := gcc libc6-dev pkg-config libcurl4-openssl-dev libssl-dev libcurl3-gnutls tmux vsftpd openssh-server
 
 # sudo only when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

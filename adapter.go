@@ -66,6 +66,9 @@ type Multi struct {
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.
 	share *C.struct_curlpoll_share
+	// curlTimer: libcurl's timeout is set on timer; rescueArmed: timer is
+	// set for the stall rescue instead (timer.go).
+	curlTimer, rescueArmed bool
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by
 	// shutdown.
@@ -91,6 +94,7 @@ type counters struct {
 	lent          int    // read waits lent to a waiting consumer (Transfer.lend)
 	watcherWaits  int    // waits handed to a watcher goroutine
 	callbacks     int    // calls from C into Go (callbacks.go) for this Multi and its transfers
+	rescues       int    // stall rescues: every transfer run after a second with no timeout (timer.go)
 }
 
 // workOp is the kind of a message to the driver.
@@ -210,6 +214,10 @@ func (m *Multi) start(ctx context.Context, e *Easy, waits bool) (*Transfer, erro
 		return nil, err
 	}
 	if err := e.acquire(m); err != nil {
+		return nil, err
+	}
+	if err := e.checkStart(); err != nil {
+		e.release()
 		return nil, err
 	}
 	t := newTransfer(m, e, ctx)
@@ -336,7 +344,7 @@ func (m *Multi) run() {
 		}
 		m.driving.Lock()
 		if timedOut {
-			m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+			m.timerFired()
 		}
 		if poll {
 			m.pollDegraded()

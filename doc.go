@@ -128,6 +128,29 @@
 // SetProgressFunc). Without a trace or a Logger, libcurl is never verbose
 // and nothing is written to stderr.
 //
+// # Other protocols and multipart forms
+//
+// Multi.Do runs any URL libcurl was built for ([Version] lists them):
+// FTP and explicit FTPS ([Easy.SetUseSSL], [Easy.SetFTPPort] for active
+// mode, [Easy.SetQuote]), SFTP with key authentication and host key checks
+// ([Easy.SetSSHPrivateKeyFile], [Easy.SetSSHKnownHosts],
+// [Easy.SetSSHHostPublicKeySHA256]), SMTP ([Easy.SetMailFrom],
+// [Easy.SetMailRecipients]; a mail without recipients fails with
+// [ErrNoRecipients] before connecting). [Easy.SetProtocols] limits the
+// schemes a transfer may use; one outside the list fails before connecting.
+// Values that libcurl sends inside a command line are refused with an
+// [*InputError] when they hold a CR or LF.
+//
+// [Easy.SetMIMEPost] sends a [MIME] form of byte, file and io.Reader parts
+// (curl_mime); a reader part is read on a goroutine of the transfer, which
+// libcurl pauses while it has nothing, as for request bodies.
+//
+// libcurl 7.88 can leave a transfer with neither a socket to wait for nor a
+// timeout (an FTP download on a reused control connection, after "229
+// Entering Extended Passive Mode"); when transfers run and libcurl has asked
+// for no timeout, the driver runs them all after a second
+// (curl_multi_socket_all).
+//
 // # What it is not
 //
 // curlpoll is not a reimplementation of libcurl's options: it names the

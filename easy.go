@@ -65,6 +65,8 @@ type Easy struct {
 	multiShared  bool                       // the running Multi's own share is set (Multi.add)
 	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
 	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
+	notes        protoNotes                 // what checkStart looks at (startcheck.go)
+	mime         *mimeState                 // CURLOPT_MIMEPOST's curl_mime (mime.go)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -135,6 +137,8 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.notes = protoNotes{}
+	e.freeMIME()
 	e.dropCAFiles()
 	if e.share != nil { // curl_easy_reset keeps the share
 		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_SHARE, nil)
@@ -189,6 +193,7 @@ func (e *Easy) free() {
 	C.curl_easy_cleanup(e.c)
 	e.c = nil
 	e.freeSlists()
+	e.freeMIME()
 	e.dropCAFiles()
 	C.curlpoll_easy_free(e.cs)
 	e.cs = nil
@@ -263,6 +268,8 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.pipeWait = v != 0
 	case C.CURLOPT_FORBID_REUSE:
 		e.forbidReuse = v != 0
+	case C.CURLOPT_UPLOAD:
+		e.notes.upload = v != 0
 	}
 }
 
@@ -287,15 +294,22 @@ func (e *Easy) setString(opt C.CURLoption, v string) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
+	var rc C.CURLcode
 	if v == "" {
-		return optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, nil))
+		rc = C.curlpoll_setopt_ptr(e.c, opt, nil)
+	} else {
+		if err := checkCString(v); err != nil {
+			return err
+		}
+		cs := C.CString(v)
+		rc = C.curlpoll_setopt_str(e.c, opt, cs)
+		C.free(unsafe.Pointer(cs))
 	}
-	if err := checkCString(v); err != nil {
+	if err := optErr(opt, rc); err != nil {
 		return err
 	}
-	cs := C.CString(v)
-	defer C.free(unsafe.Pointer(cs))
-	return optErr(opt, C.curlpoll_setopt_str(e.c, opt, cs))
+	e.noteString(opt, v)
+	return nil
 }
 
 // setBlob sets a blob option; libcurl copies the bytes (CURL_BLOB_COPY).
@@ -317,27 +331,37 @@ func (e *Easy) setList(opt C.CURLoption, items []string) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	var l *C.struct_curl_slist
-	for _, s := range items {
-		if err := checkCString(s); err != nil {
-			C.curl_slist_free_all(l)
-			return err
-		}
-		cs := C.CString(s)
-		n := C.curl_slist_append(l, cs)
-		C.free(unsafe.Pointer(cs))
-		if n == nil {
-			C.curl_slist_free_all(l)
-			return ErrOutOfMemory
-		}
-		l = n
+	l, err := newSlist(items)
+	if err != nil {
+		return err
 	}
 	if err := optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, unsafe.Pointer(l))); err != nil {
 		C.curl_slist_free_all(l)
 		return err
 	}
 	e.keepList(opt, l)
+	e.noteList(opt, len(items))
 	return nil
+}
+
+// newSlist builds a curl_slist of items (nil for none); the caller owns it.
+func newSlist(items []string) (*C.struct_curl_slist, error) {
+	var l *C.struct_curl_slist
+	for _, s := range items {
+		if err := checkCString(s); err != nil {
+			C.curl_slist_free_all(l)
+			return nil, err
+		}
+		cs := C.CString(s)
+		n := C.curl_slist_append(l, cs)
+		C.free(unsafe.Pointer(cs))
+		if n == nil {
+			C.curl_slist_free_all(l)
+			return nil, ErrOutOfMemory
+		}
+		l = n
+	}
+	return l, nil
 }
 
 // keepList takes ownership of l, which libcurl now uses for opt, and frees

@@ -23,6 +23,7 @@ type Stats struct {
 	Running                                          int // running_handles after the last socket action
 	Lent, WatcherWaits                               int // read waits lent to consumers, waits of watcher goroutines
 	Callbacks                                        int // calls from C into Go
+	Rescues                                          int // stall rescues
 }
 
 // Stats returns the driver's counters.
@@ -39,6 +40,7 @@ func (m *Multi) Stats() (Stats, error) {
 			ParkedTotal: c.parked, CloseCallbacks: c.closed, SilentCloses: c.silentCloses,
 			Lent: c.lent, WatcherWaits: c.watcherWaits,
 			Callbacks: c.callbacks,
+			Rescues:   c.rescues,
 		}
 		// A parked watcher of a socket that is still open is an idle
 		// connection in libcurl's cache; one whose socket is gone is a leak

@@ -1,6 +1,10 @@
 package curlpoll
 
-// #include "shim.h"
+/*
+#include "shim.h"
+
+CURLMcode curlpoll_multi_socket_all(CURLM *m, int *running);
+*/
 import "C"
 
 import "time"
@@ -25,14 +29,52 @@ import "time"
 // with GODEBUG=asynctimerchan=1, is only an early timeout action, which
 // libcurl answers by reporting the time that is left.
 func (m *Multi) applyTimer() {
-	if m.cs.timer_set == 0 {
+	if m.cs.timer_set != 0 {
+		m.cs.timer_set = 0
+		ms := int64(m.cs.timeout_ms)
+		m.timer.Stop()
+		m.rescueArmed = false
+		m.timerDue = ms == 0
+		m.curlTimer = ms > 0
+		if ms > 0 {
+			m.timer.Reset(time.Duration(ms) * time.Millisecond)
+		}
+	}
+	if !m.curlTimer && !m.timerDue && !m.rescueArmed && len(m.active) > 0 {
+		// libcurl wants no timeout while transfers run: arm the rescue.
+		m.rescueArmed = true
+		m.timer.Reset(stallRescueAfter)
+	}
+}
+
+// stallRescueAfter is how long transfers may run with no timeout asked for
+// before the driver runs them all once (stallRescue).
+const stallRescueAfter = time.Second
+
+// timerFired does what the driver's timer firing means: libcurl's timeout
+// action, or the stall rescue.
+func (m *Multi) timerFired() {
+	m.curlTimer = false
+	if !m.rescueArmed {
+		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
 		return
 	}
-	m.cs.timer_set = 0
-	ms := int64(m.cs.timeout_ms)
-	m.timer.Stop()
-	m.timerDue = ms == 0
-	if ms > 0 {
-		m.timer.Reset(time.Duration(ms) * time.Millisecond)
+	m.rescueArmed = false
+	if len(m.active) > 0 {
+		m.stallRescue()
 	}
+	m.applyTimer()
+}
+
+// stallRescue runs every transfer once (curl_multi_socket_all). libcurl
+// 7.88 can leave an FTP transfer on a reused control connection with
+// neither a socket to wait for nor a timeout (after "229 Entering Extended
+// Passive Mode"): it would hang until its context ends. A timeout action
+// would not help: it runs only transfers whose timers expired.
+func (m *Multi) stallRescue() {
+	m.stats.rescues++
+	var running C.int
+	C.curlpoll_multi_socket_all(m.c, &running)
+	m.stats.running = int(running)
+	m.afterCall()
 }
