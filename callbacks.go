@@ -211,10 +211,13 @@ func multiOf(h C.uintptr_t) *Multi {
 }
 
 //export goSocket
-func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp, easy C.uintptr_t) {
+func goSocket(h C.uintptr_t, fd C.int, what C.int) {
 	m := multiOf(h)
+	if m == nil {
+		return
+	}
 	defer m.recoverCallback()
-	m.onSocket(int(fd), int(what), uint64(socketp), transferOf(easy))
+	m.onSocket(int(fd), int(what))
 }
 
 //export goOpenSocket

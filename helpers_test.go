@@ -37,6 +37,10 @@ func newMulti(t testing.TB) *curlpoll.Multi {
 			if _, ok := spinsAllowed.Load(t.Name()); s.Spins != 0 && !ok {
 				t.Errorf("the spin guard held sockets back %d times in a normal workload", s.Spins)
 			}
+			// A rescue in HTTP hides a lost timeout or readiness of ours.
+			if s.Rescues != 0 {
+				t.Errorf("the driver rescued stalled transfers %d times", s.Rescues)
+			}
 		}
 		m.Close()
 	})

@@ -235,10 +235,13 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
 	return rc;
 }
 
-static uintptr_t curlpoll_private(CURL *e);
-
+// socket_cb passes libcurl's interest in a socket to the Multi's event set.
+// socketp is unused: curlpoll never sets it (curl_multi_assign), so that
+// every announcement is an epoll_ctl (see fdwatch.go).
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
-	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp, e ? curlpoll_private(e) : 0);
+	(void)e;
+	(void)socketp;
+	goSocket((uintptr_t)data, s, what);
 	return 0; // -1 would mark the whole multi handle dead
 }
 
@@ -329,10 +332,6 @@ int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result) {
 		}
 	}
 	return 0;
-}
-
-CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id) {
-	return curl_multi_assign(m, s, (void *)id);
 }
 
 // CURLINFO_QUEUE_TIME_T is new in libcurl 8.6.0.

@@ -132,8 +132,5 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 // It returns 0 if Go refused the lines.
 int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
 
-// curlpoll_multi_assign stores id as the socket's private pointer.
-CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
-
 
 #endif

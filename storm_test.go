@@ -19,6 +19,9 @@ func readSlowly(t *testing.T, tr *curlpoll.Transfer, seed uint64) (int64, error)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	w := &patternWriter{}
 	buf := make([]byte, 48<<10)
+	// A late start: the transfer fills its buffer and pauses at least once
+	// however fast the reads that follow are.
+	time.Sleep(20 * time.Millisecond)
 	for {
 		n, err := tr.Read(buf[:1+rng.IntN(len(buf)-1)])
 		w.Write(buf[:n])

@@ -12,11 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/curlpoll/curlpoll/netpoll"
 )
 
 // Buffering between libcurl and the goroutine that consumes a transfer. The
@@ -71,14 +68,6 @@ type Transfer struct {
 	debugDropped int           // records dropped past maxDebugBacklog
 	hookErr      error         // the error of the header or progress function
 	hookRunning  bool          // a runHooks goroutine is at work
-
-	// A socket lent to the consumer (see lend), and the state for
-	// interrupting the consumer's wait for it.
-	awaiting    bool     // guarded by mu: the consumer is about to block on wake
-	lent        *watcher // guarded by mu: a socket for the consumer to wait for
-	waitMu      sync.Mutex
-	waitFD      atomic.Pointer[netpoll.FD] // set under waitMu: the socket the consumer waits for
-	interrupted bool                       // guarded by waitMu
 
 	wake     chan struct{}  // cap 1: something for the consumer (data, end)
 	hooks    sync.WaitGroup // runHooks goroutines
@@ -148,7 +137,6 @@ func (t *Transfer) Header() ([]string, error) {
 			}
 			return hdr, nil
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
@@ -184,7 +172,6 @@ func (t *Transfer) Read(p []byte) (int, error) {
 			}
 			return 0, err
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
@@ -219,101 +206,21 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 			t.unlockStopAwaiting()
 			return total, err
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
 }
 
-// The consumer's waits. A small response costs two goroutine switches
-// when a watcher goroutine waits for its socket: the poller wakes the
-// watcher, whose call into libcurl completes the transfer and wakes the
-// consumer. When the consumer is waiting anyway, and the socket is one
-// its transfer reads from, the driver lends it the socket instead: the
-// consumer waits for it, and the poller wakes the consumer, which then
-// reports the readiness and, most often, hands it to libcurl itself.
-//
-// A lent socket is always given back: as readiness once the wait ends
-// (a report that finds nothing to read costs libcurl one read), or, when
-// the consumer stops waiting before it waited, as a report straight away.
-// A wait that something else made pointless (data on another socket, the
-// end of the transfer, a cancel) is interrupted (see notify).
+// await blocks until the driver has news for the consumer: data, the
+// header block, the end. The consumer never calls libcurl; the driver wakes
+// it once per turn that brought news (wakeLater).
+func (t *Transfer) await() { <-t.wake }
 
-// lend offers w to the consumer if it is waiting, or about to; the driver
-// calls it with direction 0 (reading) of w armed.
-func (t *Transfer) lend(w *watcher) bool {
-	t.mu.Lock()
-	ok := t.awaiting && t.lent == nil && !t.done
-	if ok {
-		t.lent = w
-	}
-	t.mu.Unlock()
-	if ok {
-		signal(t.wake)
-	}
-	return ok
-}
+// unlockStopAwaiting unlocks mu; the consumer is done waiting.
+func (t *Transfer) unlockStopAwaiting() { t.mu.Unlock() }
 
-// await blocks until there is something for the consumer, waiting for a
-// lent socket in the meantime. The caller set awaiting.
-func (t *Transfer) await() {
-	<-t.wake
-	t.mu.Lock()
-	w := t.lent
-	t.lent, t.awaiting = nil, false
-	t.mu.Unlock()
-	if w == nil {
-		return
-	}
-	t.waitMu.Lock()
-	t.waitFD.Store(w.nfd)
-	t.waitMu.Unlock()
-	var err error
-	if len(t.wake) == 0 { // else notify came before waitFD was set
-		err = w.nfd.Wait(context.Background(), netpoll.Read)
-	}
-	t.waitMu.Lock()
-	t.waitFD.Store(nil)
-	interrupted := t.interrupted
-	t.interrupted = false
-	t.waitMu.Unlock()
-	if interrupted {
-		w.nfd.ClearInterrupt(netpoll.Read)
-	}
-	if err != netpoll.ErrClosed { // closed: the watcher was dropped
-		t.giveBack(w)
-	}
-}
-
-// unlockStopAwaiting notes that the consumer does not wait any more,
-// unlocks mu, and gives back a socket lent to it. The caller holds mu.
-func (t *Transfer) unlockStopAwaiting() {
-	w := t.lent
-	t.lent, t.awaiting = nil, false
-	t.mu.Unlock()
-	t.giveBack(w)
-}
-
-// giveBack returns a lent socket to the driver as readiness.
-func (t *Transfer) giveBack(w *watcher) {
-	if w != nil {
-		t.m.post(work{op: opReady, w: w, ev: netpoll.Read})
-	}
-}
-
-// notify wakes the consumer, interrupting its wait for a lent socket.
-func (t *Transfer) notify() {
-	signal(t.wake)
-	if t.waitFD.Load() == nil {
-		return
-	}
-	t.waitMu.Lock()
-	if fd := t.waitFD.Load(); fd != nil && !t.interrupted {
-		t.interrupted = true
-		fd.Interrupt(netpoll.Read)
-	}
-	t.waitMu.Unlock()
-}
+// notify wakes the consumer.
+func (t *Transfer) notify() { signal(t.wake) }
 
 // resumeLocked reports whether the consumer should ask the driver to resume
 // a paused download, and notes that it will.
@@ -492,10 +399,10 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	return C.size_t(len(p))
 }
 
-// wakeLater wakes t's consumer once the current libcurl call has returned
-// and its completions are handled (Multi.afterCall): libcurl delivers a body
-// in many chunks per call, and a small body with the transfer's end, so one
-// wake-up per call instead of one per chunk saves goroutine switches.
+// wakeLater wakes t's consumer at the end of the driver's turn, when its
+// completions are handled (Multi.finishTurn): libcurl delivers a body in
+// many chunks per call, and a small body with the transfer's end, so one
+// wake-up per turn instead of one per chunk saves goroutine switches.
 func (t *Transfer) wakeLater() {
 	if !t.wakeQueued {
 		t.wakeQueued = true
