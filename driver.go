@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -35,9 +36,21 @@ const stallRescue = time.Second
 func (m *Multi) run() {
 	defer close(m.done)
 	for {
+		// libcurl makes some sockets without close-on-exec (7.88's
+		// threaded resolver, its socketpair), which the socket callback
+		// marks on first sight; holding ForkLock for reading keeps
+		// os/exec's forks out of that window, as the syscall package does
+		// around its own socket calls. A child of Go's vfork-style
+		// ForkExec has exec'd before the lock is let go, so no child holds
+		// a socket that libcurl closes during a turn either.
+		syscall.ForkLock.RLock()
 		more := m.turn()
-		if m.quit.Load() {
+		quit := m.quit.Load()
+		if quit {
 			m.shutdown()
+		}
+		syscall.ForkLock.RUnlock()
+		if quit {
 			return
 		}
 		if more {

@@ -83,3 +83,18 @@ func ParseStatusLine(line string) (*http.Response, error) {
 	resp := &http.Response{}
 	return resp, parseStatusLine(resp, line)
 }
+
+// LoseWaits makes the driver forget what libcurl waits for, its sockets'
+// interest and its timeout, as a lost readiness or timeout of curlpoll's
+// would: the stall rescue's test.
+func (m *Multi) LoseWaits() error {
+	return m.exec(func() error {
+		for fd := range m.socks {
+			s := &m.socks[fd]
+			m.setWant(s, 0)
+			m.forget(fd, s)
+		}
+		m.timeoutMS, m.timerDue = -1, false
+		return nil
+	})
+}

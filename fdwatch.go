@@ -115,7 +115,7 @@ func (m *Multi) onSocket(fd int, what int) {
 	if !s.mine && !s.in {
 		// First sight of a socket that the open-socket callback did not
 		// make: keep it from children that os/exec starts.
-		unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		cloexecPair(fd)
 	}
 	m.setWant(s, want)
 	if s.held {
@@ -288,4 +288,36 @@ func (m *Multi) rebuild() {
 			m.watch(fd, s, s.mask)
 		}
 	}
+}
+
+// cloexecPair makes fd close-on-exec, and if it is a Unix stream socket,
+// its neighbours too when they are Unix stream sockets without
+// close-on-exec: libcurl 7.88's threaded resolver makes a socketpair
+// without SOCK_CLOEXEC and announces only one end; the other, which its
+// resolver thread writes to, is made in the same call, most often with the
+// next number. Go opens every descriptor close-on-exec, so a Unix socket
+// without it is almost surely libcurl's; the driver holds syscall.ForkLock
+// during its turns, so no fork sees the pair before this.
+func cloexecPair(fd int) {
+	unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	if !isUnixStream(fd) {
+		return
+	}
+	for _, n := range [2]int{fd - 1, fd + 1} {
+		if n < 0 || !isUnixStream(n) {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.FcntlInt(uintptr(n), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+		}
+	}
+}
+
+func isUnixStream(fd int) bool {
+	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil || d != unix.AF_UNIX {
+		return false
+	}
+	t, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	return err == nil && t == unix.SOCK_STREAM
 }

@@ -38,7 +38,7 @@ func newMulti(t testing.TB) *curlpoll.Multi {
 				t.Errorf("the spin guard held sockets back %d times in a normal workload", s.Spins)
 			}
 			// A rescue in HTTP hides a lost timeout or readiness of ours.
-			if s.Rescues != 0 {
+			if _, ok := rescuesAllowed.Load(t.Name()); s.Rescues != 0 && !ok {
 				t.Errorf("the driver rescued stalled transfers %d times", s.Rescues)
 			}
 		}
@@ -46,6 +46,12 @@ func newMulti(t testing.TB) *curlpoll.Multi {
 	})
 	return m
 }
+
+// rescuesAllowed names the tests in which the stall rescue may engage.
+var rescuesAllowed sync.Map
+
+// allowRescues lets the stall rescue engage in t without failing it.
+func allowRescues(t testing.TB) { rescuesAllowed.Store(t.Name(), true) }
 
 // spinsAllowed names the tests in which the spin guard may engage.
 var spinsAllowed sync.Map
