@@ -146,7 +146,7 @@ func NewMulti() (*Multi, error) {
 	if m.cs != nil {
 		err = multiCodeErr(C.curlpoll_multi_setup(c, C.uintptr_t(m.handle), m.cs))
 	}
-	if err == nil && libcurlVersion() < 0x080100 {
+	if err == nil && !libcurlMultiplexSafe() {
 		err = multiCodeErr(C.curlpoll_multi_setopt_long(c, C.CURLMOPT_PIPELINING, C.CURLPIPE_NOTHING))
 	}
 	if err != nil {

@@ -134,23 +134,33 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.in
 	if t == nil || t.e.progressFunc == nil {
 		return 0
 	}
+	p := Progress{
+		DownloadTotal: int64(dltotal), Downloaded: int64(dlnow),
+		UploadTotal: int64(ultotal), Uploaded: int64(ulnow),
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.progress = p
 	if gap := t.e.progressGap; gap > 0 {
 		now := time.Now()
-		if !t.lastProgress.IsZero() && now.Sub(t.lastProgress) < gap {
+		if since := now.Sub(t.lastProgress); !t.lastProgress.IsZero() && since < gap {
+			// Throttled: the latest counts go out when the interval
+			// ends, whether or not libcurl calls again (8.x makes no
+			// calls while a transfer stalls).
+			if !t.progressHeld {
+				t.progressHeld = true
+				t.lastProgress = now.Add(gap - since)
+				time.AfterFunc(gap-since, t.releaseProgress)
+			}
 			return 0
 		}
 		t.lastProgress = now
 	}
 	// The progress function runs on the transfer's own goroutine
 	// (runHooks), which aborts the transfer if it fails.
-	t.mu.Lock()
-	t.progress = Progress{
-		DownloadTotal: int64(dltotal), Downloaded: int64(dlnow),
-		UploadTotal: int64(ultotal), Uploaded: int64(ulnow),
-	}
+	t.progressHeld = false
 	t.progressNew = true
 	t.queueHooksLocked()
-	t.mu.Unlock()
 	return 0
 }
 

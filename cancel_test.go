@@ -33,15 +33,16 @@ func TestCancelAtEveryPhase(t *testing.T) {
 	phases := []phase{
 		{"name resolution (DoH)", func(t *testing.T, e *curlpoll.Easy) (*rawServer, func(*curlpoll.Multi) bool) {
 			// DoH must be https: the lookup stalls in the DoH server's
-			// TLS handshake, which never completes. libcurl opens one DoH
-			// connection for A and one for AAAA, and loads the CA bundle
-			// for each in the call that connects it (DoH handles do not
-			// share the multi's CA cache): cancel once both wait.
+			// TLS handshake, which never completes. libcurl opens a DoH
+			// connection for A and one for AAAA, or one they share (see
+			// dohConnections), and loads the CA bundle for each in the
+			// call that connects it (DoH handles do not share the multi's
+			// CA cache): cancel once all of them wait.
 			asked := make(chan time.Time, 2)
 			doh := newRawServer(t, func(c net.Conn) { c.Read(make([]byte, 1)); asked <- time.Now() })
 			must(t, e.SetURL("http://resolve-me.test:1/"))
 			must(t, e.SetDoHURL(strings.Replace(doh.URL(), "http:", "https:", 1)+"dns-query"))
-			return nil, settled(asked, 2)
+			return nil, settled(asked, dohConnections())
 		}},
 		{"connect (blackholed)", func(t *testing.T, e *curlpoll.Easy) (*rawServer, func(*curlpoll.Multi) bool) {
 			must(t, e.SetURL("http://"+blackhole(t)+"/"))

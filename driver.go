@@ -237,14 +237,33 @@ func (m *Multi) add(t *Transfer) {
 		t.e.sockMulti = m
 	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
+	m.guardReuse(t.e)
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
 		t.e.cs.lines = nil
+		if t.e.cs.reuse_guard != nil {
+			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
+			t.e.cs.reuse_guard = nil
+		}
 		t.e.cur = nil
 		delete(m.active, t)
 		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
 		return
 	}
 	m.afterCall()
+}
+
+// guardReuse keeps a PIPEWAIT transfer from leaving behind a connection
+// that makes later PIPEWAIT transfers wait forever (see
+// libcurlPipewaitStalls): it runs with CURLOPT_FORBID_REUSE until its first
+// header line, unless it asked for that itself. The header callback and
+// curlpoll_done turn it off again.
+func (m *Multi) guardReuse(e *Easy) {
+	if !e.pipeWait || e.forbidReuse || !libcurlPipewaitStalls() {
+		return
+	}
+	if C.curlpoll_setopt_long(e.c, C.CURLOPT_FORBID_REUSE, 1) == C.CURLE_OK {
+		e.cs.reuse_guard = e.c
+	}
 }
 
 // remove detaches t from the multi handle and ends it with err. libcurl

@@ -60,6 +60,8 @@ type Easy struct {
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool
 	doh          bool // a DoH URL was set since the last Reset (SetDoHURL)
+	pipeWait     bool // CURLOPT_PIPEWAIT is on (noteLong)
+	forbidReuse  bool // CURLOPT_FORBID_REUSE is on (noteLong)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -129,6 +131,7 @@ func (e *Easy) Reset() error {
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
+	e.pipeWait, e.forbidReuse = false, false
 	return codeErr(rc)
 }
 
@@ -236,7 +239,22 @@ func (e *Easy) setLong(opt C.CURLoption, v int64) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	return optErr(opt, C.curlpoll_setopt_long(e.c, opt, C.long(v)))
+	if err := optErr(opt, C.curlpoll_setopt_long(e.c, opt, C.long(v))); err != nil {
+		return err
+	}
+	e.noteLong(opt, v)
+	return nil
+}
+
+// noteLong records the long options that the driver must know of
+// (Multi.guardReuse) once libcurl has taken them.
+func (e *Easy) noteLong(opt C.CURLoption, v int64) {
+	switch opt {
+	case C.CURLOPT_PIPEWAIT:
+		e.pipeWait = v != 0
+	case C.CURLOPT_FORBID_REUSE:
+		e.forbidReuse = v != 0
+	}
 }
 
 func (e *Easy) setOff(opt C.CURLoption, v int64) error {

@@ -61,7 +61,7 @@ func TestEasyResetAfterDoH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reached := settled(asked, 2)
+	reached := settled(asked, dohConnections())
 	waitFor(t, func() bool { return reached(m) })
 	cancel()
 	<-tr.Done()

@@ -61,6 +61,10 @@ const (
 	ErrSendFailRewind         Code = C.CURLE_SEND_FAIL_REWIND         // CURLE_SEND_FAIL_REWIND
 	ErrHTTP2Stream            Code = C.CURLE_HTTP2_STREAM             // CURLE_HTTP2_STREAM
 	ErrProxy                  Code = C.CURLE_PROXY                    // CURLE_PROXY
+	// ErrTooLarge is CURLE_TOO_LARGE, new in libcurl 8.6.0 (a literal, so
+	// that curlpoll builds against older headers): a header line, a header
+	// block or the number of header fields over libcurl's limits.
+	ErrTooLarge Code = 100
 )
 
 func (c Code) Error() string {

@@ -98,3 +98,11 @@ func (m *Multi) LoseWaits() error {
 		return nil
 	})
 }
+
+// LibcurlH2CReuseBroken is libcurlH2CReuseBroken, for tests that count
+// connections.
+func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
+
+// LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
+// multiplexes HTTP/2 by default.
+func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }

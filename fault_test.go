@@ -33,15 +33,17 @@ type faultCase struct {
 	f     faultserver.Fault
 	query string
 	// want checks the error of the transfer (and, when it succeeded, the
-	// body). h2 is the mode's HTTP version.
-	want func(h2 bool, body []byte, err error) error
+	// body) in mode m.
+	want faultCheck
 	// stall: the fault never ends by itself; faultDeadline ends it.
 	stall bool
 }
 
-// The errors asked for, by what libcurl 7.88.1 reports.
-func isCode(codes ...curlpoll.Code) func(bool, []byte, error) error {
-	return func(_ bool, _ []byte, err error) error {
+type faultCheck func(m faultserver.Mode, body []byte, err error) error
+
+// isCode asks for one of codes.
+func isCode(codes ...curlpoll.Code) faultCheck {
+	return func(_ faultserver.Mode, _ []byte, err error) error {
 		for _, c := range codes {
 			if errors.Is(err, c) {
 				return nil
@@ -51,15 +53,15 @@ func isCode(codes ...curlpoll.Code) func(bool, []byte, error) error {
 	}
 }
 
-func isDeadline(_ bool, _ []byte, err error) error {
+func isDeadline(_ faultserver.Mode, _ []byte, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
 	return fmt.Errorf("error %v, want context.DeadlineExceeded", err)
 }
 
-func bodyIs(n int) func(bool, []byte, error) error {
-	return func(_ bool, body []byte, err error) error {
+func bodyIs(n int) faultCheck {
+	return func(_ faultserver.Mode, body []byte, err error) error {
 		if err != nil || !bytes.Equal(body, faultserver.Body(n)) {
 			return fmt.Errorf("%d bytes, %v; want %d bytes and no error", len(body), err, n)
 		}
@@ -67,15 +69,49 @@ func bodyIs(n int) func(bool, []byte, error) error {
 	}
 }
 
-func byVersion(h1, h2 func(bool, []byte, error) error) func(bool, []byte, error) error {
-	return func(isH2 bool, body []byte, err error) error {
-		if isH2 {
-			return h2(isH2, body, err)
+func bodyOK(_ faultserver.Mode, body []byte, err error) error {
+	if err != nil || string(body) != "ok" {
+		return fmt.Errorf("%q, %v; want \"ok\"", body, err)
+	}
+	return nil
+}
+
+// byVersion checks HTTP/1 with h1 and HTTP/2 with h2.
+func byVersion(h1, h2 faultCheck) faultCheck {
+	return func(m faultserver.Mode, body []byte, err error) error {
+		if m.HTTP2() {
+			return h2(m, body, err)
 		}
-		return h1(isH2, body, err)
+		return h1(m, body, err)
 	}
 }
 
+// sinceLibcurl checks with since on libcurl major.minor or newer, and with
+// before on older ones: for an outcome libcurl changed in that version.
+func sinceLibcurl(major, minor int, before, since faultCheck) faultCheck {
+	return func(m faultserver.Mode, body []byte, err error) error {
+		if libcurlAtLeast(major, minor) {
+			return since(m, body, err)
+		}
+		return before(m, body, err)
+	}
+}
+
+// closed checks a fault that ends with the server closing the connection:
+// with plain, and over TLS where libcurl takes a close without close_notify
+// for an error (see libcurlTLSEOFIsError) with a receive or send error.
+func closed(plain faultCheck) faultCheck {
+	return func(m faultserver.Mode, body []byte, err error) error {
+		if (m == faultserver.TLS1 || m == faultserver.TLS2) && libcurlTLSEOFIsError() {
+			return isCode(curlpoll.ErrRecvError, curlpoll.ErrSendError)(m, body, err)
+		}
+		return plain(m, body, err)
+	}
+}
+
+// The outcomes libcurl reports for each fault. Where 7.88.1 and 8.14.1
+// differ, sinceLibcurl names the version that changed it, from curl's
+// history; where that is not known, 8.0.
 var faultCases = []faultCase{
 	{f: faultserver.OK, query: "", want: bodyIs(1000)},
 	{f: faultserver.Refuse, query: "", want: isCode(curlpoll.ErrCouldntConnect)},
@@ -88,40 +124,34 @@ var faultCases = []faultCase{
 	{f: faultserver.RSTHeaders, query: "", want: isCode(curlpoll.ErrRecvError, curlpoll.ErrSendError)},
 	{f: faultserver.RSTMidHeaders, query: "", want: isCode(curlpoll.ErrRecvError)},
 	{f: faultserver.RSTMidBody, query: "", want: isCode(curlpoll.ErrRecvError, curlpoll.ErrSendError)}, // HTTP/2 may be writing a WINDOW_UPDATE
-	{f: faultserver.CloseMidBody, query: "", want: isCode(curlpoll.ErrPartialFile)},
-	{f: faultserver.CloseMidChunked, query: "", want: isCode(curlpoll.ErrPartialFile)},
-	{f: faultserver.CloseNoLength, query: "", want: bodyIs(1000)},
-	// libcurl takes bytes that are not a status line for HTTP/0.9, which
-	// it refuses.
-	{f: faultserver.Garbage, query: "", want: isCode(curlpoll.ErrUnsupportedProtocol)},
-	// libcurl 7.88 refuses a header line over 100 KB with
-	// CURLE_OUT_OF_MEMORY, and a header block over 300 KB with
+	{f: faultserver.CloseMidBody, query: "", want: closed(isCode(curlpoll.ErrPartialFile))},
+	{f: faultserver.CloseMidChunked, query: "", want: closed(isCode(curlpoll.ErrPartialFile))},
+	{f: faultserver.CloseNoLength, query: "", want: closed(bodyIs(1000))},
+	// Bytes that are not a status line: libcurl 7.88 takes them for
+	// HTTP/0.9, which it refuses; from 8.7 it calls them an invalid status
+	// line, or still HTTP/0.9 when its first read got only a few of them.
+	{f: faultserver.Garbage, query: "", want: sinceLibcurl(8, 7,
+		isCode(curlpoll.ErrUnsupportedProtocol), isCode(curlpoll.ErrUnsupportedProtocol, curlpoll.ErrWeirdServerReply))},
+	// A header line over 100 KB: CURLE_OUT_OF_MEMORY in 7.88,
+	// CURLE_TOO_LARGE from 8.6; a header block over 300 KB:
 	// CURLE_RECV_ERROR.
-	{f: faultserver.LongStatusLine, query: "", want: isCode(curlpoll.ErrOutOfMemory)},
+	{f: faultserver.LongStatusLine, query: "", want: sinceLibcurl(8, 6,
+		isCode(curlpoll.ErrOutOfMemory), isCode(curlpoll.ErrTooLarge))},
 	{f: faultserver.HugeHeader, query: "", want: isCode(curlpoll.ErrRecvError)},
-	{f: faultserver.HugeHeader, query: "n=100000", want: func(_ bool, body []byte, err error) error {
-		if err != nil || string(body) != "ok" {
-			return fmt.Errorf("%q, %v; want \"ok\"", body, err)
-		}
-		return nil
-	}},
-	// 10,000 fields pass over HTTP/1.1; over HTTP/2 libcurl's header
-	// callback to nghttp2 refuses them.
-	{f: faultserver.ManyHeaders, query: "", want: byVersion(func(_ bool, body []byte, err error) error {
-		if err != nil || string(body) != "ok" {
-			return fmt.Errorf("%q, %v; want \"ok\"", body, err)
-		}
-		return nil
-	}, isCode(curlpoll.ErrRecvError))},
-	{f: faultserver.ManyHeaders, query: "n=500", want: func(_ bool, body []byte, err error) error {
-		if err != nil || string(body) != "ok" {
-			return fmt.Errorf("%q, %v; want \"ok\"", body, err)
-		}
-		return nil
-	}},
+	{f: faultserver.HugeHeader, query: "n=100000", want: bodyOK},
+	// 10,000 fields: 7.88 takes them over HTTP/1.1 and its header callback
+	// to nghttp2 refuses them over HTTP/2; 8.14 refuses more than 5,000
+	// fields (CURLE_TOO_LARGE).
+	{f: faultserver.ManyHeaders, query: "", want: sinceLibcurl(8, 14,
+		byVersion(bodyOK, isCode(curlpoll.ErrRecvError)), isCode(curlpoll.ErrTooLarge))},
+	{f: faultserver.ManyHeaders, query: "n=500", want: bodyOK},
 	{f: faultserver.BadChunk, query: "", want: isCode(curlpoll.ErrRecvError)},
 	{f: faultserver.Trickle, query: "n=100&gap=200us", want: bodyIs(100)},
-	{f: faultserver.H2GoAway, query: "", want: isCode(curlpoll.ErrHTTP2)},
+	// GOAWAY with an error and the connection closed mid-body: 7.88 says
+	// CURLE_HTTP2, 8.14 CURLE_RECV_ERROR (or, over TLS, a send error on
+	// the closed connection).
+	{f: faultserver.H2GoAway, query: "", want: sinceLibcurl(8, 0,
+		isCode(curlpoll.ErrHTTP2), isCode(curlpoll.ErrRecvError, curlpoll.ErrSendError))},
 	{f: faultserver.H2RSTStream, query: "", want: isCode(curlpoll.ErrHTTP2Stream)},
 	{f: faultserver.TLSHandshakeFail, query: "", want: isCode(curlpoll.ErrSSLConnectError)},
 	{f: faultserver.TLSHandshakeStall, query: "", want: isDeadline, stall: true},
@@ -213,6 +243,11 @@ func TestFaultsMulti(t *testing.T) {
 	for _, mode := range faultserver.Modes {
 		t.Run(mode.String(), func(t *testing.T) {
 			m := newMulti(t)
+			// One connection per transfer, as on libcurl 7.88: a fault
+			// that ends an HTTP/2 connection ends every stream on it
+			// (TestFaultOnSharedConnection), and the healthy transfer
+			// must not share the fault's.
+			must(t, m.SetMultiplex(false))
 			for _, fc := range faultCases {
 				if !faultserver.Supports(fc.f, mode) {
 					continue
@@ -230,7 +265,7 @@ func TestFaultsMulti(t *testing.T) {
 					if el := time.Since(start); el > fc.deadline()+time.Second {
 						t.Errorf("Do took %v", el)
 					}
-					if werr := fc.want(mode.HTTP2(), body.Bytes(), err); werr != nil {
+					if werr := fc.want(mode, body.Bytes(), err); werr != nil {
 						t.Error(werr)
 					}
 					check()
@@ -310,10 +345,17 @@ func TestFaultsTransport(t *testing.T) {
 			tr := transportFor(s, mode)
 			defer tr.Close()
 			c := &http.Client{Transport: tr}
+			// The healthy requests run on a Transport of their own: with
+			// HTTP/2 multiplexing (libcurl 8.1+), a request beside a
+			// fault would share its connection and its fate
+			// (TestFaultOnSharedConnection).
+			trHealthy := transportFor(s, mode)
+			defer trHealthy.Close()
+			cHealthy := &http.Client{Transport: trHealthy}
 			healthyReq := func() func() {
 				done := make(chan error, 1)
 				go func() {
-					resp, body, err := roundTrip(context.Background(), c, s.URL(faultserver.OK, mode, "n=200000"))
+					resp, body, err := roundTrip(context.Background(), cHealthy, s.URL(faultserver.OK, mode, "n=200000"))
 					if err == nil && (!bytes.Equal(body, faultserver.Body(200000)) || resp.ProtoMajor == 2 != mode.HTTP2()) {
 						err = fmt.Errorf("%s, %d bytes", resp.Proto, len(body))
 					}
@@ -330,7 +372,7 @@ func TestFaultsTransport(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), fc.deadline())
 					defer cancel()
 					_, body, err := roundTrip(ctx, c, s.URL(fc.f, mode, fc.query))
-					if werr := fc.want(mode.HTTP2(), body, err); werr != nil {
+					if werr := fc.want(mode, body, err); werr != nil {
 						t.Error(werr)
 					}
 					// What net/http users test for comes along.
@@ -348,7 +390,49 @@ func TestFaultsTransport(t *testing.T) {
 				})
 			}
 			healthyReq()()
+			// The faults' Transport still works too.
+			if resp, body, err := roundTrip(context.Background(), c, s.URL(faultserver.OK, mode, "")); err != nil || !bytes.Equal(body, faultserver.Body(1000)) {
+				t.Errorf("after the faults: %v, %v", resp, err)
+			}
 		})
+	}
+}
+
+// TestFaultOnSharedConnection checks what libcurl's HTTP/2 multiplexing
+// means for a fault: with it (NewMulti's default from libcurl 8.1.0), a
+// transfer that shares a connection with a stream whose server sends
+// GOAWAY and closes fails with it; without it (the default before 8.1.0),
+// each transfer has a connection of its own and the other one succeeds.
+func TestFaultOnSharedConnection(t *testing.T) {
+	checkLeaks(t)
+	s := newFaultServer(t)
+	m := newMulti(t)
+	setup := func(e *curlpoll.Easy) {
+		must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2PriorKnown))
+		must(t, e.SetPipeWait(true))
+	}
+	e := newEasy(t, s.URL(faultserver.Trickle, faultserver.H2C, "n=3000&gap=1ms"))
+	setup(e)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr, err := m.Start(ctx, e)
+	must(t, err)
+	defer tr.Close()
+	if _, err := tr.Header(); err != nil { // the connection is up and has seen a response
+		t.Fatal(err)
+	}
+	f := newEasy(t, s.URL(faultserver.H2GoAway, faultserver.H2C, ""))
+	setup(f)
+	ferr := m.Do(ctx, f)
+	_, err = io.Copy(io.Discard, tr)
+	multiplexed := curlpoll.LibcurlMultiplexSafe()
+	switch {
+	case ferr == nil:
+		t.Errorf("the GOAWAY transfer succeeded")
+	case multiplexed && !errors.Is(err, curlpoll.ErrRecvError) && !errors.Is(err, curlpoll.ErrHTTP2):
+		t.Errorf("multiplexed: the other stream ended with %v, want the connection's error", err)
+	case !multiplexed && err != nil:
+		t.Errorf("one connection each: the other transfer failed: %v", err)
 	}
 }
 

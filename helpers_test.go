@@ -367,3 +367,29 @@ func resolverHost(t testing.TB) string {
 }
 
 var _ = tls.VersionTLS12
+
+// libcurlAtLeast reports whether the tests run on libcurl major.minor or
+// newer.
+func libcurlAtLeast(major, minor int) bool {
+	var ma, mi int
+	fmt.Sscanf(curlpoll.Version().Version, "%d.%d", &ma, &mi)
+	return ma > major || ma == major && mi >= minor
+}
+
+// libcurlTLSEOFIsError reports whether libcurl fails a TLS connection that
+// the server closed without a close_notify alert (8.x, with OpenSSL 3's
+// "unexpected eof while reading"), where 7.88 took it for the end of the
+// stream. Versions between 7.88.1 and 8.14.1 are not tested: 8.0 is the
+// line drawn here.
+func libcurlTLSEOFIsError() bool { return libcurlAtLeast(8, 0) }
+
+// dohConnections is the number of connections libcurl opens to a DoH
+// server that never answers: one per lookup (A and AAAA) before 8.5.0,
+// where the probes began to wait for one HTTP/2 connection to share
+// (CURLOPT_PIPEWAIT in lib/doh.c).
+func dohConnections() int {
+	if libcurlAtLeast(8, 5) {
+		return 1
+	}
+	return 2
+}

@@ -183,7 +183,7 @@ func (e *Easy) rawInfo() (TransferInfo, error) {
 // queueTimeKnown tells curlpoll_info whether libcurl knows
 // CURLINFO_QUEUE_TIME_T, new in 8.6.0.
 func queueTimeKnown() C.int {
-	if libcurlVersion() >= 0x080600 {
+	if libcurlKnowsQueueTime() {
 		return 1
 	}
 	return 0

@@ -152,8 +152,11 @@ func (e *Easy) apply(b *optBatch) error {
 	var done C.int
 	rc := C.curlpoll_setopts(e.c, &b.ops[0], C.int(len(b.ops)), arena, &done)
 	for i := range b.ops[:done] {
-		if o := &b.ops[i]; o.kind == C.CURLPOLL_OPT_LIST {
+		switch o := &b.ops[i]; o.kind {
+		case C.CURLPOLL_OPT_LIST:
 			e.keepList(o.opt, o.list)
+		case C.CURLPOLL_OPT_LONG:
+			e.noteLong(o.opt, int64(o.n))
 		}
 	}
 	if rc != C.CURLE_OK {

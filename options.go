@@ -384,10 +384,12 @@ func (e *Easy) SetProgressFunc(f func(Progress) error) error {
 }
 
 // SetProgressInterval throttles the progress function: it runs at most once
-// per d (the first call always runs). libcurl calls it after every socket
-// event and about once a second when nothing moves, so without an interval
-// a fast download calls it thousands of times a second. 0 (the default)
-// passes every call on. It does not make calls more frequent than libcurl's.
+// per d (the first call always runs), and counts held back are passed on
+// when the interval ends, so the function sees where a transfer stalled.
+// libcurl calls it after every socket event (7.88 also about once a second
+// when nothing moves), so without an interval a fast download calls it
+// thousands of times a second. 0 (the default) passes every call on. It
+// does not make calls more frequent than libcurl's.
 func (e *Easy) SetProgressInterval(d time.Duration) error {
 	if err := e.idle(); err != nil {
 		return err

@@ -138,6 +138,11 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 	n *= size;
 	if (s->lines != NULL)
 		(*s->lines)++;
+	if (s->reuse_guard != NULL) {
+		// A response has begun on the connection: it may be reused.
+		curl_easy_setopt(s->reuse_guard, CURLOPT_FORBID_REUSE, 0L);
+		s->reuse_guard = NULL;
+	}
 	if (!hdr_add(s, p, n))
 		return hdr_flush(s, p, n) ? n : 0;
 	if (blank(p, n)) {
@@ -381,5 +386,9 @@ int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct 
 	curlpoll_info(e, queue, out);
 	curl_multi_remove_handle(m, e);
 	s->lines = NULL;
+	if (s->reuse_guard != NULL) {
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
+		s->reuse_guard = NULL;
+	}
 	return ok;
 }

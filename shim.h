@@ -61,6 +61,10 @@ struct curlpoll_easy {
 	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
 	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
 	size_t len, cap;  // of hdr
+	// reuse_guard is the handle itself while it runs with
+	// CURLOPT_FORBID_REUSE until its first header line (Multi.guardReuse):
+	// header_cb turns the option off then, curlpoll_done at the latest.
+	CURL *reuse_guard;
 };
 
 #define CURLPOLL_HDR_MAX (16 * 1024)

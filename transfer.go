@@ -63,6 +63,7 @@ type Transfer struct {
 
 	progress     Progress      // guarded by mu: the latest counts for the progress function
 	progressNew  bool          // progress holds counts not yet passed on
+	progressHeld bool          // progress holds counts that SetProgressInterval held back; releaseProgress passes them on
 	hookLines    [][]byte      // header lines for the header function, not yet passed on
 	hookDebug    []debugRecord // debug records for the user's debug function
 	debugDropped int           // records dropped past maxDebugBacklog
@@ -273,7 +274,9 @@ func (t *Transfer) releaseSpare() {
 
 // queueHooksLocked hands work to the debug, header and progress functions:
 // it starts a runHooks goroutine unless one is running or a hook has failed.
-// Driver only; the caller holds t.mu and has queued the work.
+// The caller holds t.mu and has queued the work, on the driver or, for
+// held-back progress, before the transfer is over (Close waits for the
+// hooks only once it is).
 func (t *Transfer) queueHooksLocked() {
 	if !t.hookRunning && t.hookErr == nil {
 		t.hookRunning = true
@@ -339,6 +342,19 @@ func (t *Transfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pen
 		return e.progressFunc(p)
 	}
 	return nil
+}
+
+// releaseProgress passes on the counts that the progress interval held
+// back, at the end of the interval, unless the transfer is over or a later
+// call passed them on already.
+func (t *Transfer) releaseProgress() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.progressHeld && !t.done {
+		t.progressHeld = false
+		t.progressNew = true
+		t.queueHooksLocked()
+	}
 }
 
 // abort asks the driver to stop the transfer with err, unless it is over.

@@ -248,7 +248,7 @@ func (tr *Transport) acquireMulti() (*multiRef, error) {
 }
 
 func (tr *Transport) configureMulti(m *Multi) error {
-	if tr.MultiplexHTTP2 && libcurlVersion() < 0x080100 {
+	if tr.MultiplexHTTP2 && !libcurlMultiplexSafe() {
 		if err := m.SetMultiplex(true); err != nil {
 			return err
 		}

@@ -196,13 +196,13 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	b.str(C.CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
 	version := tr.httpVersion(u.Scheme)
 	b.long(C.CURLOPT_HTTP_VERSION, int64(version))
-	if version == HTTPVersion2PriorKnown && libcurlVersion() < 0x080000 {
+	if version == HTTPVersion2PriorKnown && libcurlH2CReuseBroken() {
 		// libcurl before 8.0.0 fails every request on a reused
 		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
 		// each h2c connection once.
 		b.bool(C.CURLOPT_FORBID_REUSE, true)
 	}
-	if libcurlVersion() >= 0x080100 || tr.MultiplexHTTP2 {
+	if libcurlMultiplexSafe() || tr.MultiplexHTTP2 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.
 		b.bool(C.CURLOPT_PIPEWAIT, true)

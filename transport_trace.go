@@ -177,8 +177,8 @@ func (o *observer) onDebug(t *Transfer, kind DebugKind, data []byte) {
 	}
 }
 
-// onText reads libcurl's informational text; the messages are libcurl
-// 7.88's, which later versions keep.
+// onText reads libcurl's informational text: the messages of libcurl 7.88
+// and 8.x (tested on 7.88.1 and 8.14.1).
 func (o *observer) onText(s string) {
 	// libcurl shows no blank line after a 1xx block: anything it says after
 	// one ends it (the body of an "Expect: 100-continue" request is sent
@@ -226,6 +226,12 @@ func (o *observer) onText(s string) {
 		o.connected = true
 	case o.https && !o.tlsStarted && (strings.HasPrefix(s, "ALPN: offers") || strings.HasPrefix(s, "TLSv1") ||
 		strings.HasPrefix(s, "SSL connection using")):
+		// libcurl 8.x says "Connected to" only once TLS is up too; the
+		// handshake needs a connected socket, so the attempt it runs on
+		// (the latest) is done now.
+		if !o.connected && len(o.connecting) > 0 {
+			o.connectDone(o.connecting[len(o.connecting)-1], nil)
+		}
 		o.tlsStarted = true
 		o.push(traceEvent{kind: evTLSStart})
 	case strings.HasPrefix(s, "We are completely uploaded and fine"):

@@ -1,0 +1,42 @@
+package curlpoll
+
+// What curlpoll does differently by libcurl version, decided here and
+// nowhere else, from the version of the libcurl that runs (not the one
+// compiled against: a program built on one may run on another).
+
+// libcurlMultiplexSafe reports whether HTTP/2 multiplexing can be on with
+// pause-based backpressure: before 8.1.0 a paused stream can hold up the
+// others on its connection (curl#10988) and removing a paused stream leaks
+// its buffers (curl#10971). NewMulti turns multiplexing off otherwise.
+func libcurlMultiplexSafe() bool { return libcurlVersion() >= 0x080100 }
+
+// libcurlH2CReuseBroken reports whether a reused prior-knowledge HTTP/2
+// connection fails every request with CURLE_HTTP2 (curl#10634, before
+// 8.0.0): the Transport then uses each h2c connection once.
+func libcurlH2CReuseBroken() bool { return libcurlVersion() < 0x080000 }
+
+// libcurlKnowsQueueTime reports whether CURLINFO_QUEUE_TIME_T exists
+// (8.6.0).
+func libcurlKnowsQueueTime() bool { return libcurlVersion() >= 0x080600 }
+
+// libcurlPipewaitStalls reports whether a transfer with CURLOPT_PIPEWAIT
+// can wait for good on an idle connection that never carried a response.
+//
+// From 8.10.0 (for CURL_HTTP_VERSION_2_0) and 8.13.0 (for every version
+// that allows HTTP/2 or HTTP/3), libcurl's connection matching
+// (url_match_http_multiplex in lib/url.c, still so in 8.17) makes a
+// PIPEWAIT transfer wait on any matching connection that has not yet seen
+// a response ("Server upgrade does not support multiplex yet, wait"),
+// pending until something else in the multi handle moves its queue. When
+// every transfer of that connection ended before a response (cancelled,
+// reset, timed out), the connection goes idle in the pool with no response
+// seen, and every later PIPEWAIT transfer to that origin waits on it
+// forever: nothing will ever answer on it, and libcurl checks an idle
+// connection for being dead only after that test. 7.88 decided per host,
+// once a connection had negotiated, and does not stall.
+//
+// The way around it (Multi.guardReuse): such a transfer runs with
+// CURLOPT_FORBID_REUSE until its first header line arrives, so a
+// connection whose transfers all end without a response is closed when the
+// last one ends, and not left in the pool.
+func libcurlPipewaitStalls() bool { return libcurlVersion() >= 0x080A00 }
