@@ -296,11 +296,12 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 // detach removes t from the multi handle with one call into C
 // (curlpoll_done): the header lines the header callback still holds go to
 // Go first (false if they failed the transfer), then the transfer's info
-// is read into m.cs.info and kept in t.info (the Transport's Easy is reset
-// right after the end), then the handle is removed.
+// is read into m.cs.info and kept in t.cinfo (the Transport's Easy is
+// reset right after the end), to convert if asked for, then the handle is
+// removed.
 func (m *Multi) detach(t *Transfer) (ok bool) {
 	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
-	t.info, _ = transferInfo(&m.cs.info)
+	t.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok
@@ -363,19 +364,23 @@ func (m *Multi) afterCall() {
 // (curl_multi_info_read), then wakes the consumers that got news during
 // the turn, each once.
 func (m *Multi) finishTurn() {
-	var priv C.uintptr_t
-	var rc C.CURLcode
-	for C.curlpoll_info_read(m.c, &priv, &rc) == 1 {
-		// The message dies with curl_multi_remove_handle: priv and rc are
-		// copies.
-		t := transferAt(priv)
-		if t == nil || !t.active {
-			continue
+	for {
+		// Messages die with curl_multi_remove_handle: these are copies.
+		n := int(C.curlpoll_info_read(m.c, m.cs))
+		for i := range n {
+			msg := m.cs.msgs[i]
+			t := transferAt(msg.priv)
+			if t == nil || !t.active {
+				continue
+			}
+			m.stats.completed++
+			m.progress++
+			m.complete(t, msg.result)
+			m.afterCall() // removing it may have changed libcurl's timeout
 		}
-		m.stats.completed++
-		m.progress++
-		m.complete(t, rc)
-		m.afterCall() // removing it may have changed libcurl's timeout
+		if n < C.CURLPOLL_MSGS {
+			break
+		}
 	}
 	for i, t := range m.toWake {
 		t.wakeQueued = false

@@ -326,17 +326,17 @@ static uintptr_t curlpoll_private(CURL *e) {
 	return (uintptr_t)p;
 }
 
-int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result) {
-	int left;
+int curlpoll_info_read(CURLM *m, struct curlpoll_multi *s) {
+	int left, n = 0;
 	CURLMsg *msg;
-	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+	while (n < CURLPOLL_MSGS && (msg = curl_multi_info_read(m, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
-			*priv = curlpoll_private(msg->easy_handle);
-			*result = msg->data.result;
-			return 1;
+			s->msgs[n].priv = curlpoll_private(msg->easy_handle);
+			s->msgs[n].result = msg->data.result;
+			n++;
 		}
 	}
-	return 0;
+	return n;
 }
 
 // CURLINFO_QUEUE_TIME_T is new in libcurl 8.6.0.

@@ -106,6 +106,15 @@ struct curlpoll_info {
 	CURLcode rc;                        // and why
 };
 
+// curlpoll_msg is a CURLMSG_DONE message, copied: the easy handle's
+// CURLOPT_PRIVATE (0 if unset) and the transfer's result.
+struct curlpoll_msg {
+	uintptr_t priv;
+	CURLcode result;
+};
+
+#define CURLPOLL_MSGS 64
+
 // curlpoll_multi is the C side of a Multi: what its timer callback and its
 // transfers' header callbacks record without calling into Go, for the
 // Multi's driver to read after each libcurl call. The Multi owns it.
@@ -115,16 +124,16 @@ struct curlpoll_multi {
 	int timer_set;             // a timer callback came since the driver last looked
 	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
 	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
+	struct curlpoll_msg msgs[CURLPOLL_MSGS]; // curlpoll_info_read's results
 };
 
 // curlpoll_multi_setup installs the socket callback with data h and the
 // timer callback with data s.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
 
-// curlpoll_info_read returns 1 and fills priv (the easy handle's
-// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
-// message, 0 when the queue is empty.
-int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
+// curlpoll_info_read copies up to CURLPOLL_MSGS CURLMSG_DONE messages
+// (curl_multi_info_read) into s->msgs and returns how many.
+int curlpoll_info_read(CURLM *m, struct curlpoll_multi *s);
 
 // curlpoll_info fills out for e. queue asks for the queue time, which only
 // libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.

@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,8 @@ type Transfer struct {
 	recvPaused    bool      // the write callback paused the transfer
 	unpauseQueued bool      // a resume of receiving is on its way to the driver
 	status        int       // status code of the header block being received
-	hdr           []string  // the header block being received, final once hdrDone
+	hdrBlock      []byte    // the header block being received, each line ending in '\n'; final once hdrDone
+	hdrLines      []string  // hdrBlock split into lines, made by the first Header call after hdrDone
 	hdrDone       bool
 	trailer       []string
 	send          byteQueue // request body bytes read, not yet sent
@@ -81,7 +83,9 @@ type Transfer struct {
 	wakeQueued   bool         // in m.toWake
 	cause        error        // the Go error that made a callback abort the transfer
 	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
-	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
+	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed
+	infoOnce     sync.Once              // converts cinfo into info, when asked for
+	info         TransferInfo
 
 	spare    []byte // the consumer's second buffer for WriteTo
 	released bool   // Close has released the Easy (consumer side)
@@ -131,7 +135,11 @@ func (t *Transfer) Header() ([]string, error) {
 	for {
 		t.mu.Lock()
 		if t.hdrDone || t.done {
-			hdr, err, ok := t.hdr, t.err, t.hdrDone
+			if t.hdrDone && t.hdrLines == nil && len(t.hdrBlock) > 0 {
+				// Split once, when asked for: Multi.Do never asks.
+				t.hdrLines = strings.Split(string(t.hdrBlock[:len(t.hdrBlock)-1]), "\n")
+			}
+			hdr, err, ok := t.hdrLines, t.err, t.hdrDone
 			t.unlockStopAwaiting()
 			if !ok {
 				return nil, err
@@ -383,6 +391,14 @@ func (t *Transfer) finish(err error) {
 	signal(t.space)
 }
 
+// finalInfo returns the transfer's info once it is over (doneCh closed),
+// converted from what libcurl reported the first time it is asked for:
+// most transfers are never asked.
+func (t *Transfer) finalInfo() TransferInfo {
+	t.infoOnce.Do(func() { t.info, _ = transferInfo(&t.cinfo) })
+	return t.info
+}
+
 // resultError turns a finished transfer's CURLcode into its error, with
 // the error buffer's text and the errno (CURLINFO_OS_ERRNO), read on the
 // driver as it ended: once the transfer is over the handle may be reset or
@@ -433,24 +449,25 @@ func (t *Transfer) headerDoneLocked() {
 	}
 }
 
-// onHeader is the header callback's work: collect the header block, find
-// where the final one ends, and keep trailers.
+// onHeader is the header callback's work: collect the header block as
+// bytes (split into lines only if Header is called), find where the final
+// one ends, and keep trailers.
 func (t *Transfer) onHeader(raw []byte) {
 	t.m.progress++
-	line := strings.TrimRight(string(raw), "\r\n")
+	line := bytes.TrimRight(raw, "\r\n")
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.hdrDone:
-		if line != "" {
-			t.trailer = append(t.trailer, line)
+		if len(line) > 0 {
+			t.trailer = append(t.trailer, string(line))
 		}
-	case strings.HasPrefix(line, "HTTP/"):
-		t.hdr = append(t.hdr[:0], line)
-		t.status = parseStatus(line)
-	case line != "":
-		t.hdr = append(t.hdr, line)
-	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && hasField(t.hdr, "Location")):
+	case bytes.HasPrefix(line, []byte("HTTP/")):
+		t.hdrBlock = append(append(t.hdrBlock[:0], line...), '\n')
+		t.status = statusOf(line)
+	case len(line) > 0:
+		t.hdrBlock = append(append(t.hdrBlock, line...), '\n')
+	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && blockHasField(t.hdrBlock, "Location")):
 		// The blank line that ends a final response's header block; 1xx
 		// blocks and followed redirects are followed by another block.
 		t.headerDoneLocked()
@@ -458,6 +475,37 @@ func (t *Transfer) onHeader(raw []byte) {
 	case t.status == 101:
 		t.headerDoneLocked()
 	}
+}
+
+// statusOf is parseStatus of a line in bytes, without a copy.
+func statusOf(line []byte) int {
+	_, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok {
+		return 0
+	}
+	code, _, _ := bytes.Cut(bytes.TrimLeft(rest, " "), []byte(" "))
+	if len(code) != 3 {
+		return 0
+	}
+	n := 0
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = 10*n + int(c-'0')
+	}
+	return n
+}
+
+// blockHasField reports whether a header block (lines ending in '\n')
+// has a field name.
+func blockHasField(block []byte, name string) bool {
+	for line := range bytes.Lines(block) {
+		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseStatus returns the code of a status line ("HTTP/1.1 200 OK",
@@ -479,15 +527,6 @@ func isRedirect(code int) bool {
 	switch code {
 	case 301, 302, 303, 307, 308:
 		return true
-	}
-	return false
-}
-
-func hasField(lines []string, name string) bool {
-	for _, l := range lines {
-		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
-			return true
-		}
 	}
 	return false
 }
