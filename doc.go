@@ -42,8 +42,8 @@
 // Two guards keep a libcurl bug from spinning or stalling the driver: a
 // socket reported ready again and again while nothing moves leaves the set
 // for a growing back-off, and when libcurl runs transfers but asks for
-// neither a socket nor a timeout for a second, the driver gives it a
-// timeout action anyway. [Multi.Stats] counts both.
+// neither a socket nor a timeout for a second, the driver runs them
+// anyway. [Multi.Stats] counts both.
 //
 // # Transfers
 //

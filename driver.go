@@ -38,11 +38,12 @@ func (m *Multi) run() {
 	for {
 		// libcurl makes some sockets without close-on-exec (7.88's
 		// threaded resolver, its socketpair), which the socket callback
-		// marks on first sight; holding ForkLock for reading keeps
-		// os/exec's forks out of that window, as the syscall package does
-		// around its own socket calls. A child of Go's vfork-style
-		// ForkExec has exec'd before the lock is let go, so no child holds
-		// a socket that libcurl closes during a turn either.
+		// marks on first sight (cloexecPair). Holding ForkLock for
+		// reading keeps os/exec's forks out of that window, as the
+		// syscall package does around its own socket calls; and since
+		// Go's ForkExec returns once the child has exec'd, no child
+		// holds a socket that libcurl closes during a turn. The cost: a
+		// fork waits for the turns in progress.
 		syscall.ForkLock.RLock()
 		more := m.turn()
 		quit := m.quit.Load()
@@ -154,22 +155,30 @@ func (m *Multi) turn() (more bool) {
 }
 
 // timeout runs the timeout action when the set's deadline passed: the one
-// libcurl asked for, or a stall rescue.
+// libcurl asked for, or a stall rescue. A rescue runs every transfer
+// (curl_multi_socket_all, deprecated but kept by libcurl for this): a
+// timeout action runs only the transfers whose timers expired, and a
+// stalled transfer has none.
 func (m *Multi) timeout() {
-	if m.timeoutMS < 0 {
-		if !m.stalled() {
-			return
-		}
-		m.stats.rescues++
+	if m.timeoutMS >= 0 {
+		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		return
 	}
-	m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+	if !m.stalled() {
+		return
+	}
+	m.stats.rescues++
+	var running C.int
+	C.curlpoll_run_all(m.c, &running)
+	m.stats.running = int(running)
+	m.afterCall()
 }
 
 // stalled reports whether libcurl runs transfers while it waits for
 // nothing: no socket, no timeout, and a transfer that is not paused (a
 // paused transfer waits for its reader or writer, rightly). libcurl 7.88
-// does so with FTP on a reused control connection; a timeout action gets it
-// going again. Each one is counted (Stats.Rescues): in HTTP it would hide a
+// does so with FTP on a reused control connection; running its transfers
+// gets it going again. Each one is counted (Stats.Rescues): in HTTP it would hide a
 // lost timeout of curlpoll's own.
 func (m *Multi) stalled() bool {
 	if m.timeoutMS >= 0 || m.wanting > 0 {

@@ -392,3 +392,13 @@ int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct 
 	}
 	return ok;
 }
+
+// curlpoll_run_all runs every transfer of m once (curl_multi_socket_all),
+// for the driver's stall rescue. libcurl deprecates the call in favour of
+// curl_multi_socket_action, which runs only the transfers whose timers
+// expired: a stalled transfer has none. Kept here, where the warning can
+// be silenced.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+CURLMcode curlpoll_run_all(CURLM *m, int *running) { return curl_multi_socket_all(m, running); }
+#pragma GCC diagnostic pop

@@ -145,5 +145,7 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 // It returns 0 if Go refused the lines.
 int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
 
+// curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
+CURLMcode curlpoll_run_all(CURLM *m, int *running);
 
 #endif

@@ -4,7 +4,7 @@ package curlpoll
 // debugging and tests. The counts of calls are cumulative; Active, Sockets,
 // Wanted and Running are the state at the moment.
 type Stats struct {
-	// Rescues counts timeout actions the driver gave libcurl because it
+	// Rescues counts the times the driver ran libcurl's transfers because it
 	// ran transfers (not paused) while it asked for neither a socket nor a
 	// timeout for a second. libcurl 7.88 does that with FTP on a reused
 	// control connection; in HTTP a rescue means a lost timeout or a lost
