@@ -169,6 +169,7 @@ func (m *Multi) timeout() {
 	}
 	m.stats.rescues++
 	var running C.int
+	raceReleaseIO()
 	C.curlpoll_run_all(m.c, &running)
 	m.stats.running = int(running)
 	m.afterCall()
@@ -247,6 +248,7 @@ func (m *Multi) add(t *Transfer) {
 	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
 	m.guardReuse(t.e)
+	raceReleaseIO()
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
 		t.e.cs.lines = nil
 		if t.e.cs.reuse_guard != nil {
@@ -339,6 +341,7 @@ func (m *Multi) resume(t *Transfer, op workOp) {
 	}
 	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection
 	// any more; its completion is on its way.
+	raceReleaseIO()
 	C.curl_easy_pause(t.e.c, mask)
 	m.afterCall()
 }
@@ -352,6 +355,7 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 		m.stats.actionSocket++
 	}
 	var running C.int
+	raceReleaseIO()
 	C.curl_multi_socket_action(m.c, fd, ev, &running)
 	m.stats.running = int(running)
 	m.afterCall()
@@ -362,6 +366,7 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 // callback recovered from (a bug in curlpoll, raised here where no C frame
 // is below).
 func (m *Multi) afterCall() {
+	raceAcquireIO()
 	m.applyTimer()
 	if p := m.panicked; p != nil {
 		m.panicked = nil
