@@ -454,7 +454,10 @@ func (t *Transfer) headerDoneLocked() {
 // one ends, and keep trailers.
 func (t *Transfer) onHeader(raw []byte) {
 	t.m.progress++
-	line := bytes.TrimRight(raw, "\r\n")
+	line := raw
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1] // bytes.TrimRight builds a set per call
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
