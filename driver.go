@@ -4,10 +4,12 @@ package curlpoll
 import "C"
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 	"unsafe"
@@ -202,11 +204,31 @@ func (m *Multi) drain() {
 	items := m.inbox
 	m.inbox = m.spare
 	m.mu.Unlock()
+	sortCancels(items)
 	for i := range items {
 		m.handleWork(&items[i])
 		items[i] = work{}
 	}
 	m.spare = items[:0]
+}
+
+// sortCancels puts each run of cancels in items in the order their
+// transfers started. libcurl 7.88 keeps a host's connections in a list in
+// the order they were made, and finds a connection there by walking it
+// when a transfer leaves: cancelling 10,000 transfers in the order their
+// contexts happened to fire (a context's children are a map) walked half of
+// it each time.
+func sortCancels(items []work) {
+	for i := 0; i < len(items); {
+		j := i
+		for j < len(items) && items[j].op == opCancel {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.t.id, b.t.id) })
+		}
+		i = max(j, i+1)
+	}
 }
 
 func (m *Multi) handleWork(w *work) {
