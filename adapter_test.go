@@ -202,42 +202,6 @@ func TestManySmallRequests(t *testing.T) {
 	}
 }
 
-// TestConnectionClose makes thousands of requests whose connections the
-// server closes, so descriptor numbers are reused at once: every request
-// must complete, and no descriptor may be left behind.
-func TestConnectionClose(t *testing.T) {
-	checkFDs(t)
-	srv := testServer(t)
-	m := newMulti(t)
-	const workers, each = 16, 125
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, _ := curlpoll.NewEasy()
-			defer e.Close()
-			e.SetURL(srv.URL + "/close")
-			for j := 0; j < each; j++ {
-				var b bytes.Buffer
-				e.SetWriter(&b)
-				if err := m.Do(context.Background(), e); err != nil || b.String() != "bye" {
-					t.Errorf("request: %v, body %q", err, b.String())
-					failed.Add(1)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	s, _ := m.Stats()
-	t.Logf("%+v", s)
-	if s.Sockets != 0 {
-		t.Errorf("%d sockets still watched after every connection closed", s.Sockets)
-	}
-}
-
 // TestThousandConcurrent holds 1000 transfers in flight at once and counts
 // the process's OS threads meanwhile: waiting transfers sit in the runtime
 // poller, not on threads.

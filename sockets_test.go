@@ -279,6 +279,21 @@ func socketPair(t *testing.T) (a, b int) {
 
 const pollIn, pollRemove = 1, 4
 
+// pairOnNumber makes a socket pair one end of which takes the number fd,
+// just closed (the lowest free one), and returns that end and its peer.
+func pairOnNumber(t *testing.T, fd int) (reused, peer int) {
+	t.Helper()
+	c, d := socketPair(t)
+	switch fd {
+	case c:
+		return c, d
+	case d:
+		return d, c
+	}
+	t.Skipf("the new pair got %d and %d, not %d", c, d, fd)
+	return -1, -1
+}
+
 // TestReusedDescriptorNumber announces a socket, closes it behind the
 // driver's back (as libcurl 7.88 does with abandoned connects), and has a
 // new socket take its number, as the resolver's socketpair or an accepted
@@ -291,15 +306,7 @@ func TestReusedDescriptorNumber(t *testing.T) {
 	_, _, err := m.SocketCallback(a, pollIn)
 	must(t, err)
 	syscall.Close(a) // the kernel drops it from the set
-	// The lowest free number: a's, reused.
-	c, d := socketPair(t)
-	if c != a && d != a {
-		t.Skipf("the new pair got %d and %d, not %d", c, d, a)
-	}
-	reused, peer := c, d
-	if d == a {
-		reused, peer = d, c
-	}
+	reused, peer := pairOnNumber(t, a)
 	before, _ := m.Stats()
 	_, in, err := m.SocketCallback(reused, pollIn)
 	must(t, err)
@@ -327,14 +334,7 @@ func TestGhostRegistration(t *testing.T) {
 	must(t, err)
 	defer syscall.Close(other)
 	syscall.Close(a)
-	c, d := socketPair(t) // takes a's number: announced afresh
-	reused := c
-	if d == a {
-		reused = d
-	}
-	if reused != a {
-		t.Skipf("the new pair got %d and %d, not %d", c, d, a)
-	}
+	reused, _ := pairOnNumber(t, a) // announced afresh below
 	_, _, err = m.SocketCallback(reused, pollIn)
 	must(t, err)
 	syscall.Write(b, []byte("ghost")) // the ghost is readable for good
