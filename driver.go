@@ -63,6 +63,16 @@ func (m *Multi) run() {
 			runtime.Gosched()
 			continue
 		}
+		if m.woke {
+			// Let the goroutines just woken run first: a Do that ended
+			// most often posts the next request at once, which the next
+			// turn takes without a park and a wake-up.
+			m.woke = false
+			runtime.Gosched()
+			if m.hasMessages() {
+				continue
+			}
+		}
 		m.park()
 	}
 }
@@ -411,6 +421,7 @@ func (m *Multi) finishTurn() {
 			}
 			m.stats.completed++
 			m.progress++
+			m.woke = true
 			m.complete(t, msg.result)
 			m.afterCall() // removing it may have changed libcurl's timeout
 		}
@@ -418,6 +429,7 @@ func (m *Multi) finishTurn() {
 			break
 		}
 	}
+	m.woke = m.woke || len(m.toWake) > 0
 	for i, t := range m.toWake {
 		t.wakeQueued = false
 		t.notify()
