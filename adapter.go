@@ -58,7 +58,6 @@ type Multi struct {
 	fired     bool      // the deadline passed
 	panicked  any       // a panic recovered in a socket callback (socket, open, close)
 	toWake    []*Transfer
-	woke      bool // the last turn woke consumers
 	progress  uint64 // bumped by every callback that moved something (spin guard)
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by

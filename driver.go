@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
-	"syscall"
 	"time"
 	"unsafe"
 )
@@ -30,48 +28,29 @@ import (
 const eventBatch = 64
 
 // stallRescue is how long the driver lets libcurl run transfers while it
-// asks for neither a socket nor a timeout, before it gives libcurl a timeout
-// action anyway (see rescue).
+// asks for neither a socket nor a timeout, before it runs them anyway (see
+// stalled).
 const stallRescue = time.Second
 
 // run is the driver goroutine, from NewMulti to the end of Close.
 func (m *Multi) run() {
 	defer close(m.done)
 	for {
-		// libcurl makes some sockets without close-on-exec (7.88's
-		// threaded resolver, its socketpair), which the socket callback
-		// marks on first sight (cloexecPair). Holding ForkLock for
-		// reading keeps os/exec's forks out of that window, as the
-		// syscall package does around its own socket calls; and since
-		// Go's ForkExec returns once the child has exec'd, no child
-		// holds a socket that libcurl closes during a turn. The cost: a
-		// fork waits for the turns in progress.
-		syscall.ForkLock.RLock()
 		more := m.turn()
-		quit := m.quit.Load()
-		if quit {
+		if m.quit.Load() {
 			m.shutdown()
-		}
-		syscall.ForkLock.RUnlock()
-		if quit {
 			return
 		}
 		if more {
 			// Ready sockets are left (a full batch, a socket libcurl
 			// did not drain) or a 0 ms timeout is due: another turn,
-			// after letting the goroutines just woken run.
-			runtime.Gosched()
+			// which starts with the inbox. No runtime.Gosched here: the
+			// driver is the bottleneck of every transfer of its Multi,
+			// and a yield would send it to the back of the run queue,
+			// behind every goroutine of a busy program (a cancel then
+			// waited seconds under -race on a loaded machine). The
+			// runtime preempts it if it runs long.
 			continue
-		}
-		if m.woke {
-			// Let the goroutines just woken run first: a Do that ended
-			// most often posts the next request at once, which the next
-			// turn takes without a park and a wake-up.
-			m.woke = false
-			runtime.Gosched()
-			if m.hasMessages() {
-				continue
-			}
 		}
 		m.park()
 	}
@@ -421,7 +400,6 @@ func (m *Multi) finishTurn() {
 			}
 			m.stats.completed++
 			m.progress++
-			m.woke = true
 			m.complete(t, msg.result)
 			m.afterCall() // removing it may have changed libcurl's timeout
 		}
@@ -429,7 +407,6 @@ func (m *Multi) finishTurn() {
 			break
 		}
 	}
-	m.woke = m.woke || len(m.toWake) > 0
 	for i, t := range m.toWake {
 		t.wakeQueued = false
 		t.notify()

@@ -296,8 +296,11 @@ func (m *Multi) rebuild() {
 // without SOCK_CLOEXEC and announces only one end; the other, which its
 // resolver thread writes to, is made in the same call, most often with the
 // next number. Go opens every descriptor close-on-exec, so a Unix socket
-// without it is almost surely libcurl's; the driver holds syscall.ForkLock
-// during its turns, so no fork sees the pair before this.
+// without it is almost surely libcurl's. A fork inside the libcurl call
+// that made the pair can still inherit it: holding syscall.ForkLock for
+// reading during the driver's turns would close that window, but made
+// every driver wait whenever a NewMulti or an exec waited for the lock,
+// for the longest turn of any Multi (cancels took seconds under load).
 func cloexecPair(fd int) {
 	unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
 	if !isUnixStream(fd) {
