@@ -723,3 +723,27 @@ func socketpairConns(t *testing.T) (net.Conn, net.Conn) {
 	must(t, err)
 	return a, b
 }
+
+// TestIdleAfterLastTimeout fails a transfer on its connect timeout, the
+// last timer libcurl had. After a timeout action libcurl announces its next
+// timeout even if unchanged, but says nothing when none is left: a driver
+// that kept the one it had fired it again and again (275,000 timeout
+// actions in 300 ms before the fix).
+func TestIdleAfterLastTimeout(t *testing.T) {
+	addr := blackhole(t)
+	m := newMulti(t)
+	e := newEasy(t, "http://"+addr+"/")
+	must(t, e.SetConnectTimeout(200*time.Millisecond))
+	if err := m.Do(context.Background(), e); !errors.Is(err, curlpoll.ErrOperationTimedOut) {
+		t.Fatalf("Do = %v, want a connect timeout", err)
+	}
+	before, _ := m.Stats()
+	time.Sleep(300 * time.Millisecond)
+	s, _ := m.Stats()
+	if n := s.ActionTimeout - before.ActionTimeout; n > 5 {
+		t.Errorf("%d timeout actions in 300 ms on an idle Multi", n)
+	}
+	if n := s.Turns - before.Turns; n > 20 {
+		t.Errorf("%d driver turns in 300 ms on an idle Multi", n)
+	}
+}

@@ -152,6 +152,11 @@ func (m *Multi) turn() (more bool) {
 // stalled transfer has none.
 func (m *Multi) timeout() {
 	if m.timeoutMS >= 0 {
+		// The timeout is used up. A timeout action makes libcurl
+		// announce its next one even if unchanged (it clears its
+		// record of the last), but when none is left it says nothing:
+		// keeping this one would fire it again and again.
+		m.timeoutMS = -1
 		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
 		return
 	}
