@@ -104,8 +104,10 @@ func (m *Multi) onSocket(fd int, what int) {
 		if !s.mine {
 			// Not a connection libcurl keeps (the threaded resolver's
 			// pair): libcurl closes it next, without the close callback.
+			// Whatever the set still holds under this number is stale,
+			// and a spin guard's back-off ends with it.
 			m.forget(fd, s)
-			s.gen++ // whatever the set still holds under this number is stale
+			m.dropState(fd, s)
 		}
 		return
 	default: // CURL_POLL_NONE: keep the socket, want nothing for now
