@@ -56,6 +56,7 @@ func goWrite(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
 		return 0
 	}
 	defer t.failOnPanic() // ret stays 0 on a panic: libcurl aborts the transfer
+	raceAcquireIO()
 	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
@@ -72,6 +73,7 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 		return 0
 	}
 	defer t.failOnPanic() // ok stays 0 on a panic: libcurl aborts the transfer
+	raceAcquireIO()
 	b := unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))
 	for len(b) >= 4 {
 		k := 4 + int(binary.NativeEndian.Uint32(b))
@@ -114,7 +116,9 @@ func goRead(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
 	}
 	ret = C.CURL_READFUNC_ABORT
 	defer t.failOnPanic()
-	return t.onRead(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	ret = t.onRead(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	raceReleaseIO() // the upload pump's writes happen before libcurl sends them
+	return ret
 }
 
 //export goSeek
@@ -221,10 +225,13 @@ func multiOf(h C.uintptr_t) *Multi {
 }
 
 //export goSocket
-func goSocket(h C.uintptr_t, fd C.int, what C.int, socketp, easy C.uintptr_t) {
+func goSocket(h C.uintptr_t, fd C.int, what C.int) {
 	m := multiOf(h)
+	if m == nil {
+		return
+	}
 	defer m.recoverCallback()
-	m.onSocket(int(fd), int(what), uint64(socketp), transferOf(easy))
+	m.onSocket(int(fd), int(what))
 }
 
 //export goOpenSocket

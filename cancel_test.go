@@ -189,8 +189,8 @@ func TestCancelAtEveryPhase(t *testing.T) {
 			}
 		})
 	}
-	if s, _ := m.Stats(); s.Sockets != 0 || s.Active != 0 {
-		t.Errorf("after cancels: %d sockets watched, %d transfers attached", s.Sockets, s.Active)
+	if s, _ := m.Stats(); s.Wanted != 0 || s.Active != 0 {
+		t.Errorf("after cancels: %d sockets watched, %d transfers attached", s.Wanted, s.Active)
 	}
 }
 

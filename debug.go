@@ -168,7 +168,7 @@ func (t *Transfer) ID() uint64 { return t.id }
 func (t *Transfer) Info() (TransferInfo, bool) {
 	select {
 	case <-t.doneCh:
-		return t.info, true
+		return t.finalInfo(), true
 	default:
 		return TransferInfo{}, false
 	}

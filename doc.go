@@ -10,36 +10,40 @@
 //
 // # The model
 //
-// A [Multi] owns a libcurl multi handle and its driver: the work that calls
-// libcurl for that multi handle and for the easy handles attached to it
-// (curl_multi_add_handle and remove_handle, curl_multi_socket_action,
-// curl_easy_pause, curl_multi_info_read). Every public method of Multi and
-// [Transfer] is a message to the driver, and exactly one goroutine at a
-// time does the driver's work: the goroutine that posted a message, if no
-// other one is at it (a request is sent on the goroutine that calls Do),
-// or else the one that is, or the Multi's own driver goroutine, which also
-// keeps libcurl's timer. So a Multi is safe for use by many goroutines,
-// and libcurl, which is not thread-safe, sees one caller at a time.
+// A [Multi] owns a libcurl multi handle and one driver goroutine, the only
+// goroutine that calls libcurl for that multi handle and for the easy
+// handles attached to it (curl_multi_add_handle and remove_handle,
+// curl_multi_socket_action, curl_easy_pause, curl_multi_info_read). Every
+// public method of Multi and [Transfer] is a message to the driver; a
+// goroutine waiting for its transfer (in Do, Transfer.Read, a Transport's
+// RoundTrip) never calls libcurl, and is woken once per driver turn that
+// brought its transfer news. So a Multi is safe for use by many goroutines,
+// and libcurl, which is not thread-safe, sees one caller.
+//
+// libcurl's sockets live in a private epoll set of the Multi, by their own
+// descriptors: no duplicates, no goroutine per socket. Only the set's
+// descriptor is on the Go runtime's network poller (package
+// [github.com/curlpoll/curlpoll/netpoll]). With nothing to do, the driver
+// parks there until some socket is ready, a message comes, or libcurl's
+// timeout passes (the deadline of the set's descriptor). A turn of the
+// driver handles its messages, a timeout that is due, one batch of ready
+// sockets (one curl_multi_socket_action each) and the transfers libcurl
+// finished; turns are bounded, so a busy socket cannot starve the messages.
 //
 // libcurl's callbacks run inside those calls. They only record state and
-// return a code: the socket callback starts or stops a watcher, the timer
-// callback records the timeout (in C; the driver sets its timer when the
-// call returns), the write callback queues the body, the header callback
-// collects the header block (in C, handing it to Go a block at a time).
-// They never call back into the multi interface, which libcurl forbids. A
-// panic in callback code is recovered before it could unwind through
-// libcurl's C frames, and fails that transfer with a [*PanicError].
+// return a code: the socket callback sets a socket's interest in the set,
+// the timer callback records the timeout (in C), the write callback queues
+// the body, the header callback collects the header block (in C, handing it
+// to Go a block at a time). They never call back into the multi interface,
+// which libcurl forbids. A panic in callback code is recovered before it
+// could unwind through libcurl's C frames, and fails that transfer with a
+// [*PanicError].
 //
-// Each socket libcurl asks to have watched gets a watcher: a close-on-exec
-// duplicate of libcurl's descriptor, registered with the netpoller (package
-// [github.com/curlpoll/curlpoll/netpoll]), and a goroutine per direction
-// that waits there and reports readiness to the driver. When the goroutine
-// of a transfer (in Do, or reading the body) is waiting anyway, it is lent
-// the wait for its own socket instead, so that the netpoller wakes it
-// directly; multiplexed HTTP/2 connections stay with their watcher. Waits
-// start with a zero-timeout poll, so readiness that arrived before the wait
-// is never lost to the edge-triggered netpoller. A timeout of 0 ms from
-// libcurl runs right after the libcurl call that asked for it.
+// Two guards keep a libcurl bug from spinning or stalling the driver: a
+// socket reported ready again and again while nothing moves leaves the set
+// for a growing back-off, and when libcurl runs transfers but asks for
+// neither a socket nor a timeout for a second, the driver runs them
+// anyway. [Multi.Stats] counts both.
 //
 // # Transfers
 //
@@ -155,5 +159,6 @@
 //
 // curlpoll is not a reimplementation of libcurl's options: it names the
 // common ones and leaves the rest to libcurl's documentation. It targets
-// libcurl 7.88 (Debian 12) and newer, on Linux.
+// libcurl 7.88 (Debian 12) and newer, on Linux only: it does not build
+// elsewhere.
 package curlpoll

@@ -8,10 +8,7 @@ import (
 // Counts of what the package holds, for leak checks in tests: each is
 // raised where the thing is made and lowered in the one place it is freed.
 var (
-	liveHandles  atomic.Int64 // cgo.Handles not yet deleted (one per Easy and per Multi)
-	liveWatchers atomic.Int64 // watchers made and not yet dropped
-	liveWatchRun atomic.Int64 // watcher goroutines running
-	liveDups     atomic.Int64 // duplicated socket descriptors not yet closed
+	liveHandles atomic.Int64 // cgo.Handles not yet deleted (one per Easy and per Multi)
 )
 
 // newHandle is cgo.NewHandle, counted.

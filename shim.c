@@ -241,10 +241,13 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
 	return rc;
 }
 
-static uintptr_t curlpoll_private(CURL *e);
-
+// socket_cb passes libcurl's interest in a socket to the Multi's event set.
+// socketp is unused: curlpoll never sets it (curl_multi_assign), so that
+// every announcement is an epoll_ctl (see fdwatch.go).
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
-	goSocket((uintptr_t)data, s, what, (uintptr_t)socketp, e ? curlpoll_private(e) : 0);
+	(void)e;
+	(void)socketp;
+	goSocket((uintptr_t)data, s, what);
 	return 0; // -1 would mark the whole multi handle dead
 }
 
@@ -324,21 +327,17 @@ static uintptr_t curlpoll_private(CURL *e) {
 	return (uintptr_t)p;
 }
 
-int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result) {
-	int left;
+int curlpoll_info_read(CURLM *m, struct curlpoll_multi *s) {
+	int left, n = 0;
 	CURLMsg *msg;
-	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+	while (n < CURLPOLL_MSGS && (msg = curl_multi_info_read(m, &left)) != NULL) {
 		if (msg->msg == CURLMSG_DONE) {
-			*priv = curlpoll_private(msg->easy_handle);
-			*result = msg->data.result;
-			return 1;
+			s->msgs[n].priv = curlpoll_private(msg->easy_handle);
+			s->msgs[n].result = msg->data.result;
+			n++;
 		}
 	}
-	return 0;
-}
-
-CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id) {
-	return curl_multi_assign(m, s, (void *)id);
+	return n;
 }
 
 // CURLINFO_QUEUE_TIME_T is new in libcurl 8.6.0.
@@ -460,3 +459,13 @@ CURLSHcode curlpoll_share_free(struct curlpoll_share *s) {
 	free(s);
 	return CURLSHE_OK;
 }
+
+// curlpoll_run_all runs every transfer of m once (curl_multi_socket_all),
+// for the driver's stall rescue. libcurl deprecates the call in favour of
+// curl_multi_socket_action, which runs only the transfers whose timers
+// expired: a stalled transfer has none. Kept here, where the warning can
+// be silenced.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+CURLMcode curlpoll_run_all(CURLM *m, int *running) { return curl_multi_socket_all(m, running); }
+#pragma GCC diagnostic pop

@@ -108,6 +108,15 @@ struct curlpoll_info {
 	CURLcode rc;                        // and why
 };
 
+// curlpoll_msg is a CURLMSG_DONE message, copied: the easy handle's
+// CURLOPT_PRIVATE (0 if unset) and the transfer's result.
+struct curlpoll_msg {
+	uintptr_t priv;
+	CURLcode result;
+};
+
+#define CURLPOLL_MSGS 64
+
 // curlpoll_multi is the C side of a Multi: what its timer callback and its
 // transfers' header callbacks record without calling into Go, for the
 // Multi's driver to read after each libcurl call. The Multi owns it.
@@ -117,16 +126,16 @@ struct curlpoll_multi {
 	int timer_set;             // a timer callback came since the driver last looked
 	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
 	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
+	struct curlpoll_msg msgs[CURLPOLL_MSGS]; // curlpoll_info_read's results
 };
 
 // curlpoll_multi_setup installs the socket callback with data h and the
 // timer callback with data s.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
 
-// curlpoll_info_read returns 1 and fills priv (the easy handle's
-// CURLOPT_PRIVATE, 0 if unset) and result for the next CURLMSG_DONE
-// message, 0 when the queue is empty.
-int curlpoll_info_read(CURLM *m, uintptr_t *priv, CURLcode *result);
+// curlpoll_info_read copies up to CURLPOLL_MSGS CURLMSG_DONE messages
+// (curl_multi_info_read) into s->msgs and returns how many.
+int curlpoll_info_read(CURLM *m, struct curlpoll_multi *s);
 
 // curlpoll_info fills out for e. queue asks for the queue time, which only
 // libcurl 8.6.0+ knows; an unknown queue time, address or port reads as 0.
@@ -138,9 +147,8 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 // It returns 0 if Go refused the lines.
 int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
 
-// curlpoll_multi_assign stores id as the socket's private pointer.
-CURLMcode curlpoll_multi_assign(CURLM *m, curl_socket_t s, uintptr_t id);
-
+// curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
+CURLMcode curlpoll_run_all(CURLM *m, int *running);
 
 // curlpoll_share is a share handle (curl_share_init) with a mutex per kind
 // of data, for its lock callbacks when it is locked (a Share may serve

@@ -113,12 +113,12 @@ func TestSoak(t *testing.T) {
 	runtime.GC()
 	time.Sleep(100 * time.Millisecond)
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| time | requests | goroutines | fds | RSS MB | easies | cgo handles | watchers | sockets |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| time | requests | goroutines | fds | RSS MB | easies | cgo handles |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "| %v | %d | %d | %d | %.1f | %d | %d | %d | %d |\n", s.at, s.requests, s.goroutines, s.fds, float64(s.kb)/1024, s.live.Easies, s.live.Handles, s.live.Watchers, s.live.Sockets)
+		fmt.Fprintf(&b, "| %v | %d | %d | %d | %.1f | %d | %d |\n", s.at, s.requests, s.goroutines, s.fds, float64(s.kb)/1024, s.live.Easies, s.live.Handles)
 	}
-	fmt.Fprintf(&b, "| after | %d | %d | %d | %.1f | %d | %d | %d | %d |\n", requests, runtime.NumGoroutine(), openFDs(t), float64(rssKB())/1024,
-		curlpoll.LiveCounts().Easies, curlpoll.LiveCounts().Handles, curlpoll.LiveCounts().Watchers, curlpoll.LiveCounts().Sockets)
+	fmt.Fprintf(&b, "| after | %d | %d | %d | %.1f | %d | %d |\n", requests, runtime.NumGoroutine(), openFDs(t), float64(rssKB())/1024,
+		curlpoll.LiveCounts().Easies, curlpoll.LiveCounts().Handles)
 	t.Log(b.String())
 	// Flat under load: from the second sample on (the first includes the
 	// warm-up), nothing grows by more than the load's own jitter.

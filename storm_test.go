@@ -19,6 +19,13 @@ func readSlowly(t *testing.T, tr *curlpoll.Transfer, seed uint64) (int64, error)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	w := &patternWriter{}
 	buf := make([]byte, 48<<10)
+	// A late start: the transfer fills its buffer and pauses at least once
+	// however fast the reads that follow are (the transfers start at once,
+	// so their waits overlap).
+	if _, err := tr.Header(); err != nil {
+		return 0, err
+	}
+	time.Sleep(100 * time.Millisecond)
 	for {
 		n, err := tr.Read(buf[:1+rng.IntN(len(buf)-1)])
 		w.Write(buf[:n])

@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,11 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/curlpoll/curlpoll/netpoll"
 )
 
 // Buffering between libcurl and the goroutine that consumes a transfer. The
@@ -52,7 +50,8 @@ type Transfer struct {
 	recvPaused    bool      // the write callback paused the transfer
 	unpauseQueued bool      // a resume of receiving is on its way to the driver
 	status        int       // status code of the header block being received
-	hdr           []string  // the header block being received, final once hdrDone
+	hdrBlock      []byte    // the header block being received, each line ending in '\n'; final once hdrDone
+	hdrLines      []string  // hdrBlock split into lines, made by the first Header call after hdrDone
 	hdrDone       bool
 	trailer       []string
 	send          byteQueue // request body bytes read, not yet sent
@@ -73,14 +72,6 @@ type Transfer struct {
 	hookErr      error         // the error of the header or progress function
 	hookRunning  bool          // a runHooks goroutine is at work
 
-	// A socket lent to the consumer (see lend), and the state for
-	// interrupting the consumer's wait for it.
-	awaiting    bool     // guarded by mu: the consumer is about to block on wake
-	lent        *watcher // guarded by mu: a socket for the consumer to wait for
-	waitMu      sync.Mutex
-	waitFD      atomic.Pointer[netpoll.FD] // set under waitMu: the socket the consumer waits for
-	interrupted bool                       // guarded by waitMu
-
 	wake     chan struct{}  // cap 1: something for the consumer (data, end)
 	hooks    sync.WaitGroup // runHooks goroutines
 	space    chan struct{}  // cap 1: room for the upload pump
@@ -92,8 +83,10 @@ type Transfer struct {
 	wakeQueued   bool         // in m.toWake
 	cause        error        // the Go error that made a callback abort the transfer
 	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
-	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
-	errnoBase    C.long       // CURLINFO_OS_ERRNO as the transfer started (errno.go)
+	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed
+	infoOnce     sync.Once              // converts cinfo into info, when asked for
+	info         TransferInfo
+	errnoBase    C.long // CURLINFO_OS_ERRNO as the transfer started (errno.go)
 
 	spare    []byte // the consumer's second buffer for WriteTo
 	released bool   // Close has released the Easy (consumer side)
@@ -143,14 +136,17 @@ func (t *Transfer) Header() ([]string, error) {
 	for {
 		t.mu.Lock()
 		if t.hdrDone || t.done {
-			hdr, err, ok := t.hdr, t.err, t.hdrDone
+			if t.hdrDone && t.hdrLines == nil && len(t.hdrBlock) > 0 {
+				// Split once, when asked for: Multi.Do never asks.
+				t.hdrLines = strings.Split(string(t.hdrBlock[:len(t.hdrBlock)-1]), "\n")
+			}
+			hdr, err, ok := t.hdrLines, t.err, t.hdrDone
 			t.unlockStopAwaiting()
 			if !ok {
 				return nil, err
 			}
 			return hdr, nil
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
@@ -186,7 +182,6 @@ func (t *Transfer) Read(p []byte) (int, error) {
 			}
 			return 0, err
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
@@ -221,101 +216,21 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 			t.unlockStopAwaiting()
 			return total, err
 		}
-		t.awaiting = true
 		t.mu.Unlock()
 		t.await()
 	}
 }
 
-// The consumer's waits. A small response costs two goroutine switches
-// when a watcher goroutine waits for its socket: the poller wakes the
-// watcher, whose call into libcurl completes the transfer and wakes the
-// consumer. When the consumer is waiting anyway, and the socket is one
-// its transfer reads from, the driver lends it the socket instead: the
-// consumer waits for it, and the poller wakes the consumer, which then
-// reports the readiness and, most often, hands it to libcurl itself.
-//
-// A lent socket is always given back: as readiness once the wait ends
-// (a report that finds nothing to read costs libcurl one read), or, when
-// the consumer stops waiting before it waited, as a report straight away.
-// A wait that something else made pointless (data on another socket, the
-// end of the transfer, a cancel) is interrupted (see notify).
+// await blocks until the driver has news for the consumer: data, the
+// header block, the end. The consumer never calls libcurl; the driver wakes
+// it once per turn that brought news (wakeLater).
+func (t *Transfer) await() { <-t.wake }
 
-// lend offers w to the consumer if it is waiting, or about to; the driver
-// calls it with direction 0 (reading) of w armed.
-func (t *Transfer) lend(w *watcher) bool {
-	t.mu.Lock()
-	ok := t.awaiting && t.lent == nil && !t.done
-	if ok {
-		t.lent = w
-	}
-	t.mu.Unlock()
-	if ok {
-		signal(t.wake)
-	}
-	return ok
-}
+// unlockStopAwaiting unlocks mu; the consumer is done waiting.
+func (t *Transfer) unlockStopAwaiting() { t.mu.Unlock() }
 
-// await blocks until there is something for the consumer, waiting for a
-// lent socket in the meantime. The caller set awaiting.
-func (t *Transfer) await() {
-	<-t.wake
-	t.mu.Lock()
-	w := t.lent
-	t.lent, t.awaiting = nil, false
-	t.mu.Unlock()
-	if w == nil {
-		return
-	}
-	t.waitMu.Lock()
-	t.waitFD.Store(w.nfd)
-	t.waitMu.Unlock()
-	var err error
-	if len(t.wake) == 0 { // else notify came before waitFD was set
-		err = w.nfd.Wait(context.Background(), netpoll.Read)
-	}
-	t.waitMu.Lock()
-	t.waitFD.Store(nil)
-	interrupted := t.interrupted
-	t.interrupted = false
-	t.waitMu.Unlock()
-	if interrupted {
-		w.nfd.ClearInterrupt(netpoll.Read)
-	}
-	if err != netpoll.ErrClosed { // closed: the watcher was dropped
-		t.giveBack(w)
-	}
-}
-
-// unlockStopAwaiting notes that the consumer does not wait any more,
-// unlocks mu, and gives back a socket lent to it. The caller holds mu.
-func (t *Transfer) unlockStopAwaiting() {
-	w := t.lent
-	t.lent, t.awaiting = nil, false
-	t.mu.Unlock()
-	t.giveBack(w)
-}
-
-// giveBack returns a lent socket to the driver as readiness.
-func (t *Transfer) giveBack(w *watcher) {
-	if w != nil {
-		t.m.post(work{op: opReady, w: w, ev: netpoll.Read})
-	}
-}
-
-// notify wakes the consumer, interrupting its wait for a lent socket.
-func (t *Transfer) notify() {
-	signal(t.wake)
-	if t.waitFD.Load() == nil {
-		return
-	}
-	t.waitMu.Lock()
-	if fd := t.waitFD.Load(); fd != nil && !t.interrupted {
-		t.interrupted = true
-		fd.Interrupt(netpoll.Read)
-	}
-	t.waitMu.Unlock()
-}
+// notify wakes the consumer.
+func (t *Transfer) notify() { signal(t.wake) }
 
 // resumeLocked reports whether the consumer should ask the driver to resume
 // a paused download, and notes that it will.
@@ -477,6 +392,14 @@ func (t *Transfer) finish(err error) {
 	signal(t.space)
 }
 
+// finalInfo returns the transfer's info once it is over (doneCh closed),
+// converted from what libcurl reported the first time it is asked for:
+// most transfers are never asked.
+func (t *Transfer) finalInfo() TransferInfo {
+	t.infoOnce.Do(func() { t.info, _ = transferInfo(&t.cinfo) })
+	return t.info
+}
+
 // resultError turns a finished transfer's CURLcode into its error, with
 // the error buffer's text and the errno (CURLINFO_OS_ERRNO), read on the
 // driver as it ended: once the transfer is over the handle may be reset or
@@ -509,10 +432,10 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	return C.size_t(len(p))
 }
 
-// wakeLater wakes t's consumer once the current libcurl call has returned
-// and its completions are handled (Multi.afterCall): libcurl delivers a body
-// in many chunks per call, and a small body with the transfer's end, so one
-// wake-up per call instead of one per chunk saves goroutine switches.
+// wakeLater wakes t's consumer at the end of the driver's turn, when its
+// completions are handled (Multi.finishTurn): libcurl delivers a body in
+// many chunks per call, and a small body with the transfer's end, so one
+// wake-up per turn instead of one per chunk saves goroutine switches.
 func (t *Transfer) wakeLater() {
 	if !t.wakeQueued {
 		t.wakeQueued = true
@@ -527,24 +450,28 @@ func (t *Transfer) headerDoneLocked() {
 	}
 }
 
-// onHeader is the header callback's work: collect the header block, find
-// where the final one ends, and keep trailers.
+// onHeader is the header callback's work: collect the header block as
+// bytes (split into lines only if Header is called), find where the final
+// one ends, and keep trailers.
 func (t *Transfer) onHeader(raw []byte) {
 	t.m.progress++
-	line := strings.TrimRight(string(raw), "\r\n")
+	line := raw
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1] // bytes.TrimRight builds a set per call
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.hdrDone:
-		if line != "" {
-			t.trailer = append(t.trailer, line)
+		if len(line) > 0 {
+			t.trailer = append(t.trailer, string(line))
 		}
-	case strings.HasPrefix(line, "HTTP/"):
-		t.hdr = append(t.hdr[:0], line)
-		t.status = parseStatus(line)
-	case line != "":
-		t.hdr = append(t.hdr, line)
-	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && hasField(t.hdr, "Location")):
+	case bytes.HasPrefix(line, []byte("HTTP/")):
+		t.hdrBlock = append(append(t.hdrBlock[:0], line...), '\n')
+		t.status = statusOf(line)
+	case len(line) > 0:
+		t.hdrBlock = append(append(t.hdrBlock, line...), '\n')
+	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && blockHasField(t.hdrBlock, "Location")):
 		// The blank line that ends a final response's header block; 1xx
 		// blocks and followed redirects are followed by another block.
 		t.headerDoneLocked()
@@ -552,6 +479,37 @@ func (t *Transfer) onHeader(raw []byte) {
 	case t.status == 101:
 		t.headerDoneLocked()
 	}
+}
+
+// statusOf is parseStatus of a line in bytes, without a copy.
+func statusOf(line []byte) int {
+	_, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok {
+		return 0
+	}
+	code, _, _ := bytes.Cut(bytes.TrimLeft(rest, " "), []byte(" "))
+	if len(code) != 3 {
+		return 0
+	}
+	n := 0
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = 10*n + int(c-'0')
+	}
+	return n
+}
+
+// blockHasField reports whether a header block (lines ending in '\n')
+// has a field name.
+func blockHasField(block []byte, name string) bool {
+	for line := range bytes.Lines(block) {
+		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseStatus returns the code of a status line ("HTTP/1.1 200 OK",
@@ -573,15 +531,6 @@ func isRedirect(code int) bool {
 	switch code {
 	case 301, 302, 303, 307, 308:
 		return true
-	}
-	return false
-}
-
-func hasField(lines []string, name string) bool {
-	for _, l := range lines {
-		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
-			return true
-		}
 	}
 	return false
 }

@@ -640,9 +640,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if c.mr, err = c.tr.acquireMulti(c.req.URL.Host); err != nil {
 		return nil, err
 	}
-	// Unless httptrace hooks are delivered first, this goroutine waits for
-	// the header block right away (Transfer.Header).
-	if c.t, err = c.mr.m.start(ctx, e, c.obs == nil); err != nil {
+	if c.t, err = c.mr.m.Start(ctx, e); err != nil {
 		if errors.Is(err, ErrClosed) {
 			err = errTransportClosed
 		}

@@ -371,10 +371,10 @@ func (o *observer) deliver() {
 	o.ended = true
 	// The driver side is quiet now: the transfer is over.
 	err := o.t.Err()
-	if err == nil && o.trace != nil && !o.gotConn && o.t.info.RemoteAddr.IsValid() {
+	if err == nil && o.trace != nil && !o.gotConn && o.t.finalInfo().RemoteAddr.IsValid() {
 		// No prereq callback (libcurl older than 7.80.0).
-		o.push(traceEvent{kind: evGotConn, reused: o.t.info.Reused, conn: connInfo{
-			Local: o.t.info.LocalAddr, Remote: o.t.info.RemoteAddr,
+		o.push(traceEvent{kind: evGotConn, reused: o.t.finalInfo().Reused, conn: connInfo{
+			Local: o.t.finalInfo().LocalAddr, Remote: o.t.finalInfo().RemoteAddr,
 		}})
 	}
 	if o.trace != nil {

@@ -1,7 +1,6 @@
 package netpoll_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"testing"
@@ -15,8 +14,17 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// socketpair returns a connected AF_UNIX stream pair. Both ends are blocking,
-// like the resolver wake-up pair of libcurl 7.88.
+func newSet(t *testing.T) *netpoll.Set {
+	t.Helper()
+	s, err := netpoll.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// socketpair returns a connected AF_UNIX stream pair, closed at the end.
 func socketpair(t *testing.T) (a, b int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -27,258 +35,191 @@ func socketpair(t *testing.T) (a, b int) {
 	return fds[0], fds[1]
 }
 
-func dup(t *testing.T, fd int) *netpoll.FD {
-	t.Helper()
-	p, err := netpoll.Dup(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-// waitAsync runs Wait on a goroutine and returns its result channel.
-func waitAsync(ctx context.Context, p *netpoll.FD, ev netpoll.Event) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- p.Wait(ctx, ev) }()
+// park runs Park on a goroutine and returns its results.
+func park(s *netpoll.Set) <-chan []netpoll.Readiness {
+	ch := make(chan []netpoll.Readiness, 1)
+	go func() {
+		out := make([]netpoll.Readiness, 8)
+		n, err := s.Park(out)
+		if err != nil {
+			out = append(out[:0], netpoll.Readiness{FD: -1})
+		}
+		ch <- out[:n]
+	}()
 	return ch
 }
 
-func expectBlocked(t *testing.T, ch <-chan error) {
+func within(t *testing.T, ch <-chan []netpoll.Readiness) []netpoll.Readiness {
 	t.Helper()
 	select {
-	case err := <-ch:
-		t.Fatalf("wait returned early: %v", err)
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("Park did not return")
+		return nil
+	}
+}
+
+// TestReadyBeforePark is the lost wake-up case: the descriptor became
+// ready before the set was parked on, so the runtime saw the edge while
+// nobody waited. Park's first try must find it, and level-triggered, again
+// and again until it is drained.
+func TestReadyBeforePark(t *testing.T) {
+	s := newSet(t)
+	a, b := socketpair(t)
+	if err := s.Watch(a, netpoll.Read, 7, false); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(b, []byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		r := within(t, park(s))
+		if len(r) != 1 || r[0].FD != a || r[0].Tag != 7 || r[0].Events&netpoll.Read == 0 {
+			t.Fatalf("Park = %+v, want %d readable with tag 7", r, a)
+		}
+	}
+}
+
+// TestParkWakes parks with nothing ready: readiness that comes later, and
+// Wake, each end the park.
+func TestParkWakes(t *testing.T) {
+	s := newSet(t)
+	a, b := socketpair(t)
+	if err := s.Watch(a, netpoll.Read, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	ch := park(s)
+	select {
+	case r := <-ch:
+		t.Fatalf("Park returned %+v with nothing ready", r)
 	case <-time.After(50 * time.Millisecond):
 	}
-}
-
-func expectResult(t *testing.T, ch <-chan error, want error) {
-	t.Helper()
-	select {
-	case err := <-ch:
-		if !errors.Is(err, want) && err != want {
-			t.Fatalf("wait = %v, want %v", err, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("wait did not return")
-	}
-}
-
-// TestReadyBeforeWait is the lost-wake-up case: the edge for the data came
-// while nobody waited, and RawConn.Read resets pending readiness, so only
-// the level probe can see it.
-func TestReadyBeforeWait(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	if _, err := unix.Write(b, []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond) // let the poller see and record the edge
-	for i := 0; i < 3; i++ {          // level semantics: ready until drained
-		expectResult(t, waitAsync(context.Background(), p, netpoll.Read), nil)
-	}
-}
-
-func TestWaitReadBlocksUntilData(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	ch := waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch)
 	unix.Write(b, []byte("x"))
-	expectResult(t, ch, nil)
-
-	var buf [8]byte
-	if n, err := unix.Read(a, buf[:]); n != 1 || err != nil {
-		t.Fatalf("read = %d, %v", n, err)
+	if r := within(t, ch); len(r) != 1 || r[0].FD != a {
+		t.Fatalf("Park = %+v", r)
 	}
-	ch = waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch) // drained: no longer ready
-	unix.Write(b, []byte("y"))
-	expectResult(t, ch, nil)
-}
-
-func TestWaitWrite(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	expectResult(t, waitAsync(context.Background(), p, netpoll.Write), nil)
-
-	// Fill the send buffer, then wait for the peer to make room.
-	unix.SetNonblock(a, true)
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := unix.Write(a, chunk); err == unix.EAGAIN {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ch := waitAsync(context.Background(), p, netpoll.Write)
-	expectBlocked(t, ch)
-	unix.SetNonblock(b, true)
-	for drained := 0; drained < 1<<20; {
-		n, err := unix.Read(b, chunk)
-		if err == unix.EAGAIN {
-			break // drained; the wait must have fired or fire soon
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		drained += n
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Fatal(err)
-			}
-			return
-		default:
-		}
-	}
-	expectResult(t, ch, nil)
-}
-
-func TestHangUpIsReadable(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	ch := waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch)
-	unix.Shutdown(b, unix.SHUT_WR)
-	expectResult(t, ch, nil)
-}
-
-func TestCloseWakesWaiters(t *testing.T) {
-	a, _ := socketpair(t)
-	p := dup(t, a)
-	ch := waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	expectResult(t, ch, netpoll.ErrClosed)
-	if err := p.Close(); err != nil {
-		t.Fatalf("second Close = %v, want nil", err)
-	}
-	if err := p.Wait(context.Background(), netpoll.Read); err != netpoll.ErrClosed {
-		t.Fatalf("Wait after Close = %v, want ErrClosed", err)
-	}
-}
-
-func TestContextCancelsWait(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := waitAsync(ctx, p, netpoll.Read)
-	expectBlocked(t, ch)
-	cancel()
-	expectResult(t, ch, context.Canceled)
-
-	// The deadline used to interrupt must not stick to later waits.
-	ch = waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch)
-	unix.Write(b, []byte("x"))
-	expectResult(t, ch, nil)
-
-	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
 	var buf [1]byte
 	unix.Read(a, buf[:])
-	expectResult(t, waitAsync(ctx, p, netpoll.Read), context.DeadlineExceeded)
-}
-
-func TestDupLeavesOriginalOpen(t *testing.T) {
-	a, b := socketpair(t)
-	p := dup(t, a)
-	if p.Fd() == a {
-		t.Fatal("Dup returned the original descriptor")
+	ch = park(s)
+	time.Sleep(20 * time.Millisecond)
+	s.Wake()
+	if r := within(t, ch); len(r) != 0 {
+		t.Fatalf("Park after Wake = %+v, want nothing ready", r)
 	}
-	flags, err := unix.FcntlInt(uintptr(p.Fd()), unix.F_GETFD, 0)
-	if err != nil || flags&unix.FD_CLOEXEC == 0 {
-		t.Fatalf("duplicate is not close-on-exec: flags=%#x err=%v", flags, err)
-	}
-	p.Close()
-	if _, err := unix.Write(b, []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	var buf [1]byte
-	if n, err := unix.Read(a, buf[:]); n != 1 || err != nil {
-		t.Fatalf("original after Close: read = %d, %v", n, err)
+	s.Wake() // before the park: the next one returns at once
+	if r := within(t, park(s)); len(r) != 0 {
+		t.Fatalf("Park after an earlier Wake = %+v", r)
 	}
 }
 
-func TestOwnClosesDescriptor(t *testing.T) {
-	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+// TestParkDeadline checks that the deadline ends a park, and stays past
+// until moved.
+func TestParkDeadline(t *testing.T) {
+	s := newSet(t)
+	if err := s.SetDeadline(time.Now().Add(30 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fds[1])
-	p, err := netpoll.Own(fds[0])
-	if err != nil {
-		unix.Close(fds[0])
-		t.Fatal(err)
+	start := time.Now()
+	out := make([]netpoll.Readiness, 4)
+	if _, err := s.Park(out); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Park = %v, want the deadline", err)
 	}
-	ch := waitAsync(context.Background(), p, netpoll.Read)
-	expectBlocked(t, ch)
-	unix.Write(fds[1], []byte("x"))
-	expectResult(t, ch, nil)
-	p.Close()
-	if _, err := unix.FcntlInt(uintptr(fds[0]), unix.F_GETFD, 0); err != unix.EBADF {
-		t.Fatalf("owned descriptor still open after Close (err=%v)", err)
+	if d := time.Since(start); d < 25*time.Millisecond {
+		t.Fatalf("the deadline passed after %v", d)
+	}
+	if _, err := s.Park(out); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("second Park = %v, want the deadline again", err)
+	}
+	s.SetDeadline(time.Time{})
+	s.Wake()
+	if _, err := s.Park(out); err != nil {
+		t.Fatalf("Park after clearing the deadline = %v", err)
 	}
 }
 
-func TestRegularFileIsRefused(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if p, err := netpoll.Dup(int(f.Fd())); err == nil {
-		p.Close()
-		t.Fatal("Dup of a regular file succeeded; waits on it could never be woken")
-	}
-}
-
-func TestBadWaitEvent(t *testing.T) {
+// TestWatchReusedNumber registers a descriptor, closes it (the kernel drops
+// it from the set) and watches a new socket with the same number as if it
+// were the old one: MOD fails with ENOENT, and Watch adds it.
+func TestWatchReusedNumber(t *testing.T) {
+	s := newSet(t)
 	a, _ := socketpair(t)
-	p := dup(t, a)
-	if err := p.Wait(context.Background(), netpoll.Read|netpoll.Write); err == nil {
-		t.Fatal("Wait(Read|Write) succeeded")
+	if err := s.Watch(a, netpoll.Read, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(a)
+	c, d := socketpair(t)
+	reused, peer := c, d
+	if d == a {
+		reused, peer = d, c
+	}
+	if reused != a {
+		t.Skipf("the new pair got %d and %d, not %d", c, d, a)
+	}
+	if err := s.Watch(reused, netpoll.Read, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Watch(reused, netpoll.Read|netpoll.Write, 2, false); err != nil {
+		t.Fatalf("ADD of a registered descriptor: %v, want a MOD", err)
+	}
+	unix.Write(peer, []byte("x"))
+	if r := within(t, park(s)); len(r) != 1 || r[0].FD != reused || r[0].Tag != 2 {
+		t.Fatalf("Park = %+v", r)
 	}
 }
 
-// BenchmarkWakeUp is one readiness wake-up through the runtime poller: a
-// goroutine waits for Read on a socket, the benchmark writes a byte, and
-// the waiter wakes, reads it and hands control back.
-func BenchmarkWakeUp(b *testing.B) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+// TestHangupWithoutInterest: epoll reports a hang-up of a descriptor in the
+// set with an empty interest, which is why a socket nobody wants must be
+// forgotten, not kept with no interest.
+func TestHangupWithoutInterest(t *testing.T) {
+	s := newSet(t)
+	a, b := socketpair(t)
+	if err := s.Watch(a, 0, 3, false); err != nil {
+		t.Fatal(err)
+	}
+	unix.Shutdown(b, unix.SHUT_RDWR)
+	r := within(t, park(s))
+	if len(r) != 1 || r[0].Events&netpoll.Hangup == 0 {
+		t.Fatalf("Park = %+v, want a hang-up", r)
+	}
+	if err := s.Forget(a); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]netpoll.Readiness, 4)
+	if n, _ := s.Poll(out); n != 0 {
+		t.Fatalf("Poll after Forget = %+v", out[:n])
+	}
+}
+
+// TestRebuildDropsGhost keeps an entry that no number reaches (the socket
+// was closed while a duplicate kept its file open): only Rebuild sheds it.
+func TestRebuildDropsGhost(t *testing.T) {
+	s := newSet(t)
+	a, b := socketpair(t)
+	if err := s.Watch(a, netpoll.Read, 4, false); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := unix.Dup(a)
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
-	p, err := netpoll.Dup(fds[0])
-	if err != nil {
-		b.Fatal(err)
+	defer unix.Close(dup)
+	unix.Close(a)
+	unix.Write(b, []byte("x"))
+	out := make([]netpoll.Readiness, 4)
+	if n, _ := s.Poll(out); n != 1 || out[0].Tag != 4 {
+		t.Fatalf("the ghost: Poll = %+v", out[:n])
 	}
-	woke := make(chan struct{})
-	go func() {
-		defer close(woke)
-		var buf [1]byte
-		for {
-			if err := p.Wait(context.Background(), netpoll.Read); err != nil {
-				return
-			}
-			unix.Read(fds[0], buf[:])
-			woke <- struct{}{}
-		}
-	}()
-	b.ReportAllocs()
-	for b.Loop() {
-		unix.Write(fds[1], []byte{1})
-		<-woke
+	if err := s.Forget(a); err == nil {
+		t.Fatal("Forget reached the ghost by a closed number")
 	}
-	b.StopTimer()
-	p.Close()
-	for range woke {
+	if err := s.Rebuild(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Poll(out); n != 0 {
+		t.Fatalf("after Rebuild: Poll = %+v", out[:n])
+	}
+	s.Wake()
+	if r := within(t, park(s)); len(r) != 0 {
+		t.Fatalf("Park after Rebuild = %+v", r)
 	}
 }

@@ -1,0 +1,486 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// The driver: one goroutine per Multi, the only caller of libcurl for the
+// multi handle and its easy handles. It takes turns; a turn handles the
+// inbox (adds, cancels, resumes), a timeout that is due, one batch of ready
+// sockets from the event set (epoll_wait with timeout 0) with one
+// curl_multi_socket_action each, then the transfers libcurl finished
+// (curl_multi_info_read), and wakes the goroutines whose transfers have
+// news. With nothing left to do it parks on the runtime's poller until a
+// socket of the set is ready, a poster wakes it, or libcurl's timeout (the
+// set's deadline) passes.
+
+// eventBatch bounds the ready sockets one turn hands to libcurl, so that a
+// busy Multi still gets to its inbox often.
+const eventBatch = 64
+
+// stallRescue is how long the driver lets libcurl run transfers while it
+// asks for neither a socket nor a timeout, before it runs them anyway (see
+// stalled).
+const stallRescue = time.Second
+
+// run is the driver goroutine, from NewMulti to the end of Close.
+func (m *Multi) run() {
+	defer close(m.done)
+	for {
+		more := m.turn()
+		if m.quit.Load() {
+			m.shutdown()
+			return
+		}
+		if more {
+			// Ready sockets are left (a full batch, a socket libcurl
+			// did not drain) or a 0 ms timeout is due: another turn,
+			// which starts with the inbox. No runtime.Gosched here: the
+			// driver is the bottleneck of every transfer of its Multi,
+			// and a yield would send it to the back of the run queue,
+			// behind every goroutine of a busy program (a cancel then
+			// waited seconds under -race on a loaded machine). The
+			// runtime preempts it if it runs long.
+			continue
+		}
+		m.park()
+	}
+}
+
+// park waits on the runtime's poller until there is work; the set's
+// readiness found on the way is kept for the next turn.
+func (m *Multi) park() {
+	m.parked.Store(true)
+	if m.quit.Load() || m.hasMessages() {
+		m.parked.Store(false)
+		return
+	}
+	m.setDeadline()
+	m.stats.parks++
+	n, err := m.set.Park(m.evs)
+	m.parked.Store(false)
+	m.nevs = n
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		m.fired = true
+		m.deadline, m.rescuing = time.Time{}, false
+		m.set.SetDeadline(time.Time{})
+	case err != nil:
+		// The set failed: nothing the driver can do but keep turning
+		// without parking for long. Never seen; say so loudly.
+		panic(fmt.Sprintf("curlpoll: waiting on the event set: %v", err))
+	}
+}
+
+// setDeadline puts libcurl's timeout on the set before the driver parks, or
+// the stall rescue's when libcurl asked for nothing while transfers run.
+func (m *Multi) setDeadline() {
+	var due time.Time
+	rescue := false
+	switch {
+	case m.timeoutMS > 0:
+		due = m.timeoutAt
+	case m.timeoutMS < 0 && len(m.active) > 0 && m.wanting == 0:
+		if m.rescuing {
+			return // the rescue's deadline is set already
+		}
+		due, rescue = time.Now().Add(stallRescue), true
+	}
+	m.rescuing = rescue
+	if due.Equal(m.deadline) {
+		return
+	}
+	m.deadline = due
+	m.set.SetDeadline(due)
+}
+
+// turn is one turn of the driver; it reports whether work is left that
+// must not wait for the poller (ready sockets beyond the batch, or a 0 ms
+// timeout).
+func (m *Multi) turn() (more bool) {
+	m.stats.turns++
+	m.drain()
+	if m.fired {
+		m.fired = false
+		m.timeout()
+	}
+	if m.timerDue {
+		m.timerDue = false
+		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+	}
+	n := m.nevs
+	m.nevs = 0
+	if n == 0 {
+		n, _ = m.set.Poll(m.evs)
+	}
+	m.staleSeen = false
+	for i := range n {
+		m.event(m.evs[i])
+	}
+	if m.staleSeen {
+		if m.staleRun++; m.staleRun >= staleLimit {
+			m.staleRun = 0
+			m.rebuild()
+		}
+	} else {
+		m.staleRun = 0
+	}
+	// A 0 ms timeout asked for by what just ran (a handle added, a
+	// transfer's next step): run it now, once; more wait for the next
+	// turn, after the inbox, so that a stream of them cannot starve it.
+	if m.timerDue {
+		m.timerDue = false
+		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+	}
+	m.finishTurn()
+	return n == len(m.evs) || m.timerDue || m.staleSeen
+}
+
+// timeout runs the timeout action when the set's deadline passed: the one
+// libcurl asked for, or a stall rescue. A rescue runs every transfer
+// (curl_multi_socket_all, deprecated but kept by libcurl for this): a
+// timeout action runs only the transfers whose timers expired, and a
+// stalled transfer has none.
+func (m *Multi) timeout() {
+	if m.timeoutMS >= 0 {
+		// The timeout is used up. A timeout action makes libcurl
+		// announce its next one even if unchanged (it clears its
+		// record of the last), but when none is left it says nothing:
+		// keeping this one would fire it again and again.
+		m.timeoutMS = -1
+		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		return
+	}
+	if !m.stalled() {
+		return
+	}
+	m.stats.rescues++
+	var running C.int
+	raceReleaseIO()
+	C.curlpoll_run_all(m.c, &running)
+	m.stats.running = int(running)
+	m.afterCall()
+}
+
+// stalled reports whether libcurl runs transfers while it waits for
+// nothing: no socket, no timeout, and a transfer that is not paused (a
+// paused transfer waits for its reader or writer, rightly). libcurl 7.88
+// does so with FTP on a reused control connection; running its transfers
+// gets it going again. Each one is counted (Stats.Rescues): in HTTP it would hide a
+// lost timeout of curlpoll's own.
+func (m *Multi) stalled() bool {
+	if m.timeoutMS >= 0 || m.wanting > 0 {
+		return false
+	}
+	for t := range m.active {
+		t.mu.Lock()
+		paused := t.recvPaused || t.sendPaused
+		t.mu.Unlock()
+		if !paused {
+			return true
+		}
+	}
+	return false
+}
+
+// drain handles every message in the inbox.
+func (m *Multi) drain() {
+	m.mu.Lock()
+	items := m.inbox
+	m.inbox = m.spare
+	m.mu.Unlock()
+	sortCancels(items)
+	for i := range items {
+		m.handleWork(&items[i])
+		items[i] = work{}
+	}
+	m.spare = items[:0]
+}
+
+// sortCancels puts each run of cancels in items in the order their
+// transfers started. libcurl 7.88 keeps a host's connections in a list in
+// the order they were made, and finds a connection there by walking it
+// when a transfer leaves: cancelling 10,000 transfers in the order their
+// contexts happened to fire (a context's children are a map) walked half of
+// it each time.
+func sortCancels(items []work) {
+	for i := 0; i < len(items); {
+		j := i
+		for j < len(items) && items[j].op == opCancel {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.t.id, b.t.id) })
+		}
+		i = max(j, i+1)
+	}
+}
+
+func (m *Multi) handleWork(w *work) {
+	switch w.op {
+	case opAdd:
+		m.add(w.t)
+	case opCancel:
+		if w.t.active {
+			m.remove(w.t, w.err)
+		}
+	case opResumeRecv, opResumeSend:
+		m.resume(w.t, w.op)
+	case opExec:
+		w.fn()
+		m.applyTimer() // the function may have called libcurl
+	case opRearm:
+		m.rearm(w.fd, w.gen)
+	}
+}
+
+func (m *Multi) add(t *Transfer) {
+	if err := t.ctx.Err(); err != nil {
+		t.finish(err)
+		return
+	}
+	t.e.cur = t
+	t.active = true
+	m.active[t] = struct{}{}
+	if t.e.sockMulti != m {
+		// The connections this handle opens from now on report their
+		// sockets' opening and closing to this Multi.
+		if rc := C.curlpoll_easy_socket_data(t.e.c, C.uintptr_t(m.handle)); rc != C.CURLE_OK {
+			t.e.cur = nil
+			delete(m.active, t)
+			t.finish(codeErr(rc))
+			return
+		}
+		t.e.sockMulti = m
+	}
+	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
+	m.guardReuse(t.e)
+	if m.share != nil && t.e.share == nil &&
+		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, unsafe.Pointer(m.share.sh)) == C.CURLE_OK {
+		t.e.multiShared = true
+	}
+	t.errnoBase = t.e.osErrnoBase() // errno.go
+	raceReleaseIO()
+	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+		t.e.cs.lines = nil
+		if t.e.cs.reuse_guard != nil {
+			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
+			t.e.cs.reuse_guard = nil
+		}
+		m.unshare(t.e)
+		t.e.cur = nil
+		delete(m.active, t)
+		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
+		return
+	}
+	m.afterCall()
+}
+
+// guardReuse keeps a PIPEWAIT transfer from leaving behind a connection
+// that makes later PIPEWAIT transfers wait forever (see
+// libcurlPipewaitStalls): it runs with CURLOPT_FORBID_REUSE until its first
+// header line, unless it asked for that itself. The header callback and
+// curlpoll_done turn it off again.
+func (m *Multi) guardReuse(e *Easy) {
+	if !e.pipeWait || e.forbidReuse || !libcurlPipewaitStalls() {
+		return
+	}
+	if C.curlpoll_setopt_long(e.c, C.CURLOPT_FORBID_REUSE, 1) == C.CURLE_OK {
+		e.cs.reuse_guard = e.c
+	}
+}
+
+// remove detaches t from the multi handle and ends it with err. libcurl
+// closes an HTTP/1 connection that is in the middle of a transfer, and
+// resets an HTTP/2 stream.
+func (m *Multi) remove(t *Transfer, err error) {
+	m.detach(t)
+	t.finish(err)
+	m.afterCall()
+}
+
+// complete detaches t, which libcurl has finished with result rc, and ends
+// it with the error rc means.
+func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
+	var detail string
+	if rc != C.CURLE_OK || t.cause != nil {
+		// Read before the handle is removed, which may log more.
+		detail = C.GoString(t.e.errbuf)
+	}
+	ok := m.detach(t)
+	if !ok && rc == C.CURLE_OK {
+		// A trailer line failed the transfer after libcurl had finished
+		// it; had the callback seen the line at once, libcurl would have
+		// failed it so.
+		rc = C.CURLE_WRITE_ERROR
+	}
+	t.finish(t.resultError(rc, detail, m.cs.info.os_errno))
+}
+
+// detach removes t from the multi handle with one call into C
+// (curlpoll_done): the header lines the header callback still holds go to
+// Go first (false if they failed the transfer), then the transfer's info
+// is read into m.cs.info and kept in t.cinfo (the Transport's Easy is
+// reset right after the end), to convert if asked for, then the handle is
+// removed.
+func (m *Multi) detach(t *Transfer) (ok bool) {
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
+	m.unshare(t.e)
+	t.cinfo = m.cs.info
+	t.e.cur = nil
+	delete(m.active, t)
+	return ok
+}
+
+// unshare takes the Multi's own share off e's handle, if add set it.
+func (m *Multi) unshare(e *Easy) {
+	if e.multiShared {
+		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_SHARE, nil)
+		e.multiShared = false
+	}
+}
+
+// resume lifts the pause that a callback put on one direction of t. The
+// call may re-enter the write callback with data libcurl held back, which
+// may pause again; a 0 ms timeout then gets the transfer moving.
+func (m *Multi) resume(t *Transfer, op workOp) {
+	t.mu.Lock()
+	if op == opResumeRecv {
+		t.recvPaused, t.unpauseQueued = false, false
+	} else {
+		t.sendPaused, t.sendQueued = false, false
+	}
+	var mask C.int
+	if t.recvPaused {
+		mask |= C.CURLPAUSE_RECV
+	}
+	if t.sendPaused {
+		mask |= C.CURLPAUSE_SEND
+	}
+	t.mu.Unlock()
+	if !t.active {
+		return
+	}
+	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection
+	// any more; its completion is on its way.
+	raceReleaseIO()
+	C.curl_easy_pause(t.e.c, mask)
+	m.afterCall()
+}
+
+// socketAction reports readiness (or a timeout, for CURL_SOCKET_TIMEOUT)
+// to libcurl.
+func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
+	if fd == C.CURL_SOCKET_TIMEOUT {
+		m.stats.actionTimeout++
+	} else {
+		m.stats.actionSocket++
+	}
+	var running C.int
+	raceReleaseIO()
+	C.curl_multi_socket_action(m.c, fd, ev, &running)
+	m.stats.running = int(running)
+	m.afterCall()
+}
+
+// afterCall runs after every libcurl call the driver makes: it takes in
+// what the timer callback recorded, and re-raises a panic that a socket
+// callback recovered from (a bug in curlpoll, raised here where no C frame
+// is below).
+func (m *Multi) afterCall() {
+	raceAcquireIO()
+	m.applyTimer()
+	if p := m.panicked; p != nil {
+		m.panicked = nil
+		panic(p)
+	}
+}
+
+// finishTurn completes every transfer that libcurl reports done
+// (curl_multi_info_read), then wakes the consumers that got news during
+// the turn, each once.
+func (m *Multi) finishTurn() {
+	for {
+		// Messages die with curl_multi_remove_handle: these are copies.
+		n := int(C.curlpoll_info_read(m.c, m.cs))
+		for i := range n {
+			msg := m.cs.msgs[i]
+			t := transferAt(msg.priv)
+			if t == nil || !t.active {
+				continue
+			}
+			m.stats.completed++
+			m.progress++
+			m.complete(t, msg.result)
+			m.afterCall() // removing it may have changed libcurl's timeout
+		}
+		if n < C.CURLPOLL_MSGS {
+			break
+		}
+	}
+	for i, t := range m.toWake {
+		t.wakeQueued = false
+		t.notify()
+		m.toWake[i] = nil
+	}
+	m.toWake = m.toWake[:0]
+}
+
+// recoverCallback records a panic in a socket callback for afterCall to
+// re-raise.
+func (m *Multi) recoverCallback() {
+	if r := recover(); r != nil && m.panicked == nil {
+		m.panicked = r
+	}
+}
+
+// shutdown is the driver's last act: fail what is queued, stop what runs,
+// free the multi handle while its callbacks still work, then close the
+// event set.
+func (m *Multi) shutdown() {
+	m.mu.Lock()
+	m.closed = true
+	items := m.inbox
+	m.inbox = nil
+	m.mu.Unlock()
+	for _, w := range items {
+		switch w.op {
+		case opAdd:
+			w.t.finish(ErrClosed)
+		case opExec:
+			w.fn() // the Multi still works: Easy.Close's cleanup, Stats
+		}
+	}
+	for t := range m.active {
+		m.detach(t)
+		t.finish(ErrClosed)
+	}
+	// curl_multi_cleanup closes the cached connections, firing the
+	// close-socket callback, so the callbacks' state stays valid until it
+	// returns.
+	C.curl_multi_cleanup(m.c)
+	m.c = nil
+	if m.share != nil {
+		C.curlpoll_share_free(m.share) // every handle let go of it in detach
+		m.share = nil
+	}
+	C.free(unsafe.Pointer(m.cs)) // no callback can run now
+	m.cs = nil
+	for fd := range m.socks {
+		if s := &m.socks[fd]; s.rearms != nil {
+			s.rearms.Stop()
+		}
+	}
+	m.socks = nil
+	m.set.Close()
+	deleteHandle(m.handle)
+}
