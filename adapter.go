@@ -41,24 +41,25 @@ type Multi struct {
 
 	// Driver-only state: touched by the driver goroutine and by libcurl's
 	// callbacks, which run inside its calls.
-	spare     []work
-	evs       []netpoll.Readiness
-	nevs      int         // events in evs that Park found, for the next turn
-	socks     []sockState // libcurl's sockets by descriptor (fdwatch.go)
-	nextGen   uint32
-	wanting   int  // sockets libcurl wants something of
-	staleSeen bool // the current turn saw events of forgotten registrations
-	staleRun  int  // turns in a row that did
-	active    map[*Transfer]struct{}
-	timerDue  bool      // libcurl asked for a timeout action as soon as possible
-	timeoutMS int64     // libcurl's last timeout, -1 for none
-	timeoutAt time.Time // when it is due, if > 0
-	deadline  time.Time // the set's deadline: libcurl's timeout, or the stall rescue's
-	rescuing  bool      // deadline is the stall rescue's
-	fired     bool      // the deadline passed
-	panicked  any       // a panic recovered in a socket callback (socket, open, close)
-	toWake    []*Transfer
-	progress  uint64 // bumped by every callback that moved something (spin guard)
+	spare      []work
+	evs        []netpoll.Readiness
+	nevs       int         // events in evs that Park found, for the next turn
+	socks      []sockState // libcurl's sockets by descriptor (fdwatch.go)
+	nextGen    uint32
+	wanting    int  // sockets libcurl wants something of
+	staleSeen  bool // the current turn saw events of forgotten registrations
+	staleRun   int  // turns in a row that did
+	active     map[*Transfer]struct{}
+	timerDue   bool      // libcurl asked for a timeout action as soon as possible
+	timeoutMS  int64     // libcurl's last timeout, -1 for none
+	timeoutAt  time.Time // when it is due, if > 0
+	deadline   time.Time // the set's deadline: libcurl's timeout, or the next stall check
+	stallCheck time.Time // when rescueStalled looks next, while transfers run
+	turnTime   time.Time // when the current turn began
+	fired      bool      // the deadline passed
+	panicked   any       // a panic recovered in a socket callback (socket, open, close)
+	toWake     []*Transfer
+	progress   uint64 // bumped by every callback that moved something (spin guard)
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.
 	share *C.struct_curlpoll_share

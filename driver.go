@@ -72,7 +72,7 @@ func (m *Multi) park() {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		m.fired = true
-		m.deadline, m.rescuing = time.Time{}, false
+		m.deadline = time.Time{}
 		m.set.SetDeadline(time.Time{})
 	case err != nil:
 		// The set failed: nothing the driver can do but keep turning
@@ -81,21 +81,23 @@ func (m *Multi) park() {
 	}
 }
 
-// setDeadline puts libcurl's timeout on the set before the driver parks, or
-// the stall rescue's when libcurl asked for nothing while transfers run.
+// setDeadline puts on the set, before the driver parks, libcurl's timeout
+// or, while transfers run, the next stall check if that comes first.
 func (m *Multi) setDeadline() {
 	var due time.Time
-	rescue := false
-	switch {
-	case m.timeoutMS > 0:
+	if m.timeoutMS > 0 {
 		due = m.timeoutAt
-	case m.timeoutMS < 0 && len(m.active) > 0 && m.wanting == 0:
-		if m.rescuing {
-			return // the rescue's deadline is set already
-		}
-		due, rescue = time.Now().Add(stallRescue), true
 	}
-	m.rescuing = rescue
+	if len(m.active) > 0 {
+		if m.stallCheck.IsZero() {
+			m.stallCheck = time.Now().Add(stallRescue)
+		}
+		if due.IsZero() || m.stallCheck.Before(due) {
+			due = m.stallCheck
+		}
+	} else {
+		m.stallCheck = time.Time{}
+	}
 	if due.Equal(m.deadline) {
 		return
 	}
@@ -108,10 +110,16 @@ func (m *Multi) setDeadline() {
 // timeout).
 func (m *Multi) turn() (more bool) {
 	m.stats.turns++
+	m.turnTime = time.Now()
 	m.drain()
 	if m.fired {
 		m.fired = false
 		m.timeout()
+	}
+	if !m.stallCheck.IsZero() && !m.turnTime.Before(m.stallCheck) {
+		// Checked on a busy driver too, which may not park for long.
+		m.stallCheck = m.turnTime.Add(stallRescue)
+		m.rescueStalled()
 	}
 	if m.timerDue {
 		m.timerDue = false
@@ -145,22 +153,48 @@ func (m *Multi) turn() (more bool) {
 	return n == len(m.evs) || m.timerDue || m.staleSeen
 }
 
-// timeout runs the timeout action when the set's deadline passed: the one
-// libcurl asked for, or a stall rescue. A rescue runs every transfer
-// (curl_multi_socket_all, deprecated but kept by libcurl for this): a
-// timeout action runs only the transfers whose timers expired, and a
-// stalled transfer has none.
+// timeout runs the timeout action libcurl asked for, when the set's
+// deadline passed and it is due (the deadline may be a stall check's).
 func (m *Multi) timeout() {
-	if m.timeoutMS >= 0 {
-		// The timeout is used up. A timeout action makes libcurl
-		// announce its next one even if unchanged (it clears its
-		// record of the last), but when none is left it says nothing:
-		// keeping this one would fire it again and again.
-		m.timeoutMS = -1
-		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+	if m.timeoutMS < 0 || m.turnTime.Before(m.timeoutAt) {
 		return
 	}
-	if !m.stalled() {
+	// The timeout is used up. A timeout action makes libcurl announce its
+	// next one even if unchanged (it clears its record of the last), but
+	// when none is left it says nothing: keeping this one would fire it
+	// again and again.
+	m.timeoutMS = -1
+	m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+}
+
+// rescueStalled runs every transfer once (curl_multi_socket_all,
+// deprecated but kept by libcurl for this) when one has not moved for
+// stallRescue and is not paused (a paused transfer waits for its reader
+// or writer, rightly). libcurl 7.88 leaves FTP transfers on a reused
+// control connection, and explicit FTPS ones, waiting with neither a
+// socket nor a timeout of their own, while the multi handle may still
+// have other transfers' sockets and timeouts: a timeout action runs only
+// the transfers whose timers expired, and a socket's readiness only that
+// socket's. Each rescue is counted (Stats.Rescues): a transfer that merely
+// waits a second for its server is run for nothing and counted too, and in
+// HTTP tests, which never wait so, the count stays 0, so that a rescue
+// cannot hide a lost timeout of curlpoll's own.
+func (m *Multi) rescueStalled() {
+	stalled := false
+	for t := range m.active {
+		if m.turnTime.Sub(t.movedAt) < stallRescue || t.e.cs.nlines != t.linesSeen {
+			t.linesSeen = t.e.cs.nlines // header lines, counted in C (FTP's replies)
+			continue
+		}
+		t.mu.Lock()
+		paused := t.recvPaused || t.sendPaused
+		t.mu.Unlock()
+		if !paused {
+			stalled = true
+			break
+		}
+	}
+	if !stalled {
 		return
 	}
 	m.stats.rescues++
@@ -169,27 +203,6 @@ func (m *Multi) timeout() {
 	C.curlpoll_run_all(m.c, &running)
 	m.stats.running = int(running)
 	m.afterCall()
-}
-
-// stalled reports whether libcurl runs transfers while it waits for
-// nothing: no socket, no timeout, and a transfer that is not paused (a
-// paused transfer waits for its reader or writer, rightly). libcurl 7.88
-// does so with FTP on a reused control connection; running its transfers
-// gets it going again. Each one is counted (Stats.Rescues): in HTTP it would hide a
-// lost timeout of curlpoll's own.
-func (m *Multi) stalled() bool {
-	if m.timeoutMS >= 0 || m.wanting > 0 {
-		return false
-	}
-	for t := range m.active {
-		t.mu.Lock()
-		paused := t.recvPaused || t.sendPaused
-		t.mu.Unlock()
-		if !paused {
-			return true
-		}
-	}
-	return false
 }
 
 // drain handles every message in the inbox.
@@ -250,6 +263,7 @@ func (m *Multi) add(t *Transfer) {
 	}
 	t.e.cur = t
 	t.active = true
+	t.movedAt = m.turnTime
 	m.active[t] = struct{}{}
 	if t.e.sockMulti != m {
 		// The connections this handle opens from now on report their

@@ -336,7 +336,7 @@ func (t *Transfer) onMIMERead(f *mimeFeed, p []byte) C.size_t {
 	}
 	switch {
 	case f.q.Len() > 0:
-		t.m.progress++
+		t.moved()
 		n := f.q.Read(p)
 		signal(f.space)
 		return C.size_t(n)

@@ -139,6 +139,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 	n *= size;
 	if (s->lines != NULL)
 		(*s->lines)++;
+	s->nlines++;
 	if (s->reuse_guard != NULL) {
 		// A response has begun on the connection: it may be reused.
 		curl_easy_setopt(s->reuse_guard, CURLOPT_FORBID_REUSE, 0L);

@@ -61,6 +61,7 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 struct curlpoll_easy {
 	uintptr_t handle; // the Easy's cgo.Handle
 	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
+	uint64_t nlines;  // header lines this handle received (the stall rescue)
 	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
 	size_t len, cap;  // of hdr
 	// reuse_guard is the handle itself while it runs with

@@ -79,14 +79,16 @@ type Transfer struct {
 	doneCh   chan struct{}  // closed when the transfer is over
 
 	// Driver-only state.
-	active       bool         // added to the multi handle, not yet removed
-	wakeQueued   bool         // in m.toWake
-	cause        error        // the Go error that made a callback abort the transfer
-	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
+	active       bool                   // added to the multi handle, not yet removed
+	wakeQueued   bool                   // in m.toWake
+	cause        error                  // the Go error that made a callback abort the transfer
+	lastProgress time.Time              // when progress was last passed on (SetProgressInterval)
 	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed
 	infoOnce     sync.Once              // converts cinfo into info, when asked for
 	info         TransferInfo
-	errnoBase    C.long // CURLINFO_OS_ERRNO as the transfer started (errno.go)
+	errnoBase    C.long     // CURLINFO_OS_ERRNO as the transfer started (errno.go)
+	movedAt      time.Time  // when a callback last moved it (the stall rescue)
+	linesSeen    C.uint64_t // its header lines counted in C, when the stall rescue last looked
 
 	spare    []byte // the consumer's second buffer for WriteTo
 	released bool   // Close has released the Easy (consumer side)
@@ -427,9 +429,16 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 	t.recv.Write(p)
 	t.headerDoneLocked()
 	t.mu.Unlock()
-	t.m.progress++
+	t.moved()
 	t.wakeLater()
 	return C.size_t(len(p))
+}
+
+// moved notes that a callback moved t: for the spin guard (the Multi's
+// progress) and the stall rescue (t's own). Driver only.
+func (t *Transfer) moved() {
+	t.m.progress++
+	t.movedAt = t.m.turnTime
 }
 
 // wakeLater wakes t's consumer at the end of the driver's turn, when its
@@ -454,7 +463,7 @@ func (t *Transfer) headerDoneLocked() {
 // bytes (split into lines only if Header is called), find where the final
 // one ends, and keep trailers.
 func (t *Transfer) onHeader(raw []byte) {
-	t.m.progress++
+	t.moved()
 	line := raw
 	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
 		line = line[:len(line)-1] // bytes.TrimRight builds a set per call
@@ -542,7 +551,7 @@ func (t *Transfer) onRead(p []byte) C.size_t {
 	defer t.mu.Unlock()
 	switch {
 	case t.send.Len() > 0:
-		t.m.progress++
+		t.moved()
 		n := t.send.Read(p)
 		signal(t.space)
 		return C.size_t(n)
