@@ -174,8 +174,19 @@ func (m *Multi) forget(fd int, s *sockState) {
 // its number is of a socket that is gone.
 func (m *Multi) onOpenSocket(fd int) {
 	s := m.sock(fd)
+	want := s.want
 	m.dropState(fd, s)
 	s.mine = true
+	if want != 0 {
+		// libcurl closed the socket that had this number without a
+		// REMOVE (7.88, an abandoned connect), and its record of the
+		// number may outlive it: when the same transfer wants the same
+		// of the new socket, libcurl does not say so again. Register
+		// the new socket with that interest now; an announcement that
+		// differs replaces it.
+		m.setWant(s, want)
+		m.watch(fd, s, want)
+	}
 }
 
 // onCloseSocket is the close-socket callback's work: libcurl is about to

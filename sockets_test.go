@@ -319,6 +319,27 @@ func TestReusedDescriptorNumber(t *testing.T) {
 	m.SocketCallback(reused, pollRemove)
 }
 
+// TestOpenSocketOnWantedNumber: libcurl 7.88 closes an abandoned connect
+// without a REMOVE, and the same transfer's next socket may take its
+// number; wanting the same of it, libcurl makes no socket callback. The
+// open-socket callback must register the new socket with the interest
+// libcurl still holds for the number.
+func TestOpenSocketOnWantedNumber(t *testing.T) {
+	allowSpins(t)
+	m := newMulti(t)
+	a, _ := socketPair(t)
+	must(t, m.OpenSocket(a))
+	_, _, err := m.SocketCallback(a, pollIn)
+	must(t, err)
+	syscall.Close(a) // silently: no close callback, no REMOVE
+	reused, peer := pairOnNumber(t, a)
+	must(t, m.OpenSocket(reused))
+	before, _ := m.Stats()
+	syscall.Write(peer, []byte("x"))
+	waitFor(t, func() bool { s, _ := m.Stats(); return s.ActionSocket > before.ActionSocket })
+	m.CloseSocket(reused)
+}
+
 // TestGhostRegistration keeps a second reference to a socket in the set,
 // as a child process between fork and exec holds every descriptor, then
 // closes the socket's number without the close callback: the set keeps an
