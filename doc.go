@@ -41,9 +41,9 @@
 //
 // Two guards keep a libcurl bug from spinning or stalling the driver: a
 // socket reported ready again and again while nothing moves leaves the set
-// for a growing back-off, and when libcurl runs transfers but asks for
-// neither a socket nor a timeout for a second, the driver runs them
-// anyway. [Multi.Stats] counts both.
+// for a growing back-off, and when a transfer, not paused, has not moved
+// for a second, the driver runs every transfer once. [Multi.Stats] counts
+// both.
 //
 // # Transfers
 //
@@ -151,9 +151,9 @@
 //
 // libcurl 7.88 can leave a transfer with neither a socket to wait for nor a
 // timeout (an FTP download on a reused control connection, after "229
-// Entering Extended Passive Mode"); when transfers run and libcurl has asked
-// for no timeout, the driver runs them all after a second
-// (curl_multi_socket_all).
+// Entering Extended Passive Mode", while other transfers keep the multi
+// handle busy); when a transfer, not paused, has not moved for a second,
+// the driver runs them all (curl_multi_socket_all).
 //
 // # What it is not
 //

@@ -4,11 +4,13 @@ package curlpoll
 // debugging and tests. The counts of calls are cumulative; Active, Sockets,
 // Wanted and Running are the state at the moment.
 type Stats struct {
-	// Rescues counts the times the driver ran libcurl's transfers because it
-	// ran transfers (not paused) while it asked for neither a socket nor a
-	// timeout for a second. libcurl 7.88 does that with FTP on a reused
-	// control connection; in HTTP a rescue means a lost timeout or a lost
-	// readiness, and is a bug to report.
+	// Rescues counts the times the driver ran all of libcurl's transfers
+	// because one of them, not paused, had not moved for a second.
+	// libcurl 7.88 leaves FTP transfers on a reused control connection,
+	// and explicit FTPS ones, with neither a socket nor a timeout of their
+	// own; a transfer that waits that long for its server counts too. In
+	// HTTP traffic that answers promptly a rescue means a lost timeout or a
+	// lost readiness, and is a bug to report.
 	Rescues int
 	// Spins counts sockets that the spin guard took out of the event set
 	// for a back-off: ready again and again while nothing moved.
