@@ -400,6 +400,13 @@ func (f *mimeFeed) pump(t *Transfer) {
 			t.m.post(work{op: opResumeSend, t: t})
 		}
 		if err != nil {
+			if err != io.EOF {
+				// Stop the transfer with the reader's error without waiting
+				// for libcurl to ask for data again: libcurl 8.14 does not
+				// always call a paused MIME part's read function again when
+				// it is resumed (the transfer then waited to its deadline).
+				t.abort(&Error{Code: ErrAbortedByCallback, Err: err})
+			}
 			return
 		}
 	}
