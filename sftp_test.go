@@ -129,3 +129,33 @@ func TestSFTPHostKeyChecks(t *testing.T) {
 		t.Errorf("malformed SHA-256 fingerprint: %v, want an InputError", err)
 	}
 }
+
+// TestSFTPKeyPassphrase: a private key encrypted with a passphrase, given
+// with SetKeyPassword; a wrong passphrase fails the login.
+func TestSFTPKeyPassphrase(t *testing.T) {
+	checkLeaks(t)
+	srv := startSFTP(t)
+	m := newMulti(t)
+	must(t, os.WriteFile(filepath.Join(srv.Dir, "p.txt"), []byte("passphrase"), 0o644))
+	for _, c := range []struct {
+		pass string
+		ok   bool
+	}{{srv.EncKeyPass, true}, {"wrong", false}} {
+		e := newEasy(t, srv.URL(srv.Dir+"/p.txt"))
+		must(t, e.SetSSHAuthTypes(curlpoll.SSHAuthPublicKey))
+		must(t, e.SetSSHPrivateKeyFile(srv.EncKey))
+		must(t, e.SetSSHPublicKeyFile(srv.EncKey+".pub"))
+		must(t, e.SetKeyPassword(c.pass))
+		must(t, e.SetSSHKnownHosts(srv.KnownHosts))
+		must(t, e.SetFreshConnect(true))
+		var buf bytes.Buffer
+		must(t, e.SetWriter(&buf))
+		err := doCtx(t, m, e)
+		if c.ok && (err != nil || buf.String() != "passphrase") {
+			t.Errorf("right passphrase: %q, %v", buf.String(), err)
+		}
+		if !c.ok && !errors.Is(err, curlpoll.Code(67)) { // CURLE_LOGIN_DENIED
+			t.Errorf("wrong passphrase: %v, want CURLE_LOGIN_DENIED", err)
+		}
+	}
+}
