@@ -71,7 +71,7 @@ demo: deps
 LIBCURL_DIR := $(CURDIR)/.libcurl
 GOCACHE_BASE := $(shell go env GOCACHE 2>/dev/null)
 libcurl_pc = $(LIBCURL_DIR)/$(1)/usr/lib/x86_64-linux-gnu/pkgconfig
-libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(call libcurl_pc,$(1)) GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1)-$$(cksum <$(call libcurl_pc,$(1))/libcurl.pc | cut -d" " -f1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)")
+libcurl_env = $(if $(filter system,$(1)),CURLPOLL_TEST_LIBCURL="$$(pkg-config --modversion libcurl) OpenSSL",PKG_CONFIG_PATH=$(call libcurl_pc,$(1)) GOCACHE=$(GOCACHE_BASE)-libcurl-8.14.1-$(1)-$$(cksum <$(call libcurl_pc,$(1))/libcurl.pc | cut -d" " -f1) CURLPOLL_TEST_LIBCURL="8.14.1 $(1)$(if $(filter gnutls,$(1)), h3)")
 
 # LIBCURL picks the libcurl for go-test (system, openssl or gnutls); RACE
 # and GOTESTFLAGS add to it: make go-test LIBCURL=gnutls GOTESTFLAGS='-run HTTP3 -v'.

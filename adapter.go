@@ -476,6 +476,7 @@ func (m *Multi) add(t *Transfer) {
 		t.finish(fmt.Errorf("curlpoll: adding transfer: %w", MultiCode(rc)))
 		return
 	}
+	t.errnoBase = t.e.osErrnoBase() // errno.go
 	m.afterCall()
 }
 

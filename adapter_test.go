@@ -31,18 +31,20 @@ func TestMain(m *testing.M) {
 }
 
 // checkLibcurl stops the tests at once if CURLPOLL_TEST_LIBCURL ("VERSION
-// TLS", as the Makefile sets it) names another libcurl than the one they
-// run on: Go's build cache does not key cgo packages on pkg-config's output,
-// so a run meant for one libcurl could otherwise test another.
+// TLS [h3]", as the Makefile sets it) names another libcurl than the one
+// they run on, as Version reports it: Go's build cache does not key cgo
+// packages on pkg-config's output, so a run meant for one libcurl could
+// otherwise test another. "h3" says the build has HTTP/3.
 func checkLibcurl() {
 	want := os.Getenv("CURLPOLL_TEST_LIBCURL")
 	if want == "" {
 		return
 	}
 	v := curlpoll.Version()
-	version, tls, _ := strings.Cut(want, " ")
-	if v.Version != version || !strings.Contains(strings.ToLower(v.TLS), strings.ToLower(tls)) {
-		fmt.Fprintf(os.Stderr, "CURLPOLL_TEST_LIBCURL=%q, but the tests run on libcurl %s (%s)\n", want, v.Version, v.TLS)
+	f := append(strings.Fields(want), "", "")
+	if v.Version != f[0] || !strings.Contains(strings.ToLower(v.TLS), strings.ToLower(f[1])) || v.HTTP3 != (f[2] == "h3") || !v.HTTP2 {
+		fmt.Fprintf(os.Stderr, "CURLPOLL_TEST_LIBCURL=%q, but the tests run on libcurl %s (%s, HTTP/2 %v, HTTP/3 %v)\n",
+			want, v.Version, v.TLS, v.HTTP2, v.HTTP3)
 		os.Exit(2)
 	}
 }

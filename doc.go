@@ -115,7 +115,10 @@
 // and progress functions run on a goroutine of their transfer, never
 // inside libcurl, so one that blocks holds up only its own transfer.
 //
-// The Transport keeps user code off that goroutine: an
+// The Transport keeps user code off the driver, but for the functions of
+// its TLSClientConfig that verify the peer (VerifyPeerCertificate,
+// VerifyConnection, Time), which must decide before the request is sent
+// and so run in libcurl's pre-request callback (see [Transport]). An
 // [net/http/httptrace.ClientTrace] in the request's context and
 // [Transport.Logger] are fed from libcurl's debug and pre-request callbacks,
 // which only queue events, and the request's own goroutines (RoundTrip's

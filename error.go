@@ -115,7 +115,7 @@ type Error struct {
 	Code   Code          // libcurl's result code
 	Detail string        // the error buffer's text; may be empty
 	Err    error         // the Go error that made a callback abort the transfer, if any
-	Errno  syscall.Errno // the system call error libcurl last saw (CURLINFO_OS_ERRNO), 0 if none
+	Errno  syscall.Errno // the system call error of this failure (CURLINFO_OS_ERRNO; errno.go), 0 if none
 }
 
 func (e *Error) Error() string {

@@ -24,7 +24,7 @@ func libcurlKnowsQueueTime() bool { return libcurlVersion() >= 0x080600 }
 //
 // From 8.10.0 (for CURL_HTTP_VERSION_2_0) and 8.13.0 (for every version
 // that allows HTTP/2 or HTTP/3), libcurl's connection matching
-// (url_match_http_multiplex in lib/url.c, still so in 8.17) makes a
+// (url_match_http_multiplex in lib/url.c, unchanged up to 8.22) makes a
 // PIPEWAIT transfer wait on any matching connection that has not yet seen
 // a response ("Server upgrade does not support multiplex yet, wait"),
 // pending until something else in the multi handle moves its queue. When
@@ -33,7 +33,11 @@ func libcurlKnowsQueueTime() bool { return libcurlVersion() >= 0x080600 }
 // seen, and every later PIPEWAIT transfer to that origin waits on it
 // forever: nothing will ever answer on it, and libcurl checks an idle
 // connection for being dead only after that test. 7.88 decided per host,
-// once a connection had negotiated, and does not stall.
+// once a connection had negotiated, and does not stall. It is libcurl's
+// own doing: a C program driving 8.14.1 with curl_multi_perform, one h2c
+// transfer that times out unanswered and then a PIPEWAIT one to the same
+// origin, saw the second wait until its own timeout (5 s) for an answer
+// the server gives at once.
 //
 // The way around it (Multi.guardReuse): such a transfer runs with
 // CURLOPT_FORBID_REUSE until its first header line arrives, so a

@@ -91,10 +91,12 @@ func TestDigestAuth(t *testing.T) {
 // that verifies it as AWS does.
 func TestAWSSigV4(t *testing.T) {
 	const akid, secret, region, service = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "execute-api"
-	var verr error
+	verrs := make(chan error, 1) // a channel, as in TestOptionEscapeHatch
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if verr = verifySigV4(r, body, akid, secret, region, service); verr != nil {
+		err := verifySigV4(r, body, akid, secret, region, service)
+		verrs <- err
+		if err != nil {
 			w.WriteHeader(403)
 			return
 		}
@@ -114,6 +116,7 @@ func TestAWSSigV4(t *testing.T) {
 		must(t, e.SetPassword(key))
 		must(t, e.SetPostFields([]byte(`{"hello":"world"}`)))
 		must(t, m.Do(context.Background(), e))
+		verr := <-verrs
 		code, _ := e.ResponseCode()
 		if key == secret && code != 200 {
 			t.Errorf("signed with the secret: status %d: %v", code, verr)
@@ -217,8 +220,8 @@ func TestCookieJar(t *testing.T) {
 
 // TestLocalAddress binds the client's end: the server sees the port.
 func TestLocalAddress(t *testing.T) {
-	var remote string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { remote = r.RemoteAddr }))
+	remotes := make(chan string, 1) // a channel, as in TestOptionEscapeHatch
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { remotes <- r.RemoteAddr }))
 	defer srv.Close()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	must(t, err)
@@ -231,6 +234,7 @@ func TestLocalAddress(t *testing.T) {
 	must(t, e.SetIPResolve(curlpoll.IPResolveV4))
 	must(t, e.SetFreshConnect(true))
 	must(t, m.Do(context.Background(), e))
+	remote := <-remotes
 	host, p, _ := net.SplitHostPort(remote)
 	got, _ := strconv.Atoi(p)
 	if host != "127.0.0.1" || got < port || got >= port+50 {

@@ -93,6 +93,7 @@ type Transfer struct {
 	cause        error        // the Go error that made a callback abort the transfer
 	lastProgress time.Time    // when progress was last passed on (SetProgressInterval)
 	info         TransferInfo // read from libcurl as the transfer ends; final once doneCh is closed
+	errnoBase    C.long       // CURLINFO_OS_ERRNO as the transfer started (errno.go)
 
 	spare    []byte // the consumer's second buffer for WriteTo
 	released bool   // Close has released the Easy (consumer side)
@@ -485,7 +486,7 @@ func (t *Transfer) resultError(rc C.CURLcode, detail string, errno C.long) error
 		return nil
 	}
 	err := &Error{Code: Code(rc), Detail: detail, Err: t.cause}
-	if errno != 0 {
+	if errno = transferErrno(rc, detail, t.errnoBase, errno); errno != 0 { // errno.go
 		err.Errno = syscall.Errno(errno)
 	}
 	return err

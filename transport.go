@@ -31,15 +31,70 @@ import (
 // accepted.
 //
 // What cannot be mapped onto libcurl, and what is done instead:
-//   - TLSClientConfig.RootCAs: an x509.CertPool cannot be read back. Use
-//     CAFile or CAPEM for curl-native trust roots.
+//   - TLSClientConfig: a client-side field that the Transport cannot
+//     honour makes every https request (and every request through an HTTPS
+//     proxy) fail before anything is sent, with an error that wraps
+//     ErrUnsupportedTLSConfig: GetClientCertificate,
+//     EncryptedClientHelloConfigList and
+//     EncryptedClientHelloRejectionVerify; where libcurl does not run on
+//     OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
+//     ignores them too) and CurvePreferences, and on OpenSSL a suite or
+//     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
+//     through an HTTPS proxy; and where Go cannot verify (see below),
+//     RootCAs, Time, VerifyPeerCertificate and VerifyConnection.
+//     Server-only fields are ignored, as net/http's client ignores them.
+//     These client-side fields are dropped, which cannot make a connection
+//     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter,
+//     ClientSessionCache (libcurl keeps its own session cache),
+//     DynamicRecordSizingDisabled, and Renegotiation (the TLS library's
+//     default applies: OpenSSL accepts a secure renegotiation on TLS 1.2,
+//     crypto/tls by default refuses it). SessionTicketsDisabled turns
+//     libcurl's session cache off (CURLOPT_SSL_SESSIONID_CACHE).
+//     CipherSuites and CurvePreferences are given to OpenSSL by its names
+//     (CURLOPT_SSL_CIPHER_LIST and CURLOPT_PROXY_SSL_CIPHER_LIST,
+//     CURLOPT_SSL_EC_CURVES); a post-quantum key exchange that the
+//     OpenSSL in use lacks fails the connection before anything is sent.
+//   - TLSClientConfig.RootCAs, Time, VerifyPeerCertificate and
+//     VerifyConnection are honoured by verifying the peer in Go, as
+//     crypto/tls does (x509 verification against RootCAs, else CAPEM,
+//     CAFile or the system's roots, for ServerName or the URL's host;
+//     skipped with InsecureSkipVerify; then VerifyPeerCertificate, then
+//     VerifyConnection), with libcurl's verification off. This needs
+//     libcurl 7.80.0+ on OpenSSL or GnuTLS (the peer's chain is read from
+//     the live connection; on GnuTLS VerifyConnection sees no
+//     CipherSuite) and no HTTPS proxy (net/http would verify the proxy
+//     with them too). It runs for every request, on a new or a reused
+//     connection, after the handshake and before a byte of the request is
+//     sent (CURLOPT_PREREQFUNCTION); a failure is an error for which
+//     errors.Is(err, ErrPeerFailedVerification) holds: the
+//     *tls.CertificateVerificationError above, or an *Error with the
+//     function's error inside.
+//     A successful verdict is kept for a minute for the same chain and
+//     server name, so the functions are called about once per connection,
+//     not once per request; TLS sessions are not resumed, as a resumed
+//     session shows no chain. The verification, the user's functions
+//     included, runs inside libcurl on the goroutine that drives the
+//     Transport's connections: while it runs no other request of the
+//     Transport makes progress, and a function that waited for a request
+//     through the same Transport would never return. A panic in it is
+//     recovered and fails the request with a *PanicError.
+//   - A peer whose certificate does not verify fails the request, as with
+//     net/http, with a *tls.CertificateVerificationError (the error
+//     itself, not wrapped) in which errors.As finds the x509 error
+//     (x509.UnknownAuthorityError, HostnameError, CertificateInvalidError)
+//     and curl's *Error: errors.Is(err, ErrPeerFailedVerification) holds.
+//     Its Err is not the x509 error itself, which it holds beside curl's.
+//     When libcurl verifies, it leaves no chain behind a failed handshake:
+//     the error comes from one TLS handshake that Go makes with the same
+//     server afterwards, within the request's context and
+//     TLSHandshakeTimeout (10 s without one); nothing is sent over it, and
+//     none is made through a proxy, where the error is curl's alone.
 //   - TLSClientConfig.ServerName: libcurl sends SNI and verifies the
 //     certificate for the URL's host. A ServerName that differs is honoured
 //     by asking libcurl for https://ServerName:port and connecting it to the
 //     URL's host and port (CURLOPT_CONNECT_TO), with the Host header kept.
-//   - TLSClientConfig.Certificates: the first one is the client certificate.
-//     GetClientCertificate, VerifyPeerCertificate, CipherSuites, curve
-//     preferences, session caches and KeyLogWriter are not used.
+//   - TLSClientConfig.Certificates: the first one is the client
+//     certificate (crypto/tls picks the first one the server accepts).
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -77,8 +132,12 @@ type Transport struct {
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
-	// ServerName, MinVersion, MaxVersion, Certificates (the first) and
-	// NextProtos are honoured; see the type's documentation for the rest.
+	// ServerName, MinVersion, MaxVersion, Certificates (the first),
+	// NextProtos, SessionTicketsDisabled and, on OpenSSL, CipherSuites and
+	// CurvePreferences are honoured by libcurl, RootCAs, Time,
+	// VerifyPeerCertificate and VerifyConnection by Go's verification; a
+	// field that cannot be honoured fails the request
+	// (ErrUnsupportedTLSConfig); see the type's documentation.
 	// As with net/http, a non-nil TLSClientConfig turns HTTP/2 off unless
 	// ForceAttemptHTTP2 is set.
 	TLSClientConfig *tls.Config
@@ -183,6 +242,13 @@ type Transport struct {
 
 	poolOnce sync.Once
 	p        *transportPool // see pool
+
+	// tlsMu guards tlsv, Go's verification for the last TLS settings that
+	// needed it (transport_tlsverify.go). It is the Transport's, not the
+	// pool's: it holds TLSClientConfig, whose functions may refer to the
+	// Transport, and the pool must not.
+	tlsMu sync.Mutex
+	tlsv  *tlsVerifier
 }
 
 // transportPool is what a Transport owns: its Multis, idle handles and CA
@@ -487,11 +553,12 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	e    *Easy
-	mr   *multiRef
-	t    *Transfer
-	obs  *observer // nil without a trace or a Logger
-	info *infoBox  // for ResponseInfo, once a response exists
+	e        *Easy
+	viaProxy bool // the request goes through a proxy
+	mr       *multiRef
+	t        *Transfer
+	obs      *observer // nil without a trace or a Logger
+	info     *infoBox  // for ResponseInfo, once a response exists
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -557,6 +624,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 		}
 		proxy = u
 	}
+	c.viaProxy = proxy != nil
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GetConn != nil {
 		trace.GetConn(canonicalAddr(req.URL))
 	}
@@ -634,7 +702,10 @@ func (c *call) transferError(err error) error {
 			return he
 		}
 	}
-	return wrapCurlError(c.e, c.req, ce)
+	if perr := c.peerError(ce); perr != nil {
+		return perr
+	}
+	return wrapCurlError(c.req, ce)
 }
 
 // timeoutError is an error whose Timeout method reports true, for net.Error.

@@ -251,12 +251,46 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
+	var verifier *tlsVerifier
 	if https || (proxy != nil && proxy.Scheme == "https") {
+		// A field that cannot be honoured fails the request here, before
+		// anything is sent, rather than be dropped.
+		if err := checkTLSConfig(tlsConf, proxy != nil && proxy.Scheme == "https"); err != nil {
+			return nil, err
+		}
+		if https && needsGoVerify(tlsConf) {
+			// Go verifies the peer, in the pre-request callback (set
+			// below), for every request: libcurl does not, and no session
+			// is resumed, as a resumed one has no chain to verify.
+			v, err := tr.verifier()
+			if err != nil {
+				return nil, err
+			}
+			verifier = v
+			b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
+			b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
+			b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
+		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
+			// checkTLSConfig has refused what these cannot map.
+			if list, _ := cipherList(tlsConf); list != "" {
+				if https {
+					b.str(C.CURLOPT_SSL_CIPHER_LIST, list)
+				}
+				if proxy != nil && proxy.Scheme == "https" {
+					b.str(C.CURLOPT_PROXY_SSL_CIPHER_LIST, list)
+				}
+			}
+			if list, _ := curveList(tlsConf, false); list != "" && https {
+				b.str(C.CURLOPT_SSL_EC_CURVES, list)
+			}
 			if tlsConf.InsecureSkipVerify {
 				b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
 				b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
+			}
+			if tlsConf.SessionTicketsDisabled {
+				b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
 			}
 			if tlsConf.MinVersion != 0 {
 				minV = tlsConf.MinVersion
@@ -277,6 +311,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		b.long(C.CURLOPT_SSLVERSION, int64(sslVersion(minV, false)|sslVersion(maxV, true)))
 		switch {
+		case verifier != nil:
+			// Go verifies with CAPEM or CAFile itself: libcurl needs
+			// neither (and on GnuTLS has no CURLOPT_CAINFO_BLOB).
 		case tr.CAPEM != nil:
 			if err := tr.caBlob(b, C.CURLOPT_CAINFO_BLOB); err != nil {
 				return nil, err
@@ -343,6 +380,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
 		s.do(e.SetProgressInterval(p.every))
 		s.do(e.SetProgressFunc(p.fn))
+	}
+	if verifier != nil {
+		s.do(e.setPrereq(c.verifyPrereq(verifier)))
 	}
 	s.do(e.setHeaderHook(cfg.hs.onLine))
 	if s.err != nil {

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // headerState is the Transport's header function's state. onLine runs in
@@ -344,7 +343,7 @@ func (b *body) end(err error) error {
 	}
 	var ce *Error
 	if errors.As(err, &ce) {
-		return wrapCurlError(nil, b.c.req, ce)
+		return wrapCurlError(b.c.req, ce)
 	}
 	return err
 }
@@ -400,9 +399,11 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 func (g *gzipBody) Close() error { return g.body.Close() }
 
 // wrapCurlError adds what a net/http user tests for to a transfer's
-// *Error: a *net.DNSError for a failed name lookup, the system call's
-// errno (e.g. syscall.ECONNREFUSED) when libcurl recorded one. e may be nil.
-func wrapCurlError(e *Easy, req *http.Request, ce *Error) error {
+// *Error: a *net.DNSError for a failed name lookup. The system call's
+// errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
+// transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
+// can be an earlier transfer's.
+func wrapCurlError(req *http.Request, ce *Error) error {
 	switch ce.Code {
 	case ErrCouldntResolveHost:
 		return &curlError{ce: ce, extra: &net.DNSError{
@@ -410,11 +411,6 @@ func wrapCurlError(e *Easy, req *http.Request, ce *Error) error {
 		}}
 	case ErrCouldntResolveProxy:
 		return &curlError{ce: ce, extra: &net.DNSError{Err: "no such host (proxy)", IsNotFound: true}}
-	}
-	if e != nil {
-		if n, err := e.infoLong(C.CURLINFO_OS_ERRNO); err == nil && n != 0 {
-			return &curlError{ce: ce, extra: syscall.Errno(n)}
-		}
 	}
 	return ce
 }

@@ -2,25 +2,20 @@
 
 package curlpoll
 
-// Response.TLS from the TLS connection that libcurl exposes
-// (CURLINFO_TLS_SSL_PTR): an OpenSSL SSL* or a GnuTLS session.
-//
-// For OpenSSL this links libssl; it is used only when libcurl runs on
-// OpenSSL of the same major and minor version, checked at run time. Build
-// with the tag curlpoll_noopenssl to leave libssl out: Response.TLS then
-// carries only the negotiated protocol and server name.
-//
-// For GnuTLS nothing is linked: the few functions needed are looked up
-// (dlsym) in the libgnutls that libcurl itself loaded, once libcurl says it
-// runs on GnuTLS, so they are that library's own.
+// The state of libcurl's OpenSSL connections (see transport_tlsstate.go).
+// This links libssl; it is used only when libcurl runs on OpenSSL of the
+// same major and minor version, checked at run time. Build with the tag
+// curlpoll_noopenssl to leave libssl out: on OpenSSL, Response.TLS then
+// carries only the negotiated protocol and server name, and the TLS
+// settings that need Go's verification are refused.
 
 /*
 #cgo pkg-config: libssl libcrypto
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/crypto.h>
-#include <dlfcn.h>
 #include "shim.h"
+#include "tls_state.h"
 
 // curlpoll_tls_ssl returns the SSL* of the easy handle's connection, or
 // NULL when there is none or libcurl does not run on OpenSSL.
@@ -31,83 +26,6 @@ static SSL *curlpoll_tls_ssl(CURL *e) {
 	if (info->backend != CURLSSLBACKEND_OPENSSL)
 		return NULL;
 	return (SSL *)info->internals;
-}
-
-// curlpoll_tls is the state of a TLS connection, as captureTLS reads it.
-struct curlpoll_tls {
-	int version;
-	int cipher;
-	unsigned alpn_len;
-	unsigned char alpn[255];
-	int ncerts;  // certificates encoded in the caller's buffer
-	size_t need; // the buffer size the whole chain needs
-	int want;    // the number of certificates the chain has
-	char suite[64]; // the cipher suite's IANA name, where cipher is 0 (GnuTLS)
-};
-
-// The GnuTLS functions captureTLS uses, from the process's libgnutls.
-typedef struct { unsigned char *data; unsigned int size; } curlpoll_gnutls_datum;
-static struct {
-	int (*protocol_get_version)(void *);
-	const curlpoll_gnutls_datum *(*certificate_get_peers)(void *, unsigned int *);
-	int (*alpn_get_selected_protocol)(void *, curlpoll_gnutls_datum *);
-	const char *(*ciphersuite_get)(void *); // GnuTLS 3.7.3+
-} curlpoll_gnutls;
-
-// curlpoll_gnutls_load looks the functions up; 1 if the ones needed are there.
-static int curlpoll_gnutls_load(void) {
-	curlpoll_gnutls.protocol_get_version = dlsym(RTLD_DEFAULT, "gnutls_protocol_get_version");
-	curlpoll_gnutls.certificate_get_peers = dlsym(RTLD_DEFAULT, "gnutls_certificate_get_peers");
-	curlpoll_gnutls.alpn_get_selected_protocol = dlsym(RTLD_DEFAULT, "gnutls_alpn_get_selected_protocol");
-	curlpoll_gnutls.ciphersuite_get = dlsym(RTLD_DEFAULT, "gnutls_ciphersuite_get");
-	return curlpoll_gnutls.protocol_get_version && curlpoll_gnutls.certificate_get_peers &&
-		curlpoll_gnutls.alpn_get_selected_protocol;
-}
-
-// curlpoll_tls_capture_gnutls is curlpoll_tls_capture for a GnuTLS session
-// (curlpoll_gnutls_load has succeeded).
-static int curlpoll_tls_capture_gnutls(CURL *e, struct curlpoll_tls *st, unsigned char *buf, size_t cap, int *lens, int maxcerts) {
-	struct curl_tlssessioninfo *info = NULL;
-	const curlpoll_gnutls_datum *peers;
-	curlpoll_gnutls_datum alpn = {0, 0};
-	unsigned int i, n = 0;
-	void *s;
-	// GNUTLS_TLS1_0 .. GNUTLS_TLS1_3 are 2 .. 5.
-	static const int versions[] = {0, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304};
-	int v;
-	if (curl_easy_getinfo(e, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
-	    info->backend != CURLSSLBACKEND_GNUTLS || info->internals == NULL)
-		return 0;
-	s = info->internals;
-	v = curlpoll_gnutls.protocol_get_version(s);
-	st->version = v > 0 && v < 6 ? versions[v] : 0;
-	st->cipher = 0;
-	st->suite[0] = 0;
-	if (curlpoll_gnutls.ciphersuite_get != NULL) {
-		const char *name = curlpoll_gnutls.ciphersuite_get(s);
-		if (name != NULL && strlen(name) < sizeof st->suite)
-			strcpy(st->suite, name);
-	}
-	st->alpn_len = 0;
-	if (curlpoll_gnutls.alpn_get_selected_protocol(s, &alpn) == 0 && alpn.size <= sizeof st->alpn) {
-		memcpy(st->alpn, alpn.data, alpn.size);
-		st->alpn_len = alpn.size;
-	}
-	peers = curlpoll_gnutls.certificate_get_peers(s, &n);
-	st->ncerts = 0;
-	st->need = 0;
-	st->want = peers ? (int)n : 0;
-	for (i = 0; i < (unsigned)st->want; i++)
-		st->need += peers[i].size;
-	if (st->need > cap || st->want > maxcerts)
-		return -1;
-	for (i = 0; i < (unsigned)st->want; i++) {
-		memcpy(buf, peers[i].data, peers[i].size);
-		lens[i] = (int)peers[i].size;
-		buf += peers[i].size;
-	}
-	st->ncerts = st->want;
-	return 1;
 }
 
 // curlpoll_tls_capture reads the state of the easy handle's connection in
@@ -163,72 +81,10 @@ static unsigned long curlpoll_openssl_version(void) { return OpenSSL_version_num
 import "C"
 
 import (
-	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"strings"
 	"sync"
-	"unsafe"
 )
-
-// tlsRaw is what the header function copies out of the TLS connection,
-// inside libcurl; certificates not yet in peerCerts are parsed later, on
-// the caller's goroutine.
-type tlsRaw struct {
-	ok      bool
-	version uint16
-	cipher  uint16
-	alpn    string
-	chain   []peerCert
-}
-
-// peerCert is one certificate of the peer's chain: parsed, or its DER.
-type peerCert struct {
-	cert *x509.Certificate
-	der  []byte
-}
-
-// peerCerts holds the certificates parsed for Response.TLS, by their DER
-// encoding. A connection shows the same chain to every request on it, and
-// x509.ParseCertificate costs more than the rest of a small HTTPS request;
-// net/http parses a chain once per connection and gives every response on
-// it the same certificates, as this does for every connection that
-// presents them. When full it is emptied.
-var peerCerts struct {
-	mu sync.Mutex // guards m
-	m  map[string]*x509.Certificate
-}
-
-const maxPeerCerts = 256
-
-func cachedCert(der []byte) *x509.Certificate {
-	peerCerts.mu.Lock()
-	c := peerCerts.m[string(der)]
-	peerCerts.mu.Unlock()
-	return c
-}
-
-// parseCert parses der, through peerCerts.
-func parseCert(der []byte) (*x509.Certificate, error) {
-	if c := cachedCert(der); c != nil {
-		return c, nil
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	peerCerts.mu.Lock()
-	if len(peerCerts.m) >= maxPeerCerts {
-		clear(peerCerts.m)
-	}
-	if peerCerts.m == nil {
-		peerCerts.m = make(map[string]*x509.Certificate)
-	}
-	peerCerts.m[string(der)] = c
-	peerCerts.mu.Unlock()
-	return c, nil
-}
 
 var (
 	opensslOnce sync.Once
@@ -246,122 +102,7 @@ func opensslMatches() bool {
 	return opensslOK
 }
 
-// tlsBackend is the TLS library captureTLS reads, decided once.
-var tlsBackend = sync.OnceValue(func() int {
-	switch {
-	case opensslMatches():
-		return tlsOpenSSL
-	case strings.HasPrefix(Version().TLS, "GnuTLS/") && C.curlpoll_gnutls_load() != 0:
-		return tlsGnuTLS
-	}
-	return tlsNone
-})
-
-const (
-	tlsNone = iota
-	tlsOpenSSL
-	tlsGnuTLS
-)
-
-// tlsScratch is captureTLS's memory for curlpoll_tls_capture: pooled, as
-// what is passed to C escapes to the heap.
-type tlsScratch struct {
-	st   C.struct_curlpoll_tls
-	buf  []byte // the DER of the peer's chain
-	lens []C.int
-}
-
-var tlsScratches = sync.Pool{New: func() any {
-	return &tlsScratch{buf: make([]byte, 4<<10), lens: make([]C.int, 4)}
-}}
-
-// captureTLS reads the state of e's TLS connection, in one cgo call. It
-// runs in the header callback, on the Multi's goroutine, while the
-// connection is attached.
-func captureTLS(e *Easy) tlsRaw {
-	backend := tlsBackend()
-	if backend == tlsNone {
-		return tlsRaw{}
-	}
-	sc := tlsScratches.Get().(*tlsScratch)
-	defer tlsScratches.Put(sc)
-	st := &sc.st
-	capture := func() C.int {
-		buf, lens := (*C.uchar)(unsafe.Pointer(&sc.buf[0])), &sc.lens[0]
-		if backend == tlsGnuTLS {
-			return C.curlpoll_tls_capture_gnutls(e.c, st, buf, C.size_t(len(sc.buf)), lens, C.int(len(sc.lens)))
-		}
-		return C.curlpoll_tls_capture(e.c, st, buf, C.size_t(len(sc.buf)), lens, C.int(len(sc.lens)))
-	}
-	rc := capture()
-	if rc < 0 { // a chain larger than the buffers: grow them and read again
-		sc.buf = make([]byte, int(st.need))
-		sc.lens = make([]C.int, int(st.want))
-		rc = capture()
-	}
-	if rc <= 0 {
-		return tlsRaw{}
-	}
-	r := tlsRaw{
-		ok:      true,
-		version: uint16(st.version),
-		cipher:  uint16(st.cipher),
-	}
-	if r.cipher == 0 && st.suite[0] != 0 {
-		r.cipher = cipherSuiteID(C.GoString(&st.suite[0]))
-	}
-	if n := int(st.alpn_len); n > 0 {
-		r.alpn = string(unsafe.Slice((*byte)(unsafe.Pointer(&st.alpn[0])), n))
-	}
-	if n := int(st.ncerts); n > 0 {
-		r.chain = make([]peerCert, n)
-		off := 0
-		for i := range r.chain {
-			der := sc.buf[off : off+int(sc.lens[i])]
-			off += len(der)
-			// A certificate seen before is not copied.
-			if c := cachedCert(der); c != nil {
-				r.chain[i].cert = c
-			} else {
-				r.chain[i].der = bytes.Clone(der)
-			}
-		}
-	}
-	return r
-}
-
-// cipherSuiteID maps a cipher suite's IANA name to its ID, for the suites
-// crypto/tls knows; 0 for others.
-func cipherSuiteID(name string) uint16 {
-	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
-		for _, cs := range list {
-			if cs.Name == name {
-				return cs.ID
-			}
-		}
-	}
-	return 0
-}
-
-// connectionState builds Response.TLS from what captureTLS copied.
-func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
-	cs := &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
-	if !r.ok {
-		cs.NegotiatedProtocol = alpnOf(proto)
-		return cs
-	}
-	cs.Version = r.version
-	cs.CipherSuite = r.cipher
-	cs.NegotiatedProtocol = r.alpn
-	for _, pc := range r.chain {
-		c := pc.cert
-		if c == nil {
-			var err error
-			if c, err = parseCert(pc.der); err != nil {
-				break
-			}
-		}
-		cs.PeerCertificates = append(cs.PeerCertificates, c)
-	}
-	return cs
+// opensslCapture is curlpoll_tls_capture.
+func opensslCapture(e *Easy, st *C.struct_curlpoll_tls, buf *C.uchar, size C.size_t, lens *C.int, max C.int) C.int {
+	return C.curlpoll_tls_capture(e.c, st, buf, size, lens, max)
 }

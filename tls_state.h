@@ -1,0 +1,20 @@
+// The state of a TLS connection as captureTLS reads it, from OpenSSL
+// (transport_tls.go) or GnuTLS (transport_tlsstate.go).
+#ifndef CURLPOLL_TLS_STATE_H
+#define CURLPOLL_TLS_STATE_H
+
+#include <stddef.h>
+
+// curlpoll_tls is the state of a TLS connection, as captureTLS reads it.
+struct curlpoll_tls {
+	int version;
+	int cipher;
+	unsigned alpn_len;
+	unsigned char alpn[255];
+	int ncerts;  // certificates encoded in the caller's buffer
+	size_t need; // the buffer size the whole chain needs
+	int want;    // the number of certificates the chain has
+	char suite[64]; // the cipher suite's IANA name, where cipher is 0 (GnuTLS)
+};
+
+#endif

@@ -1,0 +1,161 @@
+package curlpoll
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// ErrUnsupportedTLSConfig is wrapped by the error of a request whose
+// Transport.TLSClientConfig sets a field that the Transport cannot honour
+// on the libcurl it runs on. Such a request fails before anything is sent:
+// a field that restricts or checks the connection is never dropped
+// silently, as that would make the connection less safe than asked for.
+var ErrUnsupportedTLSConfig = errors.New("curlpoll: unsupported TLS configuration")
+
+// unsupportedTLSField is the error for the field name of TLSClientConfig.
+func unsupportedTLSField(name, why string) error {
+	return fmt.Errorf("%w: TLSClientConfig.%s %s", ErrUnsupportedTLSConfig, name, why)
+}
+
+// checkTLSConfig returns an error if c sets a client-side field that the
+// Transport does not honour for a request over TLS (httpsProxy: through
+// an HTTPS proxy). Server-only fields are ignored, as net/http's client
+// ignores them; the client-side fields whose dropping cannot make a
+// connection less safe are listed in the Transport's documentation.
+func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
+	if c == nil {
+		return nil
+	}
+	const notYet = "is not supported"
+	switch {
+	case c.GetClientCertificate != nil:
+		return unsupportedTLSField("GetClientCertificate", "is not supported (use Certificates)")
+	case len(c.EncryptedClientHelloConfigList) > 0:
+		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
+	case c.EncryptedClientHelloRejectionVerify != nil:
+		return unsupportedTLSField("EncryptedClientHelloRejectionVerify", notYet)
+	}
+	if _, err := cipherList(c); err != nil {
+		return err
+	}
+	if _, err := curveList(c, httpsProxy); err != nil {
+		return err
+	}
+	if !needsGoVerify(c) {
+		return nil
+	}
+	// The fields only Go's verification honours (transport_tlsverify.go).
+	name := "Time"
+	switch {
+	case c.VerifyPeerCertificate != nil:
+		name = "VerifyPeerCertificate"
+	case c.VerifyConnection != nil:
+		name = "VerifyConnection"
+	case c.RootCAs != nil:
+		name = "RootCAs"
+	}
+	switch {
+	case httpsProxy:
+		// net/http applies them to the proxy's TLS connection too.
+		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
+	case libcurlVersion() < 0x075000:
+		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
+	case !tlsCaptureSupported():
+		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
+	}
+	return nil
+}
+
+// libcurlOnOpenSSL reports whether libcurl's TLS library is OpenSSL, whose
+// names cipherList and curveList give.
+var libcurlOnOpenSSL = sync.OnceValue(func() bool { return strings.HasPrefix(Version().TLS, "OpenSSL/") })
+
+// opensslCiphers names crypto/tls's TLS 1.0-1.2 cipher suites as OpenSSL
+// does (RC4 and 3DES, which OpenSSL 3 leaves out, are not listed).
+var opensslCiphers = map[uint16]string{
+	tls.TLS_RSA_WITH_AES_128_CBC_SHA:                  "AES128-SHA",
+	tls.TLS_RSA_WITH_AES_256_CBC_SHA:                  "AES256-SHA",
+	tls.TLS_RSA_WITH_AES_128_CBC_SHA256:               "AES128-SHA256",
+	tls.TLS_RSA_WITH_AES_128_GCM_SHA256:               "AES128-GCM-SHA256",
+	tls.TLS_RSA_WITH_AES_256_GCM_SHA384:               "AES256-GCM-SHA384",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA:          "ECDHE-ECDSA-AES128-SHA",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA:          "ECDHE-ECDSA-AES256-SHA",
+	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA:            "ECDHE-RSA-AES128-SHA",
+	tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA:            "ECDHE-RSA-AES256-SHA",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256:       "ECDHE-ECDSA-AES128-SHA256",
+	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256:         "ECDHE-RSA-AES128-SHA256",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:       "ECDHE-ECDSA-AES128-GCM-SHA256",
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:       "ECDHE-ECDSA-AES256-GCM-SHA384",
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:         "ECDHE-RSA-AES128-GCM-SHA256",
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
+}
+
+// cipherList returns c.CipherSuites as an OpenSSL cipher list
+// (CURLOPT_SSL_CIPHER_LIST, which, as CipherSuites, leaves TLS 1.3's
+// alone), "" if it sets none that apply.
+func cipherList(c *tls.Config) (string, error) {
+	if len(c.CipherSuites) == 0 || c.MinVersion >= tls.VersionTLS13 {
+		return "", nil // crypto/tls ignores CipherSuites for TLS 1.3
+	}
+	if !libcurlOnOpenSSL() {
+		return "", unsupportedTLSField("CipherSuites", "needs libcurl on OpenSSL; libcurl runs on "+Version().TLS)
+	}
+	var names []string
+	for _, id := range c.CipherSuites {
+		switch id {
+		case tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256:
+			continue // TLS 1.3's: not configurable, as in crypto/tls
+		}
+		name, ok := opensslCiphers[id]
+		if !ok {
+			return "", unsupportedTLSField("CipherSuites", fmt.Sprintf("has %s, which is not supported", tls.CipherSuiteName(id)))
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return "", unsupportedTLSField("CipherSuites", "has no TLS 1.0-1.2 cipher suite")
+	}
+	return strings.Join(names, ":"), nil
+}
+
+// opensslGroups names crypto/tls's key exchanges as OpenSSL does (the
+// post-quantum ones need OpenSSL 3.5 or newer: older ones fail the
+// connection before anything is sent).
+var opensslGroups = map[tls.CurveID]string{
+	tls.X25519:             "X25519",
+	tls.CurveP256:          "P-256",
+	tls.CurveP384:          "P-384",
+	tls.CurveP521:          "P-521",
+	tls.X25519MLKEM768:     "X25519MLKEM768",
+	tls.SecP256r1MLKEM768:  "SecP256r1MLKEM768",
+	tls.SecP384r1MLKEM1024: "SecP384r1MLKEM1024",
+}
+
+// curveList returns c.CurvePreferences as an OpenSSL group list
+// (CURLOPT_SSL_EC_CURVES), "" for none.
+func curveList(c *tls.Config, httpsProxy bool) (string, error) {
+	if len(c.CurvePreferences) == 0 {
+		return "", nil
+	}
+	switch {
+	case !libcurlOnOpenSSL():
+		return "", unsupportedTLSField("CurvePreferences", "needs libcurl on OpenSSL; libcurl runs on "+Version().TLS)
+	case httpsProxy:
+		// net/http applies them to the proxy too; libcurl has no option.
+		return "", unsupportedTLSField("CurvePreferences", "is not supported through an HTTPS proxy")
+	}
+	names := make([]string, len(c.CurvePreferences))
+	for i, id := range c.CurvePreferences {
+		name, ok := opensslGroups[id]
+		if !ok {
+			return "", unsupportedTLSField("CurvePreferences", fmt.Sprintf("has %v, which is not supported", id))
+		}
+		names[i] = name
+	}
+	return strings.Join(names, ":"), nil
+}
