@@ -387,7 +387,11 @@ func (m *Multi) resume(t *Transfer, op workOp) {
 	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection
 	// any more; its completion is on its way.
 	raceReleaseIO()
-	C.curl_easy_pause(t.e.c, mask)
+	if op == opResumeSend && t.e.mime != nil && mask&C.CURLPAUSE_SEND == 0 {
+		t.e.mime.unpause(t.e.c, mask) // mime.go
+	} else {
+		C.curl_easy_pause(t.e.c, mask)
+	}
 	m.afterCall()
 }
 

@@ -270,6 +270,18 @@ func (st *mimeState) free() {
 	st.feeds = nil
 }
 
+// unpause resumes sending on c, whose form a reader part paused. libcurl
+// keeps a part's CURL_READFUNC_PAUSE and answers every later read with it,
+// without calling the part's callback, until curl_easy_pause lifts a send
+// pause it has recorded (Curl_mime_unpause): a resume that finds no pause
+// recorded is a no-op that leaves the part paused for good (libcurl 7.88,
+// an HTTP POST on a reused connection). Pausing sending first makes the
+// resume a change libcurl acts on.
+func (st *mimeState) unpause(c unsafe.Pointer, mask C.int) {
+	C.curl_easy_pause(c, mask|C.CURLPAUSE_SEND)
+	C.curl_easy_pause(c, mask)
+}
+
 // freeMIME frees the Easy's form; the caller has unset it in libcurl
 // (SetMIMEPost, curl_easy_reset, curl_easy_cleanup).
 func (e *Easy) freeMIME() {

@@ -159,7 +159,25 @@ func TestMIMEForm(t *testing.T) {
 		t.Errorf("%d posts reached the server, want 3", n)
 	}
 	must(t, e.SetMIMEPost(nil))
-	must(t, e.Reset())
+
+	// A reader part's callback handle lives as long as the form: freed when
+	// the form is replaced, by Reset and by Close.
+	for _, drop := range []func() error{
+		func() error { return e.SetMIMEPost(nil) },
+		e.Reset,
+	} {
+		before := curlpoll.LiveCounts().Handles
+		form := curlpoll.NewMIME()
+		form.AddReader("r", strings.NewReader("x"), 1)
+		must(t, e.SetMIMEPost(form))
+		if n := curlpoll.LiveCounts().Handles; n != before+1 {
+			t.Errorf("handles with a reader part set: %d, want %d", n, before+1)
+		}
+		must(t, drop())
+		if n := curlpoll.LiveCounts().Handles; n != before {
+			t.Errorf("handles after the form is dropped: %d, want %d", n, before)
+		}
+	}
 }
 
 func TestMIMEBadParts(t *testing.T) {
@@ -204,4 +222,36 @@ func TestMIMEBadParts(t *testing.T) {
 		t.Errorf("failing reader: %v, want boom", err)
 	}
 	_ = posts
+}
+
+// TestMIMEReaderPauseOnReusedConnection: a reader part whose data comes
+// just after libcurl asked for it, on a reused connection, 100 times. On
+// libcurl 7.88 the part stayed paused for good when the resume found no
+// pause recorded (see mimeState.unpause).
+func TestMIMEReaderPauseOnReusedConnection(t *testing.T) {
+	checkLeaks(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}))
+	t.Cleanup(srv.Close)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	for i := range 100 {
+		form := curlpoll.NewMIME()
+		form.AddBytes("title", []byte("weekly"))
+		form.AddReader("report", strings.NewReader("all good"), -1).SetFilename("r.csv")
+		must(t, e.SetMIMEPost(form))
+		var body bytes.Buffer
+		must(t, e.SetWriter(&body))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := m.Do(ctx, e)
+		cancel()
+		if err != nil || body.Len() == 0 {
+			t.Fatalf("post %d: %q, %v", i, body.String(), err)
+		}
+	}
+	if n, _ := e.NumConnects(); n != 0 {
+		t.Errorf("the last post made %d new connections, want 0 (reuse)", n)
+	}
 }

@@ -115,9 +115,10 @@ func TestSFTPHostKeyChecks(t *testing.T) {
 	if got, err := get(func(e *curlpoll.Easy) error { return e.SetSSHHostPublicKeySHA256("SHA256:" + srv.HostKeySHA256 + "=") }); err != nil || got != "key checked" {
 		t.Errorf("host key SHA-256 with prefix and padding: %q, %v", got, err)
 	}
-	wrong := []byte(srv.HostKeySHA256)
-	wrong[0] ^= 1
-	if wrong[0] == '+' || wrong[0] == '/' {
+	wrong := []byte(srv.HostKeySHA256) // another key's: its first 6 bits differ
+	if wrong[0] == 'A' {
+		wrong[0] = 'B'
+	} else {
 		wrong[0] = 'A'
 	}
 	if _, err := get(func(e *curlpoll.Easy) error { return e.SetSSHHostPublicKeySHA256(string(wrong)) }); !errors.Is(err, curlpoll.Code(60)) {
@@ -127,5 +128,35 @@ func TestSFTPHostKeyChecks(t *testing.T) {
 	e := newEasy(t, url)
 	if err := e.SetSSHHostPublicKeySHA256("not a fingerprint"); !errors.As(err, &ie) {
 		t.Errorf("malformed SHA-256 fingerprint: %v, want an InputError", err)
+	}
+}
+
+// TestSFTPKeyPassphrase: a private key encrypted with a passphrase, given
+// with SetKeyPassword; a wrong passphrase fails the login.
+func TestSFTPKeyPassphrase(t *testing.T) {
+	checkLeaks(t)
+	srv := startSFTP(t)
+	m := newMulti(t)
+	must(t, os.WriteFile(filepath.Join(srv.Dir, "p.txt"), []byte("passphrase"), 0o644))
+	for _, c := range []struct {
+		pass string
+		ok   bool
+	}{{srv.EncKeyPass, true}, {"wrong", false}} {
+		e := newEasy(t, srv.URL(srv.Dir+"/p.txt"))
+		must(t, e.SetSSHAuthTypes(curlpoll.SSHAuthPublicKey))
+		must(t, e.SetSSHPrivateKeyFile(srv.EncKey))
+		must(t, e.SetSSHPublicKeyFile(srv.EncKey+".pub"))
+		must(t, e.SetKeyPassword(c.pass))
+		must(t, e.SetSSHKnownHosts(srv.KnownHosts))
+		must(t, e.SetFreshConnect(true))
+		var buf bytes.Buffer
+		must(t, e.SetWriter(&buf))
+		err := doCtx(t, m, e)
+		if c.ok && (err != nil || buf.String() != "passphrase") {
+			t.Errorf("right passphrase: %q, %v", buf.String(), err)
+		}
+		if !c.ok && !errors.Is(err, curlpoll.Code(67)) { // CURLE_LOGIN_DENIED
+			t.Errorf("wrong passphrase: %v, want CURLE_LOGIN_DENIED", err)
+		}
 	}
 }

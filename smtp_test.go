@@ -84,3 +84,42 @@ func TestSMTPNoRecipients(t *testing.T) {
 		t.Errorf("sender with LF: %v, want an InputError", err)
 	}
 }
+
+// TestSMTPMIME: a mail of MIME parts (SetMIMEPost), and the recipients
+// check for it.
+func TestSMTPMIME(t *testing.T) {
+	checkLeaks(t)
+	srv := testservers.StartSMTP(t, "", "")
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	must(t, e.SetMailFrom("<alice@example.com>"))
+	must(t, e.SetHTTPHeader([]string{"Subject: parts", "To: <bob@example.com>"}))
+	form := curlpoll.NewMIME()
+	form.AddBytes("", []byte("plain text part")).SetContentType("text/plain")
+	// A reader with nothing at first: libcurl pauses the transfer.
+	slow := &slowReader{n: 3, size: 4, delay: 50 * time.Millisecond}
+	form.AddReader("", slow, -1).SetFilename("a.csv").SetContentType("text/csv")
+	// A reader with its data at once.
+	form.AddReader("", strings.NewReader("fast,part"), -1).SetFilename("b.csv")
+	must(t, e.SetMIMEPost(form))
+	if err := doCtx(t, m, e); !errors.Is(err, curlpoll.ErrNoRecipients) {
+		t.Fatalf("MIME mail without recipients: %v, want ErrNoRecipients", err)
+	}
+	if c := srv.Commands(); len(c) != 0 {
+		t.Fatalf("the server got commands: %q", c)
+	}
+	must(t, e.SetMailRecipients([]string{"<bob@example.com>"}))
+	if err := doCtx(t, m, e); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want 1", len(mails))
+	}
+	d := mails[0].Data
+	for _, want := range []string{"Subject: parts", "Content-Type: multipart/mixed; boundary=", "plain text part", `filename="a.csv"`, slow.want(), `filename="b.csv"`, "fast,part"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("the mail lacks %q:\n%s", want, d)
+		}
+	}
+}

@@ -20,6 +20,8 @@ type SSH struct {
 	Dir           string // a directory the account may read and write
 	UserKey       string // the private key file (no passphrase)
 	UserPubKey    string // its public key file
+	EncKey        string // another private key of User's, encrypted with EncKeyPass
+	EncKeyPass    string
 	KnownHosts    string // a known_hosts file with the server's host key
 	WrongKnown    string // a known_hosts file with another key for the server
 	HostKeySHA256 string // the host key's SHA-256 fingerprint, unpadded base64
@@ -80,8 +82,13 @@ func StartSSH(t testing.TB) *SSH {
 	keygenRun("-q", "-t", "ed25519", "-N", "", "-C", "curlpoll host", "-f", hostKey)
 	keygenRun("-q", "-t", "ed25519", "-N", "", "-C", "curlpoll other", "-f", otherKey)
 	keygenRun("-q", "-t", "ed25519", "-N", "", "-C", "curlpoll user", "-f", s.UserKey)
+	s.EncKey, s.EncKeyPass = filepath.Join(dir, "user_enc_ecdsa"), "curlpoll pass"
+	keygenRun("-q", "-t", "ecdsa", "-m", "PEM", "-N", s.EncKeyPass, "-C", "curlpoll user enc", "-f", s.EncKey)
 	pub, err := os.ReadFile(s.UserPubKey)
 	must(err)
+	encPub, err := os.ReadFile(s.EncKey + ".pub")
+	must(err)
+	pub = append(pub, encPub...)
 	authorized := filepath.Join(dir, "authorized_keys")
 	must(os.WriteFile(authorized, pub, 0o644))
 
