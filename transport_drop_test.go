@@ -22,8 +22,12 @@ func TestTransportDroppedWithoutClose(t *testing.T) {
 	checkLeaks(t)
 	before := curlpoll.LiveCounts()
 	fds := openFDs(t)
+	// The Transports stay reachable until the check below, so that none is
+	// collected before it counts them.
+	var kept []*curlpoll.Transport
 	use := func() {
 		tr := &curlpoll.Transport{}
+		kept = append(kept, tr)
 		c := &http.Client{Transport: tr}
 		for range 2 { // a kept-alive connection, reused
 			resp, err := c.Get(srv.URL + "/hello")
@@ -40,6 +44,8 @@ func TestTransportDroppedWithoutClose(t *testing.T) {
 		t.Fatalf("%d easy handles live after %d Transports, want at least %d more than %d: the test proves nothing",
 			now.Easies, n, n, before.Easies)
 	}
+	runtime.KeepAlive(kept)
+	kept = nil // dropped, without Close
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		runtime.GC()

@@ -81,7 +81,6 @@ static int curlpoll_tls_capture_gnutls(CURL *e, struct curlpoll_tls *st, unsigne
 */
 import "C"
 
-
 import (
 	"bytes"
 	"crypto/tls"
