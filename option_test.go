@@ -73,9 +73,8 @@ func TestOptionTable(t *testing.T) {
 // TestOptionEscapeHatch sets options Easy has no setter for and checks
 // what the server sees.
 func TestOptionEscapeHatch(t *testing.T) {
-	// The handler hands the headers over on a channel: with all I/O in
-	// libcurl, a plain variable is a data race for -race on a core that
-	// does not annotate libcurl's reads (see race.go).
+	// The handler hands the headers over on a channel, which also waits
+	// for the handler to have run.
 	seen := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen <- r.Header.Clone()
