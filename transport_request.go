@@ -309,7 +309,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				b.blob(C.CURLOPT_SSLKEY_BLOB, key)
 			}
 		}
-		b.long(C.CURLOPT_SSLVERSION, int64(sslVersion(minV, false)|sslVersion(maxV, true)))
+		lo, _ := sslVersionBits(minV) // 0, libcurl's default, for a version it has no name for
+		hi, _ := sslVersionBits(maxV)
+		b.long(C.CURLOPT_SSLVERSION, int64(lo|hi<<16))
 		switch {
 		case verifier != nil:
 			// Go verifies with CAPEM or CAFile itself: libcurl needs
@@ -605,27 +607,6 @@ func hasToken(v, token string) bool {
 		}
 	}
 	return false
-}
-
-// sslVersion maps a crypto/tls version to CURLOPT_SSLVERSION's bits.
-func sslVersion(v uint16, isMax bool) int {
-	var n int
-	switch v {
-	case tls.VersionTLS10:
-		n = C.CURL_SSLVERSION_TLSv1_0
-	case tls.VersionTLS11:
-		n = C.CURL_SSLVERSION_TLSv1_1
-	case tls.VersionTLS12:
-		n = C.CURL_SSLVERSION_TLSv1_2
-	case tls.VersionTLS13:
-		n = C.CURL_SSLVERSION_TLSv1_3
-	default:
-		return 0
-	}
-	if isMax {
-		return n << 16
-	}
-	return n
 }
 
 // caBlob sets the CA blob option opt to CAPEM in b, or, where libcurl
