@@ -86,7 +86,7 @@ libcurl8:
 
 go-test: deps $(if $(filter system,$(LIBCURL)),,libcurl8)
 	@echo "== go test $(RACE) on libcurl: $$($(call libcurl_env,$(LIBCURL)) go run ./examples/fetch -version | head -2 | tr -s ' \n' ' ')"
-	$(call libcurl_env,$(LIBCURL)) go test $(RACE) -count=1 -timeout 12m $(GOTESTFLAGS) ./...
+	$(call libcurl_env,$(LIBCURL)) go test $(RACE) -p 1 -count=1 -timeout 12m $(GOTESTFLAGS) ./...
 
 # test runs the whole suite with -race on the system's libcurl and on
 # 8.14.1 (OpenSSL), without it on 8.14.1 (GnuTLS, the build with HTTP/3:
@@ -101,11 +101,11 @@ test: deps libcurl8
 	GOEXPERIMENT=cgocheck2 $(MAKE) --no-print-directory go-test LIBCURL=system RACE= GOTESTFLAGS=-short
 	$(MAKE) --no-print-directory fuzz
 
-# Each fuzz target for FUZZTIME, from the corpus in testdata/fuzz.
+# Each fuzz target for FUZZTIME, from the corpus in curlhttp/testdata/fuzz.
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		echo "fuzz $$f for $(FUZZTIME)"; \
-		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./curlhttp || exit 1; \
 	done
 
 soak: deps

@@ -63,6 +63,9 @@ type Multi struct {
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.
 	share *C.struct_curlpoll_share
+	// caFiles are the CA files (cafile.go) its transfers named: held until
+	// Close, as its pooled connections may be reused only with them. Driver only.
+	caFiles map[caFileKey]struct{}
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by
 	// shutdown.

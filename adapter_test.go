@@ -22,51 +22,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/internal/testutil"
 	"github.com/curlpoll/curlpoll/netpoll"
 )
 
 func TestMain(m *testing.M) {
-	checkLibcurl()
-	warmUp()
+	testutil.CheckLibcurl()
+	testutil.WarmUp()
 	goleak.VerifyTestMain(m)
-}
-
-// checkLibcurl stops the tests at once if CURLPOLL_TEST_LIBCURL ("VERSION
-// TLS [h3]", as the Makefile sets it) names another libcurl than the one
-// they run on, as Version reports it: Go's build cache does not key cgo
-// packages on pkg-config's output, so a run meant for one libcurl could
-// otherwise test another. "h3" says the build has HTTP/3.
-func checkLibcurl() {
-	want := os.Getenv("CURLPOLL_TEST_LIBCURL")
-	if want == "" {
-		return
-	}
-	v := curlpoll.Version()
-	f := append(strings.Fields(want), "", "")
-	if v.Version != f[0] || !strings.Contains(strings.ToLower(v.TLS), strings.ToLower(f[1])) || v.HTTP3 != (f[2] == "h3") || !v.HTTP2 {
-		fmt.Fprintf(os.Stderr, "CURLPOLL_TEST_LIBCURL=%q, but the tests run on libcurl %s (%s, HTTP/2 %v, HTTP/3 %v)\n",
-			want, v.Version, v.TLS, v.HTTP2, v.HTTP3)
-		os.Exit(2)
-	}
-}
-
-// warmUp runs one transfer so that what a process sets up once (the
-// runtime poller's epoll and eventfd, libcurl's and OpenSSL's global state)
-// is in place before tests count descriptors.
-func warmUp() {
-	srv := newHTTPTestServer(handler())
-	defer srv.Close()
-	m, err := curlpoll.NewMulti()
-	if err != nil {
-		panic(err)
-	}
-	defer m.Close()
-	e, _ := curlpoll.NewEasy()
-	defer e.Close()
-	e.SetURL(srv.URL + "/hello")
-	if err := m.Do(context.Background(), e); err != nil {
-		panic(err)
-	}
 }
 
 // patternWriter checks that what it is given is the server's pattern.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // Micro-benchmarks of the hot paths. Run with
@@ -108,9 +109,9 @@ func roundTrips(b *testing.B, client *http.Client, request func(*http.Client) (*
 }
 
 // BenchmarkTransportGet is one small request end to end through an
-// http.Client over curlpoll.Transport.
+// http.Client over curlhttp.Transport.
 func BenchmarkTransportGet(b *testing.B) {
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	benchGet(b, tr)
 }
@@ -138,7 +139,7 @@ func benchGetTLS(b *testing.B, rt func(caPEM []byte) http.RoundTripper) {
 // a kept-alive connection): Response.TLS is filled for every response.
 func BenchmarkTransportGetTLS(b *testing.B) {
 	benchGetTLS(b, func(ca []byte) http.RoundTripper {
-		tr := &curlpoll.Transport{CAPEM: ca}
+		tr := &curlhttp.Transport{CAPEM: ca}
 		b.Cleanup(func() { tr.Close() })
 		return tr
 	})
@@ -168,10 +169,10 @@ func benchPost(b *testing.B, rt http.RoundTripper) {
 }
 
 // BenchmarkTransportPost is a small POST (100 B each way) end to end
-// through an http.Client over curlpoll.Transport: the request body goes
+// through an http.Client over curlhttp.Transport: the request body goes
 // through the upload pump.
 func BenchmarkTransportPost(b *testing.B) {
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	benchPost(b, tr)
 }

@@ -112,6 +112,33 @@ func releaseCAFile(key caFileKey) {
 	}
 }
 
+// holdCAFiles makes m hold the CA files e names until m is closed: libcurl
+// keeps the connections they verified in m's pool, and reuses one only for
+// a transfer that names the same file, so the file must outlive the Easy's
+// hold on it (a pooled Easy lets go of it at every Reset, and the next
+// transfer would get a file of another name). Driver only.
+func (m *Multi) holdCAFiles(e *Easy) {
+	for _, key := range e.caFiles {
+		if _, ok := m.caFiles[key]; ok {
+			continue
+		}
+		if m.caFiles == nil {
+			m.caFiles = make(map[caFileKey]struct{})
+		}
+		holdCAFile(key)
+		m.caFiles[key] = struct{}{}
+	}
+}
+
+// holdCAFile takes one more reference to a CA file held already.
+func holdCAFile(key caFileKey) {
+	caFiles.mu.Lock()
+	defer caFiles.mu.Unlock()
+	if f := caFiles.files[key]; f != nil {
+		f.refs++
+	}
+}
+
 // setCABlob sets a CA blob option, or on libcurl builds without blobs the
 // matching file option to a CA file the Easy holds until the option is set
 // again, Reset or Close.

@@ -93,7 +93,9 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 func (t *Transfer) headerLine(line []byte) bool {
 	t.onHeader(line)
 	if f := t.e.headerHook; f != nil {
-		if err := f(line); err != nil {
+		var err error
+		t.inlineCall(func() { err = f(t, line) })
+		if err != nil {
 			t.cause = err
 			return false
 		}
@@ -185,7 +187,7 @@ func goDebug(h C.uintptr_t, kind C.int, p *C.char, n C.size_t) {
 	case C.CURLINFO_HEADER_OUT:
 		k = DebugHeaderOut
 	}
-	t.e.debugFunc(t, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	t.inlineCall(func() { t.e.debugFunc(t, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))) })
 }
 
 //export goPrereq
@@ -196,8 +198,10 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	}
 	ret = C.CURL_PREREQFUNC_ABORT
 	defer t.failOnPanic()
-	c := connInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
-	if err := t.e.prereqFunc(t, c); err != nil {
+	c := ConnInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
+	var err error
+	t.inlineCall(func() { err = t.e.prereqFunc(t, c) })
+	if err != nil {
 		t.cause = err
 		return C.CURL_PREREQFUNC_ABORT
 	}

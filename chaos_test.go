@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -74,11 +75,11 @@ func TestCancellationStorm(t *testing.T) {
 	checkLeaks(t)
 	s := newFaultServer(t)
 	m := newMulti(t)
-	tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+	tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 	t.Cleanup(func() { tr.Close() })
 	var h2c http.Protocols
 	h2c.SetUnencryptedHTTP2(true)
-	trH2C := &curlpoll.Transport{Protocols: &h2c}
+	trH2C := &curlhttp.Transport{Protocols: &h2c}
 	t.Cleanup(func() { trH2C.Close() })
 
 	results := make([]stormResult, n)
@@ -150,7 +151,7 @@ func TestCancellationStorm(t *testing.T) {
 					c = trH2C
 				}
 				if own {
-					c = &curlpoll.Transport{CAPEM: s.CAPEM(), Protocols: c.Protocols}
+					c = &curlhttp.Transport{CAPEM: s.CAPEM(), Protocols: c.Protocols}
 					defer c.Close()
 				}
 				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)

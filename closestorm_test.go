@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -166,7 +167,7 @@ func TestTransportCloseStorm(t *testing.T) {
 	}
 	checkLeaks(t)
 	s := newFaultServer(t)
-	tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+	tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 	defer tr.Close()
 	c := &http.Client{Transport: tr}
 	urls := []string{

@@ -46,6 +46,12 @@ var libcurlVersion = sync.OnceValue(func() uint32 {
 	return uint32(C.curl_version_info(C.CURLVERSION_NOW).version_num)
 })
 
+// ClientCertBlobsSupported reports whether libcurl's TLS library takes a
+// client certificate and key from memory (SetClientCertBlob, and
+// CURLOPT_SSLCERT_BLOB in the escape hatches): where it does not, they are
+// refused with ErrClientCertBlobUnsupported rather than dropped.
+func ClientCertBlobsSupported() bool { return libcurlTakesCertBlobs() }
+
 // libcurlTakesCertBlobs reports whether libcurl's TLS library takes a
 // client certificate and key from memory (CURLOPT_SSLCERT_BLOB,
 // CURLOPT_SSLKEY_BLOB). libcurl sets them without error on every build,
@@ -71,6 +77,7 @@ var libcurlHasHTTP3 = sync.OnceValue(func() bool {
 // decide what curlpoll can do with it.
 type VersionInfo struct {
 	Version   string   // libcurl's version, such as "7.88.1"
+	Number    int      // the version as 0xXXYYZZ (LIBCURL_VERSION_NUM), such as 0x075801
 	TLS       string   // the TLS library and its version, such as "OpenSSL/3.0.19"
 	HTTP2     bool     // built with HTTP/2 support
 	HTTP3     bool     // built with HTTP/3 support
@@ -82,6 +89,7 @@ func Version() VersionInfo {
 	d := C.curl_version_info(C.CURLVERSION_NOW)
 	v := VersionInfo{
 		Version: C.GoString(d.version),
+		Number:  int(d.version_num),
 		HTTP2:   d.features&C.CURL_VERSION_HTTP2 != 0,
 		HTTP3:   d.features&C.CURL_VERSION_HTTP3 != 0,
 	}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 )
@@ -109,7 +108,7 @@ func (e *Easy) SetLogger(l *slog.Logger) error {
 		return e.setUserDebug(nil)
 	}
 	return e.setUserDebug(func(t *Transfer, kind DebugKind, data []byte) {
-		logDebug(l, t.id, kind, data)
+		LogDebug(l, t.id, kind, data)
 	})
 }
 
@@ -125,33 +124,6 @@ func (e *Easy) setDebug(f debugFunc) error {
 		return err
 	}
 	e.debugFunc = f
-	return nil
-}
-
-// connInfo describes the connection a request is about to be sent on.
-type connInfo struct {
-	Local  netip.AddrPort
-	Remote netip.AddrPort // the server, or the proxy when one is used
-}
-
-// prereqFunc runs inside libcurl when t's connection is ready and its
-// request is about to be sent (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+); an
-// error aborts the transfer. Only curlpoll's own code sets one (the
-// Transport's httptrace): a user's function there could block the Multi.
-type prereqFunc func(t *Transfer, c connInfo) error
-
-func (e *Easy) setPrereq(f prereqFunc) error {
-	if err := e.idle(); err != nil {
-		return err
-	}
-	on := C.int(0)
-	if f != nil {
-		on = 1
-	}
-	if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
-		return err
-	}
-	e.prereqFunc = f
 	return nil
 }
 
@@ -174,8 +146,12 @@ func (t *Transfer) Info() (TransferInfo, bool) {
 	}
 }
 
-// logDebug writes what the debug callback reported to l, one record per line.
-func logDebug(l *slog.Logger, id uint64, kind DebugKind, data []byte) {
+// LogDebug writes what a debug function got for a transfer to l as
+// SetLogger does: one record per line at slog.LevelDebug, with the
+// attributes "transfer" (the Transfer's ID) and "kind", credentials
+// redacted (RedactLine). For a debug function that logs besides other work
+// (SetDebugFunc, SetInlineDebugFunc).
+func LogDebug(l *slog.Logger, id uint64, kind DebugKind, data []byte) {
 	ctx := context.Background()
 	if !l.Enabled(ctx, slog.LevelDebug) {
 		return

@@ -15,8 +15,8 @@
 // handles attached to it (curl_multi_add_handle and remove_handle,
 // curl_multi_socket_action, curl_easy_pause, curl_multi_info_read). Every
 // public method of Multi and [Transfer] is a message to the driver; a
-// goroutine waiting for its transfer (in Do, Transfer.Read, a Transport's
-// RoundTrip) never calls libcurl, and is woken once per driver turn that
+// goroutine waiting for its transfer (in Do, Transfer.Read, a curlhttp
+// Transport's RoundTrip) never calls libcurl, and is woken once per driver turn that
 // brought its transfer news. So a Multi is safe for use by many goroutines,
 // and libcurl, which is not thread-safe, sees one caller.
 //
@@ -119,18 +119,22 @@
 // and progress functions run on a goroutine of their transfer, never
 // inside libcurl, so one that blocks holds up only its own transfer.
 //
-// The Transport keeps user code off the driver, but for the functions of
-// its TLSClientConfig that verify the peer (VerifyPeerCertificate,
-// VerifyConnection, Time), which must decide before the request is sent
-// and so run in libcurl's pre-request callback (see [Transport]). An
-// [net/http/httptrace.ClientTrace] in the request's context and
-// [Transport.Logger] are fed from libcurl's debug and pre-request callbacks,
-// which only queue events, and the request's own goroutines (RoundTrip's
-// caller, then whoever closes the body) call the hooks and write the
-// records, in order. [ResponseInfo] gives a response's [TransferInfo];
-// [WithProgress] a request's progress (on a goroutine of the request, like
-// SetProgressFunc). Without a trace or a Logger, libcurl is never verbose
-// and nothing is written to stderr.
+// Inline callbacks ([Easy.SetPrereqFunc], [Easy.SetInlineHeaderFunc],
+// [Easy.SetInlineDebugFunc]) are the exception: they run inside libcurl, on
+// the driver, at the moment itself (a request about to be sent, a header
+// line arriving), and may read the connection's TLS state
+// ([Transfer.TLSState]); while one runs, no other transfer of the Multi
+// moves.
+//
+// # net/http
+//
+// Package [github.com/curlpoll/curlpoll/curlhttp] is an http.RoundTripper
+// on this package's public API alone (no cgo of its own): its httptrace
+// events, Logger, response-header limit and Go-side TLS verification are
+// built on the inline callbacks, its per-request options on [OptionBatch].
+// It keeps user code off the driver, but for the functions of its
+// TLSClientConfig that verify the peer, which must decide before the
+// request is sent.
 //
 // # Other protocols and multipart forms
 //

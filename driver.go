@@ -282,6 +282,7 @@ func (m *Multi) add(t *Transfer) {
 		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, unsafe.Pointer(m.share.sh)) == C.CURLE_OK {
 		t.e.multiShared = true
 	}
+	m.holdCAFiles(t.e)
 	t.errnoBase = t.e.osErrnoBase() // errno.go
 	raceReleaseIO()
 	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
@@ -487,6 +488,10 @@ func (m *Multi) shutdown() {
 	// returns.
 	C.curl_multi_cleanup(m.c)
 	m.c = nil
+	for key := range m.caFiles { // no connection can name them now
+		releaseCAFile(key)
+	}
+	m.caFiles = nil
 	if m.share != nil {
 		C.curlpoll_share_free(m.share) // every handle let go of it in detach
 		m.share = nil

@@ -52,10 +52,10 @@ type Easy struct {
 	reader       io.Reader
 	rewind       func() (io.Reader, error)
 	headerFunc   func(line []byte) error
-	headerHook   func(line []byte) error // curlpoll's own, run inside libcurl (Transport)
+	headerHook   func(t *Transfer, line []byte) error // SetInlineHeaderFunc
 	progressFunc func(Progress) error
 	progressGap  time.Duration // SetProgressInterval
-	debugFunc    debugFunc     // inside libcurl: the Transport's, or queueDebug
+	debugFunc    debugFunc     // inside libcurl: SetInlineDebugFunc, or queueDebug
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	follow       bool

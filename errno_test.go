@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -78,7 +79,7 @@ func TestErrnoOfItsOwnFailure(t *testing.T) {
 		}
 	})
 	t.Run("Transport", func(t *testing.T) {
-		tr := &curlpoll.Transport{}
+		tr := &curlhttp.Transport{}
 		defer tr.Close()
 		for _, s := range steps {
 			resp, err := tr.RoundTrip(mustReq("GET", s.url, nil))

@@ -2,7 +2,6 @@ package curlpoll
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/curlpoll/curlpoll/netpoll"
 )
@@ -58,32 +57,6 @@ func WritePath(chunk []byte, n int) int {
 	return total
 }
 
-// Live is what the package holds at a moment, for leak checks.
-type Live struct {
-	Easies  int64 // easy handles not yet cleaned up
-	Handles int64 // cgo.Handles not yet deleted (Easy and Multi)
-}
-
-// LiveCounts returns the package's live resource counts.
-func LiveCounts() Live {
-	return Live{Easies: liveEasies.Load(), Handles: liveHandles.Load()}
-}
-
-// The Transport's converters, for fuzzing.
-var (
-	ValidateRequest    = validateRequest
-	RequestHeaderLines = requestHeaderLines
-	ParseHeaderLines   = parseHeaderLines
-	ParseStatus        = parseStatus
-	RequestTarget      = requestTarget // the URL libcurl is given (without ServerName)
-)
-
-// ParseStatusLine is parseStatusLine on a fresh Response.
-func ParseStatusLine(line string) (*http.Response, error) {
-	resp := &http.Response{}
-	return resp, parseStatusLine(resp, line)
-}
-
 // LoseWaits makes the driver forget what libcurl waits for, its sockets'
 // interest and its timeout, as a lost readiness or timeout of curlpoll's
 // would: the stall rescue's test.
@@ -106,6 +79,3 @@ func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
 // LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
 // multiplexes HTTP/2 by default.
 func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
-
-// LibcurlTakesCertBlobs is libcurlTakesCertBlobs.
-func LibcurlTakesCertBlobs() bool { return libcurlTakesCertBlobs() }

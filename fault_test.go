@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -304,8 +305,8 @@ func TestFaultStallsTimeOut(t *testing.T) {
 }
 
 // transportFor returns a Transport for mode, trusting the fault server.
-func transportFor(s *faultserver.Server, mode faultserver.Mode) *curlpoll.Transport {
-	tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+func transportFor(s *faultserver.Server, mode faultserver.Mode) *curlhttp.Transport {
+	tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 	var p http.Protocols
 	switch mode {
 	case faultserver.H2C:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/internal/testutil"
 )
 
 // newMulti returns a Multi that is closed, and checked for leftovers, when
@@ -75,104 +75,24 @@ func newEasy(t testing.TB, url string) *curlpoll.Easy {
 	return e
 }
 
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// testServer serves the paths the core tests use:
-//
-//	/hello             "hello"
-//	/bytes?n=N         N bytes of a repeating pattern, with Content-Length
-//	/close             "bye" with Connection: close
-//	/echo              the request body back; /echo?count=1 its length only
-//	/stall-body?n=N    N bytes, then waits for the client to go away
-//	/headers-then-wait status and headers, then waits for the client
-func testServer(t testing.TB) *httptest.Server {
-	srv := httptest.NewServer(handler())
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
-	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		writePattern(w, n)
-	})
-	mux.HandleFunc("/close", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "close")
-		io.WriteString(w, "bye")
-	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("count") != "" {
-			n, err := io.Copy(io.Discard, r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
-			fmt.Fprint(w, n)
-			return
-		}
-		io.Copy(w, r.Body)
-	})
-	mux.HandleFunc("/stall-body", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
-		w.Header().Set("Content-Length", strconv.FormatInt(n+1, 10))
-		writePattern(w, n)
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
-	mux.HandleFunc("/headers-then-wait", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(200)
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
-	return mux
-}
-
-var pattern = func() []byte {
-	b := make([]byte, 64<<10)
-	for i := range b {
-		b[i] = byte('a' + i%26)
-	}
-	return b
-}()
-
-func writePattern(w io.Writer, n int64) error {
-	for n > 0 {
-		k := min(n, int64(len(pattern)))
-		if _, err := w.Write(pattern[:k]); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
-}
+// The helpers shared with curlhttp's tests (internal/testutil).
+var (
+	must         = testutil.Must
+	mustReq      = testutil.MustReq
+	testServer   = testutil.TestServer
+	handler      = testutil.Handler
+	pattern      = testutil.Pattern
+	writePattern = testutil.WritePattern
+	newTLSServer = testutil.NewTLSServer
+	serverCAPEM  = testutil.ServerCAPEM
+	openFDs      = testutil.OpenFDs
+	listFDs      = testutil.ListFDs
+	checkLeaks   = testutil.CheckLeaks
+)
 
 // tlsServer is testServer over TLS with HTTP/2 enabled; pemCA trusts it.
 func tlsServer(t testing.TB) (srv *httptest.Server, pemCA []byte) {
 	return newTLSServer(t, handler())
-}
-
-// newTLSServer starts an HTTPS server with HTTP/2 on, and returns it with
-// the PEM of its certificate.
-func newTLSServer(t testing.TB, h http.Handler) (*httptest.Server, []byte) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv, serverCAPEM(srv)
-}
-
-// serverCAPEM returns the test server's certificate in PEM, to trust.
-func serverCAPEM(srv *httptest.Server) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
 // rawServer accepts TCP connections on 127.0.0.1 and hands each to serve on
@@ -297,16 +217,6 @@ func blackholeAt(t testing.TB, ip string, port int) string {
 	return addr
 }
 
-// openFDs counts this process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // checkFDs fails the test if the process has more open descriptors at its
 // end than at the call, once leftovers had a moment to close.
 func checkFDs(t testing.TB) {
@@ -322,17 +232,6 @@ func checkFDs(t testing.TB) {
 		}
 		t.Errorf("open descriptors: %d at the start, %d at the end:\n%s", before, now, listFDs())
 	})
-}
-
-// listFDs describes this process's open descriptors.
-func listFDs() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var b strings.Builder
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		fmt.Fprintf(&b, "%s -> %s\n", e.Name(), l)
-	}
-	return b.String()
 }
 
 // osThreads returns the number of OS threads of this process.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -25,7 +26,7 @@ import (
 func TestSmugglingRefusedBeforeSending(t *testing.T) {
 	checkLeaks(t)
 	s := newFaultServer(t)
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	base := s.URL(faultserver.OK, faultserver.HTTP1, "")
 	u, _ := url.Parse(base)
@@ -82,7 +83,7 @@ func TestSmugglingRefusedBeforeSending(t *testing.T) {
 // https, no redirect followed by libcurl, credentials in the URL not sent.
 func TestSchemesAndRedirects(t *testing.T) {
 	checkLeaks(t)
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	for _, u := range []string{"ftp://127.0.0.1/", "file:///etc/passwd", "gopher://127.0.0.1/", "dict://127.0.0.1/", "scp://127.0.0.1/x", "HTTP://127.0.0.1:1/"} {
 		req, _ := http.NewRequest("GET", u, nil)
@@ -132,7 +133,7 @@ func TestRequestFramingCannotContradictBody(t *testing.T) {
 		got <- seen{r.Method, r.URL.Path, string(b), r.ContentLength, r.TransferEncoding}
 	}))
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	smuggled := "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	for _, hdr := range []map[string]string{
@@ -180,7 +181,7 @@ func TestMaxResponseHeaderBytes(t *testing.T) {
 		limit int64
 		size  string
 	}{{10 << 10, "n=100000"}, {0, "n=1000000"}} {
-		tr := &curlpoll.Transport{MaxResponseHeaderBytes: c.limit}
+		tr := &curlhttp.Transport{MaxResponseHeaderBytes: c.limit}
 		resp, _, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL(faultserver.HugeHeader, faultserver.HTTP1, c.size))
 		if err == nil {
 			t.Errorf("limit %d, %s: %s, want an error", c.limit, c.size, resp.Status)
@@ -215,7 +216,7 @@ func TestEnvironmentIgnored(t *testing.T) {
 	t.Setenv("no_proxy", "")
 	t.Setenv("CURL_CA_BUNDLE", "/nonexistent")
 	t.Setenv("CURL_HOME", t.TempDir())
-	tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+	tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 	defer tr.Close()
 	for _, mode := range []faultserver.Mode{faultserver.HTTP1, faultserver.TLS1} {
 		_, body, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL(faultserver.OK, mode, "n=10"))
@@ -286,7 +287,7 @@ func TestSSLKeyLogFileIgnored(t *testing.T) {
 	}
 	if os.Getenv("CURLPOLL_KEYLOG_CHILD") != "" {
 		s := newFaultServer(t)
-		tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+		tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 		defer tr.Close()
 		if _, _, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL(faultserver.OK, faultserver.TLS1, "n=10")); err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // h3Server is an HTTP/3 server on 127.0.0.1 (quic-go), with the
@@ -87,8 +88,8 @@ func TestHTTP3Get(t *testing.T) {
 		t.Fatalf("%v, %d bytes, %v; want HTTP/3 and 300000 bytes", v, w.n, w.err)
 	}
 
-	for _, mode := range []curlpoll.HTTP3Mode{curlpoll.HTTP3Attempt, curlpoll.HTTP3Only} {
-		tr := &curlpoll.Transport{CAPEM: s.CAPEM, HTTP3: mode}
+	for _, mode := range []curlhttp.HTTP3Mode{curlhttp.HTTP3Attempt, curlhttp.HTTP3Only} {
+		tr := &curlhttp.Transport{CAPEM: s.CAPEM, HTTP3: mode}
 		resp, body, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL+"/hello")
 		tr.Close()
 		if err != nil || string(body) != "hello" || resp.Proto != "HTTP/3.0" || resp.ProtoMajor != 3 ||

@@ -22,3 +22,17 @@ func deleteHandle(h cgo.Handle) {
 	h.Delete()
 	liveHandles.Add(-1)
 }
+
+// Live is what curlpoll holds at a moment, for leak checks in tests: a
+// program that closed every Multi, Easy and Transport (or dropped the
+// Transports, whose cleanup closes them) is back to the counts it started
+// with once they are closed.
+type Live struct {
+	Easies  int64 // easy handles not yet cleaned up
+	Handles int64 // cgo.Handles not yet deleted (Easy and Multi)
+}
+
+// LiveCounts returns what curlpoll holds now.
+func LiveCounts() Live {
+	return Live{Easies: liveEasies.Load(), Handles: liveHandles.Load()}
+}

@@ -10,6 +10,18 @@ package curlpoll
 // its buffers (curl#10971). NewMulti turns multiplexing off otherwise.
 func libcurlMultiplexSafe() bool { return libcurlVersion() >= 0x080100 }
 
+// MultiplexSafe reports whether the libcurl that runs can multiplex HTTP/2
+// streams with pause-based backpressure (8.1.0 and newer): NewMulti turns
+// multiplexing on only then (see SetMultiplex), and a transfer may then ask
+// to wait for a connection to multiplex on (CURLOPT_PIPEWAIT).
+func MultiplexSafe() bool { return libcurlMultiplexSafe() }
+
+// PriorKnowledgeReuseBroken reports whether the libcurl that runs fails
+// every request on a reused prior-knowledge HTTP/2 connection
+// (HTTPVersion2PriorKnown) with CURLE_HTTP2 (curl#10634, before 8.0.0): such
+// transfers should then forbid reuse (CURLOPT_FORBID_REUSE).
+func PriorKnowledgeReuseBroken() bool { return libcurlH2CReuseBroken() }
+
 // libcurlH2CReuseBroken reports whether a reused prior-knowledge HTTP/2
 // connection fails every request with CURLE_HTTP2 (curl#10634, before
 // 8.0.0): the Transport then uses each h2c connection once.

@@ -7,49 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/internal/testutil"
 )
 
-// recordHandler is a slog.Handler that keeps records in memory.
-type recordHandler struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	h.recs = append(h.recs, r.Clone())
-	h.mu.Unlock()
-	return nil
-}
-func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
-
-// lines returns the records as "kind transfer message".
-func (h *recordHandler) lines() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, r := range h.recs {
-		var kind, id string
-		r.Attrs(func(a slog.Attr) bool {
-			switch a.Key {
-			case "kind":
-				kind = a.Value.String()
-			case "transfer":
-				id = a.Value.String()
-			}
-			return true
-		})
-		out = append(out, kind+" "+id+" "+r.Message)
-	}
-	return out
-}
+type recordHandler = testutil.RecordHandler
 
 func TestEasyLoggerRedacts(t *testing.T) {
 	srv := newHTTPTestServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +34,7 @@ func TestEasyLoggerRedacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
-	lines := h.lines()
+	lines := h.Lines()
 	all := strings.Join(lines, "\n")
 	for _, secret := range []string{"client-secret", "cookie-secret", "server-secret"} {
 		if strings.Contains(all, secret) {
@@ -96,7 +61,7 @@ func TestEasyLoggerRedacts(t *testing.T) {
 	n := len(lines)
 	must(t, e.SetLogger(nil))
 	must(t, m.Do(context.Background(), e))
-	if got := len(h.lines()); got != n {
+	if got := len(h.Lines()); got != n {
 		t.Errorf("%d records after SetLogger(nil), want %d", got, n)
 	}
 }

@@ -4,79 +4,118 @@ package curlpoll
 import "C"
 
 import (
+	"errors"
 	"sync"
 	"unsafe"
 )
 
-// optBatch collects option settings for Easy.apply, which makes them in
-// one cgo call (curlpoll_setopts): the Transport sets a dozen options and a
-// header list per request, and each curl_easy_setopt through the single
-// setters is a crossing into C, with a C copy of every string besides.
-// Values live in Go memory without Go pointers, so C may read them during
-// the call. A batch is for one goroutine; get one with getBatch and give it
-// back with putBatch.
-type optBatch struct {
+// OptionBatch collects option settings that Easy.Apply makes in one call
+// into libcurl, in order: a program that sets a dozen options and a header
+// list per transfer (curlhttp.Transport does) saves a crossing into C per
+// option and a C copy of every string. Each setting is checked as the
+// escape hatches check them (SetOptionLong and the like: the option's kind
+// in libcurl's table, and none of curlpoll's own options), and the first
+// refused one is kept as the batch's error: nothing is added after it, and
+// Apply returns it. Values are copied into the batch.
+//
+// The zero OptionBatch is empty and ready to use; Reset empties it for
+// reuse, keeping its memory. A batch is for one goroutine at a time.
+type OptionBatch struct {
 	ops   []C.struct_curlpoll_opt
 	arena []byte // strings (NUL-terminated), blobs and list items that ops point into by offset
-	err   error  // the first value refused before C sees it; nothing is added after it
+	// caBlobs are CA blobs (CURLOPT_CAINFO_BLOB, CURLOPT_PROXY_CAINFO_BLOB)
+	// for a libcurl that takes none: Apply gives them to it as files
+	// (cafile.go).
+	caBlobs []caBlob
+	err     error // the first setting refused before C sees it; nothing is added after it
 }
 
-var batches = sync.Pool{New: func() any { return new(optBatch) }}
+type caBlob struct {
+	opt C.CURLoption
+	pem []byte
+}
 
-func getBatch() *optBatch { return batches.Get().(*optBatch) }
-
-// putBatch empties b, header values and all, and pools it.
-func putBatch(b *optBatch) {
+// Reset empties b, values and all, keeping its memory.
+func (b *OptionBatch) Reset() {
 	clear(b.arena)
 	clear(b.ops) // the lists set are the Easy's now
-	b.ops, b.arena, b.err = b.ops[:0], b.arena[:0], nil
-	batches.Put(b)
+	clear(b.caBlobs)
+	b.ops, b.arena, b.caBlobs, b.err = b.ops[:0], b.arena[:0], b.caBlobs[:0], nil
 }
 
-func (b *optBatch) add(opt C.CURLoption, kind C.int, n int64, at int) {
+// Err returns the first setting refused so far, or nil.
+func (b *OptionBatch) Err() error { return b.err }
+
+// optionKinds is libcurl's option table by ID, read once.
+var optionKinds = sync.OnceValue(func() map[Option]OptionKind {
+	m := make(map[Option]OptionKind, 320)
+	for o := range Options() {
+		if k, ok := o.Kind(); ok {
+			m[o] = k
+		}
+	}
+	return m
+})
+
+// check is checkOption for a batch, against the table read once.
+func (b *OptionBatch) check(o Option, want OptionKind) bool {
+	if b.err != nil {
+		return false
+	}
+	kind, known := optionKinds()[o]
+	_, owned := curlpollOwned[C.CURLoption(o)]
+	if !known || owned || !(kind == want || want == OptionLong && kind == OptionValues) {
+		b.err = checkOption(o, want) // nil for an option this libcurl lacks: Apply reports libcurl's refusal
+		return b.err == nil
+	}
+	return true
+}
+
+func (b *OptionBatch) add(opt C.CURLoption, kind C.int, n int64, at int) {
 	b.ops = append(b.ops, C.struct_curlpoll_opt{opt: opt, kind: kind, n: C.longlong(n), at: C.size_t(at)})
 }
 
-// long sets a long option, as Easy.setLong.
-func (b *optBatch) long(opt C.CURLoption, v int64) {
-	if b.err == nil {
-		b.add(opt, C.CURLPOLL_OPT_LONG, v, 0)
+// Long sets a number option (CURLOT_LONG or CURLOT_VALUES), as
+// SetOptionLong.
+func (b *OptionBatch) Long(o Option, v int64) {
+	if b.check(o, OptionLong) {
+		b.add(C.CURLoption(o), C.CURLPOLL_OPT_LONG, v, 0)
 	}
 }
 
-// bool sets a long option to 1 or 0, as Easy.setBool.
-func (b *optBatch) bool(opt C.CURLoption, v bool) {
+// Bool sets a number option to 1 or 0.
+func (b *OptionBatch) Bool(o Option, v bool) {
 	var n int64
 	if v {
 		n = 1
 	}
-	b.long(opt, n)
+	b.Long(o, n)
 }
 
-// off sets a curl_off_t option, as Easy.setOff.
-func (b *optBatch) off(opt C.CURLoption, v int64) {
-	if b.err == nil {
-		b.add(opt, C.CURLPOLL_OPT_OFF, v, 0)
+// Offset sets a curl_off_t option, as SetOptionOffset.
+func (b *OptionBatch) Offset(o Option, v int64) {
+	if b.check(o, OptionOffset) {
+		b.add(C.CURLoption(o), C.CURLPOLL_OPT_OFF, v, 0)
 	}
 }
 
-// str sets a string option, as Easy.setString: "" sets NULL, the option's
-// default.
-func (b *optBatch) str(opt C.CURLoption, v string) {
-	if b.err != nil {
-		return
-	}
+// Str sets a string option, as SetOptionString: "" sets NULL, the
+// option's default (EmptyStr sets an empty string). A string with a NUL
+// byte is refused.
+func (b *OptionBatch) Str(o Option, v string) {
 	if v == "" {
-		b.add(opt, C.CURLPOLL_OPT_NULL, 0, 0)
+		if b.check(o, OptionString) {
+			b.add(C.CURLoption(o), C.CURLPOLL_OPT_NULL, 0, 0)
+		}
 		return
 	}
-	b.strParts(opt, v)
+	b.StrParts(o, v)
 }
 
-// strParts sets a string option to the concatenation of parts, none of
-// them empty; it saves building the string in Go first.
-func (b *optBatch) strParts(opt C.CURLoption, parts ...string) {
-	if b.err != nil {
+// StrParts sets a string option to the concatenation of parts, which saves
+// building the string first. An empty concatenation sets an empty string.
+func (b *OptionBatch) StrParts(o Option, parts ...string) {
+	if !b.check(o, OptionString) {
 		return
 	}
 	for _, s := range parts {
@@ -84,83 +123,108 @@ func (b *optBatch) strParts(opt C.CURLoption, parts ...string) {
 			return
 		}
 	}
-	b.add(opt, C.CURLPOLL_OPT_STR, 0, len(b.arena))
+	b.add(C.CURLoption(o), C.CURLPOLL_OPT_STR, 0, len(b.arena))
 	for _, s := range parts {
 		b.arena = append(b.arena, s...)
 	}
 	b.arena = append(b.arena, 0)
 }
 
-// emptyStr sets a string option to "", not NULL (Easy.setBlobString with
-// a lone NUL).
-func (b *optBatch) emptyStr(opt C.CURLoption) {
-	if b.err == nil {
-		b.add(opt, C.CURLPOLL_OPT_STR, 0, len(b.arena))
-		b.arena = append(b.arena, 0)
-	}
-}
+// EmptyStr sets a string option to "", which for some options means other
+// than NULL (CURLOPT_NOPROXY: no host bypasses the proxy).
+func (b *OptionBatch) EmptyStr(o Option) { b.StrParts(o) }
 
-// blob sets a blob option, as Easy.setBlob: libcurl copies it, and an
-// empty one sets NULL.
-func (b *optBatch) blob(opt C.CURLoption, v []byte) {
-	if b.err != nil {
+// Blob sets a blob option, as SetOptionBlob: libcurl copies it, and an
+// empty one sets NULL. CURLOPT_CAINFO_BLOB and CURLOPT_PROXY_CAINFO_BLOB
+// work where libcurl takes no CA blob (GnuTLS), as SetCAInfoBlob does; a
+// client certificate or key where libcurl would ignore it is refused
+// (ErrClientCertBlobUnsupported).
+func (b *OptionBatch) Blob(o Option, v []byte) {
+	if !b.check(o, OptionBlob) {
 		return
 	}
-	if len(v) == 0 {
+	opt := C.CURLoption(o)
+	if b.err = checkCertBlob(opt, v); b.err != nil {
+		return
+	}
+	switch {
+	case (opt == C.CURLOPT_CAINFO_BLOB || opt == C.CURLOPT_PROXY_CAINFO_BLOB) && !caBlobBuiltIn():
+		b.caBlobs = append(b.caBlobs, caBlob{opt, v})
+	case len(v) == 0:
 		b.add(opt, C.CURLPOLL_OPT_NULL, 0, 0)
+	default:
+		b.add(opt, C.CURLPOLL_OPT_BLOB, int64(len(v)), len(b.arena))
+		b.arena = append(b.arena, v...)
+	}
+}
+
+// List sets a list option (a curl_slist), as SetOptionList, to items;
+// ListItem adds more to it.
+func (b *OptionBatch) List(o Option, items ...string) {
+	if !b.check(o, OptionList) {
 		return
 	}
-	b.add(opt, C.CURLPOLL_OPT_BLOB, int64(len(v)), len(b.arena))
-	b.arena = append(b.arena, v...)
-}
-
-// list starts a curl_slist option, as Easy.setList; item adds its items.
-// The Easy owns the list once it is set.
-func (b *optBatch) list(opt C.CURLoption) {
-	if b.err == nil {
-		b.add(opt, C.CURLPOLL_OPT_LIST, 0, len(b.arena))
+	b.add(C.CURLoption(o), C.CURLPOLL_OPT_LIST, 0, len(b.arena))
+	for _, it := range items {
+		b.ListItem(it)
 	}
 }
 
-// item adds the line name+sep+value to the list started last.
-func (b *optBatch) item(name, sep, value string) {
+// ListItem adds the concatenation of parts as one item to the list option
+// set last (List), which saves building the item first: a header line as
+// ListItem(name, ": ", value).
+func (b *OptionBatch) ListItem(parts ...string) {
 	if b.err != nil {
 		return
 	}
-	for _, s := range [...]string{name, sep, value} {
+	if len(b.ops) == 0 || b.ops[len(b.ops)-1].kind != C.CURLPOLL_OPT_LIST {
+		b.err = errors.New("curlpoll: OptionBatch.ListItem without a list option before it")
+		return
+	}
+	for _, s := range parts {
 		if b.err = checkCString(s); b.err != nil {
 			return
 		}
 	}
-	b.arena = append(append(append(append(b.arena, name...), sep...), value...), 0)
+	for _, s := range parts {
+		b.arena = append(b.arena, s...)
+	}
+	b.arena = append(b.arena, 0)
 	b.ops[len(b.ops)-1].n++
 }
 
-// apply sets b's options on e in one cgo call, in order, and returns the
-// first error: that of the first option libcurl refused, or b.err.
-func (e *Easy) apply(b *optBatch) error {
+// Apply sets b's options on e in one call into libcurl, in b's order, and
+// returns the first error: the batch's own (Err), or that of the first
+// option libcurl refused, naming it; the options before it are set. Like
+// every setter, it fails while e has a transfer running. b may be reused
+// (Reset) or dropped afterwards.
+func (e *Easy) Apply(b *OptionBatch) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	if len(b.ops) == 0 {
-		return b.err
-	}
-	var arena *C.char
-	if len(b.arena) > 0 {
-		arena = (*C.char)(unsafe.Pointer(&b.arena[0]))
-	}
-	var done C.int
-	rc := C.curlpoll_setopts(e.c, &b.ops[0], C.int(len(b.ops)), arena, &done)
-	for i := range b.ops[:done] {
-		switch o := &b.ops[i]; o.kind {
-		case C.CURLPOLL_OPT_LIST:
-			e.keepList(o.opt, o.list)
-		case C.CURLPOLL_OPT_LONG:
-			e.noteLong(o.opt, int64(o.n))
+	if len(b.ops) > 0 {
+		var arena *C.char
+		if len(b.arena) > 0 {
+			arena = (*C.char)(unsafe.Pointer(&b.arena[0]))
+		}
+		var done C.int
+		rc := C.curlpoll_setopts(e.c, &b.ops[0], C.int(len(b.ops)), arena, &done)
+		for i := range b.ops[:done] {
+			switch o := &b.ops[i]; o.kind {
+			case C.CURLPOLL_OPT_LIST:
+				e.keepList(o.opt, o.list)
+			case C.CURLPOLL_OPT_LONG:
+				e.noteLong(o.opt, int64(o.n))
+			}
+		}
+		if rc != C.CURLE_OK {
+			return optErr(b.ops[done].opt, rc)
 		}
 	}
-	if rc != C.CURLE_OK {
-		return optErr(b.ops[done].opt, rc)
+	for _, cb := range b.caBlobs {
+		if err := e.setCABlob(cb.opt, cb.pem); err != nil {
+			return err
+		}
 	}
 	return b.err
 }

@@ -231,7 +231,23 @@ func (e *Easy) SetOptionBlob(o Option, v []byte) error {
 	if err := checkOption(o, OptionBlob); err != nil {
 		return err
 	}
+	if err := checkCertBlob(C.CURLoption(o), v); err != nil {
+		return err
+	}
 	return e.setBlob(C.CURLoption(o), v)
+}
+
+// checkCertBlob refuses a client certificate or key from memory where
+// libcurl's TLS library would ignore it (libcurlTakesCertBlobs): a security
+// setting is honoured or refused, never dropped.
+func checkCertBlob(opt C.CURLoption, v []byte) error {
+	switch opt {
+	case C.CURLOPT_SSLCERT_BLOB, C.CURLOPT_SSLKEY_BLOB, C.CURLOPT_PROXY_SSLCERT_BLOB, C.CURLOPT_PROXY_SSLKEY_BLOB:
+		if len(v) > 0 && !libcurlTakesCertBlobs() {
+			return ErrClientCertBlobUnsupported
+		}
+	}
+	return nil
 }
 
 // SetOptionList sets a list option (CURLOT_SLIST), as SetOptionLong; the

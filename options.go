@@ -360,17 +360,6 @@ func (e *Easy) SetHeaderFunc(f func(line []byte) error) error {
 	return nil
 }
 
-// setHeaderHook sets curlpoll's own header function, which runs inside
-// libcurl, while the connection is attached (the Transport reads TLS state
-// and counts header bytes there).
-func (e *Easy) setHeaderHook(f func(line []byte) error) error {
-	if err := e.idle(); err != nil {
-		return err
-	}
-	e.headerHook = f
-	return nil
-}
-
 // Progress is a transfer's byte counts, as libcurl's progress callback
 // reports them. A total is 0 while unknown.
 type Progress struct {

@@ -29,6 +29,12 @@ func (e *Easy) SetProxyTLSVersions(min, max uint16) error {
 	return e.setLong(C.CURLOPT_PROXY_SSLVERSION, v)
 }
 
+// TLSVersionsValue returns the value of CURLOPT_SSLVERSION (or
+// CURLOPT_PROXY_SSLVERSION) for a range of crypto/tls versions, as
+// SetTLSVersions sets it, for an OptionBatch: tls.VersionTLS10 to
+// tls.VersionTLS13, 0 for libcurl's default.
+func TLSVersionsValue(min, max uint16) (int64, error) { return tlsVersionsOption(min, max) }
+
 // tlsVersionsOption is CURLOPT_SSLVERSION's value for a range of
 // crypto/tls versions.
 func tlsVersionsOption(min, max uint16) (int64, error) {

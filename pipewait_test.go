@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // pipewaitServer serves "ok" over HTTP/2, cleartext (prior knowledge) or
@@ -60,7 +61,7 @@ func TestPipewaitAfterUnansweredStream(t *testing.T) {
 			var p http.Protocols
 			p.SetHTTP2(true)
 			p.SetUnencryptedHTTP2(true)
-			tr := &curlpoll.Transport{Protocols: &p, CAPEM: caPEM}
+			tr := &curlhttp.Transport{Protocols: &p, CAPEM: caPEM}
 			defer tr.Close()
 			c := &http.Client{Transport: tr}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

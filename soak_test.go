@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -44,7 +45,7 @@ func TestSoak(t *testing.T) {
 	checkLeaks(t)
 	s := newFaultServer(t)
 	m := newMulti(t)
-	tr := &curlpoll.Transport{CAPEM: s.CAPEM()}
+	tr := &curlhttp.Transport{CAPEM: s.CAPEM()}
 	defer tr.Close()
 	client := &http.Client{Transport: tr}
 

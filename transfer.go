@@ -81,6 +81,7 @@ type Transfer struct {
 	// Driver-only state.
 	active       bool                   // added to the multi handle, not yet removed
 	wakeQueued   bool                   // in m.toWake
+	inline       bool                   // inside an inline callback (inline.go)
 	cause        error                  // the Go error that made a callback abort the transfer
 	lastProgress time.Time              // when progress was last passed on (SetProgressInterval)
 	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed
@@ -368,6 +369,23 @@ func (t *Transfer) releaseProgress() {
 	}
 }
 
+// Abort stops the transfer with cause as its error (what Err, Read, Header
+// and Do return), unless it is over already; it returns at once, and the
+// transfer ends on the Multi's driver soon after, as with Close. A nil cause
+// is ErrAborted. It is the transfer's own "cancel with a cause": the
+// context's cancellation ends it with the context's error instead.
+func (t *Transfer) Abort(cause error) {
+	if cause == nil {
+		cause = ErrAborted
+	}
+	t.abort(cause)
+}
+
+// HeaderReady returns a channel closed when the response's final header
+// block is complete (Header then returns without waiting), or when the
+// transfer has ended without one.
+func (t *Transfer) HeaderReady() <-chan struct{} { return t.hdrReady }
+
 // abort asks the driver to stop the transfer with err, unless it is over.
 func (t *Transfer) abort(err error) {
 	t.mu.Lock()
@@ -521,10 +539,12 @@ func blockHasField(block []byte, name string) bool {
 	return false
 }
 
-// parseStatus returns the code of a status line ("HTTP/1.1 200 OK",
-// "HTTP/2 200"), 0 if there is none.
-func parseStatus(line string) int {
-	_, rest, ok := strings.Cut(line, " ")
+// StatusCode returns the status code of an HTTP status line such as
+// "HTTP/1.1 200 OK" (line ending or not), or 0 if line is not one: for an
+// inline header function (SetInlineHeaderFunc) that must tell the final
+// header block from an interim one (1xx).
+func StatusCode(line string) int {
+	_, rest, ok := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
 	if !ok {
 		return 0
 	}

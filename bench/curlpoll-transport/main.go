@@ -1,4 +1,4 @@
-// Command curlpoll-transport is the benchmark client for curlpoll.Transport:
+// Command curlpoll-transport is the benchmark client for curlhttp.Transport:
 // an http.Client over it, N goroutines, each response body copied to
 // io.Discard. It is the nethttp client with one line changed.
 //
@@ -11,13 +11,13 @@ package main
 import (
 	"net/http"
 
-	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/bench/internal/load"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 func main() {
 	cfg := load.Flags("curlpoll-transport")
-	tr := &curlpoll.Transport{
+	tr := &curlhttp.Transport{
 		MaxIdleConnsPerHost: cfg.Workers,
 		MaxConnsPerHost:     cfg.Workers,
 		CAFile:              cfg.CAFile,

@@ -32,6 +32,7 @@ import (
 
 	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/bench/internal/load"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 type result struct {
@@ -82,7 +83,7 @@ func main() {
 	case "curlpoll-multi":
 		h = newMultiHolder()
 	case "curlpoll-transport":
-		tr := &curlpoll.Transport{}
+		tr := &curlhttp.Transport{}
 		h = &httpHolder{client: &http.Client{Transport: tr}, stop: func() { tr.Close() }}
 	case "nethttp":
 		tr := &http.Transport{MaxIdleConnsPerHost: *n}

@@ -18,7 +18,7 @@
 //
 // The bars (github.com/vbauerster/mpb/v8) are drawn on stderr when it is a
 // terminal (-bars auto), and can be forced on or off. Transfers run on one
-// curlpoll.Transport in an http.Client: libcurl does the HTTP, the Go
+// curlhttp.Transport in an http.Client: libcurl does the HTTP, the Go
 // runtime's netpoller the waiting.
 package main
 
@@ -48,7 +48,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/sys/unix"
 
-	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 func main() {
@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	showBars := *bars == "on" || (*bars == "auto" && isTerminal(stderr))
 
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	d := &downloader{client: &http.Client{Transport: tr}, dir: *dir}
 	if showBars {
@@ -211,7 +211,7 @@ type job struct {
 	resumed int64 // bytes the .part file had before
 	size    int64 // the file's size, -1 if unknown
 	elapsed time.Duration
-	conn    string // the connection, from curlpoll.ResponseInfo
+	conn    string // the connection, from curlhttp.ResponseInfo
 }
 
 // jobs names a file for each URL, unique in the directory.
@@ -325,7 +325,7 @@ func (d *downloader) download(ctx context.Context, j *job) {
 		err = cerr
 	}
 	resp.Body.Close() // the transfer is over: its info is known
-	if info, ok := curlpoll.ResponseInfo(resp); ok && info.RemoteAddr.IsValid() {
+	if info, ok := curlhttp.ResponseInfo(resp); ok && info.RemoteAddr.IsValid() {
 		j.conn = info.RemoteAddr.String()
 		if info.Reused {
 			j.conn += " (reused)"

@@ -23,7 +23,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 func main() {
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("no URL given (or use -demo)")
 	}
 
-	tr := &curlpoll.Transport{Proxy: http.ProxyFromEnvironment} // the one line: was http.DefaultTransport
+	tr := &curlhttp.Transport{Proxy: http.ProxyFromEnvironment} // the one line: was http.DefaultTransport
 	defer tr.Close()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second}

@@ -1,10 +1,12 @@
-package curlpoll
+package curlhttp
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // The error of a request whose peer libcurl's own verification refused
@@ -29,11 +31,11 @@ import (
 // is inside it, beside the x509 error (so its Err is not the x509 error
 // itself: errors.As finds that). A VerifyPeerCertificate or
 // VerifyConnection that failed gives an *Error with its error inside.
-func (c *call) peerError(ce *Error) error {
+func (c *call) peerError(ce *curlpoll.Error) error {
 	var pve *peerVerifyError
 	if ce.Err != nil && errors.As(ce.Err, &pve) {
-		// Go's verification refused the peer (transport_tlsverify.go).
-		ce = &Error{Code: ErrPeerFailedVerification}
+		// Go's verification refused the peer (tlsverify.go).
+		ce = &curlpoll.Error{Code: curlpoll.ErrPeerFailedVerification}
 		var ve *tls.CertificateVerificationError
 		if errors.As(pve.err, &ve) {
 			return certError(ve, ce)
@@ -41,7 +43,7 @@ func (c *call) peerError(ce *Error) error {
 		ce.Err = pve.err
 		return ce
 	}
-	if ce.Code != ErrPeerFailedVerification {
+	if ce.Code != curlpoll.ErrPeerFailedVerification {
 		return nil
 	}
 	if ve := c.certVerificationError(); ve != nil {
@@ -53,7 +55,7 @@ func (c *call) peerError(ce *Error) error {
 // certError returns ve with ce beside its x509 error: errors.As finds the
 // x509 error and the *Error, and errors.Is(err, ErrPeerFailedVerification)
 // holds. Its text is net/http's.
-func certError(ve *tls.CertificateVerificationError, ce *Error) error {
+func certError(ve *tls.CertificateVerificationError, ce *curlpoll.Error) error {
 	return &tls.CertificateVerificationError{
 		UnverifiedCertificates: ve.UnverifiedCertificates,
 		Err:                    &verifyCause{err: ve.Err, ce: ce},
@@ -63,7 +65,7 @@ func certError(ve *tls.CertificateVerificationError, ce *Error) error {
 // verifyCause is the Err of a certError: the x509 error, and curl's.
 type verifyCause struct {
 	err error
-	ce  *Error
+	ce  *curlpoll.Error
 }
 
 func (e *verifyCause) Error() string   { return e.err.Error() }

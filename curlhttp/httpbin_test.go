@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"bufio"
@@ -15,15 +15,15 @@ import (
 
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 
-	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // httpbinClient starts go-httpbin and returns a client on a curlpoll
 // Transport; both are closed at the end of the test.
-func httpbinClient(t *testing.T) (*http.Client, string, *curlpoll.Transport) {
+func httpbinClient(t *testing.T) (*http.Client, string, *curlhttp.Transport) {
 	t.Helper()
 	srv := httptest.NewServer(httpbin.New().Handler())
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	t.Cleanup(func() {
 		tr.Close()
 		srv.Close()

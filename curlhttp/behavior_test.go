@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"bufio"
@@ -19,10 +19,11 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 func TestTransportErrors(t *testing.T) {
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 
 	t.Run("connection refused", func(t *testing.T) {
@@ -74,7 +75,7 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 		defer srv.Close()
 		defer close(block)
-		tr := &curlpoll.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}
+		tr := &curlhttp.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}
 		defer tr.Close()
 		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		var ne net.Error
@@ -87,7 +88,7 @@ func TestTransportErrors(t *testing.T) {
 		// A listener whose backlog is full does not complete handshakes.
 		// Not portable enough to rely on: check only that the option is
 		// accepted and a fast connect still works.
-		tr := &curlpoll.Transport{TLSHandshakeTimeout: time.Second}
+		tr := &curlhttp.Transport{TLSHandshakeTimeout: time.Second}
 		defer tr.Close()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		defer srv.Close()
@@ -103,7 +104,7 @@ func TestTransportErrors(t *testing.T) {
 			w.Header().Set("X-Big", strings.Repeat("b", 8000))
 		}))
 		defer srv.Close()
-		tr := &curlpoll.Transport{MaxResponseHeaderBytes: 4096}
+		tr := &curlhttp.Transport{MaxResponseHeaderBytes: 4096}
 		defer tr.Close()
 		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err == nil || !strings.Contains(err.Error(), "exceeded 4096 bytes") {
@@ -128,7 +129,7 @@ func TestTransportErrors(t *testing.T) {
 
 	t.Run("proxy func error", func(t *testing.T) {
 		boom := errors.New("boom")
-		tr := &curlpoll.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, boom }}
+		tr := &curlhttp.Transport{Proxy: func(*http.Request) (*url.URL, error) { return nil, boom }}
 		defer tr.Close()
 		body := &closeCounter{Reader: strings.NewReader("x")}
 		req := mustReq("POST", "http://127.0.0.1:1/", nil)
@@ -162,7 +163,7 @@ func TestTransportBodyLifecycle(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	base := openFDs(t)
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 
 	t.Run("close before EOF aborts", func(t *testing.T) {
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL+"/big", nil))
@@ -263,7 +264,7 @@ func TestTransportDisableKeepAlives(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	tr := &curlpoll.Transport{DisableKeepAlives: true}
+	tr := &curlhttp.Transport{DisableKeepAlives: true}
 	defer tr.Close()
 	for range 5 {
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
@@ -294,7 +295,7 @@ func TestTransportMaxConnsPerHost(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	tr := &curlpoll.Transport{MaxConnsPerHost: 2}
+	tr := &curlhttp.Transport{MaxConnsPerHost: 2}
 	defer tr.Close()
 	var wg sync.WaitGroup
 	for range 8 {
@@ -326,7 +327,7 @@ func TestTransportStreamingUpload(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 
 	pr, pw := io.Pipe()
@@ -371,7 +372,7 @@ func TestTransportUploadAbandoned(t *testing.T) {
 		io.WriteString(w, "not reading your body")
 	}))
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	pr, pw := io.Pipe()
 	defer pw.Close()
@@ -404,7 +405,7 @@ func TestTransportProxy(t *testing.T) {
 		}))
 		defer proxy.Close()
 		pu, _ := url.Parse(proxy.URL)
-		tr := &curlpoll.Transport{Proxy: http.ProxyURL(pu)}
+		tr := &curlhttp.Transport{Proxy: http.ProxyURL(pu)}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", "http://example.invalid/x?y", nil))
 		if err != nil {
@@ -442,7 +443,7 @@ func TestTransportProxy(t *testing.T) {
 		defer proxy.Close()
 		srv, ca := newTLSServer(t, target.Config.Handler)
 		pu, _ := url.Parse(proxy.URL)
-		tr := &curlpoll.Transport{Proxy: http.ProxyURL(pu), CAPEM: ca}
+		tr := &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAPEM: ca}
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
 			t.Fatal(err)
@@ -472,7 +473,7 @@ func TestTransportProxy(t *testing.T) {
 				wg.Go(func() { serveSOCKS5(c, &seenHost) })
 			}
 		})
-		tr := &curlpoll.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: ln.Addr().String()})}
+		tr := &curlhttp.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: ln.Addr().String()})}
 		defer tr.Close()
 		// A name only the proxy can resolve: "localhost" there.
 		u := strings.Replace(target.URL, "127.0.0.1", "localhost", 1)
@@ -491,7 +492,7 @@ func TestTransportProxy(t *testing.T) {
 	t.Run("no proxy from environment when Proxy is nil", func(t *testing.T) {
 		t.Setenv("http_proxy", "http://127.0.0.1:1")
 		t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
-		tr := &curlpoll.Transport{}
+		tr := &curlhttp.Transport{}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", target.URL, nil))
 		if err != nil {
@@ -501,7 +502,7 @@ func TestTransportProxy(t *testing.T) {
 	})
 
 	t.Run("unsupported proxy scheme", func(t *testing.T) {
-		tr := &curlpoll.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "ftp", Host: "127.0.0.1:1"})}
+		tr := &curlhttp.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "ftp", Host: "127.0.0.1:1"})}
 		defer tr.Close()
 		if _, err := tr.RoundTrip(mustReq("GET", target.URL, nil)); err == nil {
 			t.Error("no error")
@@ -569,7 +570,7 @@ func TestTransportCloseUnderLoad(t *testing.T) {
 	h2, ca := newTLSServer(t, h)
 	base := openFDs(t)
 
-	tr := &curlpoll.Transport{CAPEM: ca}
+	tr := &curlhttp.Transport{CAPEM: ca}
 	var wg sync.WaitGroup
 	var ok, closed atomic.Int32
 	for i := range 16 {

@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // seen is what a test server saw of a request.
@@ -91,12 +92,12 @@ func observe(resp *http.Response, err error) got {
 
 // transports returns a net/http Transport and a curlpoll Transport,
 // configured alike, closed at the end of the test.
-func transports(t *testing.T, setup func(*http.Transport, *curlpoll.Transport)) []struct {
+func transports(t *testing.T, setup func(*http.Transport, *curlhttp.Transport)) []struct {
 	name string
 	rt   http.RoundTripper
 } {
 	std := &http.Transport{}
-	cp := &curlpoll.Transport{}
+	cp := &curlhttp.Transport{}
 	if setup != nil {
 		setup(std, cp)
 	}
@@ -316,14 +317,6 @@ func slowBody(s string) io.Reader {
 	return pr
 }
 
-func mustReq(method, url string, body io.Reader) *http.Request {
-	r, err := http.NewRequest(method, url, body)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
 // closeCounter is a request body that counts its Close calls.
 type closeCounter struct {
 	io.Reader
@@ -409,7 +402,7 @@ func TestTransportZeroValueAndClose(t *testing.T) {
 	defer srv.Close()
 	base := openFDs(t)
 
-	var tr curlpoll.Transport
+	var tr curlhttp.Transport
 	c := &http.Client{Transport: &tr}
 	var wg sync.WaitGroup
 	for range 20 {
@@ -475,7 +468,7 @@ func TestTransportCloseInFlight(t *testing.T) {
 	defer close(release)
 	base := openFDs(t)
 
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	resp, err := tr.RoundTrip(mustReq("GET", srv.URL+"/body", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +504,7 @@ func TestTransportOptionWithNUL(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	tr := &curlpoll.Transport{CAFile: "ca\x00.pem"}
+	tr := &curlhttp.Transport{CAFile: "ca\x00.pem"}
 	defer tr.Close()
 	resp, err := tr.RoundTrip(mustReq("GET", strings.Replace(srv.URL, "http:", "https:", 1), nil))
 	if err == nil {

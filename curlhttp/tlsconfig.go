@@ -1,4 +1,4 @@
-package curlpoll
+package curlhttp
 
 import (
 	"crypto/tls"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // ErrUnsupportedTLSConfig is wrapped by the error of a request whose
@@ -47,7 +49,7 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 	if !needsGoVerify(c) {
 		return nil
 	}
-	// The fields only Go's verification honours (transport_tlsverify.go).
+	// The fields only Go's verification honours (tlsverify.go).
 	name := "Time"
 	switch {
 	case c.VerifyPeerCertificate != nil:
@@ -61,17 +63,17 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 	case httpsProxy:
 		// net/http applies them to the proxy's TLS connection too.
 		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
-	case libcurlVersion() < 0x075000:
+	case curlpoll.Version().Number < 0x075000:
 		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
-	case !tlsCaptureSupported():
-		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+Version().TLS)
+	case !curlpoll.TLSStateSupported():
+		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+curlpoll.Version().TLS)
 	}
 	return nil
 }
 
 // libcurlOnOpenSSL reports whether libcurl's TLS library is OpenSSL, whose
 // names cipherList and curveList give.
-var libcurlOnOpenSSL = sync.OnceValue(func() bool { return strings.HasPrefix(Version().TLS, "OpenSSL/") })
+var libcurlOnOpenSSL = sync.OnceValue(func() bool { return strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") })
 
 // opensslCiphers names crypto/tls's TLS 1.0-1.2 cipher suites as OpenSSL
 // does (RC4 and 3DES, which OpenSSL 3 leaves out, are not listed).
@@ -103,7 +105,7 @@ func cipherList(c *tls.Config) (string, error) {
 		return "", nil // crypto/tls ignores CipherSuites for TLS 1.3
 	}
 	if !libcurlOnOpenSSL() {
-		return "", unsupportedTLSField("CipherSuites", "needs libcurl on OpenSSL; libcurl runs on "+Version().TLS)
+		return "", unsupportedTLSField("CipherSuites", "needs libcurl on OpenSSL; libcurl runs on "+curlpoll.Version().TLS)
 	}
 	var names []string
 	for _, id := range c.CipherSuites {
@@ -144,7 +146,7 @@ func curveList(c *tls.Config, httpsProxy bool) (string, error) {
 	}
 	switch {
 	case !libcurlOnOpenSSL():
-		return "", unsupportedTLSField("CurvePreferences", "needs libcurl on OpenSSL; libcurl runs on "+Version().TLS)
+		return "", unsupportedTLSField("CurvePreferences", "needs libcurl on OpenSSL; libcurl runs on "+curlpoll.Version().TLS)
 	case httpsProxy:
 		// net/http applies them to the proxy too; libcurl has no option.
 		return "", unsupportedTLSField("CurvePreferences", "is not supported through an HTTPS proxy")

@@ -2,7 +2,7 @@
 
 package curlpoll
 
-// The state of libcurl's OpenSSL connections (see transport_tlsstate.go).
+// The state of libcurl's OpenSSL connections (see tlsstate.go).
 // This links libssl; it is used only when libcurl runs on OpenSSL of the
 // same major and minor version, checked at run time. Build with the tag
 // curlpoll_noopenssl to leave libssl out: on OpenSSL, Response.TLS then

@@ -1,6 +1,6 @@
 //go:build !curlpoll_noopenssl
 
-package curlpoll_test
+package curlhttp_test
 
 // noOpenSSLBuild tells the tests whether curlpoll was built without libssl.
 const noOpenSSLBuild = false

@@ -1,4 +1,4 @@
-package curlpoll
+package curlhttp
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"weak"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // ResponseInfo returns the timings, addresses and connection reuse of the
@@ -15,10 +17,10 @@ import (
 // transfer is over, that is once the body has been read to its end or
 // closed (at once for a response without a body); until then, and for a
 // response from another RoundTripper, ok is false.
-func ResponseInfo(resp *http.Response) (info TransferInfo, ok bool) {
+func ResponseInfo(resp *http.Response) (info curlpoll.TransferInfo, ok bool) {
 	v, found := responseInfos.Load(weak.Make(resp))
 	if !found {
-		return TransferInfo{}, false
+		return curlpoll.TransferInfo{}, false
 	}
 	return v.(*infoBox).get()
 }
@@ -33,12 +35,12 @@ var responseInfos sync.Map // weak.Pointer[http.Response] → *infoBox
 type infoBox struct {
 	// mu guards t, info and ok.
 	mu   sync.Mutex
-	t    *Transfer
-	info TransferInfo
+	t    *curlpoll.Transfer
+	info curlpoll.TransferInfo
 	ok   bool
 }
 
-func (b *infoBox) get() (TransferInfo, bool) {
+func (b *infoBox) get() (curlpoll.TransferInfo, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.ok && b.t != nil {
@@ -51,7 +53,7 @@ func (b *infoBox) get() (TransferInfo, bool) {
 
 // registerResponse makes ResponseInfo(resp) report t's info; the returned
 // box is filled (get) when the call ends, to let go of t.
-func registerResponse(resp *http.Response, t *Transfer) *infoBox {
+func registerResponse(resp *http.Response, t *curlpoll.Transfer) *infoBox {
 	b := &infoBox{t: t}
 	k := weak.Make(resp)
 	responseInfos.Store(k, b)
@@ -64,7 +66,7 @@ type progressKey struct{}
 
 type progressOpt struct {
 	every time.Duration
-	fn    func(Progress) error
+	fn    func(curlpoll.Progress) error
 }
 
 // WithProgress returns a context that makes the Transport report the
@@ -77,7 +79,7 @@ type progressOpt struct {
 // Easy.SetProgressFunc: a slow fn gets fewer calls, and one that blocks
 // holds up only its own request, whose body's Close waits for its last
 // call.
-func WithProgress(ctx context.Context, interval time.Duration, fn func(Progress) error) context.Context {
+func WithProgress(ctx context.Context, interval time.Duration, fn func(curlpoll.Progress) error) context.Context {
 	return context.WithValue(ctx, progressKey{}, &progressOpt{every: interval, fn: fn})
 }
 

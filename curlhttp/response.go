@@ -1,7 +1,4 @@
-package curlpoll
-
-// #include "shim.h"
-import "C"
+package curlhttp
 
 import (
 	"bytes"
@@ -18,23 +15,24 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // headerState is the Transport's header function's state. onLine runs in
 // libcurl's header callback on the Multi's goroutine; the caller reads the
 // state once Transfer.Header has returned, which happens after.
 type headerState struct {
-	e      *Easy
 	limit  int64
 	https  bool
 	status int
 	n      int64 // header bytes so far
 	done   bool  // the final header block has ended
-	tls    tlsRaw
+	tls    curlpoll.TLSState
 	gotTLS bool
 }
 
-func (h *headerState) onLine(line []byte) error {
+func (h *headerState) onLine(t *curlpoll.Transfer, line []byte) error {
 	if h.done {
 		return nil // a trailer
 	}
@@ -44,12 +42,12 @@ func (h *headerState) onLine(line []byte) error {
 	}
 	switch {
 	case bytes.HasPrefix(line, []byte("HTTP/")):
-		h.status = parseStatus(string(bytes.TrimRight(line, "\r\n")))
+		h.status = curlpoll.StatusCode(string(line))
 		// Read the TLS state here, before the block ends: Transfer.Header
 		// may return as soon as the blank line is seen.
 		if h.https && !h.gotTLS {
 			h.gotTLS = true
-			h.tls = captureTLS(h.e)
+			h.tls = t.TLSState()
 		}
 	case (string(line) == "\r\n" || string(line) == "\n") && h.status >= 200:
 		h.done = true
@@ -111,7 +109,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 	delete(resp.Header, "Trailer")
 
 	if cfg.hs.https {
-		resp.TLS = cfg.hs.tls.connectionState(c.req.URL.Hostname(), protoVersion(resp))
+		resp.TLS = cfg.hs.tls.ConnectionState(c.req.URL.Hostname(), protoVersion(resp))
 		if sn := c.tr.TLSClientConfig; sn != nil && sn.ServerName != "" {
 			resp.TLS.ServerName = sn.ServerName
 		}
@@ -218,14 +216,14 @@ func parseStatusLine(resp *http.Response, line string) error {
 	return nil
 }
 
-func protoVersion(resp *http.Response) HTTPVersion {
+func protoVersion(resp *http.Response) curlpoll.HTTPVersion {
 	switch resp.ProtoMajor {
 	case 2:
-		return HTTPVersion2
+		return curlpoll.HTTPVersion2
 	case 3:
-		return HTTPVersion3
+		return curlpoll.HTTPVersion3
 	}
-	return HTTPVersion1_1
+	return curlpoll.HTTPVersion1_1
 }
 
 // shouldClose reports whether an HTTP/1 response ends its connection, and
@@ -336,12 +334,12 @@ func (b *body) end(err error) error {
 			b.fillTrailer()
 		}
 		return io.EOF
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, curlpoll.ErrClosed):
 		return errTransportClosed
-	case errors.Is(err, ErrAborted):
+	case errors.Is(err, curlpoll.ErrAborted):
 		return errReadOnClosedBody
 	}
-	var ce *Error
+	var ce *curlpoll.Error
 	if errors.As(err, &ce) {
 		return wrapCurlError(b.c.req, ce)
 	}
@@ -403,13 +401,13 @@ func (g *gzipBody) Close() error { return g.body.Close() }
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
 // can be an earlier transfer's.
-func wrapCurlError(req *http.Request, ce *Error) error {
+func wrapCurlError(req *http.Request, ce *curlpoll.Error) error {
 	switch ce.Code {
-	case ErrCouldntResolveHost:
+	case curlpoll.ErrCouldntResolveHost:
 		return &curlError{ce: ce, extra: &net.DNSError{
 			Err: "no such host", Name: req.URL.Hostname(), IsNotFound: true,
 		}}
-	case ErrCouldntResolveProxy:
+	case curlpoll.ErrCouldntResolveProxy:
 		return &curlError{ce: ce, extra: &net.DNSError{Err: "no such host (proxy)", IsNotFound: true}}
 	}
 	return ce
@@ -418,7 +416,7 @@ func wrapCurlError(req *http.Request, ce *Error) error {
 // curlError is a transfer's *Error with what Go would have reported for the
 // same failure: errors.Is and errors.As see both.
 type curlError struct {
-	ce    *Error
+	ce    *curlpoll.Error
 	extra error
 }
 
@@ -447,18 +445,4 @@ func certificatePEM(c *tls.Certificate) (certPEM, keyPEM []byte, err error) {
 		return nil, nil, fmt.Errorf("curlpoll: TLS client key: %w", err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), nil
-}
-
-// alpnOf is the ALPN protocol of a response's HTTP version, for
-// Response.TLS when libcurl's TLS library cannot be asked (not OpenSSL):
-// "h2" and "h3" are the only protocols a TLS connection of libcurl's can
-// carry besides HTTP/1.1, for which ALPN may or may not have been used.
-func alpnOf(v HTTPVersion) string {
-	switch v {
-	case HTTPVersion2:
-		return "h2"
-	case HTTPVersion3:
-		return "h3"
-	}
-	return ""
 }

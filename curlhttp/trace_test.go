@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // traceLog records the hooks a ClientTrace sees, as short strings.
@@ -118,7 +119,7 @@ func traceRun(t *testing.T, rt http.RoundTripper, reqs ...func() *http.Request) 
 
 // compareTraces runs the requests on net/http's Transport and on curlpoll's
 // and checks that the hooks come in the same order with the same arguments.
-func compareTraces(t *testing.T, std *http.Transport, ours *curlpoll.Transport, reqs ...func() *http.Request) ([]*traceLog, []*traceLog) {
+func compareTraces(t *testing.T, std *http.Transport, ours *curlhttp.Transport, reqs ...func() *http.Request) ([]*traceLog, []*traceLog) {
 	t.Helper()
 	defer std.CloseIdleConnections()
 	defer ours.Close()
@@ -167,7 +168,7 @@ func TestTraceHTTP1(t *testing.T) {
 		req, _ := http.NewRequest("POST", srv.URL+"/upload", strings.NewReader(strings.Repeat("x", 100000)))
 		return req
 	}
-	_, got := compareTraces(t, &http.Transport{}, &curlpoll.Transport{},
+	_, got := compareTraces(t, &http.Transport{}, &curlhttp.Transport{},
 		get(srv.URL+"/"), get(srv.URL+"/"), post, get(named+"/"), get(srv.URL+"/early"))
 	// GotConn's Conn carries the connection's addresses.
 	c := got[0].conns[0].Conn
@@ -188,7 +189,7 @@ func TestTraceExpectContinue(t *testing.T) {
 		return req
 	}
 	compareTraces(t, &http.Transport{ExpectContinueTimeout: 5 * time.Second},
-		&curlpoll.Transport{ExpectContinueTimeout: 5 * time.Second}, post)
+		&curlhttp.Transport{ExpectContinueTimeout: 5 * time.Second}, post)
 }
 
 func TestTraceTLS(t *testing.T) {
@@ -199,7 +200,7 @@ func TestTraceTLS(t *testing.T) {
 			srv.StartTLS()
 			defer srv.Close()
 			std := srv.Client().Transport.(*http.Transport).Clone()
-			ours := &curlpoll.Transport{CAPEM: serverCAPEM(srv), ForceAttemptHTTP2: true,
+			ours := &curlhttp.Transport{CAPEM: serverCAPEM(srv), ForceAttemptHTTP2: true,
 				TLSClientConfig: &tls.Config{}}
 			if !h2 {
 				std.ForceAttemptHTTP2 = false
@@ -237,7 +238,7 @@ func TestTraceConnectRefused(t *testing.T) {
 		}
 		return l.list()
 	}
-	ours := &curlpoll.Transport{}
+	ours := &curlhttp.Transport{}
 	defer ours.Close()
 	want, got := run(&http.Transport{}), run(ours)
 	if strings.Join(want, "\n") != strings.Join(got, "\n") {
@@ -249,7 +250,7 @@ func TestTraceGot1xxError(t *testing.T) {
 	srv := httptest.NewServer(traceHandler())
 	defer srv.Close()
 	stop := errors.New("no early hints, thanks")
-	for _, rt := range []http.RoundTripper{&http.Transport{}, &curlpoll.Transport{}} {
+	for _, rt := range []http.RoundTripper{&http.Transport{}, &curlhttp.Transport{}} {
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 			Got1xxResponse: func(int, textproto.MIMEHeader) error { return stop },
 		})
@@ -270,7 +271,7 @@ func TestTraceGot1xxError(t *testing.T) {
 func TestTraceHooksOffDriver(t *testing.T) {
 	srv := httptest.NewServer(traceHandler())
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	release := make(chan struct{})
 	blocked := make(chan struct{})
@@ -300,7 +301,7 @@ func TestTransportLogger(t *testing.T) {
 	srv := httptest.NewServer(traceHandler())
 	defer srv.Close()
 	var h recordHandler
-	tr := &curlpoll.Transport{Logger: slog.New(&h)}
+	tr := &curlhttp.Transport{Logger: slog.New(&h)}
 	defer tr.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
 	req.Header.Set("Authorization", "Bearer top-secret")
@@ -308,7 +309,7 @@ func TestTransportLogger(t *testing.T) {
 	must(t, err)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	all := strings.Join(h.lines(), "\n")
+	all := strings.Join(h.Lines(), "\n")
 	if strings.Contains(all, "top-secret") || !strings.Contains(all, "Authorization: [redacted]") {
 		t.Errorf("records:\n%s", all)
 	}
@@ -322,7 +323,7 @@ func TestTransportLogger(t *testing.T) {
 func TestResponseInfo(t *testing.T) {
 	srv := httptest.NewServer(traceHandler())
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	var infos []curlpoll.TransferInfo
 	for _, method := range []string{"GET", "HEAD", "GET"} {
@@ -330,14 +331,14 @@ func TestResponseInfo(t *testing.T) {
 		resp, err := tr.RoundTrip(req)
 		must(t, err)
 		if method == "GET" {
-			if _, ok := curlpoll.ResponseInfo(resp); ok {
+			if _, ok := curlhttp.ResponseInfo(resp); ok {
 				// Allowed only if the transfer already ended.
 				t.Log("info before the body was read")
 			}
 			io.Copy(io.Discard, resp.Body)
 		}
 		resp.Body.Close()
-		info, ok := curlpoll.ResponseInfo(resp)
+		info, ok := curlhttp.ResponseInfo(resp)
 		if !ok {
 			t.Fatalf("%s: no info", method)
 		}
@@ -349,19 +350,19 @@ func TestResponseInfo(t *testing.T) {
 			t.Errorf("%d: %+v", i, info)
 		}
 	}
-	if _, ok := curlpoll.ResponseInfo(&http.Response{}); ok {
+	if _, ok := curlhttp.ResponseInfo(&http.Response{}); ok {
 		t.Error("info for a response curlpoll did not make")
 	}
 }
 
 func TestTransportWithProgress(t *testing.T) {
 	srv := testServer(t)
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	var mu sync.Mutex
 	var last curlpoll.Progress
 	calls := 0
-	ctx := curlpoll.WithProgress(context.Background(), 20*time.Millisecond, func(p curlpoll.Progress) error {
+	ctx := curlhttp.WithProgress(context.Background(), 20*time.Millisecond, func(p curlpoll.Progress) error {
 		mu.Lock()
 		calls++
 		last = p
@@ -393,7 +394,7 @@ func TestTransportWithProgress(t *testing.T) {
 
 	// An error aborts the request, and the body's Read returns it.
 	stop := errors.New("stop here")
-	ctx = curlpoll.WithProgress(context.Background(), 0, func(p curlpoll.Progress) error {
+	ctx = curlhttp.WithProgress(context.Background(), 0, func(p curlpoll.Progress) error {
 		if p.Downloaded > 100000 {
 			return stop
 		}

@@ -1,4 +1,4 @@
-package curlpoll
+package curlhttp
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // Certificate verification in Go, for a TLSClientConfig that asks for what
@@ -19,7 +21,7 @@ import (
 // libcurl calls for every request once its connection is ready, new or
 // reused, and before a byte of the request is sent, verifies the peer's
 // chain as read from the live TLS connection (OpenSSL's SSL*, or GnuTLS's
-// session: transport_tlsstate.go): x509
+// session: curlpoll.TLSState): x509
 // verification as crypto/tls does it, then VerifyPeerCertificate, then
 // VerifyConnection. An error aborts the request.
 //
@@ -36,9 +38,6 @@ var verdictTTL = time.Minute
 
 // maxVerdicts bounds a verifier's cache; when full it is emptied.
 const maxVerdicts = 256
-
-// errNoTLSState is the error of a connection whose TLS state cannot be read.
-var errNoTLSState = errors.New("curlpoll: the TLS connection's state cannot be read")
 
 // needsGoVerify reports whether c asks for a verification that only Go can
 // do.
@@ -113,11 +112,11 @@ type peerVerifyError struct{ err error }
 func (e *peerVerifyError) Error() string { return e.err.Error() }
 func (e *peerVerifyError) Unwrap() error { return e.err }
 
-// verify checks the peer of e's connection for serverName. It runs in
+// verify checks the peer of t's connection for serverName. It runs in
 // libcurl's pre-request callback, on the Multi's driver.
-func (v *tlsVerifier) verify(e *Easy, serverName string) error {
-	raw := captureTLS(e)
-	certs, err := raw.peerChain()
+func (v *tlsVerifier) verify(t *curlpoll.Transfer, serverName string) error {
+	raw := t.TLSState()
+	certs, err := raw.PeerCertificates()
 	if err != nil {
 		return &peerVerifyError{fmt.Errorf("curlpoll: reading the peer's certificates: %w", err)}
 	}
@@ -152,7 +151,7 @@ func (v *tlsVerifier) verify(e *Easy, serverName string) error {
 }
 
 // verifyChain does what crypto/tls's client does with a peer's chain.
-func (v *tlsVerifier) verifyChain(raw *tlsRaw, certs []*x509.Certificate, serverName string) error {
+func (v *tlsVerifier) verifyChain(raw *curlpoll.TLSState, certs []*x509.Certificate, serverName string) error {
 	c := v.conf
 	var chains [][]*x509.Certificate
 	if !c.InsecureSkipVerify {
@@ -182,7 +181,7 @@ func (v *tlsVerifier) verifyChain(raw *tlsRaw, certs []*x509.Certificate, server
 		}
 	}
 	if c.VerifyConnection != nil {
-		cs := raw.connectionState(serverName, HTTPVersion1_1)
+		cs := raw.ConnectionState(serverName, curlpoll.HTTPVersion1_1)
 		cs.HandshakeComplete = false // as crypto/tls shows it to VerifyConnection
 		if net.ParseIP(serverName) != nil {
 			cs.ServerName = "" // no SNI for an address, as crypto/tls shows it
@@ -199,14 +198,14 @@ func (v *tlsVerifier) verifyChain(raw *tlsRaw, certs []*x509.Certificate, server
 // verifyPrereq returns the pre-request function of c's request: v
 // verifies the peer, then the httptrace observer, if any, sees the
 // connection.
-func (c *call) verifyPrereq(v *tlsVerifier) prereqFunc {
+func (c *call) verifyPrereq(v *tlsVerifier) func(*curlpoll.Transfer, curlpoll.ConnInfo) error {
 	serverName := c.req.URL.Hostname()
 	if sn := v.conf.ServerName; sn != "" {
 		serverName = sn
 	}
 	obs := c.obs
-	return func(t *Transfer, ci connInfo) error {
-		if err := v.verify(t.e, serverName); err != nil {
+	return func(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
+		if err := v.verify(t, serverName); err != nil {
 			return err
 		}
 		if obs != nil && obs.trace != nil {

@@ -1,4 +1,4 @@
-package curlpoll
+package curlhttp
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // Transport is an http.RoundTripper that runs requests on libcurl, driven by
@@ -244,7 +246,7 @@ type Transport struct {
 	p        *transportPool // see pool
 
 	// tlsMu guards tlsv, Go's verification for the last TLS settings that
-	// needed it (transport_tlsverify.go). It is the Transport's, not the
+	// needed it (tlsverify.go). It is the Transport's, not the
 	// pool's: it holds TLSClientConfig, whose functions may refer to the
 	// Transport, and the pool must not.
 	tlsMu sync.Mutex
@@ -263,11 +265,8 @@ type transportPool struct {
 	closed bool
 	cur    *multiRef              // where new requests start; nil until needed
 	multis map[*multiRef]struct{} // cur and the retired ones still in use
-	idle   []*Easy                // handles ready for the next request, Reset
+	idle   []*curlpoll.Easy       // handles ready for the next request, Reset
 	live   map[*call]struct{}     // requests whose response body is open
-	// caFiles are CA files that stand in for CAPEM where libcurl takes no
-	// CA blob (see cafile.go), by content: held until Close.
-	caFiles map[caFileKey]string
 }
 
 // pool returns the Transport's pool, making it on first use and arranging
@@ -307,7 +306,7 @@ const maxIdleEasies = 64
 // retires it: no new request starts on it, and it is closed, with its idle
 // connections, when its last request ends.
 type multiRef struct {
-	m           *Multi
+	m           *curlpoll.Multi
 	inflight    int
 	retired     bool
 	hosts       map[string]struct{} // hosts requests went to (idleBound)
@@ -328,7 +327,7 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // getEasy takes a handle from the pool or makes one.
-func (tr *Transport) getEasy() (*Easy, error) {
+func (tr *Transport) getEasy() (*curlpoll.Easy, error) {
 	p := tr.pool()
 	p.mu.Lock()
 	if p.closed {
@@ -342,10 +341,10 @@ func (tr *Transport) getEasy() (*Easy, error) {
 		return e, nil
 	}
 	p.mu.Unlock()
-	return NewEasy()
+	return curlpoll.NewEasy()
 }
 
-var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", ErrClosed)
+var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", curlpoll.ErrClosed)
 
 // acquireMulti returns the Multi for a new request, starting one if needed,
 // and counts the request on it.
@@ -357,7 +356,7 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 		return nil, errTransportClosed
 	}
 	if p.cur == nil {
-		m, err := NewMulti()
+		m, err := curlpoll.NewMulti()
 		if err != nil {
 			p.mu.Unlock()
 			return nil, err
@@ -387,8 +386,8 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 	return r, nil
 }
 
-func (tr *Transport) configureMulti(m *Multi) error {
-	if tr.MultiplexHTTP2 && !libcurlMultiplexSafe() {
+func (tr *Transport) configureMulti(m *curlpoll.Multi) error {
+	if tr.MultiplexHTTP2 && !curlpoll.MultiplexSafe() {
 		if err := m.SetMultiplex(true); err != nil {
 			return err
 		}
@@ -440,7 +439,7 @@ func (tr *Transport) idleBound(r *multiRef, host string) int {
 // its Easy, reset, to the pool (or frees it), its count on its Multi
 // (closing a retired Multi it was the last user of), and its place among
 // the live calls. e and r may be nil.
-func (tr *Transport) release(c *call, e *Easy, r *multiRef) {
+func (tr *Transport) release(c *call, e *curlpoll.Easy, r *multiRef) {
 	p := tr.pool()
 	if e != nil && e.Reset() != nil {
 		e.Close()
@@ -511,15 +510,7 @@ func (p *transportPool) close() {
 	p.live = nil
 	idle := p.idle
 	p.idle = nil
-	caFiles := p.caFiles
-	p.caFiles = nil
 	p.mu.Unlock()
-	defer func() {
-		for key := range caFiles {
-			releaseCAFile(key)
-		}
-	}()
-
 	for r := range multis {
 		r.m.Close()
 	}
@@ -553,10 +544,10 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	e        *Easy
+	e        *curlpoll.Easy
 	viaProxy bool // the request goes through a proxy
 	mr       *multiRef
-	t        *Transfer
+	t        *curlpoll.Transfer
 	obs      *observer // nil without a trace or a Logger
 	info     *infoBox  // for ResponseInfo, once a response exists
 
@@ -641,7 +632,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 		return nil, err
 	}
 	if c.t, err = c.mr.m.Start(ctx, e); err != nil {
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, curlpoll.ErrClosed) {
 			err = errTransportClosed
 		}
 		return nil, err
@@ -654,9 +645,9 @@ func (c *call) roundTrip() (*http.Response, error) {
 		t := c.t
 		headerTimer = time.AfterFunc(d, func() {
 			select {
-			case <-t.hdrReady: // too late: the header block is in
+			case <-t.HeaderReady(): // too late: the header block is in
 			default:
-				t.abort(errResponseHeaderTimeout)
+				t.Abort(errResponseHeaderTimeout)
 			}
 		})
 	}
@@ -687,10 +678,10 @@ func (c *call) roundTrip() (*http.Response, error) {
 func (c *call) transferError(err error) error {
 	// The handle is free once the transfer is closed: read why it failed.
 	c.t.Close()
-	if errors.Is(err, ErrClosed) {
+	if errors.Is(err, curlpoll.ErrClosed) {
 		return errTransportClosed
 	}
-	var ce *Error
+	var ce *curlpoll.Error
 	if !errors.As(err, &ce) {
 		return err // the context's error, or errResponseHeaderTimeout
 	}

@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 func TestTransportHTTP2TLS(t *testing.T) {
@@ -39,7 +40,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	}))
 
 	t.Run("h2 by ALPN", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAPEM: ca}
+		tr := &curlhttp.Transport{CAPEM: ca}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -67,7 +68,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 
 	t.Run("same as net/http", func(t *testing.T) {
 		var results []string
-		for _, rt := range transports(t, func(std *http.Transport, cp *curlpoll.Transport) {
+		for _, rt := range transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
 			std.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 			std.ForceAttemptHTTP2 = true
 			cp.CAPEM = ca
@@ -87,7 +88,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	})
 
 	t.Run("TLSClientConfig without ForceAttemptHTTP2 is HTTP/1.1", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{}}
+		tr := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{}}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -100,7 +101,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	})
 
 	t.Run("NextProtos without h2", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAPEM: ca, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{NextProtos: []string{"http/1.1"}}}
+		tr := &curlhttp.Transport{CAPEM: ca, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{NextProtos: []string{"http/1.1"}}}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -113,7 +114,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	})
 
 	t.Run("MaxVersion TLS 1.2", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS12}}
+		tr := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS12}}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -126,7 +127,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	})
 
 	t.Run("verification fails without the CA", func(t *testing.T) {
-		tr := &curlpoll.Transport{}
+		tr := &curlhttp.Transport{}
 		defer tr.Close()
 		_, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		var ce *curlpoll.Error
@@ -136,7 +137,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 	})
 
 	t.Run("InsecureSkipVerify", func(t *testing.T) {
-		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -147,7 +148,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 
 	t.Run("ServerName", func(t *testing.T) {
 		// The test certificate is for 127.0.0.1 and example.com.
-		tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "example.com"}}
+		tr := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "example.com"}}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -157,7 +158,7 @@ func TestTransportHTTP2TLS(t *testing.T) {
 		if got := resp.Header.Get("X-Host"); got != strings.TrimPrefix(srv.URL, "https://") {
 			t.Errorf("Host seen by the server: %q", got)
 		}
-		tr2 := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "wrong.example"}}
+		tr2 := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: "wrong.example"}}
 		defer tr2.Close()
 		if _, err := tr2.RoundTrip(mustReq("GET", srv.URL, nil)); err == nil {
 			t.Error("a wrong ServerName verified")
@@ -188,10 +189,10 @@ func TestTransportClientCertificate(t *testing.T) {
 	ca := serverCAPEM(srv)
 	// The server's own certificate serves as the client's.
 	cert := srv.TLS.Certificates[0]
-	tr := &curlpoll.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	tr := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
 	defer tr.Close()
 	resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
-	if !curlpoll.LibcurlTakesCertBlobs() {
+	if !curlpoll.ClientCertBlobsSupported() {
 		// GnuTLS: libcurl would send the request without the certificate.
 		if !errors.Is(err, curlpoll.ErrClientCertBlobUnsupported) || requests.Load() != 0 {
 			t.Fatalf("%v, %d requests seen; want ErrClientCertBlobUnsupported and none sent", err, requests.Load())
@@ -221,7 +222,7 @@ func TestTransportHTTP2SlowConsumer(t *testing.T) {
 		io.WriteString(w, "small")
 	}))
 	base := openFDs(t)
-	tr := &curlpoll.Transport{CAPEM: ca}
+	tr := &curlhttp.Transport{CAPEM: ca}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/big", nil)
@@ -280,7 +281,7 @@ func TestTransportH2CAndKeepAliveOverH2(t *testing.T) {
 		defer srv.Close()
 		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)
-		tr := &curlpoll.Transport{Protocols: &p}
+		tr := &curlhttp.Transport{Protocols: &p}
 		defer tr.Close()
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 		if err != nil {
@@ -294,7 +295,7 @@ func TestTransportH2CAndKeepAliveOverH2(t *testing.T) {
 	})
 	t.Run("DisableKeepAlives and req.Close over h2", func(t *testing.T) {
 		srv, ca := newTLSServer(t, h)
-		tr := &curlpoll.Transport{CAPEM: ca, DisableKeepAlives: true}
+		tr := &curlhttp.Transport{CAPEM: ca, DisableKeepAlives: true}
 		defer tr.Close()
 		for range 2 {
 			req := mustReq("GET", srv.URL, nil)
@@ -347,7 +348,7 @@ func TestTransportPeerCertificatesEveryResponse(t *testing.T) {
 	for _, c := range [][]byte{srv1.Certificate().Raw, der} {
 		ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
 	}
-	tr := &curlpoll.Transport{CAPEM: ca}
+	tr := &curlhttp.Transport{CAPEM: ca}
 	defer tr.Close()
 	for i := range 6 {
 		srv, want := srv1, srv1.Certificate().Raw
@@ -363,7 +364,7 @@ func TestTransportPeerCertificatesEveryResponse(t *testing.T) {
 		if resp.TLS == nil || len(resp.TLS.PeerCertificates) != 1 || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, want) {
 			t.Fatalf("request %d: peer certificates %v, want the one certificate of %s", i, resp.TLS, srv.URL)
 		}
-		if info, ok := curlpoll.ResponseInfo(resp); !ok || (i >= 2 && !info.Reused) {
+		if info, ok := curlhttp.ResponseInfo(resp); !ok || (i >= 2 && !info.Reused) {
 			t.Errorf("request %d: connection reused %v (info %v); want the kept-alive one", i, info.Reused, ok)
 		}
 	}
@@ -427,7 +428,7 @@ func TestTransportLongPeerChain(t *testing.T) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: sent, PrivateKey: leaf.key}}}
 	srv.StartTLS()
 	defer srv.Close()
-	tr := &curlpoll.Transport{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.cert.Raw})}
+	tr := &curlhttp.Transport{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.cert.Raw})}
 	defer tr.Close()
 	for i := range 2 { // parsed, then from the cache
 		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
@@ -471,7 +472,7 @@ func TestTransportMultiplexHTTP2(t *testing.T) {
 		release = make(chan struct{})
 		mu.Unlock()
 		arrived.Add(n)
-		tr := &curlpoll.Transport{CAPEM: ca, MultiplexHTTP2: multiplex}
+		tr := &curlhttp.Transport{CAPEM: ca, MultiplexHTTP2: multiplex}
 		var wg sync.WaitGroup
 		for range n {
 			wg.Add(1)

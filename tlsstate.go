@@ -1,8 +1,8 @@
 package curlpoll
 
-// Response.TLS, and the peer's chain for Go's verification, from the TLS
-// connection that libcurl exposes (CURLINFO_TLS_SSL_PTR): an OpenSSL SSL*
-// (transport_tls.go, which links libssl; left out with the build tag
+// A transfer's TLS state (Transfer.TLSState), for curlhttp's Response.TLS
+// and its Go verification, from the TLS connection that libcurl exposes
+// (CURLINFO_TLS_SSL_PTR): an OpenSSL SSL* (tlsstate_openssl.go, which links libssl; left out with the build tag
 // curlpoll_noopenssl) or a GnuTLS session. For GnuTLS nothing is linked:
 // the few functions needed are looked up (dlsym) in the libgnutls that
 // libcurl itself loaded, once libcurl says it runs on GnuTLS, so they are
@@ -85,15 +85,21 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"sync"
 	"unsafe"
 )
 
-// tlsRaw is what the header function copies out of the TLS connection,
-// inside libcurl; certificates not yet in peerCerts are parsed later, on
-// the caller's goroutine.
-type tlsRaw struct {
+// TLSState is what Transfer.TLSState copies out of a TLS connection,
+// inside libcurl: the protocol version, cipher suite, ALPN protocol and the
+// peer's certificates, in DER. Certificates are parsed when asked for, on
+// the caller's goroutine, and shared with every TLSState that carries the
+// same DER (a connection shows the same chain to every request on it, and
+// parsing one costs more than the rest of a small HTTPS request; net/http
+// too parses a chain once per connection). The zero TLSState is one that
+// could not be read.
+type TLSState struct {
 	ok      bool
 	version uint16
 	cipher  uint16
@@ -178,12 +184,12 @@ var tlsScratches = sync.Pool{New: func() any {
 }}
 
 // captureTLS reads the state of e's TLS connection, in one cgo call. It
-// runs in the header callback, on the Multi's goroutine, while the
+// runs in an inline callback, on the Multi's goroutine, while the
 // connection is attached.
-func captureTLS(e *Easy) tlsRaw {
+func captureTLS(e *Easy) TLSState {
 	backend := tlsBackend()
 	if backend == tlsNone {
-		return tlsRaw{}
+		return TLSState{}
 	}
 	sc := tlsScratches.Get().(*tlsScratch)
 	defer tlsScratches.Put(sc)
@@ -202,9 +208,9 @@ func captureTLS(e *Easy) tlsRaw {
 		rc = capture()
 	}
 	if rc <= 0 {
-		return tlsRaw{}
+		return TLSState{}
 	}
-	r := tlsRaw{
+	r := TLSState{
 		ok:      true,
 		version: uint16(st.version),
 		cipher:  uint16(st.cipher),
@@ -245,8 +251,18 @@ func cipherSuiteID(name string) uint16 {
 	return 0
 }
 
-// connectionState builds Response.TLS from what captureTLS copied.
-func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
+// OK reports whether the state could be read: false for the zero
+// TLSState, which Transfer.TLSState returns outside an inline callback, for
+// a connection without TLS, and where TLSStateSupported reports false.
+func (r TLSState) OK() bool { return r.ok }
+
+// ConnectionState returns the state as crypto/tls describes it, for
+// http.Response.TLS: HandshakeComplete, ServerName as given, Version,
+// CipherSuite (0 for a suite crypto/tls has no ID for), NegotiatedProtocol
+// and PeerCertificates (up to the first that does not parse). When the
+// state could not be read, it carries only the ALPN protocol that proto, the
+// response's HTTP version, implies ("h2", "h3" or "").
+func (r TLSState) ConnectionState(serverName string, proto HTTPVersion) *tls.ConnectionState {
 	cs := &tls.ConnectionState{HandshakeComplete: true, ServerName: serverName}
 	if !r.ok {
 		cs.NegotiatedProtocol = alpnOf(proto)
@@ -268,15 +284,18 @@ func (r *tlsRaw) connectionState(serverName string, proto HTTPVersion) *tls.Conn
 	return cs
 }
 
-// tlsCaptureSupported reports whether captureTLS can read the peer's
-// chain: libcurl runs on the OpenSSL linked here, or on GnuTLS.
-func tlsCaptureSupported() bool { return tlsBackend() != tlsNone }
+// TLSStateSupported reports whether Transfer.TLSState can read a TLS
+// connection's state here: libcurl runs on GnuTLS, or on OpenSSL of the
+// major and minor version linked into curlpoll (not left out with the build
+// tag curlpoll_noopenssl).
+func TLSStateSupported() bool { return tlsBackend() != tlsNone }
 
-// peerChain returns the peer's certificates, parsed; an error if the
-// connection's state could not be read or a certificate does not parse.
-func (r *tlsRaw) peerChain() ([]*x509.Certificate, error) {
+// PeerCertificates returns the peer's certificates, leaf first, parsed; an
+// error wrapping ErrNoTLSState if the state could not be read, or the
+// parser's error for a certificate that does not parse.
+func (r TLSState) PeerCertificates() ([]*x509.Certificate, error) {
 	if !r.ok {
-		return nil, errNoTLSState
+		return nil, ErrNoTLSState
 	}
 	certs := make([]*x509.Certificate, len(r.chain))
 	for i := range r.chain {
@@ -292,3 +311,21 @@ func (r *tlsRaw) peerChain() ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// alpnOf is the ALPN protocol of a response's HTTP version, for
+// Response.TLS when libcurl's TLS library cannot be asked (not OpenSSL):
+// "h2" and "h3" are the only protocols a TLS connection of libcurl's can
+// carry besides HTTP/1.1, for which ALPN may or may not have been used.
+func alpnOf(v HTTPVersion) string {
+	switch v {
+	case HTTPVersion2:
+		return "h2"
+	case HTTPVersion3:
+		return "h3"
+	}
+	return ""
+}
+
+// ErrNoTLSState is the error of TLSState.PeerCertificates for a state that
+// could not be read.
+var ErrNoTLSState = errors.New("curlpoll: the TLS connection's state cannot be read")

@@ -1,11 +1,7 @@
-package curlpoll
-
-// #include "shim.h"
-import "C"
+package curlhttp
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,7 +11,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // validateRequest refuses what net/http's Transport refuses, with its
@@ -172,8 +171,11 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	tlsConf := tr.TLSClientConfig
 	https := u.Scheme == "https"
 
-	b := getBatch()
-	defer putBatch(b)
+	b := batches.Get().(*curlpoll.OptionBatch)
+	defer func() {
+		b.Reset()
+		batches.Put(b)
+	}()
 	var s setter // the Go-side options
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
@@ -185,31 +187,31 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			port = "443"
 		}
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
-		b.list(C.CURLOPT_CONNECT_TO)
-		b.item(sn, ":", net.JoinHostPort(u.Hostname(), port))
-		b.strParts(C.CURLOPT_URL, "https://", sn, u.RequestURI())
+		b.List(optConnectTo)
+		b.ListItem(sn, ":", net.JoinHostPort(u.Hostname(), port))
+		b.StrParts(optURL, "https://", sn, u.RequestURI())
 	} else {
 		target := targetParts(u)
-		b.strParts(C.CURLOPT_URL, target[:]...)
+		b.StrParts(optURL, target[:]...)
 	}
-	b.bool(C.CURLOPT_PATH_AS_IS, true)
-	b.str(C.CURLOPT_PROTOCOLS_STR, "http,https")
-	b.str(C.CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+	b.Bool(optPathAsIs, true)
+	b.Str(optProtocolsStr, "http,https")
+	b.Str(optRedirProtocolsStr, "http,https")
 	version := tr.httpVersion(u.Scheme)
-	if (version == HTTPVersion3 || version == HTTPVersion3Only) && !libcurlHasHTTP3() {
-		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", Version().Version)
+	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !curlpoll.Version().HTTP3 {
+		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", curlpoll.Version().Version)
 	}
-	b.long(C.CURLOPT_HTTP_VERSION, int64(version))
-	if version == HTTPVersion2PriorKnown && libcurlH2CReuseBroken() {
+	b.Long(optHTTPVersion, int64(version))
+	if version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken() {
 		// libcurl before 8.0.0 fails every request on a reused
 		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
 		// each h2c connection once.
-		b.bool(C.CURLOPT_FORBID_REUSE, true)
+		b.Bool(optForbidReuse, true)
 	}
-	if libcurlMultiplexSafe() || tr.MultiplexHTTP2 {
+	if curlpoll.MultiplexSafe() || tr.MultiplexHTTP2 {
 		// Multiplexing is on: wait for a connection to multiplex on rather
 		// than open another.
-		b.bool(C.CURLOPT_PIPEWAIT, true)
+		b.Bool(optPipewait, true)
 	}
 
 	// Method and body.
@@ -220,34 +222,33 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	switch {
 	case cfg.head:
-		b.bool(C.CURLOPT_NOBODY, true)
+		b.Bool(optNobody, true)
 	case hasBody:
 		n := req.ContentLength
 		if n <= 0 {
 			n = -1 // unknown: chunked on HTTP/1.1
 		}
-		b.bool(C.CURLOPT_POST, true)
-		b.off(C.CURLOPT_POSTFIELDSIZE_LARGE, n)
+		b.Bool(optPost, true)
+		b.Offset(optPostfieldsizeLarge, n)
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
 			s.do(e.SetRewind(c.rewind))
 		}
 	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
-		// net/http sends "Content-Length: 0" for these: an empty
-		// SetPostFields.
-		b.bool(C.CURLOPT_POST, true)
-		b.off(C.CURLOPT_POSTFIELDSIZE_LARGE, 0)
-		b.str(C.CURLOPT_COPYPOSTFIELDS, "")
+		// net/http sends "Content-Length: 0" for these: a POST of size 0,
+		// with nothing to read.
+		b.Bool(optPost, true)
+		b.Offset(optPostfieldsizeLarge, 0)
 	}
-	b.str(C.CURLOPT_CUSTOMREQUEST, method)
+	b.Str(optCustomrequest, method)
 
 	cfg.addedGzip = !tr.DisableCompression && req.Header.Get("Accept-Encoding") == "" &&
 		req.Header.Get("Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
-	b.list(C.CURLOPT_HTTPHEADER)
-	writeHeaderLines(b, req, cfg.addedGzip, closeConn)
+	b.List(optHTTPHeader)
+	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn)
 	if closeConn {
-		b.bool(C.CURLOPT_FORBID_REUSE, true)
+		b.Bool(optForbidReuse, true)
 	}
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
@@ -267,61 +268,54 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				return nil, err
 			}
 			verifier = v
-			b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
-			b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
-			b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
+			b.Bool(optSslVerifypeer, false)
+			b.Long(optSslVerifyhost, 0)
+			b.Bool(optSslSessionidCache, false)
 		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			// checkTLSConfig has refused what these cannot map.
 			if list, _ := cipherList(tlsConf); list != "" {
 				if https {
-					b.str(C.CURLOPT_SSL_CIPHER_LIST, list)
+					b.Str(optSslCipherList, list)
 				}
 				if proxy != nil && proxy.Scheme == "https" {
-					b.str(C.CURLOPT_PROXY_SSL_CIPHER_LIST, list)
+					b.Str(optProxySslCipherList, list)
 				}
 			}
 			if list, _ := curveList(tlsConf, false); list != "" && https {
-				b.str(C.CURLOPT_SSL_EC_CURVES, list)
+				b.Str(optSslEcCurves, list)
 			}
 			if tlsConf.InsecureSkipVerify {
-				b.bool(C.CURLOPT_SSL_VERIFYPEER, false)
-				b.long(C.CURLOPT_SSL_VERIFYHOST, 0)
+				b.Bool(optSslVerifypeer, false)
+				b.Long(optSslVerifyhost, 0)
 			}
 			if tlsConf.SessionTicketsDisabled {
-				b.bool(C.CURLOPT_SSL_SESSIONID_CACHE, false)
+				b.Bool(optSslSessionidCache, false)
 			}
 			if tlsConf.MinVersion != 0 {
 				minV = tlsConf.MinVersion
 			}
 			maxV = tlsConf.MaxVersion
 			if len(tlsConf.Certificates) > 0 {
-				if !libcurlTakesCertBlobs() {
-					return nil, ErrClientCertBlobUnsupported
-				}
 				cert, key, err := certificatePEM(&tlsConf.Certificates[0])
 				if err != nil {
 					return nil, err
 				}
-				b.str(C.CURLOPT_SSLCERTTYPE, "PEM")
-				b.blob(C.CURLOPT_SSLCERT_BLOB, cert)
-				b.blob(C.CURLOPT_SSLKEY_BLOB, key)
+				b.Str(optSslcerttype, "PEM")
+				b.Blob(optSslcertBlob, cert)
+				b.Blob(optSslkeyBlob, key)
 			}
 		}
-		lo, _ := sslVersionBits(minV) // 0, libcurl's default, for a version it has no name for
-		hi, _ := sslVersionBits(maxV)
-		b.long(C.CURLOPT_SSLVERSION, int64(lo|hi<<16))
+		b.Long(optSslversion, tlsVersions(minV, maxV))
 		switch {
 		case verifier != nil:
 			// Go verifies with CAPEM or CAFile itself: libcurl needs
 			// neither (and on GnuTLS has no CURLOPT_CAINFO_BLOB).
 		case tr.CAPEM != nil:
-			if err := tr.caBlob(b, C.CURLOPT_CAINFO_BLOB); err != nil {
-				return nil, err
-			}
+			b.Blob(optCainfoBlob, tr.CAPEM)
 		case tr.CAFile != "":
-			b.str(C.CURLOPT_CAINFO, tr.CAFile)
+			b.Str(optCainfo, tr.CAFile)
 		}
 	}
 
@@ -339,29 +333,27 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		default:
 			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
 		}
-		b.str(C.CURLOPT_PROXY, p.String())
+		b.Str(optProxy, p.String())
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
-		b.emptyStr(C.CURLOPT_NOPROXY)
+		b.EmptyStr(optNoproxy)
 		if p.Scheme == "https" && tr.CAPEM != nil {
-			if err := tr.caBlob(b, C.CURLOPT_PROXY_CAINFO_BLOB); err != nil {
-				return nil, err
-			}
+			b.Blob(optProxyCainfoBlob, tr.CAPEM)
 		}
 	} else {
-		b.str(C.CURLOPT_NOPROXY, "*")
+		b.Str(optNoproxy, "*")
 	}
 
 	// Time limits, as SetConnectTimeout, SetExpect100Timeout and
 	// SetMaxAgeConn set them.
 	if d := tr.TLSHandshakeTimeout; d > 0 {
-		b.long(C.CURLOPT_CONNECTTIMEOUT_MS, d.Milliseconds())
+		b.Long(optConnecttimeoutMs, d.Milliseconds())
 	}
-	b.long(C.CURLOPT_EXPECT_100_TIMEOUT_MS, tr.ExpectContinueTimeout.Milliseconds())
+	b.Long(optExpect100TimeoutMs, tr.ExpectContinueTimeout.Milliseconds())
 	if d := tr.IdleConnTimeout; d > 0 {
-		b.long(C.CURLOPT_MAXAGE_CONN, max(int64(d/time.Second), 1))
+		b.Long(optMaxageConn, max(int64(d/time.Second), 1))
 	}
-	if err := e.apply(b); err != nil {
+	if err := e.Apply(b); err != nil {
 		return nil, err
 	}
 
@@ -370,7 +362,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if limit <= 0 {
 		limit = 10 << 20
 	}
-	c.hs = headerState{e: e, limit: limit, https: https}
+	c.hs = headerState{limit: limit, https: https}
 	cfg.hs = &c.hs
 	proxyHost := ""
 	if proxy != nil {
@@ -384,9 +376,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		s.do(e.SetProgressFunc(p.fn))
 	}
 	if verifier != nil {
-		s.do(e.setPrereq(c.verifyPrereq(verifier)))
+		s.do(e.SetPrereqFunc(c.verifyPrereq(verifier)))
 	}
-	s.do(e.setHeaderHook(cfg.hs.onLine))
+	s.do(e.SetInlineHeaderFunc(cfg.hs.onLine))
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -491,11 +483,11 @@ func (c *call) rewind() (io.Reader, error) {
 
 // httpVersion picks the HTTP version to ask libcurl for, following
 // net/http's rules for when HTTP/2 is on.
-func (tr *Transport) httpVersion(scheme string) HTTPVersion {
+func (tr *Transport) httpVersion(scheme string) curlpoll.HTTPVersion {
 	h2 := true
 	if p := tr.Protocols; p != nil {
 		if scheme == "http" && p.UnencryptedHTTP2() && !p.HTTP1() {
-			return HTTPVersion2PriorKnown
+			return curlpoll.HTTPVersion2PriorKnown
 		}
 		h2 = p.HTTP2()
 	} else {
@@ -513,13 +505,13 @@ func (tr *Transport) httpVersion(scheme string) HTTPVersion {
 	}
 	switch {
 	case scheme == "https" && tr.HTTP3 == HTTP3Only:
-		return HTTPVersion3Only
+		return curlpoll.HTTPVersion3Only
 	case scheme == "https" && tr.HTTP3 == HTTP3Attempt:
-		return HTTPVersion3
+		return curlpoll.HTTPVersion3
 	case scheme == "https" && h2:
-		return HTTPVersion2TLS
+		return curlpoll.HTTPVersion2TLS
 	}
-	return HTTPVersion1_1
+	return curlpoll.HTTPVersion1_1
 }
 
 // headerLineWriter takes request header lines, name+sep+value each.
@@ -609,32 +601,27 @@ func hasToken(v, token string) bool {
 	return false
 }
 
-// caBlob sets the CA blob option opt to CAPEM in b, or, where libcurl
-// takes no CA blob, the matching file option to a CA file the Transport
-// holds until Close.
-func (tr *Transport) caBlob(b *optBatch, opt C.CURLoption) error {
-	p := tr.pool()
-	if caBlobBuiltIn() {
-		b.blob(opt, tr.CAPEM)
-		return nil
-	}
-	key := caFileKey(sha256.Sum256(tr.CAPEM))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return errTransportClosed
-	}
-	path, ok := p.caFiles[key]
-	if !ok {
-		var err error
-		if path, _, err = acquireCAFile(tr.CAPEM); err != nil {
-			return fmt.Errorf("curlpoll: writing CAPEM to a file for libcurl: %w", err)
+// batches are the option batches configure fills, pooled with their memory.
+var batches = sync.Pool{New: func() any { return new(curlpoll.OptionBatch) }}
+
+// batchLines writes header lines into the list option a batch set last.
+type batchLines struct{ b *curlpoll.OptionBatch }
+
+func (l batchLines) item(name, sep, value string) { l.b.ListItem(name, sep, value) }
+
+// tlsVersions is CURLOPT_SSLVERSION's value for crypto/tls's MinVersion and
+// MaxVersion: a version libcurl has no name for counts as 0, libcurl's
+// default (crypto/tls refuses SSL 3.0 and older anyway).
+func tlsVersions(minV, maxV uint16) int64 {
+	known := func(v uint16) uint16 {
+		if v < tls.VersionTLS10 || v > tls.VersionTLS13 {
+			return 0
 		}
-		if p.caFiles == nil {
-			p.caFiles = make(map[caFileKey]string)
-		}
-		p.caFiles[key] = path
+		return v
 	}
-	b.str(caFileOpt(opt), path)
-	return nil
+	// Each bound on its own: a MinVersion above MaxVersion goes to libcurl
+	// as it is, and fails the handshake, as it does in crypto/tls.
+	lo, _ := curlpoll.TLSVersionsValue(known(minV), 0)
+	hi, _ := curlpoll.TLSVersionsValue(0, known(maxV))
+	return lo | hi
 }

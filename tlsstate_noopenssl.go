@@ -5,7 +5,7 @@ package curlpoll
 // #include "tls_state.h"
 import "C"
 
-// Without libssl (see transport_tls.go) libcurl's OpenSSL connections
+// Without libssl (see tlsstate_openssl.go) libcurl's OpenSSL connections
 // cannot be read.
 
 func opensslMatches() bool { return false }

@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // FuzzStatusLine: parsing a status line never panics, and what it accepts
@@ -16,8 +17,8 @@ func FuzzStatusLine(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		resp, err := curlpoll.ParseStatusLine(line)
-		code := curlpoll.ParseStatus(line)
+		resp, err := curlhttp.ParseStatusLine(line)
+		code := curlpoll.StatusCode(line)
 		if err != nil {
 			return
 		}
@@ -25,7 +26,7 @@ func FuzzStatusLine(f *testing.F) {
 			t.Fatalf("%q: status %d", line, resp.StatusCode)
 		}
 		if code != resp.StatusCode {
-			t.Fatalf("%q: parseStatus %d, parseStatusLine %d", line, code, resp.StatusCode)
+			t.Fatalf("%q: StatusCode %d, parseStatusLine %d", line, code, resp.StatusCode)
 		}
 		if resp.ProtoMajor < 0 || !strings.HasPrefix(resp.Proto, "HTTP/") {
 			t.Fatalf("%q: proto %q", line, resp.Proto)
@@ -42,7 +43,7 @@ func FuzzHeaderLines(f *testing.F) {
 	f.Add("Trailer: X\x00Y\nX-\xff: \xfe")
 	f.Fuzz(func(t *testing.T, block string) {
 		lines := strings.Split(block, "\n")
-		h, err := curlpoll.ParseHeaderLines(lines)
+		h, err := curlhttp.ParseHeaderLines(lines)
 		if err != nil {
 			return
 		}
@@ -78,15 +79,15 @@ func FuzzRequest(f *testing.F) {
 		// Raw fields a caller may set by hand, bypassing url.Parse.
 		for _, u2 := range []*url.URL{u, {Scheme: u.Scheme, Host: u.Host, Opaque: value}, {Scheme: u.Scheme, Host: u.Host, Path: "/", RawQuery: value}} {
 			req := &http.Request{Method: method, URL: u2, Header: http.Header{name: {value}}, Host: host}
-			if curlpoll.ValidateRequest(req) != nil {
+			if curlhttp.ValidateRequest(req) != nil {
 				continue
 			}
-			for _, l := range curlpoll.RequestHeaderLines(req, true, true) {
+			for _, l := range curlhttp.RequestHeaderLines(req, true, true) {
 				if hasCTL(l, true) {
 					t.Fatalf("header line %q for %+v", l, req)
 				}
 			}
-			if target := curlpoll.RequestTarget(u2); hasCTL(target, false) {
+			if target := curlhttp.RequestTarget(u2); hasCTL(target, false) {
 				t.Fatalf("URL %q", target)
 			}
 			if strings.ContainsAny(method, "\r\n\x00 ") {

@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"crypto/tls"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 	"github.com/curlpoll/curlpoll/internal/faultserver"
 )
 
@@ -108,7 +109,7 @@ func TestTransportTLSPinningFailsClosed(t *testing.T) {
 		t.Fatalf("net/http sent %d requests", n)
 	}
 
-	tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
+	tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
 	defer tr.Close()
 	resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
 	if err == nil {
@@ -121,7 +122,7 @@ func TestTransportTLSPinningFailsClosed(t *testing.T) {
 	}
 	t.Logf("curlpoll: %v", err)
 	if !goVerifies() {
-		if !errors.Is(err, curlpoll.ErrUnsupportedTLSConfig) {
+		if !errors.Is(err, curlhttp.ErrUnsupportedTLSConfig) {
 			t.Fatalf("on %s: %v", curlpoll.Version().TLS, err)
 		}
 		return
@@ -139,7 +140,7 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 
 	// The same Transport without the field works: the failures below are
 	// the fields'.
-	ok := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{}}
+	ok := &curlhttp.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{}}
 	defer ok.Close()
 	resp, err := ok.RoundTrip(mustReq("GET", srv.URL, nil))
 	if err != nil {
@@ -153,7 +154,7 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 	for _, tc := range unsupportedTLSConfigs(srv) {
 		t.Run(tc.name, func(t *testing.T) {
 			conns, reqs := srv.conns.Load(), srv.requests.Load()
-			tr := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: tc.conf}
+			tr := &curlhttp.Transport{CAFile: srv.caFile, TLSClientConfig: tc.conf}
 			if tc.httpsProxy {
 				// The server itself as an HTTPS proxy: it would see the
 				// CONNECT if the request were not refused.
@@ -166,7 +167,7 @@ func TestTransportTLSUnsupportedFieldsFailClosed(t *testing.T) {
 				resp.Body.Close()
 				t.Fatalf("%s: not refused", resp.Status)
 			}
-			if !errors.Is(err, curlpoll.ErrUnsupportedTLSConfig) {
+			if !errors.Is(err, curlhttp.ErrUnsupportedTLSConfig) {
 				t.Errorf("error %v does not wrap ErrUnsupportedTLSConfig", err)
 			}
 			if c, r := srv.conns.Load()-conns, srv.requests.Load()-reqs; c != 0 || r != 0 {
@@ -257,7 +258,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 			if conf.RootCAs == nil {
 				conf.RootCAs = srv.pool()
 			}
-			tr := &curlpoll.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+			tr := &curlhttp.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
 			body, err := getBody(tr, srv.URL)
 			tr.Close()
 			if err != nil || body != "secret" {
@@ -265,7 +266,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 			}
 		}
 		// CAPEM is the roots when RootCAs is not set.
-		tr := &curlpoll.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{Time: time.Now}}
+		tr := &curlhttp.Transport{CAPEM: srv.ca, TLSClientConfig: &tls.Config{Time: time.Now}}
 		defer tr.Close()
 		if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
 			t.Errorf("CAPEM: %q %v", body, err)
@@ -275,7 +276,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	t.Run("pin", func(t *testing.T) {
 		var calls atomic.Int32
 		pin := srv.pin(&calls)
-		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
+		tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
 		defer tr.Close()
 		getSecrets(t, tr, srv.URL, 3)
 		// One connection, reused: verified once, its verdict kept.
@@ -286,7 +287,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 
 	t.Run("concurrent HTTP/2", func(t *testing.T) {
 		var calls atomic.Int32
-		tr := &curlpoll.Transport{ForceAttemptHTTP2: true,
+		tr := &curlhttp.Transport{ForceAttemptHTTP2: true,
 			TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: srv.pin(&calls)}}
 		defer tr.Close()
 		var wg sync.WaitGroup
@@ -311,7 +312,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	})
 
 	t.Run("reused connection verified again", func(t *testing.T) {
-		defer curlpoll.SetVerdictTTL(0)()
+		defer curlhttp.SetVerdictTTL(0)()
 		var calls atomic.Int32
 		pin := func(raw [][]byte, chains [][]*x509.Certificate) error {
 			if calls.Add(1) > 2 {
@@ -320,7 +321,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 			return nil
 		}
 		conns, reqs := srv.conns.Load(), srv.requests.Load()
-		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: pin}}
+		tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool(), VerifyPeerCertificate: pin}}
 		defer tr.Close()
 		getSecrets(t, tr, srv.URL, 2)
 		if _, err := getBody(tr, srv.URL); !errors.Is(err, errPinMismatch) {
@@ -334,11 +335,11 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	t.Run("new connections, no resumption", func(t *testing.T) {
 		// A resumed TLS session has no peer chain: each new connection
 		// must show one to verify.
-		defer curlpoll.SetVerdictTTL(0)()
+		defer curlhttp.SetVerdictTTL(0)()
 		var calls atomic.Int32
 		pin := srv.pin(&calls)
 		conns := srv.conns.Load()
-		tr := &curlpoll.Transport{DisableKeepAlives: true,
+		tr := &curlhttp.Transport{DisableKeepAlives: true,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, VerifyPeerCertificate: pin}}
 		defer tr.Close()
 		getSecrets(t, tr, srv.URL, 3)
@@ -377,7 +378,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 					t.Fatalf("net/http: %v", stdErr)
 				}
 				reqs, conns := srv.requests.Load(), srv.conns.Load()
-				tr := &curlpoll.Transport{TLSClientConfig: tc.conf()}
+				tr := &curlhttp.Transport{TLSClientConfig: tc.conf()}
 				defer tr.Close()
 				// Refused again (libcurl closes a connection whose
 				// pre-request callback failed).
@@ -405,7 +406,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	})
 
 	t.Run("panic", func(t *testing.T) {
-		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
+		tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
 			VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { panic("verifier panics") }}}
 		defer tr.Close()
 		reqs := srv.requests.Load()
@@ -426,7 +427,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 			GotConn:          func(httptrace.GotConnInfo) { gotConn.Add(1) },
 			TLSHandshakeDone: func(tls.ConnectionState, error) { tlsDone.Add(1) },
 		}
-		tr := &curlpoll.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool()}}
+		tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.pool()}}
 		defer tr.Close()
 		req := mustReq("GET", srv.URL, nil)
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
@@ -442,7 +443,7 @@ func TestTransportTLSGoVerify(t *testing.T) {
 	})
 
 	t.Run("SessionTicketsDisabled", func(t *testing.T) {
-		tr := &curlpoll.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{SessionTicketsDisabled: true}}
+		tr := &curlhttp.Transport{CAFile: srv.caFile, TLSClientConfig: &tls.Config{SessionTicketsDisabled: true}}
 		defer tr.Close()
 		if body, err := getBody(tr, srv.URL); err != nil || body != "secret" {
 			t.Errorf("%q %v", body, err)
@@ -495,7 +496,7 @@ func TestTransportTLSCertificateErrors(t *testing.T) {
 			if !errors.As(stdErr, &stdVE) || !tc.check(stdErr) {
 				t.Fatalf("net/http: %v", stdErr)
 			}
-			tr := &curlpoll.Transport{CAFile: tc.caFile}
+			tr := &curlhttp.Transport{CAFile: tc.caFile}
 			defer tr.Close()
 			_, err := getBody(tr, tc.url)
 			var ve *tls.CertificateVerificationError
@@ -575,7 +576,7 @@ func TestTransportTLSCipherSuitesAndCurves(t *testing.T) {
 			defer std.CloseIdleConnections()
 			cconf := conf()
 			cconf.RootCAs = nil
-			tr := &curlpoll.Transport{CAFile: caFile, TLSClientConfig: cconf}
+			tr := &curlhttp.Transport{CAFile: caFile, TLSClientConfig: cconf}
 			defer tr.Close()
 			for _, rt := range []http.RoundTripper{std, tr} {
 				resp, err := rt.RoundTrip(mustReq("GET", srv.URL, nil))

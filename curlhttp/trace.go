@@ -1,4 +1,4 @@
-package curlpoll
+package curlhttp
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/curlpoll/curlpoll"
 )
 
 // observer turns libcurl's debug and pre-request callbacks into the
@@ -33,7 +35,7 @@ type observer struct {
 	trace  *httptrace.ClientTrace // nil without a trace
 	logger *slog.Logger           // nil without logging
 	ctx    context.Context        // the request's, for the log records
-	t      *Transfer
+	t      *curlpoll.Transfer
 
 	// Driver side: what the callbacks have seen of the request.
 	serverName string // the URL's host, for the TLS state
@@ -103,12 +105,12 @@ type traceEvent struct {
 	str    string // address, host, field name or log line
 	values []string
 	addrs  []net.IPAddr
-	conn   connInfo
+	conn   curlpoll.ConnInfo
 	reused bool
-	tls    tlsRaw
+	tls    curlpoll.TLSState
 	code   int
 	header textproto.MIMEHeader
-	debug  DebugKind
+	debug  curlpoll.DebugKind
 	err    error
 }
 
@@ -135,25 +137,25 @@ func newObserver(tr *Transport, req *http.Request, proxy string, hasBody bool) *
 }
 
 // install sets e's callbacks to feed the observer.
-func (o *observer) install(e *Easy) error {
-	if err := e.setDebug(o.onDebug); err != nil {
+func (o *observer) install(e *curlpoll.Easy) error {
+	if err := e.SetInlineDebugFunc(o.onDebug); err != nil {
 		return err
 	}
 	if o.trace == nil {
 		return nil
 	}
-	return e.setPrereq(o.onPrereq)
+	return e.SetPrereqFunc(o.onPrereq)
 }
 
 func (o *observer) push(ev traceEvent) {
 	o.mu.Lock()
 	o.queue = append(o.queue, ev)
 	o.mu.Unlock()
-	signal(o.ready)
+	notify(o.ready)
 }
 
 // onDebug runs in libcurl's debug callback.
-func (o *observer) onDebug(t *Transfer, kind DebugKind, data []byte) {
+func (o *observer) onDebug(t *curlpoll.Transfer, kind curlpoll.DebugKind, data []byte) {
 	if o.logger != nil {
 		o.mu.Lock()
 		if len(o.queue) < maxQueuedRecords {
@@ -162,17 +164,17 @@ func (o *observer) onDebug(t *Transfer, kind DebugKind, data []byte) {
 			o.dropped++
 		}
 		o.mu.Unlock()
-		signal(o.ready)
+		notify(o.ready)
 	}
 	if o.trace == nil {
 		return
 	}
 	switch kind {
-	case DebugText:
+	case curlpoll.DebugText:
 		o.onText(strings.TrimRight(string(data), "\r\n"))
-	case DebugHeaderOut:
+	case curlpoll.DebugHeaderOut:
 		o.onHeaderOut(string(data))
-	case DebugHeaderIn:
+	case curlpoll.DebugHeaderIn:
 		o.onHeaderIn(strings.TrimRight(string(data), "\r\n"))
 	}
 }
@@ -251,10 +253,10 @@ func (o *observer) connectDone(addr string, err error) {
 
 // onPrereq runs in libcurl's pre-request callback: the connection is
 // ready, TLS included.
-func (o *observer) onPrereq(t *Transfer, c connInfo) error {
+func (o *observer) onPrereq(t *curlpoll.Transfer, c curlpoll.ConnInfo) error {
 	if o.tlsStarted && !o.tlsDone {
 		o.tlsDone = true
-		o.push(traceEvent{kind: evTLSDone, tls: captureTLS(t.e)})
+		o.push(traceEvent{kind: evTLSDone, tls: t.TLSState()})
 	}
 	if !o.gotConn {
 		o.gotConn = true
@@ -303,7 +305,7 @@ func (o *observer) onHeaderIn(line string) {
 		// A status line ends the 1xx block before it: libcurl shows no
 		// blank line after a 1xx block.
 		o.end1xx()
-		code := parseStatus(line)
+		code := curlpoll.StatusCode(line)
 		if code >= 100 && code < 200 && code != 101 {
 			o.code1xx, o.hdr1xx = code, textproto.MIMEHeader{}
 			return
@@ -339,11 +341,11 @@ func (o *observer) end1xx() {
 
 // wait waits for the transfer's response header block, or its end,
 // delivering events as they come. It runs on RoundTrip's goroutine.
-func (o *observer) wait(t *Transfer) {
+func (o *observer) wait(t *curlpoll.Transfer) {
 	for {
 		select {
-		case <-t.hdrReady:
-		case <-t.doneCh:
+		case <-t.HeaderReady():
+		case <-t.Done():
 		case <-o.ready:
 			o.deliver()
 			continue
@@ -361,7 +363,7 @@ func (o *observer) deliver() {
 	defer o.deliverMu.Unlock()
 	o.deliverLocked()
 	select {
-	case <-o.t.doneCh:
+	case <-o.t.Done():
 	default:
 		return
 	}
@@ -371,10 +373,10 @@ func (o *observer) deliver() {
 	o.ended = true
 	// The driver side is quiet now: the transfer is over.
 	err := o.t.Err()
-	if err == nil && o.trace != nil && !o.gotConn && o.t.finalInfo().RemoteAddr.IsValid() {
+	if err == nil && o.trace != nil && !o.gotConn && o.info().RemoteAddr.IsValid() {
 		// No prereq callback (libcurl older than 7.80.0).
-		o.push(traceEvent{kind: evGotConn, reused: o.t.finalInfo().Reused, conn: connInfo{
-			Local: o.t.finalInfo().LocalAddr, Remote: o.t.finalInfo().RemoteAddr,
+		o.push(traceEvent{kind: evGotConn, reused: o.info().Reused, conn: curlpoll.ConnInfo{
+			Local: o.info().LocalAddr, Remote: o.info().RemoteAddr,
 		}})
 	}
 	if o.trace != nil {
@@ -410,7 +412,7 @@ func (o *observer) deliverLocked() {
 	}
 	if dropped > 0 && o.logger != nil {
 		o.logger.LogAttrs(o.ctx, slog.LevelWarn, "curlpoll: log records dropped",
-			slog.Uint64("transfer", o.t.id), slog.Int("dropped", dropped))
+			slog.Uint64("transfer", o.t.ID()), slog.Int("dropped", dropped))
 	}
 }
 
@@ -419,7 +421,7 @@ func (o *observer) call(ev *traceEvent) {
 	ct := o.trace
 	switch ev.kind {
 	case evLog:
-		logDebug(o.logger, o.t.id, ev.debug, []byte(ev.str))
+		curlpoll.LogDebug(o.logger, o.t.ID(), ev.debug, []byte(ev.str))
 	case evDNSStart:
 		if ct.DNSStart != nil {
 			ct.DNSStart(httptrace.DNSStartInfo{Host: ev.str})
@@ -444,7 +446,7 @@ func (o *observer) call(ev *traceEvent) {
 		if ct.TLSHandshakeDone != nil {
 			var cs tls.ConnectionState
 			if ev.err == nil {
-				cs = *ev.tls.connectionState(o.serverName, HTTPVersion1_1)
+				cs = *ev.tls.ConnectionState(o.serverName, curlpoll.HTTPVersion1_1)
 			}
 			ct.TLSHandshakeDone(cs, ev.err)
 		}
@@ -481,7 +483,7 @@ func (o *observer) call(ev *traceEvent) {
 				// As net/http: the hook's error ends the request, and
 				// RoundTrip returns it.
 				o.hookErr = err
-				o.t.abort(err)
+				o.t.Abort(err)
 			}
 		}
 	}
@@ -515,4 +517,18 @@ func canonicalAddr(u *url.URL) string {
 		}
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// info returns the transfer's info once it is over.
+func (o *observer) info() curlpoll.TransferInfo {
+	i, _ := o.t.Info()
+	return i
+}
+
+// notify wakes the receiver of c, if it is not awake already.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }

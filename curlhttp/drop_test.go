@@ -1,4 +1,4 @@
-package curlpoll_test
+package curlhttp_test
 
 import (
 	"io"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // TestTransportDroppedWithoutClose uses Transports once and drops them, as
@@ -24,9 +25,9 @@ func TestTransportDroppedWithoutClose(t *testing.T) {
 	fds := openFDs(t)
 	// The Transports stay reachable until the check below, so that none is
 	// collected before it counts them.
-	var kept []*curlpoll.Transport
+	var kept []*curlhttp.Transport
 	use := func() {
-		tr := &curlpoll.Transport{}
+		tr := &curlhttp.Transport{}
 		kept = append(kept, tr)
 		c := &http.Client{Transport: tr}
 		for range 2 { // a kept-alive connection, reused
@@ -86,7 +87,7 @@ func TestTransportIdleConnsPerHost(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	tr := &curlpoll.Transport{}
+	tr := &curlhttp.Transport{}
 	defer tr.Close()
 	c := &http.Client{Transport: tr}
 	var wg sync.WaitGroup

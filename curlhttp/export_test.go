@@ -1,0 +1,28 @@
+package curlhttp
+
+import (
+	"net/http"
+	"time"
+)
+
+// The Transport's converters, for fuzzing.
+var (
+	ValidateRequest    = validateRequest
+	RequestHeaderLines = requestHeaderLines
+	ParseHeaderLines   = parseHeaderLines
+	RequestTarget      = requestTarget // the URL libcurl is given (without ServerName)
+)
+
+// ParseStatusLine is parseStatusLine on a fresh Response.
+func ParseStatusLine(line string) (*http.Response, error) {
+	resp := &http.Response{}
+	return resp, parseStatusLine(resp, line)
+}
+
+// SetVerdictTTL sets how long a TLS verification verdict is kept, and
+// returns the function that restores it.
+func SetVerdictTTL(d time.Duration) (restore func()) {
+	old := verdictTTL
+	verdictTTL = d
+	return func() { verdictTTL = old }
+}

@@ -1,0 +1,48 @@
+package curlhttp
+
+import "github.com/curlpoll/curlpoll"
+
+// The libcurl options the Transport sets, from libcurl's option table. One
+// this libcurl lacks is -1, which libcurl refuses (Easy.Apply says which).
+var (
+	optCainfo             = option("CAINFO")
+	optCainfoBlob         = option("CAINFO_BLOB")
+	optConnecttimeoutMs   = option("CONNECTTIMEOUT_MS")
+	optConnectTo          = option("CONNECT_TO")
+	optCustomrequest      = option("CUSTOMREQUEST")
+	optExpect100TimeoutMs = option("EXPECT_100_TIMEOUT_MS")
+	optForbidReuse        = option("FORBID_REUSE")
+	optHTTPHeader         = option("HTTPHEADER")
+	optHTTPVersion        = option("HTTP_VERSION")
+	optMaxageConn         = option("MAXAGE_CONN")
+	optNobody             = option("NOBODY")
+	optNoproxy            = option("NOPROXY")
+	optPathAsIs           = option("PATH_AS_IS")
+	optPipewait           = option("PIPEWAIT")
+	optPost               = option("POST")
+	optPostfieldsizeLarge = option("POSTFIELDSIZE_LARGE")
+	optProtocolsStr       = option("PROTOCOLS_STR")
+	optProxy              = option("PROXY")
+	optProxyCainfoBlob    = option("PROXY_CAINFO_BLOB")
+	optProxySslCipherList = option("PROXY_SSL_CIPHER_LIST")
+	optRedirProtocolsStr  = option("REDIR_PROTOCOLS_STR")
+	optSslcerttype        = option("SSLCERTTYPE")
+	optSslcertBlob        = option("SSLCERT_BLOB")
+	optSslkeyBlob         = option("SSLKEY_BLOB")
+	optSslversion         = option("SSLVERSION")
+	optSslCipherList      = option("SSL_CIPHER_LIST")
+	optSslEcCurves        = option("SSL_EC_CURVES")
+	optSslSessionidCache  = option("SSL_SESSIONID_CACHE")
+	optSslVerifyhost      = option("SSL_VERIFYHOST")
+	optSslVerifypeer      = option("SSL_VERIFYPEER")
+	optURL                = option("URL")
+)
+
+// option returns the option named name, or -1.
+func option(name string) curlpoll.Option {
+	o, err := curlpoll.OptionByName(name)
+	if err != nil {
+		return -1
+	}
+	return o
+}

@@ -1,0 +1,102 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import "net/netip"
+
+// Inline callbacks run inside libcurl, on the Multi's driver goroutine,
+// while the transfer's connection is attached: unlike SetHeaderFunc,
+// SetDebugFunc and SetProgressFunc, whose functions run on a goroutine of
+// the transfer with copies, they see the moment itself, and may read the
+// connection's TLS state (Transfer.TLSState). The price is that while one
+// runs, no other transfer of the Multi makes progress: keep them short,
+// never wait for another transfer of the same Multi in one (it would never
+// come), and never call libcurl-backed methods of the Multi from one
+// (Start, Do, Close and the setters post to the driver, which is busy
+// running the callback). A panic in one is recovered on the driver and
+// fails the transfer with a *PanicError. curlhttp.Transport builds its
+// httptrace events, its response-header limit and its Go-side TLS
+// verification on them.
+
+// ConnInfo describes the connection a request is about to be sent on.
+type ConnInfo struct {
+	Local  netip.AddrPort
+	Remote netip.AddrPort // the server, or the proxy when one is used
+}
+
+// prereqFunc is a pre-request function (SetPrereqFunc).
+type prereqFunc func(t *Transfer, c ConnInfo) error
+
+// SetPrereqFunc sets an inline function called when the transfer's
+// connection is ready (connected, TLS handshake done, a proxy tunnel set up)
+// and its request is about to be sent, on a new or a reused connection
+// (CURLOPT_PREREQFUNCTION, libcurl 7.80.0+; on older libcurl it returns
+// libcurl's error). An error from f aborts the transfer before a byte of
+// the request is sent: the transfer's error is an *Error (curl's
+// CURLE_ABORTED_BY_CALLBACK) with f's error inside, for errors.Is and
+// errors.As. nil removes it. See "Inline callbacks" above for where it runs.
+func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	on := C.int(0)
+	if f != nil {
+		on = 1
+	}
+	if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
+		return err
+	}
+	e.prereqFunc = f
+	return nil
+}
+
+// SetInlineHeaderFunc sets an inline function called with each response
+// header line (trailers too), line ending included, before the Transfer
+// sees it; line is valid only during the call. An error from f fails the
+// transfer with an *Error holding it. Transfer.Header and SetHeaderFunc
+// still work beside it. nil removes it. See "Inline callbacks" above.
+func (e *Easy) SetInlineHeaderFunc(f func(t *Transfer, line []byte) error) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	e.headerHook = f
+	return nil
+}
+
+// SetInlineDebugFunc turns on libcurl's verbose output and sends it to an
+// inline function: informational text and the header blocks sent and
+// received, as SetDebugFunc describes them, but with data valid only during
+// the call. It replaces SetDebugFunc and SetLogger, and they replace it; nil
+// turns verbose output off. See "Inline callbacks" above.
+func (e *Easy) SetInlineDebugFunc(f func(t *Transfer, kind DebugKind, data []byte)) error {
+	if f == nil {
+		return e.setUserDebug(nil)
+	}
+	if err := e.setDebug(f); err != nil {
+		return err
+	}
+	e.debugUser = nil
+	return nil
+}
+
+// TLSState reads the state of the transfer's TLS connection (protocol
+// version, cipher suite, ALPN protocol and the peer's certificate chain)
+// from libcurl's TLS library, in one call. It works only inside an inline
+// callback of the transfer, while it runs (that is when the connection is
+// attached); elsewhere, and where TLSStateSupported reports false, it
+// returns a TLSState whose OK method reports false.
+func (t *Transfer) TLSState() TLSState {
+	if !t.inline {
+		return TLSState{}
+	}
+	return captureTLS(t.e)
+}
+
+// inlineCall marks t as inside an inline callback while f runs, for
+// TLSState. Driver only.
+func (t *Transfer) inlineCall(f func()) {
+	t.inline = true
+	defer func() { t.inline = false }()
+	f()
+}
