@@ -281,8 +281,11 @@ func TestMaxRecvSpeed(t *testing.T) {
 	el := time.Since(start)
 	speed := float64(size) / el.Seconds()
 	t.Logf("%d bytes in %v: %.0f B/s, limit %d", size, el, speed, limit)
-	if speed > 1.2*limit || speed < 0.8*limit {
-		t.Errorf("%.0f B/s, want within 20%% of %d", speed, limit)
+	// libcurl averages the speed over the transfer and lets a first burst
+	// through, and a loaded machine stretches its waits: the bounds are
+	// loose, but without the limit the body comes at hundreds of MB/s.
+	if speed > 1.5*limit || speed < 0.6*limit {
+		t.Errorf("%.0f B/s, want between 0.6 and 1.5 times %d", speed, limit)
 	}
 }
 
