@@ -244,6 +244,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// Each request sets NOBODY, POST and the body's size, whatever the
 	// previous request on the handle set.
 	b.Bool(optNobody, cfg.head)
+	post := false // libcurl sends a POST: it would add Expect and Content-Type
 	switch {
 	case cfg.head:
 		b.Bool(optPost, false)
@@ -254,6 +255,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			n = -1 // unknown: chunked on HTTP/1.1
 		}
 		b.Bool(optPost, true)
+		post = true
 		b.Offset(optPostfieldsizeLarge, n)
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
@@ -263,6 +265,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		// net/http sends "Content-Length: 0" for these: a POST of size 0,
 		// with nothing to read.
 		b.Bool(optPost, true)
+		post = true
 		b.Offset(optPostfieldsizeLarge, 0)
 	default:
 		b.Bool(optPost, false)
@@ -270,11 +273,11 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	b.Str(optCustomrequest, method)
 
-	cfg.addedGzip = !tr.DisableCompression && req.Header.Get("Accept-Encoding") == "" &&
-		req.Header.Get("Range") == "" && !cfg.head
+	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
+		headerValue(req.Header, "Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
 	b.List(optHTTPHeader)
-	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn)
+	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn, post)
 	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
 	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
 	// once.
@@ -572,9 +575,9 @@ type lineSlice []string
 func (l *lineSlice) item(name, sep, value string) { *l = append(*l, name+sep+value) }
 
 // requestHeaderLines returns the lines writeHeaderLines writes.
-func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
+func requestHeaderLines(req *http.Request, addGzip, closeConn, post bool) []string {
 	var lines lineSlice
-	writeHeaderLines(&lines, req, addGzip, closeConn)
+	writeHeaderLines(&lines, req, addGzip, closeConn, post)
 	return lines
 }
 
@@ -582,7 +585,7 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
 // fields in net/http's order (sorted by name, values in order), the Host
 // and User-Agent net/http would send, and removal lines ("Name:") for the
 // headers libcurl would otherwise add by itself.
-func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn bool) {
+func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn, post bool) {
 	var buf [16]string
 	keys := buf[:0]
 	for k := range req.Header {
@@ -620,22 +623,42 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn 
 			}
 		}
 	}
-	for _, name := range [...]string{"Accept", "Expect", "Content-Type"} {
-		if req.Header.Get(name) == "" && !hasKey(req.Header, name) {
+	// libcurl adds "Accept: */*" to every request, and "Expect:
+	// 100-continue" and a Content-Type to a POST (a request with a body, or
+	// an empty POST, PUT or PATCH): a removal line for each it would add
+	// and the request lacks. Each line costs libcurl a comparison for every
+	// header it considers adding, so none is sent for nothing.
+	removals := [...]string{"Accept", "Expect", "Content-Type"}
+	n := 1
+	if post {
+		n = len(removals)
+	}
+	for _, name := range removals[:n] {
+		if !hasKey(req.Header, name) {
 			w.item(name, ":", "")
 		}
 	}
 	if addGzip {
 		w.item("Accept-Encoding", ": ", "gzip")
 	}
-	if closeConn && !hasToken(req.Header.Get("Connection"), "close") {
+	if closeConn && !hasToken(headerValue(req.Header, "Connection"), "close") {
 		w.item("Connection", ": ", "close")
 	}
 }
 
+// hasKey reports whether h has the field name, given in canonical form.
 func hasKey(h http.Header, name string) bool {
-	_, ok := h[http.CanonicalHeaderKey(name)]
+	_, ok := h[name]
 	return ok
+}
+
+// headerValue is h.Get(name) for a name given in canonical form: it saves
+// canonicalizing a constant on every request.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // hasToken reports whether the comma-separated list v contains token.
