@@ -212,7 +212,7 @@ func (e *Easy) Apply(b *OptionBatch) error {
 		for i := range b.ops[:done] {
 			switch o := &b.ops[i]; o.kind {
 			case C.CURLPOLL_OPT_LIST:
-				e.keepList(o.opt, o.list)
+				e.keepList(o.opt, *(**C.struct_curl_slist)(unsafe.Pointer(&o.list))) // C memory, kept as an integer
 			case C.CURLPOLL_OPT_LONG:
 				e.noteLong(o.opt, int64(o.n))
 			}

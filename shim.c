@@ -54,7 +54,7 @@ static CURLcode setopt_one(CURL *e, struct curlpoll_opt *o, const char *arena) {
 		if (rc != CURLE_OK)
 			curl_slist_free_all(l);
 		else
-			o->list = l;
+			o->list = (uintptr_t)l;
 		return rc;
 	}
 	}

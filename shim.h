@@ -34,7 +34,7 @@ struct curlpoll_opt {
 	int kind;                 // CURLPOLL_OPT_*
 	long long n;              // a long or curl_off_t value, a blob's length, a list's item count
 	size_t at;                // where a string, blob or list starts in the arena
-	struct curl_slist *list;  // out: the list built and set, now the caller's to free
+	uintptr_t list;           // out: the curl_slist built and set, now the caller's to free (an integer, so that cgo's pointer check need not walk the ops)
 };
 
 enum {

@@ -82,7 +82,7 @@ func FuzzRequest(f *testing.F) {
 			if curlhttp.ValidateRequest(req) != nil {
 				continue
 			}
-			for _, l := range curlhttp.RequestHeaderLines(req, true, true) {
+			for _, l := range curlhttp.RequestHeaderLines(req, true, true, true) {
 				if hasCTL(l, true) {
 					t.Fatalf("header line %q for %+v", l, req)
 				}

@@ -177,8 +177,26 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		batches.Put(b)
 	}()
 	var s setter // the Go-side options
+	version := tr.httpVersion(u.Scheme)
+	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !curlpoll.Version().HTTP3 {
+		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", curlpoll.Version().Version)
+	}
+	// The options that stay the same from request to request of a kind are
+	// set only when the handle was last configured for another kind
+	// (pooledEasy): this key says what they depend on.
+	key := staticKey{https: https, version: version, tlsConf: tlsConf, caFile: tr.CAFile,
+		connectTimeout: tr.TLSHandshakeTimeout, expectTimeout: tr.ExpectContinueTimeout,
+		idleTimeout: tr.IdleConnTimeout, multiplex: tr.MultiplexHTTP2}
+	if len(tr.CAPEM) > 0 {
+		key.caPEM, key.caPEMLen = &tr.CAPEM[0], len(tr.CAPEM)
+	}
+	if proxy != nil {
+		key.proxy = *proxy
+	}
+
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
+	var connectTo [2]string
 	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
 		// SNI and certificate name come from the URL: name ServerName there,
 		// and connect it to the real host.
@@ -187,31 +205,34 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			port = "443"
 		}
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
-		b.List(optConnectTo)
-		b.ListItem(sn, ":", net.JoinHostPort(u.Hostname(), port))
+		connectTo = [2]string{sn, net.JoinHostPort(u.Hostname(), port)}
+		key.connectTo = connectTo
 		b.StrParts(optURL, "https://", sn, u.RequestURI())
 	} else {
 		target := targetParts(u)
 		b.StrParts(optURL, target[:]...)
 	}
-	b.Bool(optPathAsIs, true)
-	b.Str(optProtocolsStr, "http,https")
-	b.Str(optRedirProtocolsStr, "http,https")
-	version := tr.httpVersion(u.Scheme)
-	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !curlpoll.Version().HTTP3 {
-		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", curlpoll.Version().Version)
+	static := !c.pe.keyed || c.pe.key != key
+	if static && c.pe.keyed {
+		c.pe.keyed = false
+		if err := e.Reset(); err != nil {
+			return nil, err
+		}
 	}
-	b.Long(optHTTPVersion, int64(version))
-	if version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken() {
-		// libcurl before 8.0.0 fails every request on a reused
-		// prior-knowledge connection with CURLE_HTTP2 (curl#10634): use
-		// each h2c connection once.
-		b.Bool(optForbidReuse, true)
-	}
-	if curlpoll.MultiplexSafe() || tr.MultiplexHTTP2 {
-		// Multiplexing is on: wait for a connection to multiplex on rather
-		// than open another.
-		b.Bool(optPipewait, true)
+	if static {
+		if connectTo[0] != "" {
+			b.List(optConnectTo)
+			b.ListItem(connectTo[0], ":", connectTo[1])
+		}
+		b.Bool(optPathAsIs, true)
+		b.Str(optProtocolsStr, "http,https")
+		b.Str(optRedirProtocolsStr, "http,https")
+		b.Long(optHTTPVersion, int64(version))
+		if curlpoll.MultiplexSafe() || tr.MultiplexHTTP2 {
+			// Multiplexing is on: wait for a connection to multiplex on
+			// rather than open another.
+			b.Bool(optPipewait, true)
+		}
 	}
 
 	// Method and body.
@@ -220,15 +241,21 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
 		bodyReader, hasBody = probeBody(req.Body)
 	}
+	// Each request sets NOBODY, POST and the body's size, whatever the
+	// previous request on the handle set.
+	b.Bool(optNobody, cfg.head)
+	post := false // libcurl sends a POST: it would add Expect and Content-Type
 	switch {
 	case cfg.head:
-		b.Bool(optNobody, true)
+		b.Bool(optPost, false)
+		b.Offset(optPostfieldsizeLarge, -1)
 	case hasBody:
 		n := req.ContentLength
 		if n <= 0 {
 			n = -1 // unknown: chunked on HTTP/1.1
 		}
 		b.Bool(optPost, true)
+		post = true
 		b.Offset(optPostfieldsizeLarge, n)
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
@@ -238,17 +265,34 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		// net/http sends "Content-Length: 0" for these: a POST of size 0,
 		// with nothing to read.
 		b.Bool(optPost, true)
+		post = true
 		b.Offset(optPostfieldsizeLarge, 0)
+	default:
+		b.Bool(optPost, false)
+		b.Offset(optPostfieldsizeLarge, -1)
 	}
 	b.Str(optCustomrequest, method)
 
-	cfg.addedGzip = !tr.DisableCompression && req.Header.Get("Accept-Encoding") == "" &&
-		req.Header.Get("Range") == "" && !cfg.head
+	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
+		headerValue(req.Header, "Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
 	b.List(optHTTPHeader)
-	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn)
-	if closeConn {
-		b.Bool(optForbidReuse, true)
+	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn, post)
+	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
+	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
+	// once.
+	b.Bool(optForbidReuse, closeConn ||
+		version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken())
+
+	// The static options below go to b only when the handle needs them
+	// (static); their checks run for every request.
+	sb := b
+	if !static {
+		sb = batches.Get().(*curlpoll.OptionBatch)
+		defer func() {
+			sb.Reset()
+			batches.Put(sb)
+		}()
 	}
 
 	// TLS. Verification is libcurl's default; Go's default floor is TLS 1.2.
@@ -268,30 +312,30 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				return nil, err
 			}
 			verifier = v
-			b.Bool(optSslVerifypeer, false)
-			b.Long(optSslVerifyhost, 0)
-			b.Bool(optSslSessionidCache, false)
+			sb.Bool(optSslVerifypeer, false)
+			sb.Long(optSslVerifyhost, 0)
+			sb.Bool(optSslSessionidCache, false)
 		}
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			// checkTLSConfig has refused what these cannot map.
 			if list, _ := cipherList(tlsConf); list != "" {
 				if https {
-					b.Str(optSslCipherList, list)
+					sb.Str(optSslCipherList, list)
 				}
 				if proxy != nil && proxy.Scheme == "https" {
-					b.Str(optProxySslCipherList, list)
+					sb.Str(optProxySslCipherList, list)
 				}
 			}
 			if list, _ := curveList(tlsConf, false); list != "" && https {
-				b.Str(optSslEcCurves, list)
+				sb.Str(optSslEcCurves, list)
 			}
 			if tlsConf.InsecureSkipVerify {
-				b.Bool(optSslVerifypeer, false)
-				b.Long(optSslVerifyhost, 0)
+				sb.Bool(optSslVerifypeer, false)
+				sb.Long(optSslVerifyhost, 0)
 			}
 			if tlsConf.SessionTicketsDisabled {
-				b.Bool(optSslSessionidCache, false)
+				sb.Bool(optSslSessionidCache, false)
 			}
 			if tlsConf.MinVersion != 0 {
 				minV = tlsConf.MinVersion
@@ -302,20 +346,20 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				if err != nil {
 					return nil, err
 				}
-				b.Str(optSslcerttype, "PEM")
-				b.Blob(optSslcertBlob, cert)
-				b.Blob(optSslkeyBlob, key)
+				sb.Str(optSslcerttype, "PEM")
+				sb.Blob(optSslcertBlob, cert)
+				sb.Blob(optSslkeyBlob, key)
 			}
 		}
-		b.Long(optSslversion, tlsVersions(minV, maxV))
+		sb.Long(optSslversion, tlsVersions(minV, maxV))
 		switch {
 		case verifier != nil:
 			// Go verifies with CAPEM or CAFile itself: libcurl needs
 			// neither (and on GnuTLS has no CURLOPT_CAINFO_BLOB).
 		case tr.CAPEM != nil:
-			b.Blob(optCainfoBlob, tr.CAPEM)
+			sb.Blob(optCainfoBlob, tr.CAPEM)
 		case tr.CAFile != "":
-			b.Str(optCainfo, tr.CAFile)
+			sb.Str(optCainfo, tr.CAFile)
 		}
 	}
 
@@ -333,28 +377,31 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		default:
 			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
 		}
-		b.Str(optProxy, p.String())
+		sb.Str(optProxy, p.String())
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
-		b.EmptyStr(optNoproxy)
+		sb.EmptyStr(optNoproxy)
 		if p.Scheme == "https" && tr.CAPEM != nil {
-			b.Blob(optProxyCainfoBlob, tr.CAPEM)
+			sb.Blob(optProxyCainfoBlob, tr.CAPEM)
 		}
 	} else {
-		b.Str(optNoproxy, "*")
+		sb.Str(optNoproxy, "*")
 	}
 
 	// Time limits, as SetConnectTimeout, SetExpect100Timeout and
 	// SetMaxAgeConn set them.
 	if d := tr.TLSHandshakeTimeout; d > 0 {
-		b.Long(optConnecttimeoutMs, d.Milliseconds())
+		sb.Long(optConnecttimeoutMs, d.Milliseconds())
 	}
-	b.Long(optExpect100TimeoutMs, tr.ExpectContinueTimeout.Milliseconds())
+	sb.Long(optExpect100TimeoutMs, tr.ExpectContinueTimeout.Milliseconds())
 	if d := tr.IdleConnTimeout; d > 0 {
-		b.Long(optMaxageConn, max(int64(d/time.Second), 1))
+		sb.Long(optMaxageConn, max(int64(d/time.Second), 1))
 	}
 	if err := e.Apply(b); err != nil {
 		return nil, err
+	}
+	if static {
+		c.pe.key, c.pe.keyed = key, true
 	}
 
 	// The header function counts header bytes and reads the TLS state.
@@ -369,13 +416,16 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		proxyHost = proxy.Hostname()
 	}
 	if c.obs = newObserver(tr, req, proxyHost, hasBody); c.obs != nil {
+		c.extras = true
 		s.do(c.obs.install(e))
 	}
 	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
+		c.extras = true
 		s.do(e.SetProgressInterval(p.every))
 		s.do(e.SetProgressFunc(p.fn))
 	}
 	if verifier != nil {
+		c.extras = true
 		s.do(e.SetPrereqFunc(c.verifyPrereq(verifier)))
 	}
 	s.do(e.SetInlineHeaderFunc(cfg.hs.onLine))
@@ -525,9 +575,9 @@ type lineSlice []string
 func (l *lineSlice) item(name, sep, value string) { *l = append(*l, name+sep+value) }
 
 // requestHeaderLines returns the lines writeHeaderLines writes.
-func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
+func requestHeaderLines(req *http.Request, addGzip, closeConn, post bool) []string {
 	var lines lineSlice
-	writeHeaderLines(&lines, req, addGzip, closeConn)
+	writeHeaderLines(&lines, req, addGzip, closeConn, post)
 	return lines
 }
 
@@ -535,7 +585,7 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn bool) []string {
 // fields in net/http's order (sorted by name, values in order), the Host
 // and User-Agent net/http would send, and removal lines ("Name:") for the
 // headers libcurl would otherwise add by itself.
-func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn bool) {
+func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn, post bool) {
 	var buf [16]string
 	keys := buf[:0]
 	for k := range req.Header {
@@ -573,22 +623,42 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn 
 			}
 		}
 	}
-	for _, name := range [...]string{"Accept", "Expect", "Content-Type"} {
-		if req.Header.Get(name) == "" && !hasKey(req.Header, name) {
+	// libcurl adds "Accept: */*" to every request, and "Expect:
+	// 100-continue" and a Content-Type to a POST (a request with a body, or
+	// an empty POST, PUT or PATCH): a removal line for each it would add
+	// and the request lacks. Each line costs libcurl a comparison for every
+	// header it considers adding, so none is sent for nothing.
+	removals := [...]string{"Accept", "Expect", "Content-Type"}
+	n := 1
+	if post {
+		n = len(removals)
+	}
+	for _, name := range removals[:n] {
+		if !hasKey(req.Header, name) {
 			w.item(name, ":", "")
 		}
 	}
 	if addGzip {
 		w.item("Accept-Encoding", ": ", "gzip")
 	}
-	if closeConn && !hasToken(req.Header.Get("Connection"), "close") {
+	if closeConn && !hasToken(headerValue(req.Header, "Connection"), "close") {
 		w.item("Connection", ": ", "close")
 	}
 }
 
+// hasKey reports whether h has the field name, given in canonical form.
 func hasKey(h http.Header, name string) bool {
-	_, ok := h[http.CanonicalHeaderKey(name)]
+	_, ok := h[name]
 	return ok
+}
+
+// headerValue is h.Get(name) for a name given in canonical form: it saves
+// canonicalizing a constant on every request.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // hasToken reports whether the comma-separated list v contains token.
@@ -599,6 +669,25 @@ func hasToken(v, token string) bool {
 		}
 	}
 	return false
+}
+
+// staticKey is what the options a handle keeps from request to request
+// depend on (pooledEasy): the scheme, the HTTP version asked for, the proxy,
+// the TLS configuration (a tls.Config must not change once used, as
+// crypto/tls says) and the Transport's CA and time settings.
+type staticKey struct {
+	https          bool
+	version        curlpoll.HTTPVersion
+	proxy          url.URL
+	tlsConf        *tls.Config
+	connectTo      [2]string
+	caFile         string
+	caPEM          *byte // CAPEM's first byte, and its length
+	caPEMLen       int
+	connectTimeout time.Duration
+	expectTimeout  time.Duration
+	idleTimeout    time.Duration
+	multiplex      bool
 }
 
 // batches are the option batches configure fills, pooled with their memory.

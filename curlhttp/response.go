@@ -87,7 +87,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		resp.Close = shouldClose(resp)
 	}
 	if !chunked {
-		if cl := resp.Header.Get("Content-Length"); cl != "" {
+		if cl := headerValue(resp.Header, "Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 				resp.ContentLength = n
 			}
@@ -131,7 +131,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 	b := &c.rb
 	b.c, b.resp, b.remaining = c, resp, resp.ContentLength
 	resp.Body = b
-	if cfg.addedGzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+	if cfg.addedGzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
