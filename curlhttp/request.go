@@ -154,6 +154,7 @@ func removeZone(host string) string {
 type reqConfig struct {
 	head      bool // HEAD: no body will come
 	addedGzip bool // the Transport asked for gzip, and decodes it
+	rawChunks bool // a chunked response comes as it is, for rawChunked
 	hs        *headerState
 }
 
@@ -272,6 +273,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		b.Offset(optPostfieldsizeLarge, -1)
 	}
 	b.Str(optCustomrequest, method)
+	// A request with a body takes a chunked response as it comes, chunk
+	// framing and all (CURLOPT_HTTP_TRANSFER_DECODING off), and decodes it
+	// itself: over HTTP/1.1 libcurl ends the transfer only once the request
+	// body is sent in full, and a response that comes first would
+	// otherwise end only then, where net/http's ends at its last chunk.
+	// libcurl still follows the chunks to find the response's end.
+	cfg.rawChunks = hasBody
+	b.Bool(optHTTPTransferDecoding, !cfg.rawChunks)
 
 	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
 		headerValue(req.Header, "Range") == "" && !cfg.head

@@ -114,9 +114,11 @@ import (
 //     Content-Length: it ends the transfer at the last byte of the body.
 //   - The default User-Agent is "Go-http-client/1.1" on HTTP/2 too (net/http
 //     sends ".../2.0" there): the header is built before ALPN decides.
-//   - A response body without a Content-Length (chunked) ends only when
-//     libcurl's transfer does, which, over HTTP/1.1, is also after the
-//     request body has been sent in full. net/http ends it at the last chunk.
+//   - A chunked response to a request with a body is taken as it comes
+//     (CURLOPT_HTTP_TRANSFER_DECODING off) and decoded by the Transport, as
+//     net/http decodes it: over HTTP/1.1 libcurl ends a transfer only once
+//     the request body is sent in full, and the response body ends at its
+//     last chunk all the same.
 //   - Request.GetBody is used when libcurl must send the body again
 //     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
 //
