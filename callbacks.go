@@ -200,6 +200,8 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	defer t.failOnPanic()
 	c := ConnInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
 	var err error
+	t.inPrereq.Store(true)
+	defer t.inPrereq.Store(false)
 	t.inlineCall(func() { err = t.e.prereqFunc(t, c) })
 	if err != nil {
 		t.cause = err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/cgo"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -390,10 +391,8 @@ func optErr(opt C.CURLoption, rc C.CURLcode) error {
 
 // checkCString refuses strings that C would silently truncate.
 func checkCString(s string) error {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return fmt.Errorf("curlpoll: option value %q contains a NUL byte", s)
-		}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("curlpoll: option value %q contains a NUL byte", s)
 	}
 	return nil
 }

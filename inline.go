@@ -3,7 +3,11 @@ package curlpoll
 // #include "shim.h"
 import "C"
 
-import "net/netip"
+import (
+	"errors"
+	"net/netip"
+	"unsafe"
+)
 
 // Inline callbacks run inside libcurl, on the Multi's driver goroutine,
 // while the transfer's connection is attached: unlike SetHeaderFunc,
@@ -40,12 +44,14 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	on := C.int(0)
-	if f != nil {
-		on = 1
-	}
-	if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
-		return err
+	if (f != nil) != (e.prereqFunc != nil) { // libcurl's callback goes on or off
+		on := C.int(0)
+		if f != nil {
+			on = 1
+		}
+		if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
+			return err
+		}
 	}
 	e.prereqFunc = f
 	return nil
@@ -87,16 +93,49 @@ func (e *Easy) SetInlineDebugFunc(f func(t *Transfer, kind DebugKind, data []byt
 // attached); elsewhere, and where TLSStateSupported reports false, it
 // returns a TLSState whose OK method reports false.
 func (t *Transfer) TLSState() TLSState {
-	if !t.inline {
+	if !t.inline.Load() {
 		return TLSState{}
 	}
 	return captureTLS(t.e)
 }
 
+// AddRequestHeader adds a header line ("Name: value", or "Name:" to remove
+// a header libcurl would add) to the request about to be sent, after the
+// lines of CURLOPT_HTTPHEADER. It works only inside the transfer's
+// pre-request function (SetPrereqFunc), where the connection is known and
+// the request not yet built: for a header that depends on the connection,
+// such as its protocol (Transfer.TLSState's ALPN). Elsewhere it returns an
+// error and adds nothing. The line stays in the handle's header list until
+// the list is set again or the handle Reset.
+func (t *Transfer) AddRequestHeader(line string) error {
+	if !t.inPrereq.Load() {
+		return errors.New("curlpoll: Transfer.AddRequestHeader outside the transfer's pre-request function")
+	}
+	if err := checkCString(line); err != nil {
+		return err
+	}
+	e := t.e
+	cs := C.CString(line)
+	defer C.free(unsafe.Pointer(cs))
+	l := e.slists[C.CURLOPT_HTTPHEADER]
+	nl := C.curl_slist_append(l, cs) // the list's head stays l, if any
+	if nl == nil {
+		return Code(C.CURLE_OUT_OF_MEMORY)
+	}
+	if l == nil {
+		if err := optErr(C.CURLOPT_HTTPHEADER, C.curlpoll_setopt_ptr(e.c, C.CURLOPT_HTTPHEADER, unsafe.Pointer(nl))); err != nil {
+			C.curl_slist_free_all(nl)
+			return err
+		}
+		e.keepList(C.CURLOPT_HTTPHEADER, nl)
+	}
+	return nil
+}
+
 // inlineCall marks t as inside an inline callback while f runs, for
 // TLSState. Driver only.
 func (t *Transfer) inlineCall(f func()) {
-	t.inline = true
-	defer func() { t.inline = false }()
+	t.inline.Store(true)
+	defer t.inline.Store(false)
 	f()
 }

@@ -256,6 +256,10 @@ func cipherSuiteID(name string) uint16 {
 // a connection without TLS, and where TLSStateSupported reports false.
 func (r TLSState) OK() bool { return r.ok }
 
+// NegotiatedProtocol returns the protocol ALPN agreed on ("h2",
+// "http/1.1"), "" for none or when the state could not be read.
+func (r TLSState) NegotiatedProtocol() string { return r.alpn }
+
 // ConnectionState returns the state as crypto/tls describes it, for
 // http.Response.TLS: HandshakeComplete, ServerName as given, Version,
 // CipherSuite (0 for a suite crypto/tls has no ID for), NegotiatedProtocol

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -81,7 +82,8 @@ type Transfer struct {
 	// Driver-only state.
 	active       bool                   // added to the multi handle, not yet removed
 	wakeQueued   bool                   // in m.toWake
-	inline       bool                   // inside an inline callback (inline.go)
+	inline       atomic.Bool            // inside an inline callback (inline.go); atomic, as a misplaced TLSState may ask from anywhere
+	inPrereq     atomic.Bool            // inside the pre-request function (AddRequestHeader); atomic, likewise
 	cause        error                  // the Go error that made a callback abort the transfer
 	lastProgress time.Time              // when progress was last passed on (SetProgressInterval)
 	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed

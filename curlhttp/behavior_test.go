@@ -612,3 +612,63 @@ func TestTransportCloseUnderLoad(t *testing.T) {
 	h2.CloseClientConnections()
 	waitFDs(t, base)
 }
+
+// TestChunkedResponseEndsBeforeUpload: a server that answers with a chunked
+// body (and a trailer) while the request body is still being sent. Over
+// HTTP/1.1 libcurl ends its transfer only once the request body is sent in
+// full; net/http's response body ends at the last chunk. Both must give the
+// whole body and the trailer while the upload is still open, and the
+// request body is closed once the response body is.
+func TestChunkedResponseEndsBeforeUpload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Answer without reading the request body (Go's server would
+		// otherwise read it before writing a response).
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Trailer", "X-Sum")
+		io.WriteString(w, "early ")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "answer")
+		w.Header().Set("X-Sum", "42")
+	}))
+	defer srv.Close()
+	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", &http.Transport{}}, {"curlpoll", tr}} {
+		t.Run(rt.name, func(t *testing.T) {
+			pr, pw := io.Pipe() // a request body that never ends by itself
+			defer pw.Close()
+			go pw.Write([]byte("the first bytes of an upload"))
+			req, err := http.NewRequest("POST", srv.URL, pr)
+			must(t, err)
+			type result struct {
+				body    string
+				trailer string
+				err     error
+			}
+			done := make(chan result, 1)
+			go func() {
+				resp, err := rt.rt.RoundTrip(req)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				done <- result{string(b), resp.Trailer.Get("X-Sum"), err}
+			}()
+			select {
+			case r := <-done:
+				if r.err != nil || r.body != "early answer" || r.trailer != "42" {
+					t.Errorf("body %q, trailer %q, err %v; want \"early answer\", 42", r.body, r.trailer, r.err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the response body did not end while the upload was open")
+			}
+		})
+	}
+}

@@ -154,6 +154,7 @@ func removeZone(host string) string {
 type reqConfig struct {
 	head      bool // HEAD: no body will come
 	addedGzip bool // the Transport asked for gzip, and decodes it
+	rawChunks bool // a chunked response comes as it is, for rawChunked
 	hs        *headerState
 }
 
@@ -272,12 +273,32 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		b.Offset(optPostfieldsizeLarge, -1)
 	}
 	b.Str(optCustomrequest, method)
+	// A request with a body takes a chunked response as it comes, chunk
+	// framing and all (CURLOPT_HTTP_TRANSFER_DECODING off), and decodes it
+	// itself: over HTTP/1.1 libcurl ends the transfer only once the request
+	// body is sent in full, and a response that comes first would
+	// otherwise end only then, where net/http's ends at its last chunk.
+	// libcurl still follows the chunks to find the response's end.
+	cfg.rawChunks = hasBody
+	b.Bool(optHTTPTransferDecoding, !cfg.rawChunks)
 
 	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
 		headerValue(req.Header, "Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
 	b.List(optHTTPHeader)
-	writeHeaderLines(batchLines{b}, req, cfg.addedGzip, closeConn, post)
+	// The default User-Agent names the protocol, as net/http's does. When
+	// ALPN decides between HTTP/1.1 and HTTP/2, the pre-request function
+	// adds it once the connection is known (c.prereq); where it cannot
+	// read the connection's TLS state, it stays "Go-http-client/1.1".
+	ua := "Go-http-client/1.1"
+	if version == curlpoll.HTTPVersion2PriorKnown {
+		ua = "Go-http-client/2.0"
+	}
+	if _, set := req.Header["User-Agent"]; !set && https && version == curlpoll.HTTPVersion2TLS &&
+		curlpoll.TLSStateSupported() && curlpoll.Version().Number >= 0x075000 {
+		ua, c.uaByALPN = "", true
+	}
+	writeHeaderLines(batchLines{b}, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})
 	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
 	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
 	// once.
@@ -419,6 +440,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		c.extras = true
 		s.do(c.obs.install(e))
 	}
+	c.verifier = verifier
 	if p := progressFrom(req.Context()); p != nil && p.fn != nil {
 		c.extras = true
 		s.do(e.SetProgressInterval(p.every))
@@ -426,13 +448,44 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	if verifier != nil {
 		c.extras = true
-		s.do(e.SetPrereqFunc(c.verifyPrereq(verifier)))
+	}
+	if c.uaByALPN || verifier != nil || c.obs != nil && c.obs.trace != nil {
+		s.do(e.SetPrereqFunc(c.prereq))
+	} else {
+		s.do(e.SetPrereqFunc(nil))
 	}
 	s.do(e.SetInlineHeaderFunc(cfg.hs.onLine))
 	if s.err != nil {
 		return nil, s.err
 	}
 	return cfg, nil
+}
+
+// prereq is the request's pre-request function, run inside libcurl once
+// the connection is ready: it adds the User-Agent that the negotiated
+// protocol calls for (uaByALPN), has Go verify the peer (verifier), and
+// tells the trace about the connection.
+func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
+	if c.uaByALPN {
+		// The TLS state, for the User-Agent and for Response.TLS.
+		c.hs.tls, c.hs.gotTLS = t.TLSState(), true
+		ua := "User-Agent: Go-http-client/1.1"
+		if c.hs.tls.NegotiatedProtocol() == "h2" {
+			ua = "User-Agent: Go-http-client/2.0"
+		}
+		if err := t.AddRequestHeader(ua); err != nil {
+			return err
+		}
+	}
+	if c.verifier != nil {
+		if err := c.verifier.verify(t, c.serverName()); err != nil {
+			return err
+		}
+	}
+	if c.obs != nil && c.obs.trace != nil {
+		return c.obs.onPrereq(t, ci)
+	}
+	return nil
 }
 
 // usuallyLacksBody lists the methods for which net/http probes a body of
@@ -577,7 +630,7 @@ func (l *lineSlice) item(name, sep, value string) { *l = append(*l, name+sep+val
 // requestHeaderLines returns the lines writeHeaderLines writes.
 func requestHeaderLines(req *http.Request, addGzip, closeConn, post bool) []string {
 	var lines lineSlice
-	writeHeaderLines(&lines, req, addGzip, closeConn, post)
+	writeHeaderLines(&lines, req, headerOpts{addGzip: addGzip, closeConn: closeConn, post: post, ua: "Go-http-client/1.1"})
 	return lines
 }
 
@@ -585,7 +638,15 @@ func requestHeaderLines(req *http.Request, addGzip, closeConn, post bool) []stri
 // fields in net/http's order (sorted by name, values in order), the Host
 // and User-Agent net/http would send, and removal lines ("Name:") for the
 // headers libcurl would otherwise add by itself.
-func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn, post bool) {
+// headerOpts says what writeHeaderLines adds to the request's own fields.
+type headerOpts struct {
+	addGzip   bool   // Accept-Encoding: gzip
+	closeConn bool   // Connection: close
+	post      bool   // libcurl sends a POST (the removal lines it needs)
+	ua        string // the User-Agent when the request sets none; "" for none here
+}
+
+func writeHeaderLines(w headerLineWriter, req *http.Request, o headerOpts) {
 	var buf [16]string
 	keys := buf[:0]
 	for k := range req.Header {
@@ -601,17 +662,18 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn,
 	} else {
 		w.item("Host", ";", "")
 	}
-	ua := "Go-http-client/1.1"
 	if v, ok := req.Header["User-Agent"]; ok {
-		ua = ""
+		ua := ""
 		if len(v) > 0 {
 			ua = strings.TrimSpace(v[0])
 		}
-	}
-	if ua != "" {
-		w.item("User-Agent", ": ", ua)
-	} else {
-		w.item("User-Agent", ":", "")
+		if ua != "" {
+			w.item("User-Agent", ": ", ua)
+		} else {
+			w.item("User-Agent", ":", "") // none at all, as net/http
+		}
+	} else if o.ua != "" {
+		w.item("User-Agent", ": ", o.ua)
 	}
 	for _, k := range keys {
 		for _, v := range req.Header[k] {
@@ -630,7 +692,7 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn,
 	// header it considers adding, so none is sent for nothing.
 	removals := [...]string{"Accept", "Expect", "Content-Type"}
 	n := 1
-	if post {
+	if o.post {
 		n = len(removals)
 	}
 	for _, name := range removals[:n] {
@@ -638,10 +700,10 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, addGzip, closeConn,
 			w.item(name, ":", "")
 		}
 	}
-	if addGzip {
+	if o.addGzip {
 		w.item("Accept-Encoding", ": ", "gzip")
 	}
-	if closeConn && !hasToken(headerValue(req.Header, "Connection"), "close") {
+	if o.closeConn && !hasToken(headerValue(req.Header, "Connection"), "close") {
 		w.item("Connection", ": ", "close")
 	}
 }

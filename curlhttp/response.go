@@ -1,6 +1,7 @@
 package curlhttp
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -130,6 +132,9 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 
 	b := &c.rb
 	b.c, b.resp, b.remaining = c, resp, resp.ContentLength
+	if chunked && cfg.rawChunks {
+		b.chunks = newRawChunked(transferReader{b})
+	}
 	resp.Body = b
 	if cfg.addedGzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
@@ -251,7 +256,8 @@ var errReadOnClosedBody = errors.New("http: read on closed response body")
 type body struct {
 	c         *call
 	resp      *http.Response
-	remaining int64 // bytes left before the Content-Length, -1 without one
+	remaining int64       // bytes left before the Content-Length, -1 without one
+	chunks    *rawChunked // a chunked body libcurl passes on undecoded (reqConfig.rawChunks)
 
 	// mu guards eof and closed.
 	mu     sync.Mutex
@@ -263,8 +269,18 @@ func (b *body) Read(p []byte) (int, error) {
 	if err := b.check(); err != nil {
 		return 0, err
 	}
+	if b.chunks != nil {
+		n, err := b.chunks.Read(p)
+		return n, b.end(err)
+	}
+	n, err := b.readTransfer(p)
+	return n, b.end(err)
+}
+
+// readTransfer reads what the transfer delivers, up to the Content-Length.
+func (b *body) readTransfer(p []byte) (int, error) {
 	if b.remaining == 0 {
-		return 0, b.end(io.EOF)
+		return 0, io.EOF
 	}
 	if b.remaining > 0 && int64(len(p)) > b.remaining {
 		p = p[:b.remaining]
@@ -276,12 +292,12 @@ func (b *body) Read(p []byte) (int, error) {
 			err = io.EOF
 		}
 	}
-	return n, b.end(err)
+	return n, err
 }
 
 // WriteTo writes the body to w without an intermediate copy; io.Copy uses it.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
-	if b.remaining >= 0 {
+	if b.remaining >= 0 || b.chunks != nil {
 		return io.Copy(w, bodyReader{b})
 	}
 	if err := b.check(); err != nil {
@@ -304,6 +320,42 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 type bodyReader struct{ b *body }
 
 func (r bodyReader) Read(p []byte) (int, error) { return r.b.Read(p) }
+
+// transferReader reads a body's transfer as it comes, for rawChunked.
+type transferReader struct{ b *body }
+
+func (r transferReader) Read(p []byte) (int, error) { return r.b.readTransfer(p) }
+
+// rawChunked decodes a chunked body that libcurl passes on undecoded, as
+// net/http does (its chunked reader, then the trailer section), so that the
+// body ends at its last chunk whatever libcurl's transfer still does.
+type rawChunked struct {
+	br      *bufio.Reader
+	chunks  io.Reader
+	trailer http.Header // read after the last chunk
+	done    bool
+}
+
+func newRawChunked(r io.Reader) *rawChunked {
+	br := bufio.NewReader(r)
+	return &rawChunked{br: br, chunks: httputil.NewChunkedReader(br)}
+}
+
+func (c *rawChunked) Read(p []byte) (int, error) {
+	if c.done {
+		return 0, io.EOF
+	}
+	n, err := c.chunks.Read(p)
+	if err == io.EOF {
+		// The trailer section: fields, then an empty line.
+		h, terr := textproto.NewReader(c.br).ReadMIMEHeader()
+		if terr != nil {
+			return n, fmt.Errorf("net/http: malformed trailer: %w", terr)
+		}
+		c.trailer, c.done = http.Header(h), true
+	}
+	return n, err
+}
 
 // check refuses reads after Close and after the context is done.
 func (b *body) check() error {
@@ -347,6 +399,15 @@ func (b *body) end(err error) error {
 }
 
 func (b *body) fillTrailer() {
+	if b.chunks != nil {
+		for k, vv := range b.chunks.trailer {
+			if b.resp.Trailer == nil {
+				b.resp.Trailer = make(http.Header)
+			}
+			b.resp.Trailer[k] = vv
+		}
+		return
+	}
 	lines := b.c.t.Trailer()
 	if len(lines) == 0 {
 		return

@@ -508,3 +508,62 @@ func TestTransportMultiplexHTTP2(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultUserAgentNamesProtocol: without a User-Agent of the request's
+// own, net/http sends "Go-http-client/2.0" on HTTP/2 and ".../1.1" on
+// HTTP/1.1; over TLS, ALPN decides which after the header list is made, so
+// the Transport adds it in its pre-request function. Checked side by side
+// with net/http, on a new and on a reused connection.
+func TestDefaultUserAgentNamesProtocol(t *testing.T) {
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" "+strings.Join(r.Header["User-Agent"], "|"))
+	}))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	var h1 http.Protocols
+	h1.SetHTTP1(true)
+	cp := &curlhttp.Transport{CAPEM: ca}
+	cpH1 := &curlhttp.Transport{CAPEM: ca, Protocols: &h1}
+	defer cp.Close()
+	defer cpH1.Close()
+	nh := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	nhH1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Protocols: &h1}
+	defer nh.CloseIdleConnections()
+	defer nhH1.CloseIdleConnections()
+	get := func(rt http.RoundTripper, ua string) string {
+		req := mustReq("GET", srv.URL, nil)
+		if ua != "" {
+			req.Header.Set("User-Agent", ua)
+		}
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name     string
+		cp, nh   http.RoundTripper
+		ua, want string
+	}{
+		{"h2", cp, nh, "", "HTTP/2.0 Go-http-client/2.0"},
+		{"h1", cpH1, nhH1, "", "HTTP/1.1 Go-http-client/1.1"},
+		{"h2 own", cp, nh, "mine/1", "HTTP/2.0 mine/1"},
+	} {
+		for i := range 2 { // a new connection, then a reused one
+			if got := get(tc.nh, tc.ua); got != tc.want {
+				t.Fatalf("%s: net/http sent %q, want %q", tc.name, got, tc.want)
+			}
+			got := get(tc.cp, tc.ua)
+			if tc.name == "h2" && !curlpoll.TLSStateSupported() {
+				// Documented: the TLS state cannot be read here.
+				tc.want = "HTTP/2.0 Go-http-client/1.1"
+			}
+			if got != tc.want {
+				t.Errorf("%s, request %d: curlpoll sent %q, want %q", tc.name, i+1, got, tc.want)
+			}
+		}
+	}
+}

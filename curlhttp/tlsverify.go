@@ -195,22 +195,11 @@ func (v *tlsVerifier) verifyChain(raw *curlpoll.TLSState, certs []*x509.Certific
 	return nil
 }
 
-// verifyPrereq returns the pre-request function of c's request: v
-// verifies the peer, then the httptrace observer, if any, sees the
-// connection.
-func (c *call) verifyPrereq(v *tlsVerifier) func(*curlpoll.Transfer, curlpoll.ConnInfo) error {
-	serverName := c.req.URL.Hostname()
-	if sn := v.conf.ServerName; sn != "" {
-		serverName = sn
+// serverName is the name Go verifies the peer's certificate for:
+// TLSClientConfig.ServerName, or the URL's host.
+func (c *call) serverName() string {
+	if sn := c.verifier.conf.ServerName; sn != "" {
+		return sn
 	}
-	obs := c.obs
-	return func(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
-		if err := v.verify(t, serverName); err != nil {
-			return err
-		}
-		if obs != nil && obs.trace != nil {
-			return obs.onPrereq(t, ci)
-		}
-		return nil
-	}
+	return c.req.URL.Hostname()
 }

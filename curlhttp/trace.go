@@ -136,15 +136,10 @@ func newObserver(tr *Transport, req *http.Request, proxy string, hasBody bool) *
 	return o
 }
 
-// install sets e's callbacks to feed the observer.
+// install sets e's debug function to feed the observer; with a trace, the
+// call's pre-request function (call.prereq) feeds it too.
 func (o *observer) install(e *curlpoll.Easy) error {
-	if err := e.SetInlineDebugFunc(o.onDebug); err != nil {
-		return err
-	}
-	if o.trace == nil {
-		return nil
-	}
-	return e.SetPrereqFunc(o.onPrereq)
+	return e.SetInlineDebugFunc(o.onDebug)
 }
 
 func (o *observer) push(ev traceEvent) {

@@ -112,11 +112,17 @@ import (
 //     have no writable body.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
 //     Content-Length: it ends the transfer at the last byte of the body.
-//   - The default User-Agent is "Go-http-client/1.1" on HTTP/2 too (net/http
-//     sends ".../2.0" there): the header is built before ALPN decides.
-//   - A response body without a Content-Length (chunked) ends only when
-//     libcurl's transfer does, which, over HTTP/1.1, is also after the
-//     request body has been sent in full. net/http ends it at the last chunk.
+//   - The default User-Agent names the protocol, as net/http's does
+//     ("Go-http-client/2.0" on HTTP/2): over TLS it is added once ALPN has
+//     decided, in libcurl's pre-request callback (libcurl 7.80.0+). Where
+//     the connection's TLS state cannot be read (curlpoll built with the
+//     tag curlpoll_noopenssl on an OpenSSL libcurl), it is
+//     "Go-http-client/1.1" on HTTP/2 too.
+//   - A chunked response to a request with a body is taken as it comes
+//     (CURLOPT_HTTP_TRANSFER_DECODING off) and decoded by the Transport, as
+//     net/http decodes it: over HTTP/1.1 libcurl ends a transfer only once
+//     the request body is sent in full, and the response body ends at its
+//     last chunk all the same.
 //   - Request.GetBody is used when libcurl must send the body again
 //     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
 //
@@ -578,6 +584,8 @@ type call struct {
 	pe       *pooledEasy
 	e        *curlpoll.Easy // pe.e
 	extras   bool           // callbacks beyond the header function are set (pooledEasy.ready)
+	uaByALPN bool           // the User-Agent is added once ALPN has spoken (prereq)
+	verifier *tlsVerifier   // Go verifies the peer (prereq)
 	viaProxy bool           // the request goes through a proxy
 	mr       *multiRef
 	t        *curlpoll.Transfer
