@@ -49,7 +49,7 @@ type Multi struct {
 	wanting    int  // sockets libcurl wants something of
 	staleSeen  bool // the current turn saw events of forgotten registrations
 	staleRun   int  // turns in a row that did
-	active     map[*Transfer]struct{}
+	active     map[*xfer]struct{}
 	timerDue   bool      // libcurl asked for a timeout action as soon as possible
 	timeoutMS  int64     // libcurl's last timeout, -1 for none
 	timeoutAt  time.Time // when it is due, if > 0
@@ -58,7 +58,7 @@ type Multi struct {
 	turnTime   time.Time // when the current turn began
 	fired      bool      // the deadline passed
 	panicked   any       // a panic recovered in a socket callback (socket, open, close)
-	toWake     []*Transfer
+	toWake     []*xfer
 	progress   uint64 // bumped by every callback that moved something (spin guard)
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.
@@ -105,12 +105,13 @@ const (
 )
 
 type work struct {
-	op  workOp
-	t   *Transfer
-	err error
-	fn  func()
-	fd  int
-	gen uint32
+	op   workOp
+	t    *xfer
+	tgen uint64 // the transfer of t the message is for (xfer.gen)
+	err  error
+	fn   func()
+	fd   int
+	gen  uint32
 }
 
 // NewMulti creates a multi handle (curl_multi_init), its event set, and
@@ -138,7 +139,7 @@ func NewMulti() (*Multi, error) {
 		c:         c,
 		set:       set,
 		done:      make(chan struct{}),
-		active:    make(map[*Transfer]struct{}),
+		active:    make(map[*xfer]struct{}),
 		evs:       make([]netpoll.Readiness, eventBatch),
 		timeoutMS: -1,
 	}
@@ -173,7 +174,7 @@ func NewMulti() (*Multi, error) {
 // and Do returns ctx.Err(). Once Do returns, e is free: read its results or
 // reuse it.
 func (m *Multi) Do(ctx context.Context, e *Easy) error {
-	t, err := m.Start(ctx, e)
+	t, err := m.start(ctx, e, false)
 	if err != nil {
 		return err
 	}
@@ -186,11 +187,11 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 			t.abort(err)
 		}
 		t.Close()
-		t.releaseSpare()
+		t.s.releaseSpare()
 		return err
 	}
 	t.Close()
-	t.releaseSpare()
+	t.s.releaseSpare()
 	return t.Err() // a header or progress function may fail it after the last byte
 }
 
@@ -198,6 +199,12 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 // from the Transfer, then Close it. When ctx is done the transfer stops, and
 // its error is ctx.Err(). e belongs to the transfer until Close.
 func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
+	return m.start(ctx, e, true)
+}
+
+// start is Start, with a handle of its own for the caller if public, or
+// the Easy's reused one (Do, which hands it to no one).
+func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -208,19 +215,28 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 		e.release()
 		return nil, err
 	}
-	t := newTransfer(m, e, ctx)
-	if ctx.Done() != nil {
-		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
+	if e.xf == nil {
+		e.xf = newXfer(e)
 	}
-	if !m.post(work{op: opAdd, t: t}) {
-		if t.stopCtx != nil {
-			t.stopCtx()
+	s := e.xf
+	t := s.begin(m, ctx, public)
+	if ctx.Done() != nil {
+		gen := t.gen
+		s.stopCtx = context.AfterFunc(ctx, func() { s.abort(gen, ctx.Err()) })
+	}
+	sendGen := s.sendGen // begin's, read by this goroutine alone until the post
+	if !m.post(work{op: opAdd, t: s, tgen: t.gen}) {
+		if s.stopCtx != nil {
+			s.stopCtx()
 		}
+		s.mu.Lock()
+		s.closed = true // the handle is stale: nothing ran
+		s.mu.Unlock()
 		e.release()
 		return nil, ErrClosed
 	}
 	if e.reader != nil {
-		go t.pump(e.reader, 0, 0)
+		go s.pump(e.reader, sendGen, 0)
 	}
 	return t, nil
 }

@@ -21,7 +21,7 @@ import (
 
 // transferOf returns the transfer running on the easy handle h, nil if
 // none, and counts the callback on its Multi.
-func transferOf(h C.uintptr_t) *Transfer {
+func transferOf(h C.uintptr_t) *xfer {
 	t := transferAt(h)
 	if t != nil {
 		t.m.stats.callbacks++
@@ -30,7 +30,7 @@ func transferOf(h C.uintptr_t) *Transfer {
 }
 
 // transferAt returns the transfer running on the easy handle h, nil if none.
-func transferAt(h C.uintptr_t) *Transfer {
+func transferAt(h C.uintptr_t) *xfer {
 	if h == 0 {
 		return nil
 	}
@@ -43,7 +43,7 @@ func transferAt(h C.uintptr_t) *Transfer {
 
 // failOnPanic turns a panic in callback code into the transfer's error. It
 // must be deferred directly.
-func (t *Transfer) failOnPanic() {
+func (t *xfer) failOnPanic() {
 	if r := recover(); r != nil {
 		t.cause = &PanicError{Value: r, Stack: debug.Stack()}
 	}
@@ -90,7 +90,7 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 
 // headerLine is the header callback's work for one line, valid only
 // during the call; false fails the transfer.
-func (t *Transfer) headerLine(line []byte) bool {
+func (t *xfer) headerLine(line []byte) bool {
 	t.onHeader(line)
 	if f := t.e.headerHook; f != nil {
 		if err := f(line); err != nil {
@@ -154,7 +154,8 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.in
 			if !t.progressHeld {
 				t.progressHeld = true
 				t.lastProgress = now.Add(gap - since)
-				time.AfterFunc(gap-since, t.releaseProgress)
+				gen := t.gen
+				time.AfterFunc(gap-since, func() { t.releaseProgress(gen) })
 			}
 			return 0
 		}
@@ -185,7 +186,7 @@ func goDebug(h C.uintptr_t, kind C.int, p *C.char, n C.size_t) {
 	case C.CURLINFO_HEADER_OUT:
 		k = DebugHeaderOut
 	}
-	t.e.debugFunc(t, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	t.e.debugFunc(t.pub, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
 //export goPrereq
@@ -197,7 +198,7 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	ret = C.CURL_PREREQFUNC_ABORT
 	defer t.failOnPanic()
 	c := connInfo{Remote: addrPort(remoteIP, remotePort), Local: addrPort(localIP, localPort)}
-	if err := t.e.prereqFunc(t, c); err != nil {
+	if err := t.e.prereqFunc(t.pub, c); err != nil {
 		t.cause = err
 		return C.CURL_PREREQFUNC_ABORT
 	}

@@ -241,13 +241,13 @@ func sortCancels(items []work) {
 func (m *Multi) handleWork(w *work) {
 	switch w.op {
 	case opAdd:
-		m.add(w.t)
+		m.add(w.t, w.tgen)
 	case opCancel:
-		if w.t.active {
+		if w.t.active && w.t.runGen == w.tgen {
 			m.remove(w.t, w.err)
 		}
 	case opResumeRecv, opResumeSend:
-		m.resume(w.t, w.op)
+		m.resume(w.t, w.tgen, w.op)
 	case opExec:
 		w.fn()
 		m.applyTimer() // the function may have called libcurl
@@ -256,7 +256,12 @@ func (m *Multi) handleWork(w *work) {
 	}
 }
 
-func (m *Multi) add(t *Transfer) {
+func (m *Multi) add(t *xfer, gen uint64) {
+	// The driver's own state of the transfer, left by the previous one.
+	t.runGen = gen
+	t.cause = nil
+	t.lastProgress = time.Time{}
+	t.linesSeen = 0
 	if err := t.ctx.Err(); err != nil {
 		t.finish(err)
 		return
@@ -316,7 +321,7 @@ func (m *Multi) guardReuse(e *Easy) {
 // remove detaches t from the multi handle and ends it with err. libcurl
 // closes an HTTP/1 connection that is in the middle of a transfer, and
 // resets an HTTP/2 stream.
-func (m *Multi) remove(t *Transfer, err error) {
+func (m *Multi) remove(t *xfer, err error) {
 	m.detach(t)
 	t.finish(err)
 	m.afterCall()
@@ -324,7 +329,7 @@ func (m *Multi) remove(t *Transfer, err error) {
 
 // complete detaches t, which libcurl has finished with result rc, and ends
 // it with the error rc means.
-func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
+func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 	var detail string
 	if rc != C.CURLE_OK || t.cause != nil {
 		// Read before the handle is removed, which may log more.
@@ -346,10 +351,10 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 // is read into m.cs.info and kept in t.cinfo (the Transport's Easy is
 // reset right after the end), to convert if asked for, then the handle is
 // removed.
-func (m *Multi) detach(t *Transfer) (ok bool) {
+func (m *Multi) detach(t *xfer) (ok bool) {
 	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
 	m.unshare(t.e)
-	t.cinfo = m.cs.info
+	t.pub.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok
@@ -366,8 +371,12 @@ func (m *Multi) unshare(e *Easy) {
 // resume lifts the pause that a callback put on one direction of t. The
 // call may re-enter the write callback with data libcurl held back, which
 // may pause again; a 0 ms timeout then gets the transfer moving.
-func (m *Multi) resume(t *Transfer, op workOp) {
+func (m *Multi) resume(t *xfer, gen uint64, op workOp) {
 	t.mu.Lock()
+	if t.gen != gen {
+		t.mu.Unlock()
+		return // a stale handle's, or an ended transfer's pump's: the flags are another transfer's
+	}
 	if op == opResumeRecv {
 		t.recvPaused, t.unpauseQueued = false, false
 	} else {
@@ -446,9 +455,11 @@ func (m *Multi) finishTurn() {
 		}
 	}
 	for i, t := range m.toWake {
-		t.wakeQueued = false
-		t.notify()
-		m.toWake[i] = nil
+		if t != nil { // nil: finished, and woken, by finish
+			t.wakeQueued = false
+			t.notify()
+			m.toWake[i] = nil
+		}
 	}
 	m.toWake = m.toWake[:0]
 }
