@@ -49,14 +49,22 @@ func (t *xfer) failOnPanic() {
 	}
 }
 
+// goWrite receives body bytes, p[0:n], after the header lines the header
+// callback collected and did not pass on yet (block, blen bytes as for
+// goHeaders). It returns n, CURL_WRITEFUNC_PAUSE, or anything else to fail
+// the transfer.
+//
 //export goWrite
-func goWrite(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+func goWrite(h C.uintptr_t, block *C.char, blen C.size_t, p *C.char, n C.size_t) (ret C.size_t) {
 	t := transferOf(h)
 	if t == nil {
 		return 0
 	}
 	defer t.failOnPanic() // ret stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
+	if blen > 0 && !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(blen))) {
+		return 0
+	}
 	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
@@ -74,18 +82,27 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 	}
 	defer t.failOnPanic() // ok stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
-	b := unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))
-	for len(b) >= 4 {
-		k := 4 + int(binary.NativeEndian.Uint32(b))
-		if !t.headerLine(b[4:k]) {
-			return 0
-		}
-		b = b[k:]
+	if !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))) {
+		return 0
 	}
 	if line != nil && !t.headerLine(unsafe.Slice((*byte)(unsafe.Pointer(line)), int(ln))) {
 		return 0
 	}
 	return 1
+}
+
+// headerBlock passes the lines of a block collected in C (each a
+// native-endian uint32 length and its bytes) to headerLine; false fails the
+// transfer.
+func (t *xfer) headerBlock(b []byte) bool {
+	for len(b) >= 4 {
+		k := 4 + int(binary.NativeEndian.Uint32(b))
+		if !t.headerLine(b[4:k]) {
+			return false
+		}
+		b = b[k:]
+	}
+	return true
 }
 
 // headerLine is the header callback's work for one line, valid only
@@ -225,16 +242,24 @@ func multiOf(h C.uintptr_t) *Multi {
 	return m
 }
 
-//export goSocket
-func goSocket(h C.uintptr_t, fd C.int, what C.int) {
+// goSockets takes in the socket callbacks recorded in C when the record
+// is full (socket_cb in shim.c).
+//
+//export goSockets
+func goSockets(h C.uintptr_t) {
 	m := multiOf(h)
 	if m == nil {
 		return
 	}
 	defer m.recoverCallback()
-	m.onSocket(int(fd), int(what))
+	m.applySockets()
 }
 
+// goOpenSocket and goCloseSocket take in the socket callbacks recorded
+// before them first, so that each socket's events are handled in the order
+// libcurl made them: a number closed and opened again within one libcurl
+// call is two sockets.
+//
 //export goOpenSocket
 func goOpenSocket(h C.uintptr_t, fd C.int) {
 	m := multiOf(h)
@@ -242,6 +267,7 @@ func goOpenSocket(h C.uintptr_t, fd C.int) {
 		return
 	}
 	defer m.recoverCallback()
+	m.applySockets()
 	m.onOpenSocket(int(fd))
 }
 
@@ -252,5 +278,6 @@ func goCloseSocket(h C.uintptr_t, fd C.int) {
 		return
 	}
 	defer m.recoverCallback()
+	m.applySockets()
 	m.onCloseSocket(int(fd))
 }

@@ -250,7 +250,9 @@ func (m *Multi) handleWork(w *work) {
 		m.resume(w.t, w.tgen, w.op)
 	case opExec:
 		w.fn()
-		m.applyTimer() // the function may have called libcurl
+		// The function may have called libcurl.
+		m.applySockets()
+		m.applyTimer()
 	case opRearm:
 		m.rearm(w.fd, w.gen)
 	}
@@ -282,14 +284,26 @@ func (m *Multi) add(t *xfer, gen uint64) {
 		t.e.sockMulti = m
 	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
-	m.guardReuse(t.e)
-	if m.share != nil && t.e.share == nil &&
-		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, unsafe.Pointer(m.share.sh)) == C.CURLE_OK {
-		t.e.multiShared = true
+	// Do waits for the end, not the header block: the block can come to
+	// Go with the body (write_cb). A header hook (the Transport's) must
+	// see each block as it ends.
+	t.e.cs.defer_hdr = 0
+	if t.pub == &t.doPub && t.e.headerHook == nil {
+		t.e.cs.defer_hdr = 1
 	}
-	t.errnoBase = t.e.osErrnoBase() // errno.go
+	m.guardReuse(t.e)
+	// One call into C sets the Multi's own share on the handle (unless it
+	// has one of its own), reads the errno the transfer starts with
+	// (errno.go) and adds the handle.
+	var share unsafe.Pointer
+	if m.share != nil && t.e.share == nil {
+		share = m.share.sh
+	}
 	raceReleaseIO()
-	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+	rc := C.curlpoll_add(m.c, t.e.c, share, m.cs)
+	t.e.multiShared = m.cs.add_shared != 0
+	t.errnoBase = m.cs.add_errno
+	if rc != C.CURLM_OK {
 		t.e.cs.lines = nil
 		if t.e.cs.reuse_guard != nil {
 			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
@@ -352,8 +366,12 @@ func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 // reset right after the end), to convert if asked for, then the handle is
 // removed.
 func (m *Multi) detach(t *xfer) (ok bool) {
-	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
-	m.unshare(t.e)
+	var unshare C.int
+	if t.e.multiShared {
+		unshare = 1
+		t.e.multiShared = false
+	}
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info, unshare) != 0
 	t.pub.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
@@ -420,11 +438,12 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 }
 
 // afterCall runs after every libcurl call the driver makes: it takes in
-// what the timer callback recorded, and re-raises a panic that a socket
+// what the socket and timer callbacks recorded, and re-raises a panic that a socket
 // callback recovered from (a bug in curlpoll, raised here where no C frame
 // is below).
 func (m *Multi) afterCall() {
 	raceAcquireIO()
+	m.applySockets()
 	m.applyTimer()
 	if p := m.panicked; p != nil {
 		m.panicked = nil
