@@ -28,10 +28,11 @@ type Multi struct {
 	c      unsafe.Pointer // CURLM*
 	handle cgo.Handle     // the socket and timer callbacks' data; deleted after cleanup
 
-	// mu guards inbox and closed.
-	mu     sync.Mutex
-	inbox  []work // messages for the driver
-	closed bool   // the driver takes no more messages
+	// mu guards inbox, closed and running.
+	mu      sync.Mutex
+	inbox   []work // messages for the driver
+	closed  bool   // the driver takes no more messages
+	running bool   // the driver goroutine runs: a poster starts it otherwise
 
 	parked    atomic.Bool   // the driver is parked, or about to: a poster wakes it
 	quit      atomic.Bool   // Close was called
@@ -56,6 +57,7 @@ type Multi struct {
 	deadline   time.Time // the set's deadline: libcurl's timeout, or the next stall check
 	stallCheck time.Time // when rescueStalled looks next, while transfers run
 	turnTime   time.Time // when the current turn began
+	idleAt     time.Time // when the driver found the Multi idle, zero while it is not
 	fired      bool      // the deadline passed
 	panicked   any       // a panic recovered in a socket callback (socket, open, close)
 	toWake     []*xfer
@@ -89,6 +91,7 @@ type counters struct {
 	rescues       int    // timeout actions given because libcurl asked for nothing
 	turns         int    // driver turns
 	parks         int    // times the driver parked
+	exits         int    // times the driver goroutine ended on an idle Multi
 	wakes         int    // Wake calls by posters
 }
 
@@ -114,8 +117,10 @@ type work struct {
 	gen  uint32
 }
 
-// NewMulti creates a multi handle (curl_multi_init), its event set, and
-// starts its driver goroutine.
+// NewMulti creates a multi handle (curl_multi_init) and its event set. Its
+// driver goroutine starts with the first request (or option) and ends once
+// the Multi has been idle for a second (no transfer, no message, no
+// timeout of libcurl's), so that an unused Multi holds no goroutine.
 //
 // On libcurl older than 8.1.0 HTTP/2 multiplexing is off by default
 // (CURLMOPT_PIPELINING = CURLPIPE_NOTHING): there, a stream paused by a slow
@@ -164,7 +169,6 @@ func NewMulti() (*Multi, error) {
 		set.Close()
 		return nil, err
 	}
-	go m.run()
 	return m, nil
 }
 
@@ -248,14 +252,22 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 func (m *Multi) Close() error {
 	m.closeOnce.Do(func() {
 		m.quit.Store(true)
-		m.wake()
+		m.mu.Lock()
+		start := !m.running
+		m.running = true
+		m.mu.Unlock()
+		if start {
+			go m.run() // an idle Multi's driver had ended: one to shut down
+		} else {
+			m.wake()
+		}
 	})
 	<-m.done
 	return nil
 }
 
-// post gives the driver a message, waking it if it is parked; false if the
-// Multi is closed.
+// post gives the driver a message, waking it if it is parked, or starting
+// it if it has ended (an idle Multi); false if the Multi is closed.
 func (m *Multi) post(w work) bool {
 	m.mu.Lock()
 	if m.closed {
@@ -263,8 +275,14 @@ func (m *Multi) post(w work) bool {
 		return false
 	}
 	m.inbox = append(m.inbox, w)
+	start := !m.running
+	m.running = true
 	m.mu.Unlock()
-	m.wake()
+	if start {
+		go m.run()
+	} else {
+		m.wake()
+	}
 	return true
 }
 

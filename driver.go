@@ -27,18 +27,29 @@ import (
 // busy Multi still gets to its inbox often.
 const eventBatch = 64
 
+// idleExit is how long the driver waits on an idle Multi before it ends:
+// starting a driver again costs more than a request (its stack grows
+// anew, ~30k instructions), so a Multi that serves one request after
+// another keeps it.
+const idleExit = time.Second
+
 // stallRescue is how long the driver lets libcurl run transfers while it
 // asks for neither a socket nor a timeout, before it runs them anyway (see
 // stalled).
 const stallRescue = time.Second
 
-// run is the driver goroutine, from NewMulti to the end of Close.
+// run is the driver goroutine: started by the first message to an idle
+// Multi (post, Close), it ends when the Multi has been idle for idleExit
+// (exit) or,
+// after Close, when the Multi is shut down. One runs at a time: a poster
+// starts one only if none runs, under m.mu, which the ending one releases
+// last.
 func (m *Multi) run() {
-	defer close(m.done)
 	for {
 		more := m.turn()
 		if m.quit.Load() {
 			m.shutdown()
+			close(m.done)
 			return
 		}
 		if more {
@@ -52,8 +63,50 @@ func (m *Multi) run() {
 			// runtime preempts it if it runs long.
 			continue
 		}
+		if !m.idle() {
+			m.idleAt = time.Time{}
+		} else if m.idleAt.IsZero() {
+			m.idleAt = m.turnTime // the park's deadline ends the grace
+		} else if !time.Now().Before(m.idleAt.Add(idleExit)) {
+			m.idleAt = time.Time{}
+			if m.exit() {
+				return
+			}
+		}
 		m.park()
 	}
+}
+
+// idle reports whether the driver has nothing to wait for: no transfer,
+// no timeout libcurl asked for, no readiness kept for the next turn, no
+// socket held back by the spin guard (its back-off ends with a message,
+// which starts a driver again, but it is simpler to wait for it). Idle
+// kept-alive connections stay in the event set: an event on one waits in
+// the set for the next driver, whose first turn polls the set.
+func (m *Multi) idle() bool {
+	if len(m.active) > 0 || m.timeoutMS >= 0 || m.timerDue || m.nevs > 0 {
+		return false
+	}
+	for i := range m.socks {
+		if m.socks[i].held {
+			return false
+		}
+	}
+	return true
+}
+
+// exit ends the driver's run unless a message came or Close was called
+// meanwhile: with running false, the next post starts another driver. The
+// driver touches nothing after it returns true.
+func (m *Multi) exit() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.inbox) > 0 || m.quit.Load() {
+		return false
+	}
+	m.stats.exits++
+	m.running = false
+	return true
 }
 
 // park waits on the runtime's poller until there is work; the set's
@@ -98,7 +151,15 @@ func (m *Multi) setDeadline() {
 	} else {
 		m.stallCheck = time.Time{}
 	}
-	if due.Equal(m.deadline) {
+	if !m.idleAt.IsZero() {
+		if end := m.idleAt.Add(idleExit); due.IsZero() || end.Before(due) {
+			due = end
+		}
+	}
+	if due.Equal(m.deadline) || due.IsZero() {
+		// No deadline needed: one left in place (a timeout, a stall check
+		// or an idle grace that no longer applies) only costs a turn that
+		// finds nothing due, where changing it costs every park.
 		return
 	}
 	m.deadline = due
@@ -123,7 +184,7 @@ func (m *Multi) turn() (more bool) {
 	}
 	if m.timerDue {
 		m.timerDue = false
-		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		m.timeoutNow()
 	}
 	n := m.nevs
 	m.nevs = 0
@@ -147,7 +208,7 @@ func (m *Multi) turn() (more bool) {
 	// turn, after the inbox, so that a stream of them cannot starve it.
 	if m.timerDue {
 		m.timerDue = false
-		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		m.timeoutNow()
 	}
 	m.finishTurn()
 	return n == len(m.evs) || m.timerDue || m.staleSeen
@@ -163,6 +224,14 @@ func (m *Multi) timeout() {
 	// next one even if unchanged (it clears its record of the last), but
 	// when none is left it says nothing: keeping this one would fire it
 	// again and again.
+	m.timeoutNow()
+}
+
+// timeoutNow runs a timeout action. The timeout libcurl asked for is used
+// up: the action makes libcurl announce its next one even if unchanged,
+// and nothing if none is left (a 0 ms timeout kept would also keep an idle
+// Multi's driver from ending).
+func (m *Multi) timeoutNow() {
 	m.timeoutMS = -1
 	m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -161,4 +163,61 @@ func TestStaleTransferCannotTouchNext(t *testing.T) {
 		}
 		must(t, e.Close())
 	}
+}
+
+// driverGoroutines counts the goroutines running a Multi's driver.
+func driverGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "curlpoll.(*Multi).run(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// waitDrivers waits until n driver goroutines run, and fails after 10 s.
+func waitDrivers(t *testing.T, n int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for driverGoroutines() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d driver goroutines, want %d", what, driverGoroutines(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestIdleMultiHoldsNoGoroutine checks that a Multi's driver goroutine
+// ends when the Multi is idle (no transfer, no message, no timeout of
+// libcurl's) and starts again with the next request, over a kept-alive
+// connection, and that Close of an idle Multi still shuts it down.
+func TestIdleMultiHoldsNoGoroutine(t *testing.T) {
+	srv := testServer(t)
+	base := driverGoroutines()
+	m := newMulti(t)
+	waitDrivers(t, base, "a new Multi")
+	e := newEasy(t, srv.URL+"/hello")
+	for i := range 3 {
+		must(t, m.Do(context.Background(), e))
+		waitDrivers(t, base, fmt.Sprintf("after request %d", i))
+	}
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	_, err = io.Copy(io.Discard, tr)
+	must(t, err)
+	must(t, tr.Close())
+	waitDrivers(t, base, "after Start")
+	s, err := m.Stats() // a message: a driver runs for it, then ends
+	must(t, err)
+	if s.Exits < 4 || s.Completed != 4 {
+		t.Errorf("%d driver exits and %d transfers; want at least 4 and 4", s.Exits, s.Completed)
+	}
+	waitDrivers(t, base, "after Stats")
+	must(t, m.Close())
+	if err := m.Do(context.Background(), e); !errors.Is(err, curlpoll.ErrClosed) {
+		t.Errorf("Do after Close = %v, want ErrClosed", err)
+	}
+	waitDrivers(t, base, "after Close")
 }
