@@ -111,6 +111,7 @@ type work struct {
 	op   workOp
 	t    *xfer
 	tgen uint64 // the transfer of t the message is for (xfer.gen)
+	id   uint64 // its ID, for opCancel (sortCancels): t.id may be the Easy's next transfer's by then
 	err  error
 	fn   func()
 	fd   int

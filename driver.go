@@ -177,11 +177,6 @@ func (m *Multi) turn() (more bool) {
 		m.fired = false
 		m.timeout()
 	}
-	if !m.stallCheck.IsZero() && !m.turnTime.Before(m.stallCheck) {
-		// Checked on a busy driver too, which may not park for long.
-		m.stallCheck = m.turnTime.Add(stallRescue)
-		m.rescueStalled()
-	}
 	if m.timerDue {
 		m.timerDue = false
 		m.timeoutNow()
@@ -209,6 +204,14 @@ func (m *Multi) turn() (more bool) {
 	if m.timerDue {
 		m.timerDue = false
 		m.timeoutNow()
+	}
+	if !m.stallCheck.IsZero() && !m.turnTime.Before(m.stallCheck) && n < len(m.evs) {
+		// Checked on a busy driver too, which may not park for long, but
+		// after this turn's events, and not while a full batch leaves
+		// more: a driver that the scheduler held back (a loaded machine)
+		// finds its transfers' readiness waiting, and they move now.
+		m.stallCheck = m.turnTime.Add(stallRescue)
+		m.rescueStalled()
 	}
 	m.finishTurn()
 	return n == len(m.evs) || m.timerDue || m.staleSeen
@@ -301,7 +304,7 @@ func sortCancels(items []work) {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.t.id, b.t.id) })
+			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.id, b.id) })
 		}
 		i = max(j, i+1)
 	}
@@ -312,7 +315,7 @@ func (m *Multi) handleWork(w *work) {
 	case opAdd:
 		m.add(w.t, w.tgen)
 	case opCancel:
-		if w.t.active && w.t.runGen == w.tgen {
+		if w.t.current(w.tgen) {
 			m.remove(w.t, w.err)
 		}
 	case opResumeRecv, opResumeSend:
@@ -476,8 +479,12 @@ func (m *Multi) resume(t *xfer, gen uint64, op workOp) {
 	if t.sendPaused {
 		mask |= C.CURLPAUSE_SEND
 	}
+	// Read under mu with the gen check: once the transfer is over, its
+	// Easy may begin the next one, on another Multi whose driver writes
+	// active.
+	active := t.active
 	t.mu.Unlock()
-	if !t.active {
+	if !active {
 		return
 	}
 	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection

@@ -187,6 +187,16 @@ func (s *xfer) begin(m *Multi, ctx context.Context, public bool) *Transfer {
 	return t
 }
 
+// current reports whether transfer gen runs on the driver that calls it.
+// The check holds mu: a message may outlive its transfer, whose Easy may
+// then begin the next one (begin takes mu), on another Multi whose driver
+// writes active and runGen.
+func (s *xfer) current(gen uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen == gen && s.active && s.runGen == gen
+}
+
 // staleLocked reports whether the handle of transfer gen is stale: its
 // Close has returned, or a later transfer runs. s.mu is held.
 func (s *xfer) staleLocked(gen uint64) bool { return s.gen != gen || s.closed }
@@ -521,10 +531,10 @@ func (t *xfer) releaseProgress(gen uint64) {
 func (t *xfer) abort(gen uint64, err error) {
 	t.mu.Lock()
 	over := t.done || t.gen != gen
-	m := t.m
+	m, id := t.m, t.id
 	t.mu.Unlock()
 	if !over {
-		m.post(work{op: opCancel, t: t, err: err, tgen: gen})
+		m.post(work{op: opCancel, t: t, err: err, tgen: gen, id: id})
 	}
 }
 
