@@ -28,10 +28,11 @@ type Multi struct {
 	c      unsafe.Pointer // CURLM*
 	handle cgo.Handle     // the socket and timer callbacks' data; deleted after cleanup
 
-	// mu guards inbox and closed.
-	mu     sync.Mutex
-	inbox  []work // messages for the driver
-	closed bool   // the driver takes no more messages
+	// mu guards inbox, closed and running.
+	mu      sync.Mutex
+	inbox   []work // messages for the driver
+	closed  bool   // the driver takes no more messages
+	running bool   // the driver goroutine runs: a poster starts it otherwise
 
 	parked    atomic.Bool   // the driver is parked, or about to: a poster wakes it
 	quit      atomic.Bool   // Close was called
@@ -49,16 +50,17 @@ type Multi struct {
 	wanting    int  // sockets libcurl wants something of
 	staleSeen  bool // the current turn saw events of forgotten registrations
 	staleRun   int  // turns in a row that did
-	active     map[*Transfer]struct{}
+	active     map[*xfer]struct{}
 	timerDue   bool      // libcurl asked for a timeout action as soon as possible
 	timeoutMS  int64     // libcurl's last timeout, -1 for none
 	timeoutAt  time.Time // when it is due, if > 0
 	deadline   time.Time // the set's deadline: libcurl's timeout, or the next stall check
 	stallCheck time.Time // when rescueStalled looks next, while transfers run
 	turnTime   time.Time // when the current turn began
+	idleAt     time.Time // when the driver found the Multi idle, zero while it is not
 	fired      bool      // the deadline passed
 	panicked   any       // a panic recovered in a socket callback (socket, open, close)
-	toWake     []*Transfer
+	toWake     []*xfer
 	progress   uint64 // bumped by every callback that moved something (spin guard)
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.
@@ -92,6 +94,7 @@ type counters struct {
 	rescues       int    // timeout actions given because libcurl asked for nothing
 	turns         int    // driver turns
 	parks         int    // times the driver parked
+	exits         int    // times the driver goroutine ended on an idle Multi
 	wakes         int    // Wake calls by posters
 }
 
@@ -108,16 +111,20 @@ const (
 )
 
 type work struct {
-	op  workOp
-	t   *Transfer
-	err error
-	fn  func()
-	fd  int
-	gen uint32
+	op   workOp
+	t    *xfer
+	tgen uint64 // the transfer of t the message is for (xfer.gen)
+	id   uint64 // its ID, for opCancel (sortCancels): t.id may be the Easy's next transfer's by then
+	err  error
+	fn   func()
+	fd   int
+	gen  uint32
 }
 
-// NewMulti creates a multi handle (curl_multi_init), its event set, and
-// starts its driver goroutine.
+// NewMulti creates a multi handle (curl_multi_init) and its event set. Its
+// driver goroutine starts with the first request (or option) and ends once
+// the Multi has been idle for a second (no transfer, no message, no
+// timeout of libcurl's), so that an unused Multi holds no goroutine.
 //
 // On libcurl older than 8.1.0 HTTP/2 multiplexing is off by default
 // (CURLMOPT_PIPELINING = CURLPIPE_NOTHING): there, a stream paused by a slow
@@ -141,7 +148,7 @@ func NewMulti() (*Multi, error) {
 		c:         c,
 		set:       set,
 		done:      make(chan struct{}),
-		active:    make(map[*Transfer]struct{}),
+		active:    make(map[*xfer]struct{}),
 		evs:       make([]netpoll.Readiness, eventBatch),
 		timeoutMS: -1,
 	}
@@ -166,7 +173,6 @@ func NewMulti() (*Multi, error) {
 		set.Close()
 		return nil, err
 	}
-	go m.run()
 	return m, nil
 }
 
@@ -176,7 +182,7 @@ func NewMulti() (*Multi, error) {
 // and Do returns ctx.Err(). Once Do returns, e is free: read its results or
 // reuse it.
 func (m *Multi) Do(ctx context.Context, e *Easy) error {
-	t, err := m.Start(ctx, e)
+	t, err := m.start(ctx, e, false)
 	if err != nil {
 		return err
 	}
@@ -189,11 +195,11 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 			t.abort(err)
 		}
 		t.Close()
-		t.releaseSpare()
+		t.s.releaseSpare()
 		return err
 	}
 	t.Close()
-	t.releaseSpare()
+	t.s.releaseSpare()
 	return t.Err() // a header or progress function may fail it after the last byte
 }
 
@@ -201,6 +207,12 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 // from the Transfer, then Close it. When ctx is done the transfer stops, and
 // its error is ctx.Err(). e belongs to the transfer until Close.
 func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
+	return m.start(ctx, e, true)
+}
+
+// start is Start, with a handle of its own for the caller if public, or
+// the Easy's reused one (Do, which hands it to no one).
+func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -211,19 +223,28 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 		e.release()
 		return nil, err
 	}
-	t := newTransfer(m, e, ctx)
-	if ctx.Done() != nil {
-		t.stopCtx = context.AfterFunc(ctx, func() { t.abort(ctx.Err()) })
+	if e.xf == nil {
+		e.xf = newXfer(e)
 	}
-	if !m.post(work{op: opAdd, t: t}) {
-		if t.stopCtx != nil {
-			t.stopCtx()
+	s := e.xf
+	t := s.begin(m, ctx, public)
+	if ctx.Done() != nil {
+		gen := t.gen
+		s.stopCtx = context.AfterFunc(ctx, func() { s.abort(gen, ctx.Err()) })
+	}
+	sendGen := s.sendGen // begin's, read by this goroutine alone until the post
+	if !m.post(work{op: opAdd, t: s, tgen: t.gen}) {
+		if s.stopCtx != nil {
+			s.stopCtx()
 		}
+		s.mu.Lock()
+		s.closed = true // the handle is stale: nothing ran
+		s.mu.Unlock()
 		e.release()
 		return nil, ErrClosed
 	}
 	if e.reader != nil {
-		go t.pump(e.reader, 0, 0)
+		go s.pump(e.reader, sendGen, 0)
 	}
 	return t, nil
 }
@@ -235,14 +256,22 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 func (m *Multi) Close() error {
 	m.closeOnce.Do(func() {
 		m.quit.Store(true)
-		m.wake()
+		m.mu.Lock()
+		start := !m.running
+		m.running = true
+		m.mu.Unlock()
+		if start {
+			go m.run() // an idle Multi's driver had ended: one to shut down
+		} else {
+			m.wake()
+		}
 	})
 	<-m.done
 	return nil
 }
 
-// post gives the driver a message, waking it if it is parked; false if the
-// Multi is closed.
+// post gives the driver a message, waking it if it is parked, or starting
+// it if it has ended (an idle Multi); false if the Multi is closed.
 func (m *Multi) post(w work) bool {
 	m.mu.Lock()
 	if m.closed {
@@ -250,8 +279,14 @@ func (m *Multi) post(w work) bool {
 		return false
 	}
 	m.inbox = append(m.inbox, w)
+	start := !m.running
+	m.running = true
 	m.mu.Unlock()
-	m.wake()
+	if start {
+		go m.run()
+	} else {
+		m.wake()
+	}
 	return true
 }
 

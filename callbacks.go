@@ -21,7 +21,7 @@ import (
 
 // transferOf returns the transfer running on the easy handle h, nil if
 // none, and counts the callback on its Multi.
-func transferOf(h C.uintptr_t) *Transfer {
+func transferOf(h C.uintptr_t) *xfer {
 	t := transferAt(h)
 	if t != nil {
 		t.m.stats.callbacks++
@@ -30,7 +30,7 @@ func transferOf(h C.uintptr_t) *Transfer {
 }
 
 // transferAt returns the transfer running on the easy handle h, nil if none.
-func transferAt(h C.uintptr_t) *Transfer {
+func transferAt(h C.uintptr_t) *xfer {
 	if h == 0 {
 		return nil
 	}
@@ -43,20 +43,28 @@ func transferAt(h C.uintptr_t) *Transfer {
 
 // failOnPanic turns a panic in callback code into the transfer's error. It
 // must be deferred directly.
-func (t *Transfer) failOnPanic() {
+func (t *xfer) failOnPanic() {
 	if r := recover(); r != nil {
 		t.cause = &PanicError{Value: r, Stack: debug.Stack()}
 	}
 }
 
+// goWrite receives body bytes, p[0:n], after the header lines the header
+// callback collected and did not pass on yet (block, blen bytes as for
+// goHeaders). It returns n, CURL_WRITEFUNC_PAUSE, or anything else to fail
+// the transfer.
+//
 //export goWrite
-func goWrite(h C.uintptr_t, p *C.char, n C.size_t) (ret C.size_t) {
+func goWrite(h C.uintptr_t, block *C.char, blen C.size_t, p *C.char, n C.size_t) (ret C.size_t) {
 	t := transferOf(h)
 	if t == nil {
 		return 0
 	}
 	defer t.failOnPanic() // ret stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
+	if blen > 0 && !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(blen))) {
+		return 0
+	}
 	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
@@ -74,13 +82,8 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 	}
 	defer t.failOnPanic() // ok stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
-	b := unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))
-	for len(b) >= 4 {
-		k := 4 + int(binary.NativeEndian.Uint32(b))
-		if !t.headerLine(b[4:k]) {
-			return 0
-		}
-		b = b[k:]
+	if !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))) {
+		return 0
 	}
 	if line != nil && !t.headerLine(unsafe.Slice((*byte)(unsafe.Pointer(line)), int(ln))) {
 		return 0
@@ -88,13 +91,27 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 	return 1
 }
 
+// headerBlock passes the lines of a block collected in C (each a
+// native-endian uint32 length and its bytes) to headerLine; false fails the
+// transfer.
+func (t *xfer) headerBlock(b []byte) bool {
+	for len(b) >= 4 {
+		k := 4 + int(binary.NativeEndian.Uint32(b))
+		if !t.headerLine(b[4:k]) {
+			return false
+		}
+		b = b[k:]
+	}
+	return true
+}
+
 // headerLine is the header callback's work for one line, valid only
 // during the call; false fails the transfer.
-func (t *Transfer) headerLine(line []byte) bool {
+func (t *xfer) headerLine(line []byte) bool {
 	t.onHeader(line)
 	if f := t.e.headerHook; f != nil {
 		var err error
-		t.inlineCall(func() { err = f(t, line) })
+		t.inlineCall(func() { err = f(t.pub, line) })
 		if err != nil {
 			t.cause = err
 			return false
@@ -156,7 +173,8 @@ func goProgress(h C.uintptr_t, dltotal, dlnow, ultotal, ulnow C.curl_off_t) C.in
 			if !t.progressHeld {
 				t.progressHeld = true
 				t.lastProgress = now.Add(gap - since)
-				time.AfterFunc(gap-since, t.releaseProgress)
+				gen := t.gen
+				time.AfterFunc(gap-since, func() { t.releaseProgress(gen) })
 			}
 			return 0
 		}
@@ -187,7 +205,7 @@ func goDebug(h C.uintptr_t, kind C.int, p *C.char, n C.size_t) {
 	case C.CURLINFO_HEADER_OUT:
 		k = DebugHeaderOut
 	}
-	t.inlineCall(func() { t.e.debugFunc(t, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))) })
+	t.inlineCall(func() { t.e.debugFunc(t.pub, k, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))) })
 }
 
 //export goPrereq
@@ -202,7 +220,7 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	var err error
 	t.inPrereq.Store(true)
 	defer t.inPrereq.Store(false)
-	t.inlineCall(func() { err = t.e.prereqFunc(t, c) })
+	t.inlineCall(func() { err = t.e.prereqFunc(t.pub, c) })
 	if err != nil {
 		t.cause = err
 		return C.CURL_PREREQFUNC_ABORT
@@ -230,16 +248,24 @@ func multiOf(h C.uintptr_t) *Multi {
 	return m
 }
 
-//export goSocket
-func goSocket(h C.uintptr_t, fd C.int, what C.int) {
+// goSockets takes in the socket callbacks recorded in C when the record
+// is full (socket_cb in shim.c).
+//
+//export goSockets
+func goSockets(h C.uintptr_t) {
 	m := multiOf(h)
 	if m == nil {
 		return
 	}
 	defer m.recoverCallback()
-	m.onSocket(int(fd), int(what))
+	m.applySockets()
 }
 
+// goOpenSocket and goCloseSocket take in the socket callbacks recorded
+// before them first, so that each socket's events are handled in the order
+// libcurl made them: a number closed and opened again within one libcurl
+// call is two sockets.
+//
 //export goOpenSocket
 func goOpenSocket(h C.uintptr_t, fd C.int) {
 	m := multiOf(h)
@@ -247,6 +273,7 @@ func goOpenSocket(h C.uintptr_t, fd C.int) {
 		return
 	}
 	defer m.recoverCallback()
+	m.applySockets()
 	m.onOpenSocket(int(fd))
 }
 
@@ -257,5 +284,6 @@ func goCloseSocket(h C.uintptr_t, fd C.int) {
 		return
 	}
 	defer m.recoverCallback()
+	m.applySockets()
 	m.onCloseSocket(int(fd))
 }

@@ -81,7 +81,8 @@ func (e *Easy) setUserDebug(f debugFunc) error {
 }
 
 // queueDebug is the debug function, inside libcurl, for a user's one.
-func queueDebug(t *Transfer, kind DebugKind, data []byte) {
+func queueDebug(pub *Transfer, kind DebugKind, data []byte) {
+	t := pub.s
 	t.mu.Lock()
 	if len(t.hookDebug) < maxDebugBacklog {
 		t.hookDebug = append(t.hookDebug, debugRecord{kind, bytes.Clone(data)})

@@ -27,18 +27,29 @@ import (
 // busy Multi still gets to its inbox often.
 const eventBatch = 64
 
+// idleExit is how long the driver waits on an idle Multi before it ends:
+// starting a driver again costs more than a request (its stack grows
+// anew, ~30k instructions), so a Multi that serves one request after
+// another keeps it.
+const idleExit = time.Second
+
 // stallRescue is how long the driver lets libcurl run transfers while it
 // asks for neither a socket nor a timeout, before it runs them anyway (see
 // stalled).
 const stallRescue = time.Second
 
-// run is the driver goroutine, from NewMulti to the end of Close.
+// run is the driver goroutine: started by the first message to an idle
+// Multi (post, Close), it ends when the Multi has been idle for idleExit
+// (exit) or,
+// after Close, when the Multi is shut down. One runs at a time: a poster
+// starts one only if none runs, under m.mu, which the ending one releases
+// last.
 func (m *Multi) run() {
-	defer close(m.done)
 	for {
 		more := m.turn()
 		if m.quit.Load() {
 			m.shutdown()
+			close(m.done)
 			return
 		}
 		if more {
@@ -52,8 +63,50 @@ func (m *Multi) run() {
 			// runtime preempts it if it runs long.
 			continue
 		}
+		if !m.idle() {
+			m.idleAt = time.Time{}
+		} else if m.idleAt.IsZero() {
+			m.idleAt = m.turnTime // the park's deadline ends the grace
+		} else if !time.Now().Before(m.idleAt.Add(idleExit)) {
+			m.idleAt = time.Time{}
+			if m.exit() {
+				return
+			}
+		}
 		m.park()
 	}
+}
+
+// idle reports whether the driver has nothing to wait for: no transfer,
+// no timeout libcurl asked for, no readiness kept for the next turn, no
+// socket held back by the spin guard (its back-off ends with a message,
+// which starts a driver again, but it is simpler to wait for it). Idle
+// kept-alive connections stay in the event set: an event on one waits in
+// the set for the next driver, whose first turn polls the set.
+func (m *Multi) idle() bool {
+	if len(m.active) > 0 || m.timeoutMS >= 0 || m.timerDue || m.nevs > 0 {
+		return false
+	}
+	for i := range m.socks {
+		if m.socks[i].held {
+			return false
+		}
+	}
+	return true
+}
+
+// exit ends the driver's run unless a message came or Close was called
+// meanwhile: with running false, the next post starts another driver. The
+// driver touches nothing after it returns true.
+func (m *Multi) exit() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.inbox) > 0 || m.quit.Load() {
+		return false
+	}
+	m.stats.exits++
+	m.running = false
+	return true
 }
 
 // park waits on the runtime's poller until there is work; the set's
@@ -98,7 +151,15 @@ func (m *Multi) setDeadline() {
 	} else {
 		m.stallCheck = time.Time{}
 	}
-	if due.Equal(m.deadline) {
+	if !m.idleAt.IsZero() {
+		if end := m.idleAt.Add(idleExit); due.IsZero() || end.Before(due) {
+			due = end
+		}
+	}
+	if due.Equal(m.deadline) || due.IsZero() {
+		// No deadline needed: one left in place (a timeout, a stall check
+		// or an idle grace that no longer applies) only costs a turn that
+		// finds nothing due, where changing it costs every park.
 		return
 	}
 	m.deadline = due
@@ -116,14 +177,9 @@ func (m *Multi) turn() (more bool) {
 		m.fired = false
 		m.timeout()
 	}
-	if !m.stallCheck.IsZero() && !m.turnTime.Before(m.stallCheck) {
-		// Checked on a busy driver too, which may not park for long.
-		m.stallCheck = m.turnTime.Add(stallRescue)
-		m.rescueStalled()
-	}
 	if m.timerDue {
 		m.timerDue = false
-		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		m.timeoutNow()
 	}
 	n := m.nevs
 	m.nevs = 0
@@ -147,7 +203,15 @@ func (m *Multi) turn() (more bool) {
 	// turn, after the inbox, so that a stream of them cannot starve it.
 	if m.timerDue {
 		m.timerDue = false
-		m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
+		m.timeoutNow()
+	}
+	if !m.stallCheck.IsZero() && !m.turnTime.Before(m.stallCheck) && n < len(m.evs) {
+		// Checked on a busy driver too, which may not park for long, but
+		// after this turn's events, and not while a full batch leaves
+		// more: a driver that the scheduler held back (a loaded machine)
+		// finds its transfers' readiness waiting, and they move now.
+		m.stallCheck = m.turnTime.Add(stallRescue)
+		m.rescueStalled()
 	}
 	m.finishTurn()
 	return n == len(m.evs) || m.timerDue || m.staleSeen
@@ -163,6 +227,14 @@ func (m *Multi) timeout() {
 	// next one even if unchanged (it clears its record of the last), but
 	// when none is left it says nothing: keeping this one would fire it
 	// again and again.
+	m.timeoutNow()
+}
+
+// timeoutNow runs a timeout action. The timeout libcurl asked for is used
+// up: the action makes libcurl announce its next one even if unchanged,
+// and nothing if none is left (a 0 ms timeout kept would also keep an idle
+// Multi's driver from ending).
+func (m *Multi) timeoutNow() {
 	m.timeoutMS = -1
 	m.socketAction(C.CURL_SOCKET_TIMEOUT, 0)
 }
@@ -232,7 +304,7 @@ func sortCancels(items []work) {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.t.id, b.t.id) })
+			slices.SortFunc(items[i:j], func(a, b work) int { return cmp.Compare(a.id, b.id) })
 		}
 		i = max(j, i+1)
 	}
@@ -241,22 +313,29 @@ func sortCancels(items []work) {
 func (m *Multi) handleWork(w *work) {
 	switch w.op {
 	case opAdd:
-		m.add(w.t)
+		m.add(w.t, w.tgen)
 	case opCancel:
-		if w.t.active {
+		if w.t.current(w.tgen) {
 			m.remove(w.t, w.err)
 		}
 	case opResumeRecv, opResumeSend:
-		m.resume(w.t, w.op)
+		m.resume(w.t, w.tgen, w.op)
 	case opExec:
 		w.fn()
-		m.applyTimer() // the function may have called libcurl
+		// The function may have called libcurl.
+		m.applySockets()
+		m.applyTimer()
 	case opRearm:
 		m.rearm(w.fd, w.gen)
 	}
 }
 
-func (m *Multi) add(t *Transfer) {
+func (m *Multi) add(t *xfer, gen uint64) {
+	// The driver's own state of the transfer, left by the previous one.
+	t.runGen = gen
+	t.cause = nil
+	t.lastProgress = time.Time{}
+	t.linesSeen = 0
 	if err := t.ctx.Err(); err != nil {
 		t.finish(err)
 		return
@@ -277,15 +356,27 @@ func (m *Multi) add(t *Transfer) {
 		t.e.sockMulti = m
 	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
+	// Do waits for the end, not the header block: the block can come to
+	// Go with the body (write_cb). A header hook (the Transport's) must
+	// see each block as it ends.
+	t.e.cs.defer_hdr = 0
+	if t.pub == &t.doPub && t.e.headerHook == nil {
+		t.e.cs.defer_hdr = 1
+	}
 	m.guardReuse(t.e)
-	if m.share != nil && t.e.share == nil &&
-		C.curlpoll_setopt_ptr(t.e.c, C.CURLOPT_SHARE, unsafe.Pointer(m.share.sh)) == C.CURLE_OK {
-		t.e.multiShared = true
+	// One call into C sets the Multi's own share on the handle (unless it
+	// has one of its own), reads the errno the transfer starts with
+	// (errno.go) and adds the handle.
+	var share unsafe.Pointer
+	if m.share != nil && t.e.share == nil {
+		share = m.share.sh
 	}
 	m.holdCAFiles(t.e)
-	t.errnoBase = t.e.osErrnoBase() // errno.go
 	raceReleaseIO()
-	if rc := C.curl_multi_add_handle(m.c, t.e.c); rc != C.CURLM_OK {
+	rc := C.curlpoll_add(m.c, t.e.c, share, m.cs)
+	t.e.multiShared = m.cs.add_shared != 0
+	t.errnoBase = m.cs.add_errno
+	if rc != C.CURLM_OK {
 		t.e.cs.lines = nil
 		if t.e.cs.reuse_guard != nil {
 			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
@@ -317,7 +408,7 @@ func (m *Multi) guardReuse(e *Easy) {
 // remove detaches t from the multi handle and ends it with err. libcurl
 // closes an HTTP/1 connection that is in the middle of a transfer, and
 // resets an HTTP/2 stream.
-func (m *Multi) remove(t *Transfer, err error) {
+func (m *Multi) remove(t *xfer, err error) {
 	m.detach(t)
 	t.finish(err)
 	m.afterCall()
@@ -325,7 +416,7 @@ func (m *Multi) remove(t *Transfer, err error) {
 
 // complete detaches t, which libcurl has finished with result rc, and ends
 // it with the error rc means.
-func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
+func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 	var detail string
 	if rc != C.CURLE_OK || t.cause != nil {
 		// Read before the handle is removed, which may log more.
@@ -347,10 +438,14 @@ func (m *Multi) complete(t *Transfer, rc C.CURLcode) {
 // is read into m.cs.info and kept in t.cinfo (the Transport's Easy is
 // reset right after the end), to convert if asked for, then the handle is
 // removed.
-func (m *Multi) detach(t *Transfer) (ok bool) {
-	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info) != 0
-	m.unshare(t.e)
-	t.cinfo = m.cs.info
+func (m *Multi) detach(t *xfer) (ok bool) {
+	var unshare C.int
+	if t.e.multiShared {
+		unshare = 1
+		t.e.multiShared = false
+	}
+	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info, unshare) != 0
+	t.pub.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok
@@ -367,8 +462,12 @@ func (m *Multi) unshare(e *Easy) {
 // resume lifts the pause that a callback put on one direction of t. The
 // call may re-enter the write callback with data libcurl held back, which
 // may pause again; a 0 ms timeout then gets the transfer moving.
-func (m *Multi) resume(t *Transfer, op workOp) {
+func (m *Multi) resume(t *xfer, gen uint64, op workOp) {
 	t.mu.Lock()
+	if t.gen != gen {
+		t.mu.Unlock()
+		return // a stale handle's, or an ended transfer's pump's: the flags are another transfer's
+	}
 	if op == opResumeRecv {
 		t.recvPaused, t.unpauseQueued = false, false
 	} else {
@@ -381,8 +480,12 @@ func (m *Multi) resume(t *Transfer, op workOp) {
 	if t.sendPaused {
 		mask |= C.CURLPAUSE_SEND
 	}
+	// Read under mu with the gen check: once the transfer is over, its
+	// Easy may begin the next one, on another Multi whose driver writes
+	// active.
+	active := t.active
 	t.mu.Unlock()
-	if !t.active {
+	if !active {
 		return
 	}
 	// CURLE_BAD_FUNCTION_ARGUMENT here means the transfer has no connection
@@ -412,11 +515,12 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 }
 
 // afterCall runs after every libcurl call the driver makes: it takes in
-// what the timer callback recorded, and re-raises a panic that a socket
+// what the socket and timer callbacks recorded, and re-raises a panic that a socket
 // callback recovered from (a bug in curlpoll, raised here where no C frame
 // is below).
 func (m *Multi) afterCall() {
 	raceAcquireIO()
+	m.applySockets()
 	m.applyTimer()
 	if p := m.panicked; p != nil {
 		m.panicked = nil
@@ -447,9 +551,11 @@ func (m *Multi) finishTurn() {
 		}
 	}
 	for i, t := range m.toWake {
-		t.wakeQueued = false
-		t.notify()
-		m.toWake[i] = nil
+		if t != nil { // nil: finished, and woken, by finish
+			t.wakeQueued = false
+			t.notify()
+			m.toWake[i] = nil
+		}
 	}
 	m.toWake = m.toWake[:0]
 }

@@ -71,7 +71,12 @@ type Easy struct {
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
-	cur *Transfer
+	cur *xfer
+
+	// xf is the state of this handle's transfers, made by its first and
+	// reused by the next (transfer.go); touched by the goroutine that
+	// holds the handle (acquire) and, under its mutex, by the transfer.
+	xf *xfer
 
 	// sockMulti is the Multi named as the data of the open- and close-socket
 	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver

@@ -18,8 +18,8 @@ import (
 // failure the ECONNREFUSED of an earlier transfer on the same handle; the
 // Transport reuses its handles, so any request could.
 //
-// So the value is read as the transfer starts, right after
-// curl_multi_add_handle (osErrnoBase, on the driver), and the value at the
+// So the value is read as the transfer starts, by the driver as it adds
+// the handle (curlpoll_add, in C), and the value at the
 // end counts (transferErrno) when:
 //   - it differs from the start's: libcurl wrote it during this transfer;
 //   - or it is the same, and the transfer failed to connect
@@ -37,16 +37,6 @@ import (
 // EMFILE) records no errno, and would show the previous transfer's if that
 // was a failed connect too. On libcurl 8.x the start's value is 0, and the
 // end's is always exact.
-
-// osErrnoBase returns e's CURLINFO_OS_ERRNO as its transfer starts. Driver
-// only, right after curl_multi_add_handle.
-func (e *Easy) osErrnoBase() C.long {
-	var n C.long
-	if C.curlpoll_getinfo_long(e.c, C.CURLINFO_OS_ERRNO, &n) != C.CURLE_OK {
-		return 0
-	}
-	return n
-}
 
 // transferErrno returns the errno that belongs to a transfer that ended
 // with rc, error text detail and CURLINFO_OS_ERRNO end, and started with

@@ -44,11 +44,12 @@ func (m *Multi) SetFD() (int, error) {
 // chunk back out as a consumer would. It returns the bytes read.
 func WritePath(chunk []byte, n int) int {
 	m := &Multi{} // no driver: nothing here pauses or posts
-	t := newTransfer(m, nil, context.Background())
+	s := newXfer(nil)
+	t := s.begin(m, context.Background(), false)
 	buf := make([]byte, len(chunk))
 	total := 0
 	for i := 0; i < n; i++ {
-		if int(t.onBody(chunk)) != len(chunk) {
+		if int(s.onBody(chunk)) != len(chunk) {
 			panic("write callback paused")
 		}
 		k, _ := t.Read(buf)

@@ -78,6 +78,18 @@ func (m *Multi) sock(fd int) *sockState {
 	return &m.socks[fd]
 }
 
+// applySockets takes in the socket callbacks recorded in C (socket_cb), in
+// the order libcurl made them. The driver calls it after every libcurl
+// call, and the open- and close-socket callbacks before their own work.
+func (m *Multi) applySockets() {
+	n := int(m.cs.nsock)
+	for i := 0; i < n; i++ {
+		ev := &m.cs.sockevs[i]
+		m.onSocket(int(ev.fd), int(ev.what))
+	}
+	m.cs.nsock = 0
+}
+
 // onSocket is the socket callback's work. socketp is the socket's private
 // pointer, which curlpoll never sets: libcurl passes NULL for a socket it
 // announces afresh. Every case returns normally: an error here must not kill

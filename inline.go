@@ -6,6 +6,7 @@ import "C"
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -93,10 +94,21 @@ func (e *Easy) SetInlineDebugFunc(f func(t *Transfer, kind DebugKind, data []byt
 // attached); elsewhere, and where TLSStateSupported reports false, it
 // returns a TLSState whose OK method reports false.
 func (t *Transfer) TLSState() TLSState {
-	if !t.inline.Load() {
+	if !t.inCallback(&t.s.inline) {
 		return TLSState{}
 	}
 	return captureTLS(t.e)
+}
+
+// inCallback reports whether t's transfer, not a later one of its Easy, is
+// inside the callback that flag marks.
+func (t *Transfer) inCallback(flag *atomic.Bool) bool {
+	if !flag.Load() {
+		return false
+	}
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	return t.s.gen == t.gen
 }
 
 // AddRequestHeader adds a header line ("Name: value", or "Name:" to remove
@@ -108,7 +120,7 @@ func (t *Transfer) TLSState() TLSState {
 // error and adds nothing. The line stays in the handle's header list until
 // the list is set again or the handle Reset.
 func (t *Transfer) AddRequestHeader(line string) error {
-	if !t.inPrereq.Load() {
+	if !t.inCallback(&t.s.inPrereq) {
 		return errors.New("curlpoll: Transfer.AddRequestHeader outside the transfer's pre-request function")
 	}
 	if err := checkCString(line); err != nil {
@@ -134,7 +146,7 @@ func (t *Transfer) AddRequestHeader(line string) error {
 
 // inlineCall marks t as inside an inline callback while f runs, for
 // TLSState. Driver only.
-func (t *Transfer) inlineCall(f func()) {
+func (t *xfer) inlineCall(f func()) {
 	t.inline.Store(true)
 	defer t.inline.Store(false)
 	f()

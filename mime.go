@@ -338,13 +338,13 @@ func goMIMESeek(h C.uintptr_t, offset C.curl_off_t, origin C.int) C.int {
 // onMIMERead is a reader part's read callback: hand libcurl the bytes the
 // part's pump has queued, or pause the transfer until it has some. The
 // first call starts the pump.
-func (t *Transfer) onMIMERead(f *mimeFeed, p []byte) C.size_t {
+func (t *xfer) onMIMERead(f *mimeFeed, p []byte) C.size_t {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !f.started {
 		f.started = true
 		f.used.Store(true)
-		go f.pump(t)
+		go f.pump(t, t.m, t.gen, t.doneChanLocked())
 	}
 	switch {
 	case f.q.Len() > 0:
@@ -365,22 +365,22 @@ func (t *Transfer) onMIMERead(f *mimeFeed, p []byte) C.size_t {
 // pump reads the part's reader on its own goroutine, as Transfer.pump reads
 // a request body, and wakes the transfer when libcurl paused it for want of
 // data. It stops at the reader's end or error, or when the transfer ends.
-func (f *mimeFeed) pump(t *Transfer) {
+func (f *mimeFeed) pump(t *xfer, m *Multi, gen uint64, done chan struct{}) {
 	bp := pumpBufs.Get().(*[sendChunk]byte)
 	defer pumpBufs.Put(bp)
 	buf := bp[:]
 	var total int64
 	for {
 		t.mu.Lock()
-		for f.q.Len() >= sendHighWater && !t.done {
+		for f.q.Len() >= sendHighWater && !t.done && t.gen == gen {
 			t.mu.Unlock()
 			select {
 			case <-f.space:
-			case <-t.doneCh:
+			case <-done:
 			}
 			t.mu.Lock()
 		}
-		stop := t.done
+		stop := t.done || t.gen != gen
 		t.mu.Unlock()
 		if stop {
 			return
@@ -394,7 +394,7 @@ func (f *mimeFeed) pump(t *Transfer) {
 		}
 
 		t.mu.Lock()
-		if t.done {
+		if t.done || t.gen != gen {
 			t.mu.Unlock()
 			return
 		}
@@ -409,7 +409,7 @@ func (f *mimeFeed) pump(t *Transfer) {
 		t.sendQueued = t.sendQueued || resume
 		t.mu.Unlock()
 		if resume {
-			t.m.post(work{op: opResumeSend, t: t})
+			m.post(work{op: opResumeSend, t: t, tgen: gen})
 		}
 		if err != nil {
 			if err != io.EOF {
@@ -417,7 +417,7 @@ func (f *mimeFeed) pump(t *Transfer) {
 				// for libcurl to ask for data again: libcurl 8.14 does not
 				// always call a paused MIME part's read function again when
 				// it is resumed (the transfer then waited to its deadline).
-				t.abort(&Error{Code: ErrAbortedByCallback, Err: err})
+				t.abort(gen, &Error{Code: ErrAbortedByCallback, Err: err})
 			}
 			return
 		}

@@ -147,7 +147,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 	}
 	if (!hdr_add(s, p, n))
 		return hdr_flush(s, p, n) ? n : 0;
-	if (blank(p, n)) {
+	if (blank(p, n) && !s->defer_hdr) {
 		int ok = hdr_flush(s, NULL, 0);
 		// A transfer held open for long (a stream, a slow body) should
 		// not keep the buffer: most blocks come once per transfer, and
@@ -160,13 +160,20 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 	return n;
 }
 
-// write_cb passes header lines still collected (those of a protocol whose
-// header block has no blank line at its end) to Go before the body.
+// write_cb passes header lines still collected (a deferred header block,
+// or those of a protocol whose header block has no blank line at its end)
+// to Go with the body's bytes, in one call.
 static size_t write_cb(char *p, size_t size, size_t n, void *data) {
 	struct curlpoll_easy *s = data;
-	if (s->len > 0 && !hdr_flush(s, NULL, 0))
-		return 0;
-	return goWrite(s->handle, p, size * n);
+	size_t len = s->len, ret;
+	if (len == 0)
+		return goWrite(s->handle, NULL, 0, p, size * n);
+	s->len = 0;
+	ret = goWrite(s->handle, s->hdr, len, p, size * n);
+	free(s->hdr); // see header_cb
+	s->hdr = NULL;
+	s->cap = 0;
+	return ret;
 }
 
 static size_t read_cb(char *p, size_t size, size_t n, void *data) {
@@ -242,13 +249,22 @@ CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
 	return rc;
 }
 
-// socket_cb passes libcurl's interest in a socket to the Multi's event set.
-// socketp is unused: curlpoll never sets it (curl_multi_assign), so that
-// every announcement is an epoll_ctl (see fdwatch.go).
+// socket_cb records libcurl's interest in a socket for the driver, which
+// takes the records in, in order, after the libcurl call that made them
+// (Multi.applySockets), or before an open- or close-socket callback's own
+// work: a keep-alive request makes two (IN, then REMOVE), and crossing into
+// Go for each cost more than the work. socketp is unused: curlpoll never
+// sets it (curl_multi_assign), so that every announcement is an epoll_ctl
+// (see fdwatch.go).
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socketp) {
+	struct curlpoll_multi *m = data;
 	(void)e;
 	(void)socketp;
-	goSocket((uintptr_t)data, s, what);
+	if (m->nsock == CURLPOLL_SOCKEVS)
+		goSockets(m->handle); // takes them in and empties the record
+	m->sockevs[m->nsock].fd = s;
+	m->sockevs[m->nsock].what = what;
+	m->nsock++;
 	return 0; // -1 would mark the whole multi handle dead
 }
 
@@ -315,7 +331,8 @@ CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {
 	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)h);
+	s->handle = h;
+	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)s);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
 	if (rc == CURLM_OK) rc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)s);
 	return rc;
@@ -383,10 +400,19 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
 	}
 }
 
-int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out) {
+CURLMcode curlpoll_add(CURLM *m, CURL *e, CURLSH *share, struct curlpoll_multi *s) {
+	s->add_shared = share != NULL && curl_easy_setopt(e, CURLOPT_SHARE, share) == CURLE_OK;
+	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &s->add_errno) != CURLE_OK)
+		s->add_errno = 0;
+	return curl_multi_add_handle(m, e);
+}
+
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare) {
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, out);
 	curl_multi_remove_handle(m, e);
+	if (unshare)
+		curl_easy_setopt(e, CURLOPT_SHARE, NULL);
 	s->lines = NULL;
 	if (s->reuse_guard != NULL) {
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);

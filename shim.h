@@ -68,6 +68,11 @@ struct curlpoll_easy {
 	// CURLOPT_FORBID_REUSE until its first header line (Multi.guardReuse):
 	// header_cb turns the option off then, curlpoll_done at the latest.
 	CURL *reuse_guard;
+	// defer_hdr keeps a complete header block in hdr until the body's
+	// first bytes (or the transfer's end) instead of passing it to Go at
+	// its blank line: set by the driver for transfers no one waits on for
+	// their header block (Multi.Do), it saves a crossing into Go.
+	int defer_hdr;
 };
 
 #define CURLPOLL_HDR_MAX (16 * 1024)
@@ -121,8 +126,25 @@ struct curlpoll_msg {
 // curlpoll_multi is the C side of a Multi: what its timer callback and its
 // transfers' header callbacks record without calling into Go, for the
 // Multi's driver to read after each libcurl call. The Multi owns it.
+// CURLPOLL_SOCKEVS bounds the socket callbacks recorded in C before the
+// driver takes them in; a callback that finds the record full crosses into
+// Go to hand them over first.
+#define CURLPOLL_SOCKEVS 64
+
+// curlpoll_sockev is one socket callback: libcurl's interest what
+// (CURL_POLL_*) in socket fd.
+struct curlpoll_sockev {
+	int fd;
+	int what;
+};
+
 struct curlpoll_multi {
+	uintptr_t handle;          // the Multi's cgo.Handle (goSockets)
+	int nsock;                 // socket callbacks recorded in sockevs, not yet taken in by Go
+	struct curlpoll_sockev sockevs[CURLPOLL_SOCKEVS];
 	uint64_t header_lines;     // lines the header callbacks collected (the spin guard's progress)
+	long add_errno;            // curlpoll_add's results: CURLINFO_OS_ERRNO before the add,
+	int add_shared;            // and whether it set the share
 	long timeout_ms;           // the timer callback's last timeout
 	int timer_set;             // a timer callback came since the driver last looked
 	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
@@ -130,8 +152,8 @@ struct curlpoll_multi {
 	struct curlpoll_msg msgs[CURLPOLL_MSGS]; // curlpoll_info_read's results
 };
 
-// curlpoll_multi_setup installs the socket callback with data h and the
-// timer callback with data s.
+// curlpoll_multi_setup installs the socket and timer callbacks, both with
+// data s, and keeps the Multi's handle h in s.
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s);
 
 // curlpoll_info_read copies up to CURLPOLL_MSGS CURLMSG_DONE messages
@@ -144,9 +166,16 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 
 // curlpoll_done ends e's transfer on m: it passes the header lines still
 // collected in s to Go (a trailer block need not end with a blank line),
-// fills out (curlpoll_info) and removes e from m (curl_multi_remove_handle).
-// It returns 0 if Go refused the lines.
-int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out);
+// fills out (curlpoll_info), removes e from m (curl_multi_remove_handle)
+// and, if unshare is set, takes its share off (CURLOPT_SHARE NULL). It
+// returns 0 if Go refused the lines.
+int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare);
+
+// curlpoll_add adds e to m (curl_multi_add_handle), first setting share on
+// it (CURLOPT_SHARE) unless share is NULL, and reading its
+// CURLINFO_OS_ERRNO: in s->add_shared whether the share was set, in
+// s->add_errno the errno (0 if unknown).
+CURLMcode curlpoll_add(CURLM *m, CURL *e, CURLSH *share, struct curlpoll_multi *s);
 
 // curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
 CURLMcode curlpoll_run_all(CURLM *m, int *running);

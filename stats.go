@@ -36,6 +36,7 @@ type Stats struct {
 	Rebuilds    int // times the event set was rebuilt to shed such registrations
 	Turns       int // driver turns
 	Parks       int // times the driver parked on the poller
+	Exits       int // times the driver goroutine ended because the Multi was idle
 }
 
 // Stats returns the driver's counters, or ErrClosed once the Multi is
@@ -52,7 +53,7 @@ func (m *Multi) Stats() (Stats, error) {
 			ActionTimeout: c.actionTimeout, ActionSocket: c.actionSocket,
 			CloseCallbacks: c.closed, RecvPauses: c.recvPauses, Callbacks: c.callbacks,
 			EpollCtl: c.ctl, WatchErrors: c.watchErrors, Unwanted: c.unwanted, Stale: c.stale,
-			Rebuilds: c.rebuilds, Turns: c.turns, Parks: c.parks,
+			Rebuilds: c.rebuilds, Turns: c.turns, Parks: c.parks, Exits: c.exits,
 		}
 		for i := range m.socks {
 			if m.socks[i].in {

@@ -37,7 +37,43 @@ const (
 //
 // Read, WriteTo and Header are for one consumer goroutine; Done, Err and
 // Close may be called from any goroutine.
+//
+// A Transfer is a small handle on state that its Easy keeps from one
+// transfer to the next (buffers, channels). Once Close has returned, the
+// handle is stale: Read, WriteTo and Header return an error wrapping
+// ErrClosed, while Err, Done, Info and Trailer keep reporting this
+// transfer's end. A stale handle never reads, stops or resumes a later
+// transfer of the same Easy.
 type Transfer struct {
+	s   *xfer  // the Easy's transfer state
+	gen uint64 // s.gen while this transfer is s's
+	e   *Easy
+	id  uint64
+
+	hdrReady chan struct{} // closed when the header block is complete; nil for Do's
+	doneCh   chan struct{} // closed when the transfer is over; nil for Do's
+
+	err     error    // guarded by s.mu: the transfer's error, set as it ends (and by Close)
+	trailer []string // guarded by s.mu: the trailer lines, kept by Close
+
+	cinfo    C.struct_curlpoll_info // read from libcurl as the transfer ends; final once it is over
+	infoOnce sync.Once              // converts cinfo into info, when asked for
+	info     TransferInfo
+
+	closeMu  sync.Mutex
+	released bool // guarded by closeMu: Close has released the Easy
+}
+
+// errStale is what a Transfer's Read, WriteTo and Header return after its
+// Close.
+var errStale = fmt.Errorf("curlpoll: transfer: %w", ErrClosed)
+
+// xfer is the state of the transfer running on an Easy, kept by the Easy
+// and reused by its next transfer: a Do allocates none of it. gen numbers
+// the transfers; each Transfer handle carries the gen it was made for, and
+// every consumer operation checks it under mu, so that a stale handle
+// cannot act on a later transfer. Messages to the driver carry the gen too.
+type xfer struct {
 	m       *Multi
 	e       *Easy
 	id      uint64
@@ -47,6 +83,9 @@ type Transfer struct {
 	// mu guards the fields up to the channels: the driver's callbacks write
 	// them and the consumer and upload goroutines read them.
 	mu            sync.Mutex
+	gen           uint64    // the current transfer's number on this Easy (begin)
+	pub           *Transfer // the current transfer's handle: Start's, or &doPub
+	closed        bool      // the current transfer's Close has released the Easy
 	recv          byteQueue // body bytes received, not yet read
 	recvPaused    bool      // the write callback paused the transfer
 	unpauseQueued bool      // a resume of receiving is on its way to the driver
@@ -58,11 +97,13 @@ type Transfer struct {
 	send          byteQueue // request body bytes read, not yet sent
 	sendEOF       bool
 	sendErr       error
-	sendPaused    bool // the read callback paused the transfer
-	sendQueued    bool // a resume of sending is on its way to the driver
-	sendGen       int  // bumped when libcurl rewinds the body; stale pumps stop
+	sendPaused    bool   // the read callback paused the transfer
+	sendQueued    bool   // a resume of sending is on its way to the driver
+	sendGen       uint64 // bumped by every transfer and when libcurl rewinds the body; stale pumps stop
 	done          bool
 	err           error
+	hdrReady      chan struct{} // the handle's, or nil (Do)
+	doneCh        chan struct{} // the handle's, or made when first waited on (doneChanLocked)
 
 	progress     Progress      // guarded by mu: the latest counts for the progress function
 	progressNew  bool          // progress holds counts not yet passed on
@@ -73,40 +114,114 @@ type Transfer struct {
 	hookErr      error         // the error of the header or progress function
 	hookRunning  bool          // a runHooks goroutine is at work
 
-	wake     chan struct{}  // cap 1: something for the consumer (data, end)
-	hooks    sync.WaitGroup // runHooks goroutines
-	space    chan struct{}  // cap 1: room for the upload pump
-	hdrReady chan struct{}  // closed when the header block is complete
-	doneCh   chan struct{}  // closed when the transfer is over
+	wake  chan struct{}  // cap 1: something for the consumer (data, end)
+	hooks sync.WaitGroup // runHooks goroutines
+	space chan struct{}  // cap 1: room for the upload pump
 
-	// Driver-only state.
-	active       bool                   // added to the multi handle, not yet removed
-	wakeQueued   bool                   // in m.toWake
-	inline       atomic.Bool            // inside an inline callback (inline.go); atomic, as a misplaced TLSState may ask from anywhere
-	inPrereq     atomic.Bool            // inside the pre-request function (AddRequestHeader); atomic, likewise
-	cause        error                  // the Go error that made a callback abort the transfer
-	lastProgress time.Time              // when progress was last passed on (SetProgressInterval)
-	cinfo        C.struct_curlpoll_info // read from libcurl as the transfer ends; final once doneCh is closed
-	infoOnce     sync.Once              // converts cinfo into info, when asked for
-	info         TransferInfo
+	// Driver-only state, reset by Multi.add.
+	active       bool   // added to the multi handle, not yet removed
+	runGen       uint64 // the gen of the transfer the driver runs (add)
+	wakeQueued   bool   // in m.toWake, at wakeAt
+	wakeAt       int
+	inline       atomic.Bool // inside an inline callback (inline.go); atomic, as a misplaced TLSState may ask from anywhere
+	inPrereq     atomic.Bool // inside the pre-request function (AddRequestHeader); atomic, likewise
+	cause        error      // the Go error that made a callback abort the transfer
+	lastProgress time.Time  // when progress was last passed on (SetProgressInterval)
 	errnoBase    C.long     // CURLINFO_OS_ERRNO as the transfer started (errno.go)
 	movedAt      time.Time  // when a callback last moved it (the stall rescue)
 	linesSeen    C.uint64_t // its header lines counted in C, when the stall rescue last looked
 
-	spare    []byte // the consumer's second buffer for WriteTo
-	released bool   // Close has released the Easy (consumer side)
-	closeMu  sync.Mutex
+	spare []byte // the consumer's second buffer for WriteTo
+
+	doPub Transfer // Do's handle, reused: Do never hands it out
 }
 
-func newTransfer(m *Multi, e *Easy, ctx context.Context) *Transfer {
-	t := &Transfer{
-		m: m, e: e, ctx: ctx, id: transferIDs.Add(1),
-		wake:     make(chan struct{}, 1),
-		space:    make(chan struct{}, 1),
-		hdrReady: make(chan struct{}),
-		doneCh:   make(chan struct{}),
+// newXfer makes an Easy's transfer state, once.
+func newXfer(e *Easy) *xfer {
+	return &xfer{
+		e:     e,
+		wake:  make(chan struct{}, 1),
+		space: make(chan struct{}, 1),
 	}
+}
+
+// begin readies s for a new transfer on m and returns its handle: a new
+// one for Start (public), with the channels Done and the Transport read,
+// or the reused doPub for Do. The caller holds the Easy (acquire), so
+// the previous transfer's Close has returned.
+func (s *xfer) begin(m *Multi, ctx context.Context, public bool) *Transfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.sendGen++
+	s.m, s.ctx, s.stopCtx = m, ctx, nil
+	s.id = transferIDs.Add(1)
+	s.closed = false
+	s.recv.Reset()
+	s.recvPaused, s.unpauseQueued = false, false
+	s.status = 0
+	s.hdrBlock = s.hdrBlock[:0]
+	s.hdrLines, s.hdrDone, s.trailer = nil, false, nil // handed out: not reused
+	s.send.Reset()
+	s.sendEOF, s.sendErr, s.sendPaused, s.sendQueued = false, nil, false, false
+	s.done, s.err = false, nil
+	s.progress, s.progressNew, s.progressHeld = Progress{}, false, false
+	s.hookLines, s.hookDebug, s.debugDropped = nil, nil, 0
+	s.hookErr, s.hookRunning = nil, false
+	// A wake-up or room left over from the previous transfer would only
+	// make a waiter look once more; drop them anyway.
+	select {
+	case <-s.wake:
+	default:
+	}
+	select {
+	case <-s.space:
+	default:
+	}
+	var t *Transfer
+	if public {
+		t = &Transfer{hdrReady: make(chan struct{}), doneCh: make(chan struct{})}
+	} else {
+		s.doPub = Transfer{}
+		t = &s.doPub
+	}
+	t.s, t.gen, t.e, t.id = s, s.gen, s.e, s.id
+	s.pub, s.hdrReady, s.doneCh = t, t.hdrReady, t.doneCh
 	return t
+}
+
+// current reports whether transfer gen runs on the driver that calls it.
+// The check holds mu: a message may outlive its transfer, whose Easy may
+// then begin the next one (begin takes mu), on another Multi whose driver
+// writes active and runGen.
+func (s *xfer) current(gen uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen == gen && s.active && s.runGen == gen
+}
+
+// staleLocked reports whether the handle of transfer gen is stale: its
+// Close has returned, or a later transfer runs. s.mu is held.
+func (s *xfer) staleLocked(gen uint64) bool { return s.gen != gen || s.closed }
+
+// stale unlocks mu for a consumer that found its handle stale. A stale
+// consumer may have taken a wake-up meant for the next transfer's: it
+// passes one on (a spurious one only makes a waiter look again).
+func (s *xfer) stale() {
+	s.mu.Unlock()
+	s.notify()
+}
+
+// doneChanLocked returns the channel closed at the transfer's end, making
+// it if Start did not (Do's transfers make it only if something waits).
+func (s *xfer) doneChanLocked() chan struct{} {
+	if s.doneCh == nil {
+		s.doneCh = make(chan struct{})
+		if s.done {
+			close(s.doneCh)
+		}
+	}
+	return s.doneCh
 }
 
 func signal(c chan struct{}) {
@@ -126,8 +241,8 @@ func (t *Transfer) Done() <-chan struct{} { return t.doneCh }
 // Err returns the transfer's error once it is over (nil for success), and
 // nil before.
 func (t *Transfer) Err() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
 	return t.err
 }
 
@@ -138,76 +253,95 @@ func (t *Transfer) Err() error {
 // ends before a header block arrives it returns the transfer's error, or no
 // lines for protocols without headers.
 func (t *Transfer) Header() ([]string, error) {
+	s := t.s
 	for {
-		t.mu.Lock()
-		if t.hdrDone || t.done {
-			if t.hdrDone && t.hdrLines == nil && len(t.hdrBlock) > 0 {
+		s.mu.Lock()
+		if s.staleLocked(t.gen) {
+			s.stale()
+			return nil, errStale
+		}
+		if s.hdrDone || s.done {
+			if s.hdrDone && s.hdrLines == nil && len(s.hdrBlock) > 0 {
 				// Split once, when asked for: Multi.Do never asks.
-				t.hdrLines = strings.Split(string(t.hdrBlock[:len(t.hdrBlock)-1]), "\n")
+				s.hdrLines = strings.Split(string(s.hdrBlock[:len(s.hdrBlock)-1]), "\n")
 			}
-			hdr, err, ok := t.hdrLines, t.err, t.hdrDone
-			t.unlockStopAwaiting()
+			hdr, err, ok := s.hdrLines, s.err, s.hdrDone
+			s.mu.Unlock()
 			if !ok {
 				return nil, err
 			}
 			return hdr, nil
 		}
-		t.mu.Unlock()
-		t.await()
+		s.mu.Unlock()
+		s.await()
 	}
 }
 
 // Trailer returns the trailer lines that followed the body; complete once
 // Read has returned io.EOF.
 func (t *Transfer) Trailer() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.trailer
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.staleLocked(t.gen) {
+		return t.trailer // kept by Close
+	}
+	return s.trailer
 }
 
 // Read reads the response body. At its end it returns io.EOF if the
 // transfer succeeded, or the transfer's error.
 func (t *Transfer) Read(p []byte) (int, error) {
+	s := t.s
 	for {
-		t.mu.Lock()
-		if t.recv.Len() > 0 {
-			n := t.recv.Read(p)
-			resume := t.resumeLocked()
-			t.unlockStopAwaiting()
+		s.mu.Lock()
+		if s.staleLocked(t.gen) {
+			s.stale()
+			return 0, errStale
+		}
+		if s.recv.Len() > 0 {
+			n := s.recv.Read(p)
+			resume, m := s.resumeLocked(), s.m
+			s.mu.Unlock()
 			if resume {
-				t.m.post(work{op: opResumeRecv, t: t})
+				m.post(work{op: opResumeRecv, t: s, tgen: t.gen})
 			}
 			return n, nil
 		}
-		if t.done {
-			err := t.err
-			t.unlockStopAwaiting()
+		if s.done {
+			err := s.err
+			s.mu.Unlock()
 			if err == nil {
 				err = io.EOF
 			}
 			return 0, err
 		}
-		t.mu.Unlock()
-		t.await()
+		s.mu.Unlock()
+		s.await()
 	}
 }
 
 // WriteTo writes the response body to w until it ends, and returns the
 // transfer's error, or w's. It saves a copy over Read, and io.Copy uses it.
 func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
+	s := t.s
 	var total int64
 	for {
-		t.mu.Lock()
-		if t.recv.Len() > 0 {
-			data := t.recv.Swap(t.spare)
-			resume := t.resumeLocked()
-			t.unlockStopAwaiting()
+		s.mu.Lock()
+		if s.staleLocked(t.gen) {
+			s.stale()
+			return total, errStale
+		}
+		if s.recv.Len() > 0 {
+			data := s.recv.Swap(s.spare)
+			resume, m := s.resumeLocked(), s.m
+			s.mu.Unlock()
 			if resume {
-				t.m.post(work{op: opResumeRecv, t: t})
+				m.post(work{op: opResumeRecv, t: s, tgen: t.gen})
 			}
 			n, err := w.Write(data)
 			total += int64(n)
-			t.spare = data
+			s.spare = data
 			if err == nil && n < len(data) {
 				err = io.ErrShortWrite
 			}
@@ -216,32 +350,29 @@ func (t *Transfer) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
-		if t.done {
-			err := t.err
-			t.unlockStopAwaiting()
+		if s.done {
+			err := s.err
+			s.mu.Unlock()
 			return total, err
 		}
-		t.mu.Unlock()
-		t.await()
+		s.mu.Unlock()
+		s.await()
 	}
 }
 
 // await blocks until the driver has news for the consumer: data, the
 // header block, the end. The consumer never calls libcurl; the driver wakes
 // it once per turn that brought news (wakeLater).
-func (t *Transfer) await() { <-t.wake }
-
-// unlockStopAwaiting unlocks mu; the consumer is done waiting.
-func (t *Transfer) unlockStopAwaiting() { t.mu.Unlock() }
+func (s *xfer) await() { <-s.wake }
 
 // notify wakes the consumer.
-func (t *Transfer) notify() { signal(t.wake) }
+func (s *xfer) notify() { signal(s.wake) }
 
 // resumeLocked reports whether the consumer should ask the driver to resume
 // a paused download, and notes that it will.
-func (t *Transfer) resumeLocked() bool {
-	if t.recvPaused && !t.unpauseQueued && t.recv.Len() <= recvLowWater {
-		t.unpauseQueued = true
+func (s *xfer) resumeLocked() bool {
+	if s.recvPaused && !s.unpauseQueued && s.recv.Len() <= recvLowWater {
+		s.unpauseQueued = true
 		return true
 	}
 	return false
@@ -252,38 +383,64 @@ func (t *Transfer) resumeLocked() bool {
 // until libcurl has let go of it, and releases the Easy for reuse. It
 // returns nil; calling it again does nothing.
 func (t *Transfer) Close() error {
-	t.mu.Lock()
-	t.unlockStopAwaiting()
-	t.abort(ErrAborted)
-	<-t.doneCh
-	t.hooks.Wait() // no hook work is queued after the end
-	t.mu.Lock()
-	if t.err == nil {
-		t.err = t.hookErr // the header or progress function failed after the end
-	}
-	t.mu.Unlock()
 	t.closeMu.Lock()
 	defer t.closeMu.Unlock()
-	if !t.released {
-		t.released = true
-		// The consumer reads the queue only under mu, and finds it empty
-		// from now on; the storage can serve another transfer.
-		t.mu.Lock()
-		b := t.recv.b
-		t.recv.b = nil
-		t.mu.Unlock()
-		releaseBulk(b)
-		t.e.release()
+	if t.released {
+		return nil
 	}
+	s := t.s
+	t.abort(ErrAborted)
+	s.mu.Lock()
+	if !s.done {
+		done := s.doneChanLocked()
+		s.mu.Unlock()
+		<-done
+	} else {
+		s.mu.Unlock()
+	}
+	s.hooks.Wait() // no hook work is queued after the end
+	s.mu.Lock()
+	if t.err == nil {
+		t.err = s.hookErr // the header or progress function failed after the end
+		s.err = t.err
+	}
+	// The consumer reads the queue only under mu, and finds the handle
+	// stale from now on; bulk storage can serve another transfer, and a
+	// small one the Easy's next.
+	b := s.recv.b
+	if cap(b) == queueBulk {
+		s.recv.b = nil
+	}
+	s.recv.Reset()
+	t.trailer = s.trailer
+	s.closed = true
+	s.mu.Unlock()
+	if cap(b) == queueBulk {
+		releaseBulk(b)
+	}
+	t.released = true
+	t.e.release()
 	return nil
+}
+
+// abort asks the driver to stop the transfer with err, unless it is over
+// or the handle is stale.
+func (t *Transfer) abort(err error) { t.s.abort(t.gen, err) }
+
+// finalInfo returns the transfer's info once it is over (doneCh closed),
+// converted from what libcurl reported the first time it is asked for:
+// most transfers are never asked.
+func (t *Transfer) finalInfo() TransferInfo {
+	t.infoOnce.Do(func() { t.info, _ = transferInfo(&t.cinfo) })
+	return t.info
 }
 
 // releaseSpare returns WriteTo's second buffer once the consumer is done
 // with the transfer; Do calls it after Close. Other consumers may still be
 // in WriteTo when Close is called, so only Do can.
-func (t *Transfer) releaseSpare() {
-	releaseBulk(t.spare)
-	t.spare = nil
+func (s *xfer) releaseSpare() {
+	releaseBulk(s.spare)
+	s.spare = nil
 }
 
 // queueHooksLocked hands work to the debug, header and progress functions:
@@ -291,7 +448,7 @@ func (t *Transfer) releaseSpare() {
 // The caller holds t.mu and has queued the work, on the driver or, for
 // held-back progress, before the transfer is over (Close waits for the
 // hooks only once it is).
-func (t *Transfer) queueHooksLocked() {
+func (t *xfer) queueHooksLocked() {
 	if !t.hookRunning && t.hookErr == nil {
 		t.hookRunning = true
 		t.hooks.Add(1)
@@ -307,7 +464,7 @@ func (t *Transfer) queueHooksLocked() {
 // and then ends, so an idle transfer has no goroutine. An error, or a
 // panic, aborts the transfer, and becomes its error even after its end
 // (Close waits for runHooks, then reads hookErr).
-func (t *Transfer) runHooks() {
+func (t *xfer) runHooks() {
 	defer t.hooks.Done()
 	for {
 		t.mu.Lock()
@@ -329,15 +486,16 @@ func (t *Transfer) runHooks() {
 			t.mu.Lock()
 			t.hookErr = err
 			t.hookLines, t.hookRunning = nil, false
+			gen := t.gen
 			t.mu.Unlock()
-			t.abort(err)
+			t.abort(gen, err)
 			return
 		}
 	}
 }
 
 // callHooks makes one batch of hook calls, turning a panic into an error.
-func (t *Transfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pending bool) (err error) {
+func (t *xfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pending bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r, Stack: debug.Stack()}
@@ -345,7 +503,7 @@ func (t *Transfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pen
 	}()
 	e := t.e
 	for _, r := range recs {
-		e.debugUser(t, r.kind, r.data)
+		e.debugUser(t.pub, r.kind, r.data)
 	}
 	for _, l := range lines {
 		if err := e.headerFunc(l); err != nil {
@@ -359,12 +517,12 @@ func (t *Transfer) callHooks(lines [][]byte, recs []debugRecord, p Progress, pen
 }
 
 // releaseProgress passes on the counts that the progress interval held
-// back, at the end of the interval, unless the transfer is over or a later
+// back, at the end of the interval, unless transfer gen is over or a later
 // call passed them on already.
-func (t *Transfer) releaseProgress() {
+func (t *xfer) releaseProgress(gen uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.progressHeld && !t.done {
+	if t.progressHeld && !t.done && t.gen == gen {
 		t.progressHeld = false
 		t.progressNew = true
 		t.queueHooksLocked()
@@ -375,58 +533,66 @@ func (t *Transfer) releaseProgress() {
 // and Do return), unless it is over already; it returns at once, and the
 // transfer ends on the Multi's driver soon after, as with Close. A nil cause
 // is ErrAborted. It is the transfer's own "cancel with a cause": the
-// context's cancellation ends it with the context's error instead.
+// context's cancellation ends it with the context's error instead. On a
+// stale Transfer (Close has returned) it does nothing.
 func (t *Transfer) Abort(cause error) {
 	if cause == nil {
 		cause = ErrAborted
 	}
-	t.abort(cause)
+	t.s.abort(t.gen, cause)
 }
 
 // HeaderReady returns a channel closed when the response's final header
 // block is complete (Header then returns without waiting), or when the
-// transfer has ended without one.
+// transfer has ended without one. It is for a transfer started by
+// Multi.Start: the handle that inline callbacks get during Multi.Do has
+// none (nil).
 func (t *Transfer) HeaderReady() <-chan struct{} { return t.hdrReady }
 
-// abort asks the driver to stop the transfer with err, unless it is over.
-func (t *Transfer) abort(err error) {
+// abort asks the driver to stop transfer gen with err, unless it is over
+// (or a later one runs).
+func (t *xfer) abort(gen uint64, err error) {
 	t.mu.Lock()
-	done := t.done
+	over := t.done || t.gen != gen
+	m, id := t.m, t.id
 	t.mu.Unlock()
-	if !done {
-		t.m.post(work{op: opCancel, t: t, err: err})
+	if !over {
+		m.post(work{op: opCancel, t: t, err: err, tgen: gen, id: id})
 	}
 }
 
 // finish records the end of the transfer and wakes everyone waiting on it.
-// Driver only, once.
-func (t *Transfer) finish(err error) {
+// Driver only, once; the driver's last touch of t.
+func (t *xfer) finish(err error) {
 	t.active = false
+	if t.wakeQueued {
+		// finish wakes the consumer itself, which may then start the
+		// Easy's next transfer, on another Multi too: this driver must not
+		// touch t after that.
+		t.wakeQueued = false
+		t.m.toWake[t.wakeAt] = nil
+	}
 	if t.stopCtx != nil {
 		t.stopCtx()
 	}
 	t.mu.Lock()
 	t.done = true
 	t.err = err
+	t.pub.err = err
+	done := t.doneCh
 	t.mu.Unlock()
-	close(t.doneCh)
+	if done != nil {
+		close(done)
+	}
 	t.notify()
 	signal(t.space)
-}
-
-// finalInfo returns the transfer's info once it is over (doneCh closed),
-// converted from what libcurl reported the first time it is asked for:
-// most transfers are never asked.
-func (t *Transfer) finalInfo() TransferInfo {
-	t.infoOnce.Do(func() { t.info, _ = transferInfo(&t.cinfo) })
-	return t.info
 }
 
 // resultError turns a finished transfer's CURLcode into its error, with
 // the error buffer's text and the errno (CURLINFO_OS_ERRNO), read on the
 // driver as it ended: once the transfer is over the handle may be reset or
 // reused before anyone looks.
-func (t *Transfer) resultError(rc C.CURLcode, detail string, errno C.long) error {
+func (t *xfer) resultError(rc C.CURLcode, detail string, errno C.long) error {
 	if rc == C.CURLE_OK && t.cause == nil {
 		return nil
 	}
@@ -438,7 +604,7 @@ func (t *Transfer) resultError(rc C.CURLcode, detail string, errno C.long) error
 }
 
 // onBody is the write callback's work: queue p, or pause.
-func (t *Transfer) onBody(p []byte) C.size_t {
+func (t *xfer) onBody(p []byte) C.size_t {
 	t.mu.Lock()
 	if t.recv.Len() >= recvHighWater {
 		t.recvPaused = true
@@ -456,7 +622,7 @@ func (t *Transfer) onBody(p []byte) C.size_t {
 
 // moved notes that a callback moved t: for the spin guard (the Multi's
 // progress) and the stall rescue (t's own). Driver only.
-func (t *Transfer) moved() {
+func (t *xfer) moved() {
 	t.m.progress++
 	t.movedAt = t.m.turnTime
 }
@@ -465,24 +631,27 @@ func (t *Transfer) moved() {
 // completions are handled (Multi.finishTurn): libcurl delivers a body in
 // many chunks per call, and a small body with the transfer's end, so one
 // wake-up per turn instead of one per chunk saves goroutine switches.
-func (t *Transfer) wakeLater() {
+func (t *xfer) wakeLater() {
 	if !t.wakeQueued {
 		t.wakeQueued = true
+		t.wakeAt = len(t.m.toWake)
 		t.m.toWake = append(t.m.toWake, t)
 	}
 }
 
-func (t *Transfer) headerDoneLocked() {
+func (t *xfer) headerDoneLocked() {
 	if !t.hdrDone {
 		t.hdrDone = true
-		close(t.hdrReady)
+		if t.hdrReady != nil {
+			close(t.hdrReady)
+		}
 	}
 }
 
 // onHeader is the header callback's work: collect the header block as
 // bytes (split into lines only if Header is called), find where the final
 // one ends, and keep trailers.
-func (t *Transfer) onHeader(raw []byte) {
+func (t *xfer) onHeader(raw []byte) {
 	t.moved()
 	line := raw
 	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
@@ -568,7 +737,7 @@ func isRedirect(code int) bool {
 
 // onRead is the read callback's work: hand libcurl queued request body
 // bytes, or pause until the pump has some.
-func (t *Transfer) onRead(p []byte) C.size_t {
+func (t *xfer) onRead(p []byte) C.size_t {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
@@ -590,7 +759,7 @@ func (t *Transfer) onRead(p []byte) C.size_t {
 // onSeek is the seek callback's work: libcurl must send the body again
 // from offset. A new pump gets a new reader from the Easy's rewind function
 // and feeds it; the old one stops at its next step.
-func (t *Transfer) onSeek(offset int64) C.int {
+func (t *xfer) onSeek(offset int64) C.int {
 	if t.e.rewind == nil {
 		return C.CURL_SEEKFUNC_CANTSEEK
 	}
@@ -616,19 +785,24 @@ var pumpBufs = sync.Pool{New: func() any { return new([sendChunk]byte) }}
 // paused for want of data. It skips the first skip bytes. It stops at the
 // body's end, at a read error, when the transfer ends, or when a rewind
 // replaced it (gen).
-func (t *Transfer) pump(r io.Reader, gen int, skip int64) {
+func (t *xfer) pump(r io.Reader, gen uint64, skip int64) {
+	t.mu.Lock()
+	m, tgen, done := t.m, t.gen, t.doneChanLocked()
+	t.mu.Unlock()
 	if r == nil { // after a rewind: get the body again first
 		var err error
 		if r, err = t.e.rewind(); err != nil {
 			t.mu.Lock()
-			if !t.done && t.sendGen == gen {
-				t.sendErr = err // the read callback aborts the transfer with it
+			if t.done || t.sendGen != gen {
+				t.mu.Unlock()
+				return
 			}
+			t.sendErr = err // the read callback aborts the transfer with it
 			resume := t.sendPaused && !t.sendQueued
 			t.sendQueued = t.sendQueued || resume
 			t.mu.Unlock()
 			if resume {
-				t.m.post(work{op: opResumeSend, t: t})
+				m.post(work{op: opResumeSend, t: t, tgen: tgen})
 			}
 			return
 		}
@@ -642,7 +816,7 @@ func (t *Transfer) pump(r io.Reader, gen int, skip int64) {
 			t.mu.Unlock()
 			select {
 			case <-t.space:
-			case <-t.doneCh:
+			case <-done:
 			}
 			t.mu.Lock()
 		}
@@ -677,7 +851,7 @@ func (t *Transfer) pump(r io.Reader, gen int, skip int64) {
 		}
 		t.mu.Unlock()
 		if resume {
-			t.m.post(work{op: opResumeSend, t: t})
+			m.post(work{op: opResumeSend, t: t, tgen: tgen})
 		}
 		if err != nil {
 			return
