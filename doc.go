@@ -18,7 +18,10 @@
 // goroutine waiting for its transfer (in Do, Transfer.Read, a curlhttp
 // Transport's RoundTrip) never calls libcurl, and is woken once per driver turn that
 // brought its transfer news. So a Multi is safe for use by many goroutines,
-// and libcurl, which is not thread-safe, sees one caller.
+// and libcurl, which is not thread-safe, sees one caller. The driver starts
+// with the first message and ends once the Multi has been idle for a second
+// (no transfer, no message, no timeout of libcurl's): an unused Multi holds
+// no goroutine, and the next message starts a driver again.
 //
 // libcurl's sockets live in a private epoll set of the Multi, by their own
 // descriptors: no duplicates, no goroutine per socket. Only the set's
@@ -31,10 +34,11 @@
 // finished; turns are bounded, so a busy socket cannot starve the messages.
 //
 // libcurl's callbacks run inside those calls. They only record state and
-// return a code: the socket callback sets a socket's interest in the set,
-// the timer callback records the timeout (in C), the write callback queues
-// the body, the header callback collects the header block (in C, handing it
-// to Go a block at a time). They never call back into the multi interface,
+// return a code: the socket and timer callbacks record libcurl's interest
+// and timeout in C, which the driver takes in after the call; the write
+// callback queues the body; the header callback collects the header block
+// in C, handing it to Go a block at a time (for Do, with the body's first
+// bytes): a small request crosses from C into Go once. They never call back into the multi interface,
 // which libcurl forbids. A panic in callback code is recovered before it
 // could unwind through libcurl's C frames, and fails that transfer with a
 // [*PanicError].
@@ -51,7 +55,10 @@
 // typed setters, each of which names the CURLOPT_* it sets. [Multi.Do] runs
 // a transfer and returns when it is over; [Multi.Start] returns a
 // [*Transfer] whose body is an io.Reader. Reuse an Easy for the next
-// transfer: libcurl keeps caches per handle. Thousands of goroutines may
+// transfer: libcurl keeps caches per handle, and curlpoll its transfer
+// state (buffers, channels), so Do allocates none per request. A Transfer
+// kept after its Close cannot touch the Easy's next transfer: its Read,
+// WriteTo and Header return an error wrapping [ErrClosed]. Thousands of goroutines may
 // call Do at once, each with its own Easy.
 //
 // # Options
