@@ -2,6 +2,7 @@ package curlhttp_test
 
 import (
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func FuzzHeaderLines(f *testing.F) {
 			return
 		}
 		for k, vv := range h {
-			if strings.ContainsAny(k, "\r\n\x00 ") || k == "" {
+			if strings.ContainsAny(k, "\r\n\x00 ") || k == "" || textproto.CanonicalMIMEHeaderKey(k) != k {
 				t.Fatalf("key %q", k)
 			}
 			for _, v := range vv {

@@ -78,31 +78,65 @@ func hasCTLByte(s string) bool {
 // validToken reports whether s is an RFC 9110 token: a valid method or
 // header field name.
 func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
+	ok, _ := scanToken(s)
+	return ok
+}
+
+// tokenBytes marks the bytes of an RFC 9110 token.
+var tokenBytes = func() (t [256]bool) {
+	for b := range t {
 		switch {
 		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
-		default:
-			return false
+			t[b] = true
+		case strings.IndexByte("!#$%&'*+-.^_`|~", byte(b)) >= 0:
+			t[b] = true
 		}
 	}
-	return true
+	return t
+}()
+
+// scanToken reports, in one pass, whether s is a token and whether it is
+// already in canonical header form ("Content-Type": a letter upper case at
+// the start and after each '-', lower case elsewhere), which spares
+// textproto.CanonicalMIMEHeaderKey for the field names most servers send.
+func scanToken(s string) (ok, canonical bool) {
+	if s == "" {
+		return false, false
+	}
+	canonical = true
+	upper := true
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !tokenBytes[b] {
+			return false, false
+		}
+		if upper && 'a' <= b && b <= 'z' || !upper && 'A' <= b && b <= 'Z' {
+			canonical = false
+		}
+		upper = b == '-'
+	}
+	return true, canonical
 }
 
 // validHeaderValue reports whether v has no control bytes other than
 // space and tab: no CR, LF or NUL can split or cut a header line.
 func validHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+		if badValueBytes[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// badValueBytes marks the bytes a header value may not have: controls but
+// tab, and DEL.
+var badValueBytes = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b < ' ' && b != '\t' || b == 0x7f
+	}
+	return t
+}()
 
 // validHost reports whether h has only the bytes net/http allows in a Host
 // header (httpguts.ValidHostHeader).

@@ -174,10 +174,14 @@ func parseHeaderLines(lines []string) (http.Header, error) {
 		if !ok {
 			continue
 		}
-		if k = strings.TrimSpace(k); !validToken(k) {
+		k = strings.TrimSpace(k)
+		ok, canonical := scanToken(k)
+		if !ok {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
 		}
-		k = textproto.CanonicalMIMEHeaderKey(k)
+		if !canonical {
+			k = textproto.CanonicalMIMEHeaderKey(k)
+		}
 		if vv := h[k]; vv == nil {
 			vals[0] = strings.TrimSpace(v)
 			h[k], vals = vals[:1:1], vals[1:]
