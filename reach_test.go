@@ -272,6 +272,13 @@ func TestPinnedPublicKey(t *testing.T) {
 // TestMaxRecvSpeed limits a download's speed and measures it.
 func TestMaxRecvSpeed(t *testing.T) {
 	srv := testServer(t)
+	if curlpoll.Version().Number < 0x080000 {
+		// libcurl 7.88 can leave a rate-limited transfer that was resumed
+		// (its reader drained the queue) with neither a socket nor a
+		// timeout to wait for, after a timeout action: the stall rescue
+		// runs it on (seen in a trace, 1 run in 6 or so).
+		allowRescues(t)
+	}
 	m := newMulti(t)
 	const limit, size = 500_000, 1_500_000
 	e := newEasy(t, fmt.Sprintf("%s/bytes?n=%d", srv.URL, size))

@@ -601,7 +601,11 @@ func TestTransportCloseUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Close once requests are flowing (a loaded machine may take a while
+	// to get there), while the others are in every phase.
+	for deadline := time.Now().Add(20 * time.Second); ok.Load() < 32 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	tr.Close()
 	wg.Wait()
 	t.Logf("%d complete, %d stopped by Close", ok.Load(), closed.Load())
