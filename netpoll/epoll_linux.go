@@ -20,6 +20,14 @@ type Set struct {
 	deadline time.Time // what SetDeadline last set, kept across Rebuild
 	evs      []unix.EpollEvent
 	closed   bool
+
+	// Park's state for its RawConn.Read callback, which is made once
+	// (tryFn): a closure made per Park escapes, with what it captures,
+	// to the heap (five allocations per Park).
+	tryFn   func(uintptr) bool
+	parkOut []Readiness
+	parkN   int
+	parkErr error
 }
 
 // wakeFD is the number the set's own eventfd is reported by: never a
@@ -34,6 +42,7 @@ func NewSet() (*Set, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	s := &Set{wake: wfd}
+	s.tryFn = s.try
 	if err := s.open(); err != nil {
 		unix.Close(wfd)
 		return nil, err
@@ -182,20 +191,24 @@ func (s *Set) Park(out []Readiness) (n int, err error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
-	var perr error
-	err = s.rc.Read(func(uintptr) bool {
-		// A real try: readiness that came before the runtime armed its
-		// edge-triggered wait is found here, never lost.
-		var woken bool
-		n, woken, perr = s.poll(out)
-		return n > 0 || woken || perr != nil
-	})
+	s.parkOut, s.parkN, s.parkErr = out, 0, nil
+	err = s.rc.Read(s.tryFn)
+	n, perr := s.parkN, s.parkErr
+	s.parkOut, s.parkErr = nil, nil
 	if perr != nil {
 		return 0, perr
 	}
 	return n, err
 }
 
+// try is Park's RawConn.Read callback: a real try, so that readiness that
+// came before the runtime armed its edge-triggered wait is found here,
+// never lost.
+func (s *Set) try(uintptr) bool {
+	var woken bool
+	s.parkN, woken, s.parkErr = s.poll(s.parkOut)
+	return s.parkN > 0 || woken || s.parkErr != nil
+}
 // SetDeadline sets the time at which Park returns os.ErrDeadlineExceeded,
 // the zero time for none. It is the read deadline of the set's file.
 func (s *Set) SetDeadline(t time.Time) error {
