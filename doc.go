@@ -126,12 +126,20 @@
 // and progress functions run on a goroutine of their transfer, never
 // inside libcurl, so one that blocks holds up only its own transfer.
 //
-// Inline callbacks ([Easy.SetPrereqFunc], [Easy.SetInlineHeaderFunc],
-// [Easy.SetInlineDebugFunc]) are the exception: they run inside libcurl, on
-// the driver, at the moment itself (a request about to be sent, a header
-// line arriving), and may read the connection's TLS state
-// ([Transfer.TLSState]); while one runs, no other transfer of the Multi
-// moves.
+// # Inline callbacks
+//
+// [Easy.SetPrereqFunc], [Easy.SetInlineHeaderFunc] and
+// [Easy.SetInlineDebugFunc] are the exception: their functions run inside
+// libcurl, on the Multi's driver goroutine, at the moment itself (a request
+// about to be sent, a header line arriving) while the transfer's connection
+// is attached, so they may read its TLS state ([Transfer.TLSState]) and, in
+// the pre-request function, add request headers that depend on it
+// ([Transfer.AddRequestHeader]). The price: while one runs, no other
+// transfer of the Multi moves. Keep them short, never wait in one for
+// another transfer of the same Multi (it would never come), and never call
+// the Multi from one (Start, Do, Close and the setters post to the driver,
+// which is busy running the callback). A panic in one is recovered on the
+// driver and fails the transfer with a [*PanicError].
 //
 // # net/http
 //

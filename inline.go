@@ -10,19 +10,8 @@ import (
 	"unsafe"
 )
 
-// Inline callbacks run inside libcurl, on the Multi's driver goroutine,
-// while the transfer's connection is attached: unlike SetHeaderFunc,
-// SetDebugFunc and SetProgressFunc, whose functions run on a goroutine of
-// the transfer with copies, they see the moment itself, and may read the
-// connection's TLS state (Transfer.TLSState). The price is that while one
-// runs, no other transfer of the Multi makes progress: keep them short,
-// never wait for another transfer of the same Multi in one (it would never
-// come), and never call libcurl-backed methods of the Multi from one
-// (Start, Do, Close and the setters post to the driver, which is busy
-// running the callback). A panic in one is recovered on the driver and
-// fails the transfer with a *PanicError. curlhttp.Transport builds its
-// httptrace events, its response-header limit and its Go-side TLS
-// verification on them.
+// The inline callbacks: see "Inline callbacks" in the package
+// documentation (doc.go) for where they run and what they may do.
 
 // ConnInfo describes the connection a request is about to be sent on.
 type ConnInfo struct {
@@ -40,7 +29,7 @@ type prereqFunc func(t *Transfer, c ConnInfo) error
 // libcurl's error). An error from f aborts the transfer before a byte of
 // the request is sent: the transfer's error is an *Error (curl's
 // CURLE_ABORTED_BY_CALLBACK) with f's error inside, for errors.Is and
-// errors.As. nil removes it. See "Inline callbacks" above for where it runs.
+// errors.As. nil removes it. See the package documentation, "Inline callbacks", for where it runs.
 func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 	if err := e.idle(); err != nil {
 		return err
@@ -62,7 +51,7 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 // header line (trailers too), line ending included, before the Transfer
 // sees it; line is valid only during the call. An error from f fails the
 // transfer with an *Error holding it. Transfer.Header and SetHeaderFunc
-// still work beside it. nil removes it. See "Inline callbacks" above.
+// still work beside it. nil removes it. See the package documentation, "Inline callbacks".
 func (e *Easy) SetInlineHeaderFunc(f func(t *Transfer, line []byte) error) error {
 	if err := e.idle(); err != nil {
 		return err
@@ -75,7 +64,7 @@ func (e *Easy) SetInlineHeaderFunc(f func(t *Transfer, line []byte) error) error
 // inline function: informational text and the header blocks sent and
 // received, as SetDebugFunc describes them, but with data valid only during
 // the call. It replaces SetDebugFunc and SetLogger, and they replace it; nil
-// turns verbose output off. See "Inline callbacks" above.
+// turns verbose output off. See the package documentation, "Inline callbacks".
 func (e *Easy) SetInlineDebugFunc(f func(t *Transfer, kind DebugKind, data []byte)) error {
 	if f == nil {
 		return e.setUserDebug(nil)
