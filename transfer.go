@@ -125,11 +125,11 @@ type xfer struct {
 	wakeAt       int
 	inline       atomic.Bool // inside an inline callback (inline.go); atomic, as a misplaced TLSState may ask from anywhere
 	inPrereq     atomic.Bool // inside the pre-request function (AddRequestHeader); atomic, likewise
-	cause        error      // the Go error that made a callback abort the transfer
-	lastProgress time.Time  // when progress was last passed on (SetProgressInterval)
-	errnoBase    C.long     // CURLINFO_OS_ERRNO as the transfer started (errno.go)
-	movedAt      time.Time  // when a callback last moved it (the stall rescue)
-	linesSeen    C.uint64_t // its header lines counted in C, when the stall rescue last looked
+	cause        error       // the Go error that made a callback abort the transfer
+	lastProgress time.Time   // when progress was last passed on (SetProgressInterval)
+	errnoBase    C.long      // CURLINFO_OS_ERRNO as the transfer started (errno.go)
+	movedAt      time.Time   // when a callback last moved it (the stall rescue)
+	linesSeen    C.uint64_t  // its header lines counted in C, when the stall rescue last looked
 
 	spare []byte // the consumer's second buffer for WriteTo
 

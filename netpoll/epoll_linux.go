@@ -209,6 +209,7 @@ func (s *Set) try(uintptr) bool {
 	s.parkN, woken, s.parkErr = s.poll(s.parkOut)
 	return s.parkN > 0 || woken || s.parkErr != nil
 }
+
 // SetDeadline sets the time at which Park returns os.ErrDeadlineExceeded,
 // the zero time for none. It is the read deadline of the set's file.
 func (s *Set) SetDeadline(t time.Time) error {
