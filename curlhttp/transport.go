@@ -545,7 +545,8 @@ func (p *transportPool) close() {
 
 // ready readies pe for the next request after c: the options that change
 // per request are set again by the next configure, so only what c left
-// behind in Go is dropped (its body reader, rewind and header functions).
+// behind is dropped (its body reader, rewind, header and pre-request
+// functions).
 // A call that used more (a trace or Logger, progress, Go's TLS
 // verification) or whose transfer failed leaves a handle reset
 // (curl_easy_reset) instead, to be configured in full. False if the handle
@@ -556,7 +557,10 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.keyed = false
 		return e.Reset() == nil
 	}
-	return e.SetReader(nil) == nil && e.SetRewind(nil) == nil && e.SetInlineHeaderFunc(nil) == nil
+	// The functions are c's: an idle handle must not keep c (and its
+	// response) alive.
+	return e.SetReader(nil) == nil && e.SetRewind(nil) == nil && e.SetInlineHeaderFunc(nil) == nil &&
+		e.SetPrereqFunc(nil) == nil
 }
 
 // track records a call whose response is returned, so that Close can end it;
