@@ -507,8 +507,14 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 		if c.hs.tls.NegotiatedProtocol() == "h2" {
 			ua = "User-Agent: Go-http-client/2.0"
 		}
-		if err := t.AddRequestHeader(ua); err != nil {
-			return err
+		// Once per request: libcurl runs this again when it retries the
+		// request on a new connection (a reused one found dead), and the
+		// line added first stays in the list.
+		if !c.uaAdded {
+			c.uaAdded = true
+			if err := t.AddRequestHeader(ua); err != nil {
+				return err
+			}
 		}
 	}
 	if c.verifier != nil {

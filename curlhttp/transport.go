@@ -589,6 +589,7 @@ type call struct {
 	e        *curlpoll.Easy // pe.e
 	extras   bool           // callbacks beyond the header function are set (pooledEasy.ready)
 	uaByALPN bool           // the User-Agent is added once ALPN has spoken (prereq)
+	uaAdded  bool           // prereq added it
 	verifier *tlsVerifier   // Go verifies the peer (prereq)
 	viaProxy bool           // the request goes through a proxy
 	mr       *multiRef
