@@ -107,7 +107,9 @@ func (t *Transfer) inCallback(flag *atomic.Bool) bool {
 // the request not yet built: for a header that depends on the connection,
 // such as its protocol (Transfer.TLSState's ALPN). Elsewhere it returns an
 // error and adds nothing. The line stays in the handle's header list until
-// the list is set again or the handle Reset.
+// the list is set again or the handle Reset: when libcurl retries a request
+// on a new connection (a reused one found dead), it runs the pre-request
+// function again, and the lines added the first time are still there.
 func (t *Transfer) AddRequestHeader(line string) error {
 	if !t.inCallback(&t.s.inPrereq) {
 		return errors.New("curlpoll: Transfer.AddRequestHeader outside the transfer's pre-request function")
