@@ -25,6 +25,15 @@ func TestOptionTable(t *testing.T) {
 		curlpoll.OptionBlob:   func(o curlpoll.Option) error { return e.SetOptionBlob(o, nil) },
 		curlpoll.OptionList:   func(o curlpoll.Option) error { return e.SetOptionList(o, nil) },
 	}
+	// An OptionBatch refuses what the escape hatches refuse, before C.
+	var b curlpoll.OptionBatch
+	batchSetters := map[curlpoll.OptionKind]func(curlpoll.Option){
+		curlpoll.OptionLong:   func(o curlpoll.Option) { b.Long(o, 0) },
+		curlpoll.OptionOffset: func(o curlpoll.Option) { b.Offset(o, 0) },
+		curlpoll.OptionString: func(o curlpoll.Option) { b.Str(o, "") },
+		curlpoll.OptionBlob:   func(o curlpoll.Option) { b.Blob(o, nil) },
+		curlpoll.OptionList:   func(o curlpoll.Option) { b.List(o) },
+	}
 	counts := map[curlpoll.OptionKind]int{}
 	for o := range curlpoll.Options() {
 		kind, ok := o.Kind()
@@ -49,6 +58,11 @@ func TestOptionTable(t *testing.T) {
 				t.Errorf("the %v setter's error for %v does not name it: %v", sk, o, err)
 			case settable && err != nil && strings.Contains(err.Error(), "curlpoll's to set"):
 				t.Errorf("the %v setter refused %v, a %v: %v", sk, o, kind, err)
+			}
+			b.Reset()
+			batchSetters[sk](o)
+			if berr := b.Err(); (berr == nil) != settable {
+				t.Errorf("the %v batch setter on %v, a %v: error %v, want one: %v", sk, o, kind, berr, !settable)
 			}
 		}
 	}

@@ -306,7 +306,21 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		b.Bool(optPost, false)
 		b.Offset(optPostfieldsizeLarge, -1)
 	}
-	b.Str(optCustomrequest, method)
+	// The method: libcurl's own for these options (NOBODY: HEAD, POST:
+	// POST, neither: GET) needs no custom request string (NULL); any other
+	// is sent as it is.
+	derived := http.MethodGet
+	switch {
+	case cfg.head:
+		derived = http.MethodHead
+	case post:
+		derived = http.MethodPost
+	}
+	if method == derived {
+		b.Str(optCustomrequest, "")
+	} else {
+		b.Str(optCustomrequest, method)
+	}
 	// A request with a body takes a chunked response as it comes, chunk
 	// framing and all (CURLOPT_HTTP_TRANSFER_DECODING off), and decodes it
 	// itself: over HTTP/1.1 libcurl ends the transfer only once the request
