@@ -16,7 +16,8 @@ import (
 // escape hatches check them (SetOptionLong and the like: the option's kind
 // in libcurl's table, and none of curlpoll's own options), and the first
 // refused one is kept as the batch's error: nothing is added after it, and
-// Apply returns it. Values are copied into the batch.
+// Apply returns it without setting anything. Values are copied into the
+// batch.
 //
 // The zero OptionBatch is empty and ready to use; Reset empties it for
 // reuse, keeping its memory. A batch is for one goroutine at a time.
@@ -211,12 +212,15 @@ func (b *OptionBatch) ListItem(parts ...string) {
 	b.ops[len(b.ops)-1].n++
 }
 
-// Apply sets b's options on e in one call into libcurl, in b's order, and
-// returns the first error: the batch's own (Err), or that of the first
-// option libcurl refused, naming it; the options before it are set. Like
-// every setter, it fails while e has a transfer running. b may be reused
-// (Reset) or dropped afterwards.
+// Apply sets b's options on e in one call into libcurl, in b's order. A
+// batch that refused a setting (Err) sets nothing and returns that error;
+// otherwise the error is that of the first option libcurl refused, naming
+// it, with the options before it set. Like every setter, it fails while e
+// has a transfer running. b may be reused (Reset) or dropped afterwards.
 func (e *Easy) Apply(b *OptionBatch) error {
+	if b.err != nil {
+		return b.err
+	}
 	if err := e.idle(); err != nil {
 		return err
 	}
@@ -244,5 +248,5 @@ func (e *Easy) Apply(b *OptionBatch) error {
 			return err
 		}
 	}
-	return b.err
+	return nil
 }

@@ -126,3 +126,35 @@ func TestOptionEscapeHatch(t *testing.T) {
 		t.Errorf("WRITEFUNCTION: %v", err)
 	}
 }
+
+// TestOptionBatchAllOrNothing: a batch with a refused setting sets nothing
+// (the URL set before it stays as it was); a good batch sets everything.
+func TestOptionBatchAllOrNothing(t *testing.T) {
+	srv := testServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/hello")
+	urlOpt, err := curlpoll.OptionByName("URL")
+	must(t, err)
+	nosignal, err := curlpoll.OptionByName("NOSIGNAL")
+	must(t, err)
+	var b curlpoll.OptionBatch
+	b.Str(urlOpt, srv.URL+"/bytes?n=3")
+	b.Long(nosignal, 0) // curlpoll's own: refused
+	if err := e.Apply(&b); err == nil || !strings.Contains(err.Error(), "CURLOPT_NOSIGNAL") {
+		t.Fatalf("Apply = %v, want the refusal of CURLOPT_NOSIGNAL", err)
+	}
+	var body strings.Builder
+	must(t, e.SetWriter(&body))
+	must(t, m.Do(context.Background(), e))
+	if body.String() != "hello" {
+		t.Errorf("after a refused batch the transfer got %q, want the URL set before (hello)", body.String())
+	}
+	b.Reset()
+	b.StrParts(urlOpt, srv.URL, "/bytes?n=", "3")
+	must(t, e.Apply(&b))
+	body.Reset()
+	must(t, m.Do(context.Background(), e))
+	if body.String() != "abc" {
+		t.Errorf("after a good batch the transfer got %q, want abc", body.String())
+	}
+}
