@@ -213,8 +213,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}()
 	var s setter // the Go-side options
 	version := tr.httpVersion(u.Scheme)
-	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !curlpoll.Version().HTTP3 {
-		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", curlpoll.Version().Version)
+	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !libcurlVersion().HTTP3 {
+		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", libcurlVersion().Version)
 	}
 	// The options that stay the same from request to request of a kind are
 	// set only when the handle was last configured for another kind
@@ -343,7 +343,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		ua = "Go-http-client/2.0"
 	}
 	if _, set := req.Header["User-Agent"]; !set && https && version == curlpoll.HTTPVersion2TLS &&
-		curlpoll.TLSStateSupported() && curlpoll.Version().Number >= 0x075000 {
+		curlpoll.TLSStateSupported() && libcurlVersion().Number >= 0x075000 {
 		ua, c.uaByALPN = "", true
 	}
 	writeHeaderLines(batchLines{b}, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})

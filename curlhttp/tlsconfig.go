@@ -63,7 +63,7 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 	case httpsProxy:
 		// net/http applies them to the proxy's TLS connection too.
 		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
-	case curlpoll.Version().Number < 0x075000:
+	case libcurlVersion().Number < 0x075000:
 		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
 	case !curlpoll.TLSStateSupported():
 		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+curlpoll.Version().TLS)
@@ -74,6 +74,10 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 // libcurlOnOpenSSL reports whether libcurl's TLS library is OpenSSL, whose
 // names cipherList and curveList give.
 var libcurlOnOpenSSL = sync.OnceValue(func() bool { return strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") })
+
+// libcurlVersion is the running libcurl's version, read once: Version
+// builds its whole description, a cost per request otherwise.
+var libcurlVersion = sync.OnceValue(curlpoll.Version)
 
 // opensslCiphers names crypto/tls's TLS 1.0-1.2 cipher suites as OpenSSL
 // does (RC4 and 3DES, which OpenSSL 3 leaves out, are not listed).
