@@ -195,7 +195,7 @@ type reqConfig struct {
 // configure sets the options of c's Easy for its request. The libcurl
 // options go in one batch (Easy.apply), in the order listed here.
 func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
-	req, e, tr := c.req, c.e, c.tr
+	req, e, tr := c.req, c.pe.e, c.tr
 	u := req.URL
 	method := req.Method
 	if method == "" {

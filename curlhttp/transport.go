@@ -586,12 +586,11 @@ type call struct {
 	body io.ReadCloser // req.Body, closed once by finish
 
 	pe       *pooledEasy
-	e        *curlpoll.Easy // pe.e
-	extras   bool           // callbacks beyond the header function are set (pooledEasy.ready)
-	uaByALPN bool           // the User-Agent is added once ALPN has spoken (prereq)
-	uaAdded  bool           // prereq added it
-	verifier *tlsVerifier   // Go verifies the peer (prereq)
-	viaProxy bool           // the request goes through a proxy
+	extras   bool         // callbacks beyond the header function are set (pooledEasy.ready)
+	uaByALPN bool         // the User-Agent is added once ALPN has spoken (prereq)
+	uaAdded  bool         // prereq added it
+	verifier *tlsVerifier // Go verifies the peer (prereq)
+	viaProxy bool         // the request goes through a proxy
 	mr       *multiRef
 	t        *curlpoll.Transfer
 	obs      *observer // nil without a trace or a Logger
@@ -669,7 +668,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pe, c.e = pe, pe.e
+	c.pe = pe
 	cfg, err := c.configure(proxy)
 	if err != nil {
 		return nil, err
@@ -677,7 +676,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if c.mr, err = c.tr.acquireMulti(c.req.URL.Host); err != nil {
 		return nil, err
 	}
-	if c.t, err = c.mr.m.Start(ctx, c.e); err != nil {
+	if c.t, err = c.mr.m.Start(ctx, pe.e); err != nil {
 		if errors.Is(err, curlpoll.ErrClosed) {
 			err = errTransportClosed
 		}
