@@ -672,8 +672,10 @@ func (t *xfer) onHeader(raw []byte) {
 	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && blockHasField(t.hdrBlock, "Location")):
 		// The blank line that ends a final response's header block; 1xx
 		// blocks and followed redirects are followed by another block.
+		// The consumer is woken at the end of the turn, with the body's
+		// first bytes and often the transfer's end: one wake-up, not two.
 		t.headerDoneLocked()
-		t.notify()
+		t.wakeLater()
 	case t.status == 101:
 		t.headerDoneLocked()
 	}
