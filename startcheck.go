@@ -70,11 +70,12 @@ func (e *Easy) checkStart() error {
 	if err := e.checkMIME(); err != nil {
 		return err
 	}
+	if !(e.notes.upload || e.mime != nil) || e.notes.mailRcpts > 0 {
+		return nil // no mail to send, or recipients for it: any scheme will do
+	}
 	switch urlScheme(e.notes.url, e.notes.defaultProt) {
 	case "smtp", "smtps":
-		if (e.notes.upload || e.mime != nil) && e.notes.mailRcpts == 0 {
-			return ErrNoRecipients
-		}
+		return ErrNoRecipients
 	}
 	return nil
 }
