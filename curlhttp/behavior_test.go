@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,6 +312,118 @@ func TestTransportMaxConnsPerHost(t *testing.T) {
 	wg.Wait()
 	if p := peak.Load(); p > 2 {
 		t.Errorf("%d connections at once", p)
+	}
+}
+
+// TestTransportSpreadsOverMultis: requests made one at a time stay on one
+// Multi and one connection; requests in flight at once spread over as
+// many Multis as GOMAXPROCS and the connection bounds allow (each Multi
+// one driver goroutine), and the bounds hold across them: MaxConnsPerHost
+// in total, and the idle connections left after a burst.
+func TestTransportSpreadsOverMultis(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	var open, peak atomic.Int32
+	conns := map[string]bool{}
+	var mu sync.Mutex
+	var hold atomic.Pointer[chan struct{}]
+	arrived := make(chan struct{}, 64)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		if h := hold.Load(); h != nil {
+			arrived <- struct{}{}
+			select {
+			case <-*h:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			if n := open.Add(1); n > peak.Load() {
+				peak.Store(n)
+			}
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	get := func(tr *curlhttp.Transport) error {
+		resp, err := tr.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return err
+	}
+	// burst runs n requests held at the server until all have arrived.
+	burst := func(tr *curlhttp.Transport, n, arrive int) (multis int) {
+		release := make(chan struct{})
+		hold.Store(&release)
+		defer hold.Store(nil)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if err := get(tr); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		for range arrive {
+			select {
+			case <-arrived:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the requests did not arrive")
+			}
+		}
+		multis = curlhttp.Multis(tr)
+		close(release)
+		wg.Wait()
+		for len(arrived) > 0 {
+			<-arrived
+		}
+		return multis
+	}
+
+	tr := &curlhttp.Transport{}
+	for range 20 {
+		must(t, get(tr))
+	}
+	if m, c := curlhttp.Multis(tr), len(conns); m != 1 || c != 1 {
+		t.Errorf("20 requests one at a time: %d Multis, %d connections; want 1 and 1", m, c)
+	}
+	// MaxIdleConnsPerHost's default, 2, bounds the Multis to two (one
+	// idle connection each).
+	if m := burst(tr, 12, 12); m != 2 {
+		t.Errorf("12 requests at once: %d Multis, want 2", m)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for open.Load() > 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if o := open.Load(); o != 2 {
+		t.Errorf("%d connections left open after the burst, want 2 (MaxIdleConnsPerHost's default)", o)
+	}
+	tr.Close()
+	for open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// MaxConnsPerHost 3, split over the Multis: never more than 3
+	// connections, and the requests beyond them wait their turn.
+	peak.Store(open.Load())
+	tr = &curlhttp.Transport{MaxConnsPerHost: 3, MaxIdleConnsPerHost: 8}
+	defer tr.Close()
+	if m := burst(tr, 12, 3); m < 2 || m > 3 {
+		t.Errorf("MaxConnsPerHost 3: %d Multis, want 2 or 3", m)
+	}
+	if p := peak.Load(); p > 3 {
+		t.Errorf("MaxConnsPerHost 3: %d connections at once", p)
 	}
 }
 

@@ -26,3 +26,12 @@ func SetVerdictTTL(d time.Duration) (restore func()) {
 	verdictTTL = d
 	return func() { verdictTTL = old }
 }
+
+// Multis reports how many Multis the Transport holds (its shards and the
+// retired ones still in use).
+func Multis(tr *Transport) int {
+	p := tr.pool()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.multis)
+}

@@ -25,8 +25,20 @@ import (
 // The zero value is ready to use: the first RoundTrip starts a Multi. A
 // Transport is safe for concurrent use. Its configuration fields are read
 // when a request starts (MaxConnsPerHost, MaxIdleConns and
-// MaxIdleConnsPerHost when the Transport starts its Multi, on the first
-// request and after CloseIdleConnections): set them before first use.
+// MaxIdleConnsPerHost when the Transport starts its first Multi, on the
+// first request and after CloseIdleConnections): set them before first use.
+//
+// Requests made one at a time, or a few at once, run on one Multi: one
+// goroutine drives libcurl for them, and they share its connections, TLS
+// sessions and DNS cache. When more are in flight at once (four on every
+// Multi), the Transport starts another Multi, up to GOMAXPROCS of them,
+// so that libcurl's work for them runs on more than one thread; the
+// connection bounds are split between the Multis (each gets a share of
+// MaxConnsPerHost and of the idle bound, the shares adding up to the
+// bound), so there are never more Multis than the smallest bound, 2 by
+// default (MaxIdleConnsPerHost). A request uses a connection of its own
+// Multi only: HTTP/2 requests made at once may use one connection per
+// Multi where net/http uses one.
 //
 // Redirects, cookies and authentication retries stay the http.Client's job:
 // libcurl never follows a redirect here, and only http and https URLs are
@@ -76,9 +88,10 @@ import (
 //     not once per request; TLS sessions are not resumed, as a resumed
 //     session shows no chain. The verification, the user's functions
 //     included, runs inside libcurl on the goroutine that drives the
-//     Transport's connections: while it runs no other request of the
-//     Transport makes progress, and a function that waited for a request
-//     through the same Transport would never return. A panic in it is
+//     request's Multi: while it runs no other request on that Multi (all
+//     of the Transport's, unless many run at once) makes progress, and a
+//     function that waited for a request through the same Transport may
+//     never return. A panic in it is
 //     recovered and fails the request with a *PanicError.
 //   - A peer whose certificate does not verify fails the request, as with
 //     net/http, with a *tls.CertificateVerificationError (the error
@@ -100,9 +113,9 @@ import (
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
-//     Transport has served, capped by MaxIdleConns. So one host may keep
-//     more idle connections than MaxIdleConnsPerHost while others keep
-//     fewer. A connection the server closes while idle is closed by libcurl
+//     Transport has served, capped by MaxIdleConns (split between its
+//     Multis). So one host may keep more idle connections than
+//     MaxIdleConnsPerHost while others keep fewer. A connection the server closes while idle is closed by libcurl
 //     when a later request looks for a connection (it checks the pool for
 //     dead ones at most once a second), not at once as net/http does:
 //     libcurl has no call for that, and curlpoll never closes libcurl's
@@ -269,8 +282,9 @@ type transportPool struct {
 	// mu guards the fields below.
 	mu     sync.Mutex
 	closed bool
-	cur    *multiRef              // where new requests start; nil until needed
-	multis map[*multiRef]struct{} // cur and the retired ones still in use
+	curs   []*multiRef            // where new requests start (shards); empty until needed
+	shards int                    // how many curs may hold: set with the first
+	multis map[*multiRef]struct{} // curs and the retired ones still in use
 	idle   []*pooledEasy          // handles ready for the next request
 	live   map[*call]struct{}     // requests whose response body is open
 }
@@ -313,6 +327,8 @@ const maxIdleEasies = 64
 // connections, when its last request ends.
 type multiRef struct {
 	m           *curlpoll.Multi
+	shard       int // its place among the pool's curs, for its share of the bounds
+	of          int // the pool's shards when it started
 	inflight    int
 	retired     bool
 	hosts       map[string]struct{} // hosts requests went to (idleBound)
@@ -367,6 +383,55 @@ func (tr *Transport) getEasy() (*pooledEasy, error) {
 
 var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", curlpoll.ErrClosed)
 
+// A Transport spreads the requests it runs at once over up to maxShards
+// Multis, each driven by a goroutine of its own: one Multi's driver, the
+// only goroutine that calls libcurl for it, runs on one thread at a time,
+// and a Transport with one Multi could use no more than one CPU's worth of
+// libcurl. A request starts on the Multi with the fewest requests in
+// flight (the first one on a tie), and a new Multi starts only when every
+// one has spillAt requests in flight: a program that makes one request at
+// a time, or a few, keeps one Multi, and so one pool of connections, TLS
+// sessions and DNS entries, as with net/http. Measured (bench/NOTES.md):
+// on two CPUs, with nginx on one of them, 16 requests at a time ran ~20%
+// faster on two Multis than on one.
+const (
+	maxShards = 8
+	spillAt   = 4
+)
+
+// shardBound is how many Multis the Transport may spread requests over:
+// GOMAXPROCS, within maxShards, and no more than each connection bound can
+// be split into (every Multi gets a share of at least one: see
+// configureMulti and idleBound).
+func (tr *Transport) shardBound() int {
+	k := min(runtime.GOMAXPROCS(0), maxShards)
+	perHost := tr.MaxIdleConnsPerHost
+	if perHost <= 0 {
+		perHost = http.DefaultMaxIdleConnsPerHost
+	}
+	k = min(k, perHost)
+	if tr.MaxIdleConns > 0 {
+		k = min(k, tr.MaxIdleConns)
+	}
+	if tr.MaxConnsPerHost > 0 {
+		k = min(k, tr.MaxConnsPerHost)
+	}
+	return max(k, 1)
+}
+
+// share is shard i's part of a bound of n split over k Multis: the parts
+// add up to n.
+func share(n, i, k int) int {
+	if k <= 1 {
+		return n
+	}
+	part := n / k
+	if i < n%k {
+		part++
+	}
+	return part
+}
+
 // acquireMulti returns the Multi for a new request, starting one if needed,
 // and counts the request on it.
 func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
@@ -376,24 +441,34 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
-	if p.cur == nil {
+	var r *multiRef
+	for _, c := range p.curs {
+		if r == nil || c.inflight < r.inflight {
+			r = c
+		}
+	}
+	if len(p.curs) == 0 {
+		p.shards = tr.shardBound()
+	}
+	if r == nil || r.inflight >= spillAt && len(p.curs) < p.shards {
 		m, err := curlpoll.NewMulti()
 		if err != nil {
 			p.mu.Unlock()
 			return nil, err
 		}
-		if err := tr.configureMulti(m); err != nil {
+		nr := &multiRef{m: m, shard: len(p.curs), of: p.shards}
+		if err := tr.configureMulti(nr); err != nil {
 			p.mu.Unlock()
 			m.Close()
 			return nil, err
 		}
-		p.cur = &multiRef{m: m}
+		r = nr
+		p.curs = append(p.curs, r)
 		if p.multis == nil {
 			p.multis = make(map[*multiRef]struct{})
 		}
-		p.multis[p.cur] = struct{}{}
+		p.multis[r] = struct{}{}
 	}
-	r := p.cur
 	r.inflight++
 	bound := tr.idleBound(r, host)
 	p.mu.Unlock()
@@ -407,14 +482,17 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 	return r, nil
 }
 
-func (tr *Transport) configureMulti(m *curlpoll.Multi) error {
+// configureMulti sets a new Multi up: multiplexing, and its share of
+// MaxConnsPerHost (the shares of the Transport's Multis add up to it).
+func (tr *Transport) configureMulti(r *multiRef) error {
+	m := r.m
 	if tr.MultiplexHTTP2 && !curlpoll.MultiplexSafe() {
 		if err := m.SetMultiplex(true); err != nil {
 			return err
 		}
 	}
 	if tr.MaxConnsPerHost > 0 {
-		if err := m.SetMaxHostConnections(tr.MaxConnsPerHost); err != nil {
+		if err := m.SetMaxHostConnections(share(tr.MaxConnsPerHost, r.shard, r.of)); err != nil {
 			return err
 		}
 	}
@@ -449,6 +527,7 @@ func (tr *Transport) idleBound(r *multiRef, host string) int {
 	if tr.MaxIdleConns > 0 {
 		n = min(n, tr.MaxIdleConns)
 	}
+	n = share(n, r.shard, r.of) // at least 1: shardBound
 	if n == r.maxConnects {
 		return 0
 	}
@@ -489,24 +568,23 @@ func (tr *Transport) release(c *call, pe *pooledEasy, r *multiRef) {
 }
 
 // CloseIdleConnections closes the connections that no request is using.
-// libcurl has no call for that, so the Transport retires its Multi: new
+// libcurl has no call for that, so the Transport retires its Multis: new
 // requests start on a new one (with new connection, DNS and TLS session
-// caches), and the old one is closed when its last request ends.
+// caches), and each old one is closed when its last request ends.
 func (tr *Transport) CloseIdleConnections() {
 	p := tr.pool()
 	p.mu.Lock()
-	r := p.cur
-	p.cur = nil
-	last := false
-	if r != nil {
+	var idle []*multiRef
+	for _, r := range p.curs {
 		r.retired = true
-		last = r.inflight == 0
-		if last {
+		if r.inflight == 0 {
+			idle = append(idle, r)
 			delete(p.multis, r)
 		}
 	}
+	p.curs = nil
 	p.mu.Unlock()
-	if last {
+	for _, r := range idle {
 		r.m.Close()
 	}
 }
@@ -526,7 +604,7 @@ func (p *transportPool) close() {
 	p.mu.Lock()
 	p.closed = true
 	multis := p.multis
-	p.multis, p.cur = nil, nil
+	p.multis, p.curs = nil, nil
 	live := p.live
 	p.live = nil
 	idle := p.idle
