@@ -280,20 +280,11 @@ func TestTransportDisableKeepAlives(t *testing.T) {
 }
 
 func TestTransportMaxConnsPerHost(t *testing.T) {
-	var cur, peak atomic.Int32
+	var cc connCounter
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(10 * time.Millisecond)
 	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			if n := cur.Add(1); n > peak.Load() {
-				peak.Store(n)
-			}
-		case http.StateClosed, http.StateHijacked:
-			cur.Add(-1)
-		}
-	}
+	srv.Config.ConnState = cc.track
 	srv.Start()
 	defer srv.Close()
 	tr := &curlhttp.Transport{MaxConnsPerHost: 2}
@@ -310,7 +301,7 @@ func TestTransportMaxConnsPerHost(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if p := peak.Load(); p > 2 {
+	if p := cc.peak.Load(); p > 2 {
 		t.Errorf("%d connections at once", p)
 	}
 }
@@ -322,7 +313,7 @@ func TestTransportMaxConnsPerHost(t *testing.T) {
 // in total, and the idle connections left after a burst.
 func TestTransportSpreadsOverMultis(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	var open, peak atomic.Int32
+	var cc connCounter
 	conns := map[string]bool{}
 	var mu sync.Mutex
 	var hold atomic.Pointer[chan struct{}]
@@ -340,16 +331,7 @@ func TestTransportSpreadsOverMultis(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			if n := open.Add(1); n > peak.Load() {
-				peak.Store(n)
-			}
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
+	srv.Config.ConnState = cc.track
 	srv.Start()
 	defer srv.Close()
 	get := func(tr *curlhttp.Transport) error {
@@ -403,26 +385,26 @@ func TestTransportSpreadsOverMultis(t *testing.T) {
 		t.Errorf("12 requests at once: %d Multis, want 2", m)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for open.Load() > 2 && time.Now().Before(deadline) {
+	for cc.open.Load() > 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if o := open.Load(); o != 2 {
+	if o := cc.open.Load(); o != 2 {
 		t.Errorf("%d connections left open after the burst, want 2 (MaxIdleConnsPerHost's default)", o)
 	}
 	tr.Close()
-	for open.Load() > 0 && time.Now().Before(deadline) {
+	for cc.open.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
 	// MaxConnsPerHost 3, split over the Multis: never more than 3
 	// connections, and the requests beyond them wait their turn.
-	peak.Store(open.Load())
+	cc.peak.Store(cc.open.Load())
 	tr = &curlhttp.Transport{MaxConnsPerHost: 3, MaxIdleConnsPerHost: 8}
 	defer tr.Close()
 	if m := burst(tr, 12, 3); m < 2 || m > 3 {
 		t.Errorf("MaxConnsPerHost 3: %d Multis, want 2 or 3", m)
 	}
-	if p := peak.Load(); p > 3 {
+	if p := cc.peak.Load(); p > 3 {
 		t.Errorf("MaxConnsPerHost 3: %d connections at once", p)
 	}
 }

@@ -2,12 +2,10 @@ package curlhttp_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,7 +64,7 @@ func TestTransportDroppedWithoutClose(t *testing.T) {
 // reuse, not 100.
 func TestTransportIdleConnsPerHost(t *testing.T) {
 	const n = 100
-	var open atomic.Int32
+	var cc connCounter
 	arrived := make(chan struct{}, n)
 	release := make(chan struct{})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,14 +75,7 @@ func TestTransportIdleConnsPerHost(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			open.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
+	srv.Config.ConnState = cc.track
 	srv.Start()
 	defer srv.Close()
 	tr := &curlhttp.Transport{}
@@ -118,10 +109,10 @@ func TestTransportIdleConnsPerHost(t *testing.T) {
 		must(t, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for open.Load() > 2 && time.Now().Before(deadline) {
+	for cc.open.Load() > 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if o := open.Load(); o != 2 {
+	if o := cc.open.Load(); o != 2 {
 		t.Errorf("%d connections left open after %d concurrent requests, want 2 (MaxIdleConnsPerHost's default)", o, n)
 	}
 }

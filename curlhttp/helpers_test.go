@@ -1,6 +1,9 @@
 package curlhttp_test
 
 import (
+	"net"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/curlpoll/curlpoll/internal/testutil"
@@ -26,3 +29,18 @@ var (
 )
 
 type recordHandler = testutil.RecordHandler
+
+// connCounter counts a test server's open connections, and the most that
+// were open at once: set its track method as the server's ConnState.
+type connCounter struct{ open, peak atomic.Int32 }
+
+func (c *connCounter) track(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		if n := c.open.Add(1); n > c.peak.Load() {
+			c.peak.Store(n)
+		}
+	case http.StateClosed, http.StateHijacked:
+		c.open.Add(-1)
+	}
+}
