@@ -306,21 +306,22 @@ func TestTransportMaxConnsPerHost(t *testing.T) {
 	}
 }
 
-// TestTransportSpreadsOverMultis: requests made one at a time stay on one
-// Multi and one connection; requests in flight at once spread over as
-// many Multis as GOMAXPROCS and the connection bounds allow (each Multi
-// one driver goroutine), and the bounds hold across them: MaxConnsPerHost
-// in total, and the idle connections left after a burst.
+// TestTransportSpreadsOverMultis: requests made one at a time, or two at
+// once, stay on one Multi and reuse its connections; more in flight at
+// once spread over as many Multis as GOMAXPROCS and the idle bound allow
+// (each Multi one driver goroutine), which keep the idle bound between
+// them and are all used afterwards; MaxConnsPerHost keeps one Multi with
+// all of its connections in use.
 func TestTransportSpreadsOverMultis(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	var cc connCounter
-	conns := map[string]bool{}
 	var mu sync.Mutex
+	used := map[string]bool{} // the connections requests came on
 	var hold atomic.Pointer[chan struct{}]
 	arrived := make(chan struct{}, 64)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		conns[r.RemoteAddr] = true
+		used[r.RemoteAddr] = true
 		mu.Unlock()
 		if h := hold.Load(); h != nil {
 			arrived <- struct{}{}
@@ -376,36 +377,65 @@ func TestTransportSpreadsOverMultis(t *testing.T) {
 	for range 20 {
 		must(t, get(tr))
 	}
-	if m, c := curlhttp.Multis(tr), len(conns); m != 1 || c != 1 {
+	if m, c := curlhttp.Multis(tr), cc.total.Load(); m != 1 || c != 1 {
 		t.Errorf("20 requests one at a time: %d Multis, %d connections; want 1 and 1", m, c)
 	}
-	// MaxIdleConnsPerHost's default, 2, bounds the Multis to two (one
-	// idle connection each).
+	// Two at a time, ten times: one Multi, whose idle bound (2, net/http's
+	// MaxIdleConnsPerHost) keeps both connections.
+	for range 10 {
+		if m := burst(tr, 2, 2); m != 1 {
+			t.Fatalf("2 requests at once: %d Multis, want 1", m)
+		}
+	}
+	if c := cc.total.Load(); c != 2 {
+		t.Errorf("10 rounds of 2 requests at once opened %d connections in all, want 2", c)
+	}
+	// The idle bound, 2 by default, bounds the Multis to two (one idle
+	// connection each).
 	if m := burst(tr, 12, 12); m != 2 {
 		t.Errorf("12 requests at once: %d Multis, want 2", m)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for cc.open.Load() > 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	waitOpen := func(n int32) int32 {
+		deadline := time.Now().Add(10 * time.Second)
+		for cc.open.Load() > n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cc.open.Load()
 	}
-	if o := cc.open.Load(); o != 2 {
+	if o := waitOpen(2); o != 2 {
 		t.Errorf("%d connections left open after the burst, want 2 (MaxIdleConnsPerHost's default)", o)
 	}
-	tr.Close()
-	for cc.open.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// One at a time again: the two Multis take turns, each reusing its idle
+	// connection; none stays idle unused.
+	before := cc.total.Load()
+	mu.Lock()
+	clear(used)
+	mu.Unlock()
+	for range 20 {
+		must(t, get(tr))
 	}
+	mu.Lock()
+	u := len(used)
+	mu.Unlock()
+	if c := cc.total.Load() - before; c != 0 || u != 2 {
+		t.Errorf("20 requests one at a time after the burst: %d connections opened, %d used; want 0 and 2", c, u)
+	}
+	tr.Close()
+	waitOpen(0)
 
-	// MaxConnsPerHost 3, split over the Multis: never more than 3
-	// connections, and the requests beyond them wait their turn.
+	// MaxConnsPerHost keeps one Multi, and all of its connections in use:
+	// 3 requests at once reach the server at once, 12 use 3 connections.
 	cc.peak.Store(cc.open.Load())
 	tr = &curlhttp.Transport{MaxConnsPerHost: 3, MaxIdleConnsPerHost: 8}
 	defer tr.Close()
-	if m := burst(tr, 12, 3); m < 2 || m > 3 {
-		t.Errorf("MaxConnsPerHost 3: %d Multis, want 2 or 3", m)
+	if m := burst(tr, 3, 3); m != 1 {
+		t.Errorf("MaxConnsPerHost 3, 3 requests: %d Multis, want 1", m)
 	}
-	if p := cc.peak.Load(); p > 3 {
-		t.Errorf("MaxConnsPerHost 3: %d connections at once", p)
+	if m := burst(tr, 12, 3); m != 1 {
+		t.Errorf("MaxConnsPerHost 3, 12 requests: %d Multis, want 1", m)
+	}
+	if p := cc.peak.Load(); p != 3 {
+		t.Errorf("MaxConnsPerHost 3: %d connections at most at once, want 3", p)
 	}
 }
 

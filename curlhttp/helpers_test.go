@@ -30,15 +30,17 @@ var (
 
 type recordHandler = testutil.RecordHandler
 
-// connCounter counts a test server's open connections, and the most that
-// were open at once: set its track method as the server's ConnState.
-type connCounter struct{ open, peak atomic.Int32 }
+// connCounter counts a test server's connections: open now, the most open
+// at once, and opened in all. Set its track method as the server's
+// ConnState.
+type connCounter struct{ open, peak, total atomic.Int32 }
 
 func (c *connCounter) track(_ net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
-		if n := c.open.Add(1); n > c.peak.Load() {
-			c.peak.Store(n)
+		c.total.Add(1)
+		n := c.open.Add(1)
+		for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
 		}
 	case http.StateClosed, http.StateHijacked:
 		c.open.Add(-1)

@@ -24,21 +24,26 @@ import (
 //
 // The zero value is ready to use: the first RoundTrip starts a Multi. A
 // Transport is safe for concurrent use. Its configuration fields are read
-// when a request starts (MaxConnsPerHost, MaxIdleConns and
-// MaxIdleConnsPerHost when the Transport starts its first Multi, on the
-// first request and after CloseIdleConnections): set them before first use.
+// when a request starts, the connection bounds (MaxConnsPerHost,
+// MaxIdleConns and MaxIdleConnsPerHost) when a Multi starts or first
+// serves a host: set them before first use.
 //
 // Requests made one at a time, or a few at once, run on one Multi: one
 // goroutine drives libcurl for them, and they share its connections, TLS
 // sessions and DNS cache. When more are in flight at once (four on every
 // Multi), the Transport starts another Multi, up to GOMAXPROCS of them,
-// so that libcurl's work for them runs on more than one thread; the
-// connection bounds are split between the Multis (each gets a share of
-// MaxConnsPerHost and of the idle bound, the shares adding up to the
-// bound), so there are never more Multis than the smallest bound, 2 by
-// default (MaxIdleConnsPerHost). A request uses a connection of its own
-// Multi only: HTTP/2 requests made at once may use one connection per
-// Multi where net/http uses one.
+// so that libcurl's work for them runs on more than one thread. Each Multi
+// has connections, TLS sessions and DNS entries of its own, and a request
+// uses its Multi's only: a burst of requests may open connections (and
+// make full TLS handshakes) that one pool would have spared, and HTTP/2
+// requests made at once may use one connection per Multi where net/http
+// uses one. The idle bound is split between the Multis (each keeps its
+// part, at least one, of MaxIdleConnsPerHost per host, so there are never
+// more Multis than it allows: two by default), and requests take them in
+// turn, so that every Multi's idle connections stay in use. With
+// MaxConnsPerHost set, the Transport keeps to one Multi: libcurl bounds
+// each Multi's connections, and a bound split between Multis would leave
+// connections unused.
 //
 // Redirects, cookies and authentication retries stay the http.Client's job:
 // libcurl never follows a redirect here, and only http and https URLs are
@@ -284,6 +289,7 @@ type transportPool struct {
 	closed bool
 	curs   []*multiRef            // where new requests start (shards); empty until needed
 	shards int                    // how many curs may hold: set with the first
+	turn   int                    // where acquireMulti starts looking, taken in turn
 	multis map[*multiRef]struct{} // curs and the retired ones still in use
 	idle   []*pooledEasy          // handles ready for the next request
 	live   map[*call]struct{}     // requests whose response body is open
@@ -326,13 +332,17 @@ const maxIdleEasies = 64
 // retires it: no new request starts on it, and it is closed, with its idle
 // connections, when its last request ends.
 type multiRef struct {
-	m           *curlpoll.Multi
-	shard       int // its place among the pool's curs, for its share of the bounds
-	of          int // the pool's shards when it started
+	m     *curlpoll.Multi
+	shard int // its place among the pool's curs, for its share of the idle bound
+
+	// Guarded by the pool's mu:
 	inflight    int
 	retired     bool
 	hosts       map[string]struct{} // hosts requests went to (idleBound)
 	maxConnects int                 // CURLMOPT_MAXCONNECTS as idleBound chose it
+
+	applyMu sync.Mutex // serializes applyIdleBound
+	applied int        // the CURLMOPT_MAXCONNECTS the Multi has; guarded by applyMu
 }
 
 // RoundTrip runs one HTTP transaction, as http.RoundTripper describes: it
@@ -388,48 +398,51 @@ var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", curlpoll.ErrClose
 // only goroutine that calls libcurl for it, runs on one thread at a time,
 // and a Transport with one Multi could use no more than one CPU's worth of
 // libcurl. A request starts on the Multi with the fewest requests in
-// flight (the first one on a tie), and a new Multi starts only when every
-// one has spillAt requests in flight: a program that makes one request at
-// a time, or a few, keeps one Multi, and so one pool of connections, TLS
-// sessions and DNS entries, as with net/http. Measured (bench/NOTES.md):
-// on two CPUs, with nginx on one of them, 16 requests at a time ran ~20%
-// faster on two Multis than on one.
+// flight (ties taken in turn, so that every Multi's idle connections are
+// used and aged), and a new Multi starts only when every one has spillAt
+// requests in flight: a program that makes one request at a time, or a
+// few, keeps one Multi, and so one pool of connections, TLS sessions and
+// DNS entries, as with net/http. Measured (bench/NOTES.md): on two CPUs,
+// with nginx on one of them, 16 requests at a time ran ~20% faster on two
+// Multis than on one.
 const (
 	maxShards = 8
 	spillAt   = 4
 )
 
 // shardBound is how many Multis the Transport may spread requests over:
-// GOMAXPROCS, within maxShards, and no more than each connection bound can
-// be split into (every Multi gets a share of at least one: see
-// configureMulti and idleBound).
+// GOMAXPROCS, within maxShards, and no more than the idle bound can be
+// split into (each Multi keeps at least one idle connection: idleBound).
+// With MaxConnsPerHost, one: libcurl bounds a Multi's connections to a
+// host, and a bound split between Multis would keep requests waiting on
+// one Multi while another had room (or, split only between the Multis
+// started so far, be exceeded when another starts).
 func (tr *Transport) shardBound() int {
-	k := min(runtime.GOMAXPROCS(0), maxShards)
-	perHost := tr.MaxIdleConnsPerHost
-	if perHost <= 0 {
-		perHost = http.DefaultMaxIdleConnsPerHost
+	if tr.MaxConnsPerHost > 0 {
+		return 1
 	}
-	k = min(k, perHost)
+	k := min(runtime.GOMAXPROCS(0), maxShards, tr.idlePerHost())
 	if tr.MaxIdleConns > 0 {
 		k = min(k, tr.MaxIdleConns)
-	}
-	if tr.MaxConnsPerHost > 0 {
-		k = min(k, tr.MaxConnsPerHost)
 	}
 	return max(k, 1)
 }
 
-// share is shard i's part of a bound of n split over k Multis: the parts
-// add up to n.
-func share(n, i, k int) int {
-	if k <= 1 {
-		return n
+func (tr *Transport) idlePerHost() int {
+	if tr.MaxIdleConnsPerHost > 0 {
+		return tr.MaxIdleConnsPerHost
 	}
+	return http.DefaultMaxIdleConnsPerHost
+}
+
+// share is part i of a bound of n split over k: the parts add up to n,
+// and none is below 1.
+func share(n, i, k int) int {
 	part := n / k
 	if i < n%k {
 		part++
 	}
-	return part
+	return max(part, 1)
 }
 
 // acquireMulti returns the Multi for a new request, starting one if needed,
@@ -442,7 +455,9 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 		return nil, errTransportClosed
 	}
 	var r *multiRef
-	for _, c := range p.curs {
+	p.turn++
+	for i := range p.curs {
+		c := p.curs[(p.turn+i)%len(p.curs)]
 		if r == nil || c.inflight < r.inflight {
 			r = c
 		}
@@ -450,31 +465,40 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 	if len(p.curs) == 0 {
 		p.shards = tr.shardBound()
 	}
+	added := false
 	if r == nil || r.inflight >= spillAt && len(p.curs) < p.shards {
-		m, err := curlpoll.NewMulti()
-		if err != nil {
+		nr, err := tr.startMulti(len(p.curs))
+		switch {
+		case err == nil:
+			r, added = nr, true
+			p.curs = append(p.curs, r)
+			if p.multis == nil {
+				p.multis = make(map[*multiRef]struct{})
+			}
+			p.multis[r] = struct{}{}
+		case r == nil:
 			p.mu.Unlock()
 			return nil, err
 		}
-		nr := &multiRef{m: m, shard: len(p.curs), of: p.shards}
-		if err := tr.configureMulti(nr); err != nil {
-			p.mu.Unlock()
-			m.Close()
-			return nil, err
-		}
-		r = nr
-		p.curs = append(p.curs, r)
-		if p.multis == nil {
-			p.multis = make(map[*multiRef]struct{})
-		}
-		p.multis[r] = struct{}{}
+		// Else the busy Multi takes it.
 	}
 	r.inflight++
-	bound := tr.idleBound(r, host)
+	// The idle bounds: r's, when it serves a new host; every Multi's when
+	// one more shares them.
+	var update []*multiRef
+	if newHost := r.addHost(host); added {
+		for _, c := range p.curs {
+			if tr.idleBound(c, len(p.curs)) {
+				update = append(update, c)
+			}
+		}
+	} else if newHost && tr.idleBound(r, len(p.curs)) {
+		update = append(update, r)
+	}
 	p.mu.Unlock()
-	if bound > 0 {
-		// A message to the driver: not under the pool's lock.
-		if err := r.m.SetMaxConnects(bound); err != nil {
+	for _, c := range update {
+		// Messages to the drivers: not under the pool's lock.
+		if err := tr.applyIdleBound(c); err != nil && c == r {
 			tr.release(nil, nil, r)
 			return nil, err
 		}
@@ -482,57 +506,84 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 	return r, nil
 }
 
-// configureMulti sets a new Multi up: multiplexing, and its share of
-// MaxConnsPerHost (the shares of the Transport's Multis add up to it).
-func (tr *Transport) configureMulti(r *multiRef) error {
-	m := r.m
+// startMulti starts the Transport's Multi number i: multiplexing, and
+// MaxConnsPerHost (which keeps the Transport on one Multi: shardBound).
+func (tr *Transport) startMulti(i int) (*multiRef, error) {
+	m, err := curlpoll.NewMulti()
+	if err != nil {
+		return nil, err
+	}
 	if tr.MultiplexHTTP2 && !curlpoll.MultiplexSafe() {
-		if err := m.SetMultiplex(true); err != nil {
-			return err
-		}
+		err = m.SetMultiplex(true)
 	}
-	if tr.MaxConnsPerHost > 0 {
-		if err := m.SetMaxHostConnections(share(tr.MaxConnsPerHost, r.shard, r.of)); err != nil {
-			return err
-		}
+	if err == nil && tr.MaxConnsPerHost > 0 {
+		err = m.SetMaxHostConnections(tr.MaxConnsPerHost)
 	}
-	return nil
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &multiRef{m: m, shard: i}, nil
 }
 
 // maxHostsTracked bounds the hosts a Multi's idle bound counts.
 const maxHostsTracked = 1024
 
-// idleBound is the bound on the idle connections of r's Multi once a
-// request went to host, or 0 if it stays as it is. libcurl bounds its whole pool, not each host's share of it
-// (CURLMOPT_MAXCONNECTS: when a connection goes idle in a full pool, the
-// oldest idle one is closed), so MaxIdleConnsPerHost (net/http's default:
-// 2) becomes a bound on the pool of MaxIdleConnsPerHost for each host the
-// Multi has served, and MaxIdleConns, if set, caps that. Without it,
-// libcurl keeps up to four connections per transfer it has seen at once,
-// and 100 concurrent requests to one host left 100 idle connections. The
-// caller holds the pool's lock.
-func (tr *Transport) idleBound(r *multiRef, host string) int {
+// addHost notes that a request went to host; it reports whether host is
+// new to the Multi (and counted).
+func (r *multiRef) addHost(host string) bool {
 	if _, ok := r.hosts[host]; ok || len(r.hosts) >= maxHostsTracked {
-		return 0
+		return false
 	}
 	if r.hosts == nil {
 		r.hosts = make(map[string]struct{})
 	}
 	r.hosts[host] = struct{}{}
-	perHost := tr.MaxIdleConnsPerHost
-	if perHost <= 0 {
-		perHost = http.DefaultMaxIdleConnsPerHost
-	}
-	n := perHost * len(r.hosts)
+	return true
+}
+
+// idleBound sets r.maxConnects, the bound on its idle connections when k
+// Multis share the Transport's, and reports whether it changed. libcurl
+// bounds its whole pool, not each host's share of it
+// (CURLMOPT_MAXCONNECTS: when a connection goes idle in a full pool, the
+// oldest idle one is closed), so MaxIdleConnsPerHost (net/http's default:
+// 2) becomes a bound on the pool of MaxIdleConnsPerHost for each host the
+// Multi has served, and MaxIdleConns, if set, caps that; then r gets its
+// part of it (share). Without it, libcurl keeps up to four connections per
+// transfer it has seen at once, and 100 concurrent requests to one host
+// left 100 idle connections. The caller holds the pool's lock.
+func (tr *Transport) idleBound(r *multiRef, k int) bool {
+	n := tr.idlePerHost() * max(len(r.hosts), 1)
 	if tr.MaxIdleConns > 0 {
 		n = min(n, tr.MaxIdleConns)
 	}
-	n = share(n, r.shard, r.of) // at least 1: shardBound
+	n = share(n, r.shard, k)
 	if n == r.maxConnects {
-		return 0
+		return false
 	}
 	r.maxConnects = n
-	return n
+	return true
+}
+
+// applyIdleBound gives r's Multi the idle bound idleBound last chose. The
+// requests that change it apply it one at a time, each until the Multi has
+// the latest, so that an older bound never lands last.
+func (tr *Transport) applyIdleBound(r *multiRef) error {
+	p := tr.pool()
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	for {
+		p.mu.Lock()
+		want := r.maxConnects
+		p.mu.Unlock()
+		if want == r.applied {
+			return nil
+		}
+		if err := r.m.SetMaxConnects(want); err != nil {
+			return err
+		}
+		r.applied = want
+	}
 }
 
 // release gives back what a call that has ended holds, under one lock:

@@ -3,9 +3,9 @@
 // io.Discard. It is the nethttp client with one line changed.
 //
 // For -h2 it trusts the self-signed certificate (Transport.CAFile) and lets
-// ALPN choose HTTP/2. The Transport keeps NewMulti's default for
-// multiplexing, which on libcurl older than 8.1.0 is off: there each of the
-// N requests has its own HTTP/2 connection (the result line says so).
+// ALPN choose HTTP/2, multiplexed (MultiplexHTTP2, which libcurl older than
+// 8.1.0 needs): one connection for each Multi the Transport spreads the
+// requests over, where net/http uses one.
 package main
 
 import (
@@ -19,9 +19,8 @@ func main() {
 	cfg := load.Flags("curlpoll-transport")
 	tr := &curlhttp.Transport{
 		MaxIdleConnsPerHost: cfg.Workers,
-		MaxConnsPerHost:     cfg.Workers,
 		CAFile:              cfg.CAFile,
-		MultiplexHTTP2:      true, // as net/http: one connection for the h2 row
+		MultiplexHTTP2:      true,
 	}
 	defer tr.Close()
 	client := &http.Client{Transport: tr}

@@ -1,6 +1,6 @@
 // Command nethttp is the baseline benchmark client: the curlpoll-transport
-// program over net/http's own Transport, with MaxIdleConnsPerHost and
-// MaxConnsPerHost set to N. For -h2 HTTP/2 is forced (ForceAttemptHTTP2
+// program over net/http's own Transport, with MaxIdleConnsPerHost set to N
+// (N workers never have more than N requests in flight). For -h2 HTTP/2 is forced (ForceAttemptHTTP2
 // with a TLS config that trusts the self-signed certificate), and net/http
 // multiplexes the N requests over one connection.
 package main
@@ -19,7 +19,6 @@ func main() {
 	cfg := load.Flags("nethttp")
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: cfg.Workers,
-		MaxConnsPerHost:     cfg.Workers,
 	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
