@@ -96,8 +96,8 @@ import (
 //     request's Multi: while it runs no other request on that Multi (all
 //     of the Transport's, unless many run at once) makes progress, and a
 //     function that waited for a request through the same Transport may
-//     never return. A panic in it is
-//     recovered and fails the request with a *PanicError.
+//     never return. A panic in it is recovered and fails the request with
+//     a *PanicError.
 //   - A peer whose certificate does not verify fails the request, as with
 //     net/http, with a *tls.CertificateVerificationError (the error
 //     itself, not wrapped) in which errors.As finds the x509 error
@@ -120,8 +120,9 @@ import (
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
 //     Transport has served, capped by MaxIdleConns (split between its
 //     Multis). So one host may keep more idle connections than
-//     MaxIdleConnsPerHost while others keep fewer. A connection the server closes while idle is closed by libcurl
-//     when a later request looks for a connection (it checks the pool for
+//     MaxIdleConnsPerHost while others keep fewer. A connection the
+//     server closes while idle is closed by libcurl when a later request
+//     on its Multi looks for a connection (it checks the pool for
 //     dead ones at most once a second), not at once as net/http does:
 //     libcurl has no call for that, and curlpoll never closes libcurl's
 //     descriptors. IdleConnTimeout is rounded to whole seconds, and 0
