@@ -420,6 +420,24 @@ func TestTransportSpreadsOverMultis(t *testing.T) {
 	if c := cc.total.Load() - before; c != 0 || u != 2 {
 		t.Errorf("20 requests one at a time after the burst: %d connections opened, %d used; want 0 and 2", c, u)
 	}
+	// A host first met after the burst: one Multi serves it, with one
+	// connection, as net/http's one pool would.
+	var cc2 connCounter
+	srv2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv2.Config.ConnState = cc2.track
+	srv2.Start()
+	defer srv2.Close()
+	for range 20 {
+		resp, err := tr.RoundTrip(mustReq("GET", srv2.URL, nil))
+		must(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if c := cc2.total.Load(); c != 1 {
+		t.Errorf("20 requests one at a time to a new host after the burst opened %d connections, want 1", c)
+	}
 	tr.Close()
 	waitOpen(0)
 

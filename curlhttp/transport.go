@@ -39,8 +39,9 @@ import (
 // requests made at once may use one connection per Multi where net/http
 // uses one. The idle bound is split between the Multis (each keeps its
 // part, at least one, of MaxIdleConnsPerHost per host, so there are never
-// more Multis than it allows: two by default), and requests take them in
-// turn, so that every Multi's idle connections stay in use. With
+// more Multis than it allows: two by default), and requests to a host take
+// the Multis that served it in turn, so that their idle connections stay in
+// use. With
 // MaxConnsPerHost set, the Transport keeps to one Multi: libcurl bounds
 // each Multi's connections, and a bound split between Multis would leave
 // connections unused.
@@ -290,7 +291,7 @@ type transportPool struct {
 	closed bool
 	curs   []*multiRef            // where new requests start (shards); empty until needed
 	shards int                    // how many curs may hold: set with the first
-	turn   int                    // where acquireMulti starts looking, taken in turn
+	turn   int                    // where acquireMulti starts looking, taken in turn (< len(curs))
 	multis map[*multiRef]struct{} // curs and the retired ones still in use
 	idle   []*pooledEasy          // handles ready for the next request
 	live   map[*call]struct{}     // requests whose response body is open
@@ -399,8 +400,10 @@ var errTransportClosed = fmt.Errorf("curlpoll: transport: %w", curlpoll.ErrClose
 // only goroutine that calls libcurl for it, runs on one thread at a time,
 // and a Transport with one Multi could use no more than one CPU's worth of
 // libcurl. A request starts on the Multi with the fewest requests in
-// flight (ties taken in turn, so that every Multi's idle connections are
-// used and aged), and a new Multi starts only when every one has spillAt
+// flight; on a tie, on one that has served its host, those taken in turn
+// (so that every Multi's idle connections to it are used and aged, and a
+// host first met after a burst gets connections on one Multi, not on
+// each), and a new Multi starts only when every one has spillAt
 // requests in flight: a program that makes one request at a time, or a
 // few, keeps one Multi, and so one pool of connections, TLS sessions and
 // DNS entries, as with net/http. Measured (bench/NOTES.md): on two CPUs,
@@ -455,12 +458,18 @@ func (tr *Transport) acquireMulti(host string) (*multiRef, error) {
 		p.mu.Unlock()
 		return nil, errTransportClosed
 	}
+	// The least busy Multi; on a tie, one that has served host (its
+	// connections and TLS sessions), those in turn.
 	var r *multiRef
-	p.turn++
-	for i := range p.curs {
-		c := p.curs[(p.turn+i)%len(p.curs)]
-		if r == nil || c.inflight < r.inflight {
-			r = c
+	rServed := false
+	if n := len(p.curs); n > 0 {
+		p.turn = (p.turn + 1) % n
+		for i := range n {
+			c := p.curs[(p.turn+i)%n]
+			_, served := c.hosts[host]
+			if r == nil || c.inflight < r.inflight || c.inflight == r.inflight && served && !rServed {
+				r, rServed = c, served
+			}
 		}
 	}
 	if len(p.curs) == 0 {
