@@ -117,7 +117,7 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 		}
 	}
 
-	c.info = registerResponse(resp, c.t)
+	registerResponse(resp, c.t)
 	if noBody || resp.ContentLength == 0 {
 		// Nothing more will come: let the transfer end now, so that a
 		// caller who does not close http.NoBody leaks nothing.

@@ -733,7 +733,6 @@ type call struct {
 	mr       *multiRef
 	t        *curlpoll.Transfer
 	obs      *observer // nil without a trace or a Logger
-	info     *infoBox  // for ResponseInfo, once a response exists
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -757,9 +756,6 @@ func (c *call) finish() {
 			c.t.Close()
 			if c.obs != nil {
 				c.obs.deliver()
-			}
-			if c.info != nil {
-				c.info.get() // the transfer is over: keep its info, not it
 			}
 		}
 		c.closeRequestBodies()
