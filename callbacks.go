@@ -62,7 +62,7 @@ func goWrite(h C.uintptr_t, block *C.char, blen C.size_t, p *C.char, n C.size_t)
 	}
 	defer t.failOnPanic() // ret stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
-	if blen > 0 && !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(blen))) {
+	if blen > 0 && !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(blen)), nil) {
 		return 0
 	}
 	return t.onBody(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
@@ -82,37 +82,43 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 	}
 	defer t.failOnPanic() // ok stays 0 on a panic: libcurl aborts the transfer
 	raceAcquireIO()
-	if !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n))) {
-		return 0
+	var extra []byte
+	if line != nil {
+		extra = unsafe.Slice((*byte)(unsafe.Pointer(line)), int(ln))
 	}
-	if line != nil && !t.headerLine(unsafe.Slice((*byte)(unsafe.Pointer(line)), int(ln))) {
+	if !t.headerBlock(unsafe.Slice((*byte)(unsafe.Pointer(block)), int(n)), extra) {
 		return 0
 	}
 	return 1
 }
 
 // headerBlock passes the lines of a block collected in C (each a
-// native-endian uint32 length and its bytes) to headerLine; false fails the
-// transfer.
-func (t *xfer) headerBlock(b []byte) bool {
+// native-endian uint32 length and its bytes), then extra unless it is nil,
+// to headerLine; false fails the transfer. An inline header function is
+// marked inline (for TLSState) once for the whole block, not per line.
+func (t *xfer) headerBlock(b, extra []byte) bool {
+	hook := t.e.headerHook
+	if hook != nil {
+		t.inline.Store(true)
+		defer t.inline.Store(false)
+	}
 	for len(b) >= 4 {
 		k := 4 + int(binary.NativeEndian.Uint32(b))
-		if !t.headerLine(b[4:k]) {
+		if !t.headerLine(b[4:k], hook) {
 			return false
 		}
 		b = b[k:]
 	}
-	return true
+	return extra == nil || t.headerLine(extra, hook)
 }
 
 // headerLine is the header callback's work for one line, valid only
-// during the call; false fails the transfer.
-func (t *xfer) headerLine(line []byte) bool {
+// during the call, with the Easy's inline header function (nil if none);
+// false fails the transfer.
+func (t *xfer) headerLine(line []byte, hook func(*Transfer, []byte) error) bool {
 	t.onHeader(line)
-	if f := t.e.headerHook; f != nil {
-		var err error
-		t.inlineCall(func() { err = f(t.pub, line) })
-		if err != nil {
+	if hook != nil {
+		if err := hook(t.pub, line); err != nil {
 			t.cause = err
 			return false
 		}
