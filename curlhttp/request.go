@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/curlpoll/curlpoll"
 )
@@ -249,7 +250,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	static := !c.pe.keyed || c.pe.key != key
 	if static && c.pe.keyed {
-		c.pe.keyed = false
+		c.pe.forget()
 		if err := e.Reset(); err != nil {
 			return nil, err
 		}
@@ -333,7 +334,6 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
 		headerValue(req.Header, "Range") == "" && !cfg.head
 	closeConn := tr.DisableKeepAlives || req.Close
-	b.List(optHTTPHeader)
 	// The default User-Agent names the protocol, as net/http's does. When
 	// ALPN decides between HTTP/1.1 and HTTP/2, the pre-request function
 	// adds it once the connection is known (c.prereq); where it cannot
@@ -346,7 +346,19 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		curlpoll.TLSStateSupported() && libcurlVersion().Number >= 0x075000 {
 		ua, c.uaByALPN = "", true
 	}
-	writeHeaderLines(batchLines{b}, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})
+	lines := nulLines{c.pe.next[:0]}
+	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})
+	c.pe.next = lines.b
+	sameHeaders := !static && c.pe.hdrsOK && bytes.Equal(lines.b, c.pe.hdrs)
+	if !sameHeaders {
+		b.List(optHTTPHeader)
+		for l := lines.b; len(l) > 0; {
+			i := bytes.IndexByte(l, 0)
+			// ListItem copies the line: it may alias next until then.
+			b.ListItem(unsafe.String(&l[0], i))
+			l = l[i+1:]
+		}
+	}
 	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
 	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
 	// once.
@@ -467,10 +479,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		sb.Long(optMaxageConn, max(int64(d/time.Second), 1))
 	}
 	if err := e.Apply(b); err != nil {
+		c.pe.forget()
 		return nil, err
 	}
 	if static {
 		c.pe.key, c.pe.keyed = key, true
+	}
+	if !sameHeaders {
+		c.pe.hdrs, c.pe.next, c.pe.hdrsOK = c.pe.next, c.pe.hdrs, true
 	}
 
 	// The header function counts header bytes and reads the TLS state.
@@ -809,10 +825,13 @@ type staticKey struct {
 // batches are the option batches configure fills, pooled with their memory.
 var batches = sync.Pool{New: func() any { return new(curlpoll.OptionBatch) }}
 
-// batchLines writes header lines into the list option a batch set last.
-type batchLines struct{ b *curlpoll.OptionBatch }
+// nulLines collects header lines each ended by a NUL, as a list option's
+// items (pooledEasy.hdrs).
+type nulLines struct{ b []byte }
 
-func (l batchLines) item(name, sep, value string) { l.b.ListItem(name, sep, value) }
+func (l *nulLines) item(name, sep, value string) {
+	l.b = append(append(append(append(l.b, name...), sep...), value...), 0)
+}
 
 // tlsVersions is CURLOPT_SSLVERSION's value for crypto/tls's MinVersion and
 // MaxVersion: a version libcurl has no name for counts as 0, libcurl's

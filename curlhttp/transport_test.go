@@ -527,3 +527,59 @@ func TestTransportOptionWithNUL(t *testing.T) {
 		t.Errorf("next request: body %q, want ok", b)
 	}
 }
+
+// TestTransportHeadersFromRequestToRequest: one handle serves requests one
+// after the other, and keeps libcurl's header list from one request to the
+// next when the lines are the same; each request must still send exactly
+// its own header, as net/http does. The sequence repeats, drops, adds and
+// changes fields, and adds a Connection: close.
+func TestTransportHeadersFromRequestToRequest(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var keys []string
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s=%s\n", k, strings.Join(r.Header[k], "|"))
+		}
+	}))
+	defer srv.Close()
+	cp := &curlhttp.Transport{}
+	defer cp.Close()
+	nh := &http.Transport{}
+	defer nh.CloseIdleConnections()
+	steps := []struct {
+		h     http.Header
+		close bool
+	}{
+		{h: http.Header{"X-A": {"1"}}},
+		{h: http.Header{"X-A": {"1"}}},
+		{h: http.Header{}},
+		{h: http.Header{}},
+		{h: http.Header{"X-A": {"2"}}},
+		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}},
+		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}, close: true},
+		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}},
+		{h: http.Header{"X-A": {"2"}, "User-Agent": {"mine/1"}}},
+		{h: http.Header{"X-A": {"2"}}},
+	}
+	get := func(rt http.RoundTripper, h http.Header, close bool) string {
+		req := mustReq("GET", srv.URL, nil)
+		req.Header = h.Clone()
+		req.Close = close
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for i, s := range steps {
+		want := get(nh, s.h, s.close)
+		if got := get(cp, s.h, s.close); got != want {
+			t.Errorf("request %d (%v, close %v): the server saw\n%s\nnet/http's:\n%s", i+1, s.h, s.close, got, want)
+		}
+	}
+}
