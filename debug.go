@@ -139,12 +139,19 @@ func (t *Transfer) ID() uint64 { return t.id }
 // from libcurl when it ended; false while it runs. A transfer stopped before
 // it connected has zero addresses.
 func (t *Transfer) Info() (TransferInfo, bool) {
-	select {
-	case <-t.doneCh:
-		return t.finalInfo(), true
-	default:
+	if t.do {
 		return TransferInfo{}, false
 	}
+	t.s.mu.Lock()
+	over := t.overLocked()
+	t.s.mu.Unlock()
+	if !over {
+		return TransferInfo{}, false
+	}
+	// Converted on each call: most transfers are never asked, and a copy
+	// kept in the handle would make every Start allocate more.
+	info, _ := transferInfo(&t.cinfo)
+	return info, true
 }
 
 // LogDebug writes what a debug function got for a transfer to l as

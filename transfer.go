@@ -50,15 +50,14 @@ type Transfer struct {
 	e   *Easy
 	id  uint64
 
-	hdrReady chan struct{} // closed when the header block is complete; nil for Do's
-	doneCh   chan struct{} // closed when the transfer is over; nil for Do's
+	// do marks the handle that inline callbacks get during Multi.Do: it
+	// has no Done or HeaderReady channel, and no Info.
+	do bool
 
 	err     error    // guarded by s.mu: the transfer's error, set as it ends (and by Close)
 	trailer []string // guarded by s.mu: the trailer lines, kept by Close
 
-	cinfo    C.struct_curlpoll_info // read from libcurl as the transfer ends; final once it is over
-	infoOnce sync.Once              // converts cinfo into info, when asked for
-	info     TransferInfo
+	cinfo C.struct_curlpoll_info // read from libcurl as the transfer ends; final once it is over
 
 	closeMu  sync.Mutex
 	released bool // guarded by closeMu: Close has released the Easy
@@ -102,8 +101,8 @@ type xfer struct {
 	sendGen       uint64 // bumped by every transfer and when libcurl rewinds the body; stale pumps stop
 	done          bool
 	err           error
-	hdrReady      chan struct{} // the handle's, or nil (Do)
-	doneCh        chan struct{} // the handle's, or made when first waited on (doneChanLocked)
+	hdrReady      chan struct{} // made when first waited on (hdrChanLocked)
+	doneCh        chan struct{} // made when first waited on (doneChanLocked)
 
 	progress     Progress      // guarded by mu: the latest counts for the progress function
 	progressNew  bool          // progress holds counts not yet passed on
@@ -180,13 +179,15 @@ func (s *xfer) begin(m *Multi, ctx context.Context, public bool) *Transfer {
 	}
 	var t *Transfer
 	if public {
-		t = &Transfer{hdrReady: make(chan struct{}), doneCh: make(chan struct{})}
+		t = &Transfer{}
 	} else {
-		s.doPub = Transfer{}
+		s.doPub = Transfer{do: true}
 		t = &s.doPub
 	}
 	t.s, t.gen, t.e, t.id = s, s.gen, s.e, s.id
-	s.pub, s.hdrReady, s.doneCh = t, t.hdrReady, t.doneCh
+	// The channels are made only if someone waits on them: most
+	// consumers wait with Header and Read, on s.wake.
+	s.pub, s.hdrReady, s.doneCh = t, nil, nil
 	return t
 }
 
@@ -224,6 +225,29 @@ func (s *xfer) doneChanLocked() chan struct{} {
 	return s.doneCh
 }
 
+// hdrChanLocked returns the channel closed when the header block is
+// complete or the transfer is over, making it when first asked for.
+func (s *xfer) hdrChanLocked() chan struct{} {
+	if s.hdrReady == nil {
+		s.hdrReady = make(chan struct{})
+		if s.hdrDone || s.done {
+			close(s.hdrReady)
+		}
+	}
+	return s.hdrReady
+}
+
+// closedChan is what Done and HeaderReady return for a transfer whose
+// Easy has moved on to another: it is over.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// overLocked reports whether t's transfer has ended, with t.s.mu held.
+func (t *Transfer) overLocked() bool { return t.s.gen != t.gen || t.s.done }
+
 func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -236,7 +260,18 @@ func (t *Transfer) Easy() *Easy { return t.e }
 
 // Done returns a channel that is closed when the transfer is over, whether
 // or not its body has been read.
-func (t *Transfer) Done() <-chan struct{} { return t.doneCh }
+func (t *Transfer) Done() <-chan struct{} {
+	if t.do {
+		return nil
+	}
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != t.gen {
+		return closedChan
+	}
+	return s.doneChanLocked()
+}
 
 // Err returns the transfer's error once it is over (nil for success), and
 // nil before.
@@ -427,13 +462,6 @@ func (t *Transfer) Close() error {
 // or the handle is stale.
 func (t *Transfer) abort(err error) { t.s.abort(t.gen, err) }
 
-// finalInfo returns the transfer's info once it is over (doneCh closed),
-// converted from what libcurl reported the first time it is asked for:
-// most transfers are never asked.
-func (t *Transfer) finalInfo() TransferInfo {
-	t.infoOnce.Do(func() { t.info, _ = transferInfo(&t.cinfo) })
-	return t.info
-}
 
 // releaseSpare returns WriteTo's second buffer once the consumer is done
 // with the transfer; Do calls it after Close. Other consumers may still be
@@ -547,7 +575,18 @@ func (t *Transfer) Abort(cause error) {
 // transfer has ended without one. It is for a transfer started by
 // Multi.Start: the handle that inline callbacks get during Multi.Do has
 // none (nil).
-func (t *Transfer) HeaderReady() <-chan struct{} { return t.hdrReady }
+func (t *Transfer) HeaderReady() <-chan struct{} {
+	if t.do {
+		return nil
+	}
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != t.gen {
+		return closedChan
+	}
+	return s.hdrChanLocked()
+}
 
 // abort asks the driver to stop transfer gen with err, unless it is over
 // (or a later one runs).
@@ -580,9 +619,16 @@ func (t *xfer) finish(err error) {
 	t.err = err
 	t.pub.err = err
 	done := t.doneCh
+	var hdr chan struct{} // closed at the end if the header never was
+	if !t.hdrDone {
+		hdr = t.hdrReady
+	}
 	t.mu.Unlock()
 	if done != nil {
 		close(done)
+	}
+	if hdr != nil {
+		close(hdr)
 	}
 	t.notify()
 	signal(t.space)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -220,4 +221,99 @@ func TestIdleMultiHoldsNoGoroutine(t *testing.T) {
 		t.Errorf("Do after Close = %v, want ErrClosed", err)
 	}
 	waitDrivers(t, base, "after Close")
+}
+
+// TestTransferChannels: Done and HeaderReady are made only when asked for,
+// before or after the event they wait for, and close as documented:
+// HeaderReady when the header block is complete or the transfer has ended
+// without one, Done at the end; a stale handle's stay closed while its Easy
+// runs the next transfer, and its Info stays its own.
+func TestTransferChannels(t *testing.T) {
+	gate := make(chan struct{})
+	srv := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/late" {
+			<-gate
+		}
+		io.WriteString(w, "body")
+	}))
+	// A server that closes each connection at once, sending nothing.
+	empty := newRawServer(t, func(c net.Conn) { c.Close() })
+	m := newMulti(t)
+	closedWithin := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		case <-time.After(10 * time.Second):
+			return false
+		}
+	}
+	isClosed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+
+	// No response at all: HeaderReady closes at the end.
+	e := newEasy(t, empty.URL())
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	if !closedWithin(tr.HeaderReady()) || !closedWithin(tr.Done()) {
+		t.Fatal("HeaderReady or Done of a transfer that got no response did not close")
+	}
+	if _, err := tr.Header(); err == nil {
+		t.Error("Header of a transfer that got no response returned no error")
+	}
+	must(t, tr.Close())
+
+	// Channels asked for before the header comes.
+	must(t, e.SetURL(srv.URL+"/late"))
+	tr, err = m.Start(context.Background(), e)
+	must(t, err)
+	hdr, done := tr.HeaderReady(), tr.Done()
+	time.Sleep(20 * time.Millisecond)
+	if isClosed(hdr) || isClosed(done) {
+		t.Fatal("HeaderReady or Done closed before the server answered")
+	}
+	if _, ok := tr.Info(); ok {
+		t.Error("Info of a running transfer reported ok")
+	}
+	close(gate)
+	if !closedWithin(hdr) {
+		t.Fatal("HeaderReady did not close")
+	}
+	if b, err := io.ReadAll(tr); err != nil || string(b) != "body" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if !closedWithin(done) || !isClosed(tr.Done()) || !isClosed(tr.HeaderReady()) {
+		t.Fatal("Done did not close at the end, or a channel asked for afterwards is open")
+	}
+	first, ok := tr.Info()
+	if !ok || !first.RemoteAddr.IsValid() {
+		t.Fatalf("Info after the end: %+v, %v", first, ok)
+	}
+	must(t, tr.Close())
+
+	// The stale handle while the Easy runs the next transfer.
+	gate2 := make(chan struct{})
+	defer close(gate2)
+	srv2 := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-gate2
+	}))
+	must(t, e.SetURL(srv2.URL+"/"))
+	next, err := m.Start(context.Background(), e)
+	must(t, err)
+	defer next.Close()
+	time.Sleep(20 * time.Millisecond)
+	if !isClosed(tr.Done()) || !isClosed(tr.HeaderReady()) {
+		t.Error("a stale handle's channels are open while the next transfer runs")
+	}
+	if isClosed(next.Done()) || isClosed(next.HeaderReady()) {
+		t.Error("the next transfer's channels are closed while it waits for its server")
+	}
+	if info, ok := tr.Info(); !ok || info != first {
+		t.Errorf("the stale handle's Info changed: %+v, %v; was %+v", info, ok, first)
+	}
 }
