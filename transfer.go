@@ -462,7 +462,6 @@ func (t *Transfer) Close() error {
 // or the handle is stale.
 func (t *Transfer) abort(err error) { t.s.abort(t.gen, err) }
 
-
 // releaseSpare returns WriteTo's second buffer once the consumer is done
 // with the transfer; Do calls it after Close. Other consumers may still be
 // in WriteTo when Close is called, so only Do can.
