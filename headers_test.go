@@ -80,6 +80,9 @@ func TestLongHeaderBlock(t *testing.T) {
 	if !slices.Equal(h, trimmed) {
 		t.Errorf("Header() has %d lines, want %d", len(h), len(trimmed))
 	}
+	if block, err := tr.HeaderBlock(); err != nil || block != strings.Join(trimmed, "\n")+"\n" {
+		t.Errorf("HeaderBlock() is not Header()'s lines each ended by a newline: %.80q, %v", block, err)
+	}
 	body, err := io.ReadAll(tr)
 	if err != nil || string(body) != "hello" {
 		t.Fatalf("body %q, %v", body, err)

@@ -90,7 +90,7 @@ type xfer struct {
 	unpauseQueued bool      // a resume of receiving is on its way to the driver
 	status        int       // status code of the header block being received
 	hdrBlock      []byte    // the header block being received, each line ending in '\n'; final once hdrDone
-	hdrLines      []string  // hdrBlock split into lines, made by the first Header call after hdrDone
+	hdrText       string    // hdrBlock as a string, made by the first HeaderBlock call after hdrDone
 	hdrDone       bool
 	trailer       []string
 	send          byteQueue // request body bytes read, not yet sent
@@ -160,7 +160,7 @@ func (s *xfer) begin(m *Multi, ctx context.Context, public bool) *Transfer {
 	s.recvPaused, s.unpauseQueued = false, false
 	s.status = 0
 	s.hdrBlock = s.hdrBlock[:0]
-	s.hdrLines, s.hdrDone, s.trailer = nil, false, nil // handed out: not reused
+	s.hdrText, s.hdrDone, s.trailer = "", false, nil // handed out: not reused
 	s.send.Reset()
 	s.sendEOF, s.sendErr, s.sendPaused, s.sendQueued = false, nil, false, false
 	s.done, s.err = false, nil
@@ -288,24 +288,36 @@ func (t *Transfer) Err() error {
 // ends before a header block arrives it returns the transfer's error, or no
 // lines for protocols without headers.
 func (t *Transfer) Header() ([]string, error) {
+	text, err := t.HeaderBlock()
+	if text == "" {
+		return nil, err
+	}
+	return strings.Split(text[:len(text)-1], "\n"), nil
+}
+
+// HeaderBlock is Header's lines in one string, each ended by "\n" (no
+// "\r"), for a consumer that parses the block in one pass rather than line
+// by line: it saves splitting it. "" with the transfer's error, or with
+// none for protocols without headers, if it ends before a header block.
+func (t *Transfer) HeaderBlock() (string, error) {
 	s := t.s
 	for {
 		s.mu.Lock()
 		if s.staleLocked(t.gen) {
 			s.stale()
-			return nil, errStale
+			return "", errStale
 		}
 		if s.hdrDone || s.done {
-			if s.hdrDone && s.hdrLines == nil && len(s.hdrBlock) > 0 {
-				// Split once, when asked for: Multi.Do never asks.
-				s.hdrLines = strings.Split(string(s.hdrBlock[:len(s.hdrBlock)-1]), "\n")
+			if s.hdrDone && s.hdrText == "" {
+				// Made once, when asked for: Multi.Do never asks.
+				s.hdrText = string(s.hdrBlock)
 			}
-			hdr, err, ok := s.hdrLines, s.err, s.hdrDone
+			text, err, ok := s.hdrText, s.err, s.hdrDone
 			s.mu.Unlock()
 			if !ok {
-				return nil, err
+				return "", err
 			}
-			return hdr, nil
+			return text, nil
 		}
 		s.mu.Unlock()
 		s.await()

@@ -9,7 +9,7 @@ import (
 var (
 	ValidateRequest    = validateRequest
 	RequestHeaderLines = requestHeaderLines
-	ParseHeaderLines   = parseHeaderLines
+	ParseHeaderBlock   = parseHeaderBlock
 	RequestTarget      = requestTarget // the URL libcurl is given (without ServerName)
 )
 

@@ -57,17 +57,19 @@ func (h *headerState) onLine(t *curlpoll.Transfer, line []byte) error {
 	return nil
 }
 
-// response builds the *http.Response from the header block.
-func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) {
-	if len(lines) == 0 {
+// response builds the *http.Response from the header block (the status
+// line and the field lines, each ended by "\n": Transfer.HeaderBlock).
+func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
+	if block == "" {
 		return nil, errors.New("curlpoll: no response header block")
 	}
+	status, fields, _ := strings.Cut(block, "\n")
 	resp := &http.Response{Request: c.req}
-	if err := parseStatusLine(resp, lines[0]); err != nil {
+	if err := parseStatusLine(resp, status); err != nil {
 		return nil, err
 	}
 	var err error
-	if resp.Header, err = parseHeaderLines(lines[1:]); err != nil {
+	if resp.Header, err = parseHeaderBlock(fields); err != nil {
 		return nil, err
 	}
 	h2 := resp.ProtoMajor >= 2 // HTTP/2 or HTTP/3: framed by the protocol, no Transfer-Encoding
@@ -149,32 +151,40 @@ func (c *call) response(lines []string, cfg *reqConfig) (*http.Response, error) 
 	return resp, nil
 }
 
-// parseHeaderLines turns header field lines (without line endings) into
-// an http.Header, joining obsolete folded lines to the field before. As
-// net/http's client, it refuses a field whose name is not a token or whose
-// value has control bytes other than tab: libcurl passes on a bare CR or a
-// NUL inside a line.
-func parseHeaderLines(lines []string) (http.Header, error) {
-	h := make(http.Header, len(lines))
+// parseHeaderBlock turns header field lines, each ended by "\n" (the last
+// may lack it), into an http.Header, joining obsolete folded lines to the
+// field before. As net/http's client, it refuses a field whose name is not
+// a token or a line with control bytes other than tab (libcurl passes on a
+// bare CR or a NUL inside a line), and trims spaces and tabs around names
+// and values.
+func parseHeaderBlock(block string) (http.Header, error) {
+	n := strings.Count(block, "\n") + 1
+	h := make(http.Header, n)
 	// One backing array for the values, as net/textproto does: a field's
 	// first value takes a one-element slice of it (capped, so that an
 	// append by the caller copies), a repeated field appends.
-	vals := make([]string, len(lines))
+	vals := make([]string, n)
 	var last string // the key of the previous field, for obsolete folding
-	for _, l := range lines {
+	for len(block) > 0 {
+		l := block
+		if i := strings.IndexByte(block, '\n'); i >= 0 {
+			l, block = block[:i], block[i+1:]
+		} else {
+			block = ""
+		}
 		if !validHeaderValue(l) {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
 		}
 		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
 			vv := h[last]
-			vv[len(vv)-1] = strings.TrimSpace(vv[len(vv)-1] + " " + strings.TrimSpace(l))
+			vv[len(vv)-1] = trimSpaceTab(vv[len(vv)-1] + " " + trimSpaceTab(l))
 			continue
 		}
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
+		i := strings.IndexByte(l, ':')
+		if i < 0 {
 			continue
 		}
-		k = strings.TrimSpace(k)
+		k := trimSpaceTab(l[:i])
 		ok, canonical := scanToken(k)
 		if !ok {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
@@ -182,15 +192,29 @@ func parseHeaderLines(lines []string) (http.Header, error) {
 		if !canonical {
 			k = textproto.CanonicalMIMEHeaderKey(k)
 		}
+		v := trimSpaceTab(l[i+1:])
 		if vv := h[k]; vv == nil {
-			vals[0] = strings.TrimSpace(v)
+			vals[0] = v
 			h[k], vals = vals[:1:1], vals[1:]
 		} else {
-			h[k] = append(vv, strings.TrimSpace(v))
+			h[k] = append(vv, v)
 		}
 		last = k
 	}
 	return h, nil
+}
+
+// trimSpaceTab trims spaces and tabs from both ends of s, as net/textproto
+// does with header names and values (and unlike strings.TrimSpace, which
+// also trims Unicode spaces).
+func trimSpaceTab(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // parseStatusLine fills the status and protocol fields from a status line:

@@ -853,7 +853,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if c.obs != nil {
 		c.obs.wait(c.t)
 	}
-	lines, err := c.t.Header()
+	block, err := c.t.HeaderBlock()
 	if headerTimer != nil {
 		headerTimer.Stop()
 	}
@@ -865,7 +865,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if err != nil {
 		return nil, c.transferError(err)
 	}
-	resp, err := c.response(lines, cfg)
+	resp, err := c.response(block, cfg)
 	if err != nil {
 		return nil, err
 	}

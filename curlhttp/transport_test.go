@@ -241,6 +241,11 @@ func TestTransportSameAsNetHTTP(t *testing.T) {
 			w.Header().Add("Set-Cookie", "b=2")
 			w.Header().Set("X-Folded", "x")
 		}, func(u string) *http.Request { return mustReq("GET", u, nil) }},
+		{"response header values with other spaces", func(w http.ResponseWriter, r *http.Request) {
+			// net/http trims only spaces and tabs around a value.
+			w.Header().Set("X-Nbsp", "\u00a0x\u00a0")
+			w.Header().Set("X-Tab", "\ty\t")
+		}, func(u string) *http.Request { return mustReq("GET", u, nil) }},
 		{"empty body with length 0", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "0")
 		}, func(u string) *http.Request { return mustReq("GET", u, nil) }},
