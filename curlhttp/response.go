@@ -158,7 +158,12 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 // bare CR or a NUL inside a line), and trims spaces and tabs around names
 // and values.
 func parseHeaderBlock(block string) (http.Header, error) {
-	n := strings.Count(block, "\n") + 1
+	// The exact line count: a hint above 8 makes a larger map than a
+	// typical response of 8 fields needs.
+	n := strings.Count(block, "\n")
+	if block != "" && block[len(block)-1] != '\n' {
+		n++
+	}
 	h := make(http.Header, n)
 	// One backing array for the values, as net/textproto does: a field's
 	// first value takes a one-element slice of it (capped, so that an
