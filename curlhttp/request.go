@@ -253,6 +253,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// The URL libcurl sees carries no user info (a bare net/http Transport
 	// ignores it too) and no fragment; its path goes out as it is.
 	var connectTo [2]string
+	var dyn perRequest
 	if https && tlsConf != nil && tlsConf.ServerName != "" && tlsConf.ServerName != u.Hostname() {
 		// SNI and certificate name come from the URL: name ServerName there,
 		// and connect it to the real host.
@@ -263,10 +264,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
 		connectTo = [2]string{sn, net.JoinHostPort(u.Hostname(), port)}
 		key.connectTo = connectTo
-		b.StrParts(optURL, "https://", sn, u.RequestURI())
+		dyn.url = [4]string{"https://", sn, u.RequestURI()}
 	} else {
-		target := targetParts(u)
-		b.StrParts(optURL, target[:]...)
+		dyn.url = targetParts(u)
 	}
 	static := !c.pe.keyed || c.pe.key != key
 	if static && c.pe.keyed {
@@ -297,22 +297,20 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
 		bodyReader, hasBody = probeBody(req.Body)
 	}
-	// Each request sets NOBODY, POST and the body's size, whatever the
-	// previous request on the handle set.
-	b.Bool(optNobody, cfg.head)
+	// NOBODY, POST and the body's size, for this request whatever the
+	// previous one on the handle set (dyn, set below).
+	dyn.method.nobody = cfg.head
 	post := false // libcurl sends a POST: it would add Expect and Content-Type
 	switch {
 	case cfg.head:
-		b.Bool(optPost, false)
-		b.Offset(optPostfieldsizeLarge, -1)
+		dyn.method.postSize = -1
 	case hasBody:
 		n := req.ContentLength
 		if n <= 0 {
 			n = -1 // unknown: chunked on HTTP/1.1
 		}
-		b.Bool(optPost, true)
 		post = true
-		b.Offset(optPostfieldsizeLarge, n)
+		dyn.method.postSize = n
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
 			s.do(e.SetRewind(c.rewind))
@@ -320,12 +318,10 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	case method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch:
 		// net/http sends "Content-Length: 0" for these: a POST of size 0,
 		// with nothing to read.
-		b.Bool(optPost, true)
 		post = true
-		b.Offset(optPostfieldsizeLarge, 0)
+		dyn.method.postSize = 0
 	default:
-		b.Bool(optPost, false)
-		b.Offset(optPostfieldsizeLarge, -1)
+		dyn.method.postSize = -1
 	}
 	// The method: libcurl's own for these options (NOBODY: HEAD, POST:
 	// POST, neither: GET) needs no custom request string (NULL); any other
@@ -337,10 +333,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	case post:
 		derived = http.MethodPost
 	}
-	if method == derived {
-		b.Str(optCustomrequest, "")
-	} else {
-		b.Str(optCustomrequest, method)
+	if method != derived {
+		dyn.method.customRequest = method
 	}
 	// A request with a body takes a chunked response as it comes, chunk
 	// framing and all (CURLOPT_HTTP_TRANSFER_DECODING off), and decodes it
@@ -349,7 +343,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// otherwise end only then, where net/http's ends at its last chunk.
 	// libcurl still follows the chunks to find the response's end.
 	cfg.rawChunks = hasBody
-	b.Bool(optHTTPTransferDecoding, !cfg.rawChunks)
+	dyn.method.post, dyn.method.rawChunks = post, cfg.rawChunks
 
 	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
 		headerValue(req.Header, "Range") == "" && !cfg.head
@@ -382,8 +376,23 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
 	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
 	// once.
-	b.Bool(optForbidReuse, closeConn ||
-		version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken())
+	dyn.method.forbidReuse = closeConn ||
+		version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken()
+	// What changes per request goes to libcurl only if it differs from
+	// what the handle's previous request set (pooledEasy.dyn).
+	dynKnown := !static && c.pe.dynOK
+	if !dynKnown || dyn.url != c.pe.dyn.url {
+		b.StrParts(optURL, dyn.url[:]...)
+	}
+	if !dynKnown || dyn.method != c.pe.dyn.method {
+		m := &dyn.method
+		b.Bool(optNobody, m.nobody)
+		b.Bool(optPost, m.post)
+		b.Offset(optPostfieldsizeLarge, m.postSize)
+		b.Str(optCustomrequest, m.customRequest) // "": NULL, libcurl's own method
+		b.Bool(optHTTPTransferDecoding, !m.rawChunks)
+		b.Bool(optForbidReuse, m.forbidReuse)
+	}
 
 	// The static options below go to b only when the handle needs them
 	// (static); their checks run for every request.
@@ -508,6 +517,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if !sameHeaders {
 		c.pe.hdrs, c.pe.next, c.pe.hdrsOK = c.pe.next, c.pe.hdrs, true
 	}
+	c.pe.dyn, c.pe.dynOK = dyn, true
 
 	// The header function counts header bytes and reads the TLS state.
 	limit := tr.MaxResponseHeaderBytes
@@ -844,6 +854,19 @@ type staticKey struct {
 
 // batches are the option batches configure fills, pooled with their memory.
 var batches = sync.Pool{New: func() any { return new(curlpoll.OptionBatch) }}
+
+// perRequest is what configure sets on a handle for each request (but the
+// header list): the URL, and what the method and body make of the request.
+type perRequest struct {
+	url    [4]string // CURLOPT_URL in parts
+	method struct {
+		nobody, post  bool
+		postSize      int64  // CURLOPT_POSTFIELDSIZE_LARGE: -1 unknown or none
+		customRequest string // CURLOPT_CUSTOMREQUEST: "" for none (NULL)
+		rawChunks     bool   // CURLOPT_HTTP_TRANSFER_DECODING off
+		forbidReuse   bool
+	}
+}
 
 // nulLines collects header lines each ended by a NUL, as a list option's
 // items (pooledEasy.hdrs).

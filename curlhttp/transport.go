@@ -379,12 +379,17 @@ type pooledEasy struct {
 	// request's, swapped with hdrs once set.
 	hdrs, next []byte
 	hdrsOK     bool
+
+	// dyn is what the previous request set of the options that change
+	// per request, when dynOK.
+	dyn   perRequest
+	dynOK bool
 }
 
 // forget marks the handle as configured for nothing (after a reset, or
 // when its state is unknown).
 func (pe *pooledEasy) forget() {
-	pe.keyed, pe.hdrsOK = false, false
+	pe.keyed, pe.hdrsOK, pe.dynOK = false, false, false
 }
 
 // getEasy takes a handle from the pool or makes one.

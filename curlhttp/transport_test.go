@@ -533,13 +533,16 @@ func TestTransportOptionWithNUL(t *testing.T) {
 	}
 }
 
-// TestTransportHeadersFromRequestToRequest: one handle serves requests one
-// after the other, and keeps libcurl's header list from one request to the
-// next when the lines are the same; each request must still send exactly
-// its own header, as net/http does. The sequence repeats, drops, adds and
-// changes fields, and adds a Connection: close.
-func TestTransportHeadersFromRequestToRequest(t *testing.T) {
+// TestTransportFromRequestToRequest: one handle serves requests one after
+// the other, and keeps what libcurl holds of the previous request (the URL,
+// the method and body options, the header list) when the next one's is the
+// same; each request must still go out exactly as net/http sends it. The
+// sequence repeats, drops, adds and changes fields, methods, bodies and
+// paths, and adds a Connection: close.
+func TestTransportFromRequestToRequest(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s len=%d te=%v body=%q\n", r.Method, r.RequestURI, r.ContentLength, r.TransferEncoding, body)
 		var keys []string
 		for k := range r.Header {
 			keys = append(keys, k)
@@ -554,37 +557,57 @@ func TestTransportHeadersFromRequestToRequest(t *testing.T) {
 	defer cp.Close()
 	nh := &http.Transport{}
 	defer nh.CloseIdleConnections()
-	steps := []struct {
-		h     http.Header
-		close bool
-	}{
-		{h: http.Header{"X-A": {"1"}}},
-		{h: http.Header{"X-A": {"1"}}},
-		{h: http.Header{}},
-		{h: http.Header{}},
-		{h: http.Header{"X-A": {"2"}}},
-		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}},
-		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}, close: true},
-		{h: http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}},
-		{h: http.Header{"X-A": {"2"}, "User-Agent": {"mine/1"}}},
-		{h: http.Header{"X-A": {"2"}}},
+	type step struct {
+		method, path, body string
+		h                  http.Header
+		close              bool
 	}
-	get := func(rt http.RoundTripper, h http.Header, close bool) string {
-		req := mustReq("GET", srv.URL, nil)
-		req.Header = h.Clone()
-		req.Close = close
+	get := func(s step) step { s.method = "GET"; return s }
+	a1 := http.Header{"X-A": {"1"}}
+	a2b := http.Header{"X-A": {"2"}, "X-B": {"3", "4"}}
+	steps := []step{
+		get(step{h: a1}),
+		get(step{h: a1}),
+		get(step{h: http.Header{}}),
+		get(step{h: http.Header{}}),
+		get(step{h: http.Header{"X-A": {"2"}}}),
+		get(step{h: a2b}),
+		get(step{h: a2b, close: true}),
+		get(step{h: a2b}),
+		get(step{h: http.Header{"X-A": {"2"}, "User-Agent": {"mine/1"}}}),
+		get(step{h: http.Header{"X-A": {"2"}}, path: "/other?q=1"}),
+		get(step{h: http.Header{"X-A": {"2"}}, path: "/other?q=1"}),
+		{method: "POST", body: "one", h: a1},
+		{method: "POST", body: "two", h: a1},
+		get(step{h: a1}),
+		{method: "HEAD", h: a1},
+		get(step{h: a1}),
+		{method: "PUT", h: a1},
+		{method: "PUT", body: "three", h: a1},
+		{method: "PURGE", h: a1},
+		{method: "DELETE", h: a1},
+		get(step{h: a1}),
+	}
+	send := func(rt http.RoundTripper, s step) string {
+		var body io.Reader
+		if s.body != "" {
+			body = strings.NewReader(s.body)
+		}
+		req := mustReq(s.method, srv.URL+s.path, body)
+		req.Header = s.h.Clone()
+		req.Close = s.close
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
 			return err.Error()
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return fmt.Sprintf("%d %s", resp.StatusCode, b)
 	}
 	for i, s := range steps {
-		want := get(nh, s.h, s.close)
-		if got := get(cp, s.h, s.close); got != want {
-			t.Errorf("request %d (%v, close %v): the server saw\n%s\nnet/http's:\n%s", i+1, s.h, s.close, got, want)
+		want := send(nh, s)
+		if got := send(cp, s); got != want {
+			t.Errorf("request %d (%+v): the server saw\n%s\nnet/http's:\n%s", i+1, s, got, want)
 		}
 	}
 }
