@@ -195,7 +195,11 @@ func parseHeaderBlock(block string) (http.Header, error) {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
 		}
 		if !canonical {
-			k = textproto.CanonicalMIMEHeaderKey(k)
+			if c, ok := commonCanonical[k]; ok {
+				k = c
+			} else {
+				k = textproto.CanonicalMIMEHeaderKey(k)
+			}
 		}
 		v := trimSpaceTab(l[i+1:])
 		if vv := h[k]; vv == nil {
@@ -208,6 +212,33 @@ func parseHeaderBlock(block string) (http.Header, error) {
 	}
 	return h, nil
 }
+
+// commonCanonical maps common field names in the forms that are not
+// canonical but come often (HTTP/2 and HTTP/3 names are lower case, and
+// many servers send "ETag") to their canonical form, with no allocation:
+// what net/http's HTTP/2 client does with its own table.
+var commonCanonical = func() map[string]string {
+	names := []string{
+		"accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "age",
+		"access-control-allow-credentials", "access-control-allow-headers", "access-control-allow-methods",
+		"access-control-allow-origin", "access-control-expose-headers", "access-control-max-age",
+		"allow", "alt-svc", "authorization", "cache-control", "connection", "content-disposition",
+		"content-encoding", "content-language", "content-length", "content-location", "content-range",
+		"content-security-policy", "content-type", "cookie", "date", "etag", "expires", "keep-alive",
+		"last-modified", "link", "location", "pragma", "proxy-authenticate", "referrer-policy", "refresh",
+		"retry-after", "server", "set-cookie", "strict-transport-security", "trailer", "transfer-encoding",
+		"upgrade", "vary", "via", "www-authenticate", "x-content-type-options", "x-frame-options",
+		"x-request-id", "x-xss-protection",
+	}
+	m := make(map[string]string, len(names)+3)
+	for _, n := range names {
+		m[n] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	for _, n := range []string{"ETag", "WWW-Authenticate", "X-XSS-Protection"} {
+		m[n] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	return m
+}()
 
 // trimSpaceTab trims spaces and tabs from both ends of s, as net/textproto
 // does with header names and values (and unlike strings.TrimSpace, which
