@@ -194,33 +194,50 @@ func captureTLS(e *Easy) TLSState {
 	sc := tlsScratches.Get().(*tlsScratch)
 	defer tlsScratches.Put(sc)
 	st := &sc.st
-	capture := func() C.int {
+	st.conn, st.leaf = 0, 0
+	capture := func(numbersOnly bool) C.int {
 		buf, lens := (*C.uchar)(unsafe.Pointer(&sc.buf[0])), &sc.lens[0]
 		if backend == tlsGnuTLS {
 			return C.curlpoll_tls_capture_gnutls(e.c, st, buf, C.size_t(len(sc.buf)), lens, C.int(len(sc.lens)))
 		}
-		return opensslCapture(e, st, buf, C.size_t(len(sc.buf)), lens, C.int(len(sc.lens)))
+		return opensslCapture(e, st, buf, C.size_t(len(sc.buf)), lens, C.int(len(sc.lens)), numbersOnly)
 	}
-	rc := capture()
+	state := func() TLSState {
+		r := TLSState{
+			ok:      true,
+			version: uint16(st.version),
+			cipher:  uint16(st.cipher),
+		}
+		if r.cipher == 0 && st.suite[0] != 0 {
+			r.cipher = cipherSuiteID(C.GoString(&st.suite[0]))
+		}
+		if n := int(st.alpn_len); n > 0 {
+			r.alpn = alpnName(unsafe.Slice((*byte)(unsafe.Pointer(&st.alpn[0])), n))
+		}
+		return r
+	}
+	if backend == tlsOpenSSL {
+		// A connection seen before: its chain is known, and encoding it
+		// again in C costs more than the rest of the state.
+		if capture(true) <= 0 {
+			return TLSState{}
+		}
+		if chain, ok := tlsConns.get(uint64(st.conn), uintptr(st.leaf)); ok {
+			r := state()
+			r.chain = chain
+			return r
+		}
+	}
+	rc := capture(false)
 	if rc < 0 { // a chain larger than the buffers: grow them and read again
 		sc.buf = make([]byte, int(st.need))
 		sc.lens = make([]C.int, int(st.want))
-		rc = capture()
+		rc = capture(false)
 	}
 	if rc <= 0 {
 		return TLSState{}
 	}
-	r := TLSState{
-		ok:      true,
-		version: uint16(st.version),
-		cipher:  uint16(st.cipher),
-	}
-	if r.cipher == 0 && st.suite[0] != 0 {
-		r.cipher = cipherSuiteID(C.GoString(&st.suite[0]))
-	}
-	if n := int(st.alpn_len); n > 0 {
-		r.alpn = string(unsafe.Slice((*byte)(unsafe.Pointer(&st.alpn[0])), n))
-	}
+	r := state()
 	if n := int(st.ncerts); n > 0 {
 		r.chain = make([]peerCert, n)
 		off := 0
@@ -235,7 +252,81 @@ func captureTLS(e *Easy) TLSState {
 			}
 		}
 	}
+	if st.conn != 0 {
+		tlsConns.put(uint64(st.conn), uintptr(st.leaf), r.chain)
+	}
 	return r
+}
+
+// alpnName returns the ALPN protocol p as a string, without an allocation
+// for the common ones.
+func alpnName(p []byte) string {
+	switch string(p) {
+	case "h2":
+		return "h2"
+	case "http/1.1":
+		return "http/1.1"
+	}
+	return string(p)
+}
+
+// tlsConns keeps the peer chains of the OpenSSL connections captured so
+// far, parsed, by the connection's number (curlpoll_tls_capture), while
+// the peer certificate's address stays the same (a renegotiation could
+// change the chain): a request on a kept-alive connection reads only the
+// cheap part of the state, as net/http's Response.TLS is the connection's.
+// Numbers are never reused, so an entry can go stale, never wrong; the map
+// is emptied when it reaches maxTLSConns.
+var tlsConns tlsConnCache
+
+type tlsConnCache struct {
+	mu sync.Mutex
+	m  map[uint64]tlsConn
+}
+
+type tlsConn struct {
+	leaf  uintptr
+	chain []peerCert // every certificate parsed: shared, never written
+}
+
+const maxTLSConns = 1024
+
+// get returns the chain kept for connection conn, if its peer certificate
+// is still at leaf.
+func (c *tlsConnCache) get(conn uint64, leaf uintptr) ([]peerCert, bool) {
+	if conn == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	e, ok := c.m[conn]
+	c.mu.Unlock()
+	return e.chain, ok && e.leaf == leaf
+}
+
+// put keeps chain for connection conn if every certificate parses: the
+// kept chain is shared by the states read afterwards, which must then
+// never parse (write) it.
+func (c *tlsConnCache) put(conn uint64, leaf uintptr, chain []peerCert) {
+	parsed := make([]peerCert, len(chain))
+	for i, pc := range chain {
+		if pc.cert == nil {
+			cert, err := parseCert(pc.der)
+			if err != nil {
+				return
+			}
+			pc = peerCert{cert: cert}
+		}
+		parsed[i] = peerCert{cert: pc.cert}
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxTLSConns {
+		clear(c.m)
+	}
+	if c.m == nil {
+		c.m = make(map[uint64]tlsConn)
+	}
+	c.m[conn] = tlsConn{leaf: leaf, chain: parsed}
+	c.mu.Unlock()
 }
 
 // cipherSuiteID maps a cipher suite's IANA name to its ID, for the suites

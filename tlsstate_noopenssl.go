@@ -10,4 +10,6 @@ import "C"
 
 func opensslMatches() bool { return false }
 
-func opensslCapture(*Easy, *C.struct_curlpoll_tls, *C.uchar, C.size_t, *C.int, C.int) C.int { return 0 }
+func opensslCapture(*Easy, *C.struct_curlpoll_tls, *C.uchar, C.size_t, *C.int, C.int, bool) C.int {
+	return 0
+}

@@ -28,14 +28,28 @@ static SSL *curlpoll_tls_ssl(CURL *e) {
 	return (SSL *)info->internals;
 }
 
+// curlpoll_conn_index is the SSL ex_data index under which each
+// connection gets its number (curlpoll_tls_capture), made once; -1 if
+// OpenSSL refused one.
+static int curlpoll_conn_index = -1;
+static unsigned long long curlpoll_conn_seq;
+
+static void curlpoll_tls_setup(void) {
+	curlpoll_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
 // curlpoll_tls_capture reads the state of the easy handle's connection in
-// one call: version, cipher, ALPN protocol, and the DER of the peer's
-// chain, written one certificate after the other into buf (cap bytes),
-// their lengths into lens (at most maxcerts). It returns 0 when there is no
-// OpenSSL connection, -1 when buf or lens is too small for the chain (need
-// and want say how much is needed), and 1 otherwise. A certificate that
-// fails to encode ends the chain there.
-static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char *buf, size_t cap, int *lens, int maxcerts) {
+// one call: version, cipher, ALPN protocol, the connection's number and
+// peer certificate (conn, leaf), and, unless numbers_only, the DER of the
+// peer's chain, written one certificate after the other into buf (cap
+// bytes), their lengths into lens (at most maxcerts). It returns 0 when
+// there is no OpenSSL connection, -1 when buf or lens is too small for the
+// chain (need and want say how much is needed), and 1 otherwise. A
+// certificate that fails to encode ends the chain there.
+//
+// The number is kept in the SSL object's ex_data, so that it goes with the
+// object: a new connection, even at the same address, starts without one.
+static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char *buf, size_t cap, int *lens, int maxcerts, int numbers_only) {
 	SSL *s = curlpoll_tls_ssl(e);
 	const SSL_CIPHER *c;
 	const unsigned char *alpn = NULL;
@@ -43,6 +57,16 @@ static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char 
 	int i, n;
 	if (s == NULL)
 		return 0;
+	st->conn = 0;
+	if (curlpoll_conn_index >= 0) {
+		st->conn = (unsigned long long)(uintptr_t)SSL_get_ex_data(s, curlpoll_conn_index);
+		if (st->conn == 0) {
+			st->conn = __atomic_add_fetch(&curlpoll_conn_seq, 1, __ATOMIC_RELAXED);
+			if (!SSL_set_ex_data(s, curlpoll_conn_index, (void *)(uintptr_t)st->conn))
+				st->conn = 0;
+		}
+	}
+	st->leaf = (uintptr_t)SSL_get0_peer_certificate(s);
 	st->version = SSL_version(s);
 	c = SSL_get_current_cipher(s);
 	st->cipher = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
@@ -52,9 +76,11 @@ static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char 
 		st->alpn_len = 0;
 	if (st->alpn_len > 0)
 		memcpy(st->alpn, alpn, st->alpn_len);
+	st->ncerts = 0;
+	if (numbers_only)
+		return 1;
 	chain = SSL_get_peer_cert_chain(s);
 	n = chain ? sk_X509_num(chain) : 0;
-	st->ncerts = 0;
 	st->need = 0;
 	st->want = n;
 	for (i = 0; i < n; i++) {
@@ -98,11 +124,18 @@ func opensslMatches() bool {
 		v := C.curlpoll_openssl_version() // 0xMNN00PP0L
 		want := fmt.Sprintf("OpenSSL/%d.%d.", v>>28, (v>>20)&0xff)
 		opensslOK = strings.HasPrefix(Version().TLS, want)
+		if opensslOK {
+			C.curlpoll_tls_setup()
+		}
 	})
 	return opensslOK
 }
 
 // opensslCapture is curlpoll_tls_capture.
-func opensslCapture(e *Easy, st *C.struct_curlpoll_tls, buf *C.uchar, size C.size_t, lens *C.int, max C.int) C.int {
-	return C.curlpoll_tls_capture(e.c, st, buf, size, lens, max)
+func opensslCapture(e *Easy, st *C.struct_curlpoll_tls, buf *C.uchar, size C.size_t, lens *C.int, max C.int, numbersOnly bool) C.int {
+	only := C.int(0)
+	if numbersOnly {
+		only = 1
+	}
+	return C.curlpoll_tls_capture(e.c, st, buf, size, lens, max, only)
 }
