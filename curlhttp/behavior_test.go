@@ -71,6 +71,43 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 
+	// A control byte in a response header line (libcurl passes a bare CR
+	// or a NUL on): refused, as net/http refuses it.
+	for _, bad := range []string{"a\x00b", "a\rb", "a\x01b", "a\x7fb"} {
+		t.Run(fmt.Sprintf("response header with %q", bad), func(t *testing.T) {
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					bufio.NewReader(c).ReadString('\n')
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Long-Enough-To-Span-Words: "+bad+"\r\nX-Ok: 1\r\n\r\nok")
+					c.Close()
+				}
+			}()
+			url := "http://" + ln.Addr().String()
+			if resp, err := http.DefaultTransport.RoundTrip(mustReq("GET", url, nil)); err == nil {
+				resp.Body.Close()
+				t.Skip("net/http takes it too")
+			}
+			resp, err := tr.RoundTrip(mustReq("GET", url, nil))
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("accepted: header %q", resp.Header)
+			}
+			var ce *curlpoll.Error
+			switch {
+			case errors.As(err, &ce) && ce.Code == curlpoll.ErrWeirdServerReply:
+				// libcurl refused it itself (a NUL, on some versions).
+			case !strings.Contains(err.Error(), "malformed MIME header line") || !strings.Contains(err.Error(), "X-Long-Enough"):
+				t.Errorf("err = %v, want the malformed line named", err)
+			}
+		})
+	}
+
 	t.Run("response header timeout", func(t *testing.T) {
 		block := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))

@@ -43,6 +43,8 @@ func FuzzHeaderLines(f *testing.F) {
 	f.Add(" leading fold\nA:\nA: 2")
 	f.Add("Trailer: X\x00Y\nX-\xff: \xfe")
 	f.Add("A: \u00a0x\u00a0\n")
+	f.Add("A-Field-Name: x\x00y\nB: 1\n")
+	f.Add("A-Field-Name: 0123456789\rx\n")
 	f.Fuzz(func(t *testing.T, block string) {
 		h, err := curlhttp.ParseHeaderBlock(block)
 		if err != nil {
