@@ -5,7 +5,9 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -111,8 +113,22 @@ func (t *Transfer) inCallback(flag *atomic.Bool) bool {
 // on a new connection (a reused one found dead), it runs the pre-request
 // function again, and the lines added the first time are still there.
 func (t *Transfer) AddRequestHeader(line string) error {
+	return t.setRequestHeader("AddRequestHeader", line, false)
+}
+
+// SetRequestHeader is AddRequestHeader, but for a field the header list
+// has already ("Name: value" or "Name;", the name compared without regard
+// to case) it replaces the first such line instead of adding one: a
+// consumer may put its best guess in the list (SetHTTPHeader) and correct
+// it once the connection is known, and the list stays the same from
+// request to request when the guess is right.
+func (t *Transfer) SetRequestHeader(line string) error {
+	return t.setRequestHeader("SetRequestHeader", line, true)
+}
+
+func (t *Transfer) setRequestHeader(method, line string, replace bool) error {
 	if !t.inCallback(&t.s.inPrereq) {
-		return errors.New("curlpoll: Transfer.AddRequestHeader outside the transfer's pre-request function")
+		return errors.New("curlpoll: Transfer." + method + " outside the transfer's pre-request function")
 	}
 	if err := checkCString(line); err != nil {
 		return err
@@ -121,6 +137,18 @@ func (t *Transfer) AddRequestHeader(line string) error {
 	cs := C.CString(line)
 	defer C.free(unsafe.Pointer(cs))
 	l := e.slists[C.CURLOPT_HTTPHEADER]
+	if replace {
+		name := strings.IndexAny(line, ":;")
+		if name <= 0 {
+			return fmt.Errorf("curlpoll: Transfer.SetRequestHeader: %q is not a header line", line)
+		}
+		switch C.curlpoll_slist_replace(l, cs, C.size_t(name)) {
+		case 1:
+			return nil
+		case -1:
+			return Code(C.CURLE_OUT_OF_MEMORY)
+		}
+	}
 	nl := C.curl_slist_append(l, cs) // the list's head stays l, if any
 	if nl == nil {
 		return Code(C.CURLE_OUT_OF_MEMORY)

@@ -46,3 +46,44 @@ func TestAddRequestHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestSetRequestHeader: in a pre-request function, SetRequestHeader
+// replaces the first line of a field the header list has (the name without
+// regard to case, "Name: value" or "Name;"), keeps the others, and adds a
+// field the list lacks; run again for the same request (as libcurl does
+// when it retries on a new connection) it adds nothing; outside that
+// function, and for a line without a field name, it refuses.
+func TestSetRequestHeader(t *testing.T) {
+	srv := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range []string{"X-A", "X-B", "X-C", "X-D"} {
+			io.WriteString(w, k+"="+strings.Join(r.Header.Values(k), ",")+" ")
+		}
+	}))
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetHTTPHeader([]string{"x-a: guess", "X-B;", "X-A: second", "X-C: kept"}))
+	must(t, e.SetPrereqFunc(func(tr *curlpoll.Transfer, c curlpoll.ConnInfo) error {
+		for range 2 {
+			for _, l := range []string{"X-A: right", "X-B: filled", "X-D: new"} {
+				if err := tr.SetRequestHeader(l); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tr.SetRequestHeader(": nameless"); err == nil {
+			t.Error("SetRequestHeader of a line without a name: no error")
+		}
+		return nil
+	}))
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	if err := tr.SetRequestHeader("X-A: late"); err == nil {
+		t.Error("SetRequestHeader outside the pre-request function: no error")
+	}
+	body, err := io.ReadAll(tr)
+	must(t, err)
+	must(t, tr.Close())
+	if want := "X-A=right,second X-B=filled X-C=kept X-D=new "; string(body) != want {
+		t.Errorf("the server saw %q, want %q", body, want)
+	}
+}

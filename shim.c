@@ -496,3 +496,22 @@ CURLSHcode curlpoll_share_free(struct curlpoll_share *s) {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 CURLMcode curlpoll_run_all(CURLM *m, int *running) { return curl_multi_socket_all(m, running); }
 #pragma GCC diagnostic pop
+
+int curlpoll_slist_replace(struct curl_slist *l, const char *line, size_t namelen) {
+	for (; l != NULL; l = l->next) {
+		const char *d = l->data;
+		if (d == NULL || !curl_strnequal(d, line, namelen) || (d[namelen] != ':' && d[namelen] != ';'))
+			continue;
+		// A one-item list makes the copy with libcurl's allocator; the
+		// items swap their data, and the old data goes with that list.
+		struct curl_slist *tmp = curl_slist_append(NULL, line);
+		if (tmp == NULL)
+			return -1;
+		char *old = l->data;
+		l->data = tmp->data;
+		tmp->data = old;
+		curl_slist_free_all(tmp);
+		return 1;
+	}
+	return 0;
+}

@@ -194,4 +194,11 @@ struct curlpoll_share {
 struct curlpoll_share *curlpoll_share_new(unsigned what, int locked, CURLSHcode *rc);
 CURLSHcode curlpoll_share_free(struct curlpoll_share *s);
 
+// curlpoll_slist_replace replaces, in list l, the data of the first item
+// whose field name is the first namelen bytes of line (compared as libcurl
+// does, case-insensitively, followed by ':' or ';') with a copy of line.
+// It returns 1 when an item was replaced, 0 when none has the name, and -1
+// when out of memory.
+int curlpoll_slist_replace(struct curl_slist *l, const char *line, size_t namelen);
+
 #endif

@@ -361,7 +361,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	closeConn := tr.DisableKeepAlives || req.Close
 	// The default User-Agent names the protocol, as net/http's does. When
 	// ALPN decides between HTTP/1.1 and HTTP/2, the pre-request function
-	// adds it once the connection is known (c.prereq); where it cannot
+	// sets it once the connection is known (c.prereq); where it cannot
 	// read the connection's TLS state, it stays "Go-http-client/1.1".
 	ua := "Go-http-client/1.1"
 	if version == curlpoll.HTTPVersion2PriorKnown {
@@ -369,7 +369,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}
 	if _, set := req.Header["User-Agent"]; !set && https && version == curlpoll.HTTPVersion2TLS &&
 		curlpoll.TLSStateSupported() && libcurlVersion().Number >= 0x075000 {
-		ua, c.uaByALPN = "", true
+		// The list has the handle's last one, which the pre-request
+		// function corrects if the connection's protocol calls for the
+		// other: the list stays the same while it does not.
+		c.uaByALPN = true
+		if c.pe.uaGuess != "" {
+			ua = c.pe.uaGuess
+		}
+		c.uaGuess, c.uaInList = ua, ua
 	}
 	lines := nulLines{c.pe.next[:0]}
 	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})
@@ -567,25 +574,24 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 }
 
 // prereq is the request's pre-request function, run inside libcurl once
-// the connection is ready: it adds the User-Agent that the negotiated
+// the connection is ready: it sets the User-Agent that the negotiated
 // protocol calls for (uaByALPN), has Go verify the peer (verifier), and
 // tells the trace about the connection.
 func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 	if c.uaByALPN {
 		// The TLS state, for the User-Agent and for Response.TLS.
 		c.hs.tls, c.hs.gotTLS = t.TLSState(), true
-		ua := "User-Agent: Go-http-client/1.1"
+		ua := "Go-http-client/1.1"
 		if c.hs.tls.NegotiatedProtocol() == "h2" {
-			ua = "User-Agent: Go-http-client/2.0"
+			ua = "Go-http-client/2.0"
 		}
-		// Once per request: libcurl runs this again when it retries the
-		// request on a new connection (a reused one found dead), and the
-		// line added first stays in the list.
-		if !c.uaAdded {
-			c.uaAdded = true
-			if err := t.AddRequestHeader(ua); err != nil {
+		// Replaced, not added: libcurl runs this again when it retries
+		// the request on a new connection (a reused one found dead).
+		if ua != c.uaInList {
+			if err := t.SetRequestHeader("User-Agent: " + ua); err != nil {
 				return err
 			}
+			c.uaInList = ua
 		}
 	}
 	if c.verifier != nil {

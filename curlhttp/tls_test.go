@@ -569,4 +569,36 @@ func TestDefaultUserAgentNamesProtocol(t *testing.T) {
 			}
 		}
 	}
+
+	// One Transport to an HTTP/2 server and an HTTP/1.1-only one in turn:
+	// a handle's header list carries the last protocol's User-Agent, which
+	// the pre-request function must correct, never add to.
+	if !curlpoll.TLSStateSupported() {
+		return
+	}
+	srvH1 := httptest.NewUnstartedServer(srv.Config.Handler)
+	srvH1.TLS = &tls.Config{NextProtos: []string{"http/1.1"}} // and httptest's certificate
+	srvH1.StartTLS()
+	defer srvH1.Close()
+	for i := range 9 {
+		url, want := srv.URL, "HTTP/2.0 Go-http-client/2.0"
+		if i%4 >= 2 {
+			url, want = srvH1.URL, "HTTP/1.1 Go-http-client/1.1"
+		}
+		resp, err := cp.RoundTrip(mustReq("GET", url, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Errorf("alternating, request %d: curlpoll sent %q, want %q", i+1, b, want)
+		}
+	}
+	// The last request's line was corrected from 1.1 to 2.0: a request
+	// that sets "Go-http-client/1.1" itself, whose lines are then the
+	// guess's, must send its own.
+	if got := get(cp, "Go-http-client/1.1"); got != "HTTP/2.0 Go-http-client/1.1" {
+		t.Errorf("a User-Agent of the request's own after a corrected one: curlpoll sent %q", got)
+	}
 }

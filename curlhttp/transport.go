@@ -380,6 +380,10 @@ type pooledEasy struct {
 	hdrs, next []byte
 	hdrsOK     bool
 
+	// uaGuess is the User-Agent that the last request whose protocol ALPN
+	// decided sent: the next one's guess (call.uaGuess).
+	uaGuess string
+
 	// dyn is what the previous request set of the options that change
 	// per request, when dynOK.
 	dyn   perRequest
@@ -717,8 +721,11 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.forget()
 		return e.Reset() == nil
 	}
-	if c.uaAdded {
-		pe.hdrsOK = false // the list has a line more than hdrs
+	if c.uaByALPN {
+		if c.uaInList != c.uaGuess {
+			pe.hdrsOK = false // prereq replaced the line hdrs has
+		}
+		pe.uaGuess = c.uaInList // the next request's guess
 	}
 	// The functions are c's: an idle handle must not keep c (and its
 	// response) alive.
@@ -750,8 +757,9 @@ type call struct {
 
 	pe       *pooledEasy
 	extras   bool         // callbacks beyond the header function are set (pooledEasy.ready)
-	uaByALPN bool         // the User-Agent is added once ALPN has spoken (prereq)
-	uaAdded  bool         // prereq added it
+	uaByALPN bool         // the User-Agent is set once ALPN has spoken (prereq)
+	uaGuess  string       // with uaByALPN: the User-Agent configure put in the header list
+	uaInList string       // and the one there now
 	verifier *tlsVerifier // Go verifies the peer (prereq)
 	viaProxy bool         // the request goes through a proxy
 	mr       *multiRef
