@@ -122,11 +122,7 @@ func scanToken(s string) (ok, canonical bool) {
 
 // validHeaderValue reports whether v has no control bytes other than
 // space and tab: no CR, LF or NUL can split or cut a header line.
-func validHeaderValue(v string) bool { return clean(v, &badValueBytes) }
-
-// clean reports whether v has none of the bytes bad marks, which must
-// include every byte from 0x20 to 0x7e but none of 0x7f and up.
-func clean(v string, bad *[256]bool) bool {
+func validHeaderValue(v string) bool {
 	// Eight bytes at a time: a word with no byte below 0x20 and none equal
 	// to 0x7f is clean (the classic "has less" and "has zero" tests, exact
 	// as yes/no answers); one with a tab, or a bad byte, is looked at byte
@@ -141,13 +137,13 @@ func clean(v string, bad *[256]bool) bool {
 			continue
 		}
 		for _, c := range b[i : i+8] {
-			if bad[c] {
+			if badValueBytes[c] {
 				return false
 			}
 		}
 	}
 	for _, c := range b[i:] {
-		if bad[c] {
+		if badValueBytes[c] {
 			return false
 		}
 	}
@@ -160,13 +156,6 @@ var badValueBytes = func() (t [256]bool) {
 	for b := range t {
 		t[b] = b < ' ' && b != '\t' || b == 0x7f
 	}
-	return t
-}()
-
-// badBlockBytes is badValueBytes with the line feeds between lines allowed.
-var badBlockBytes = func() (t [256]bool) {
-	t = badValueBytes
-	t['\n'] = false
 	return t
 }()
 

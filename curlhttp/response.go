@@ -170,9 +170,6 @@ func parseHeaderBlock(block string) (http.Header, error) {
 	// append by the caller copies), a repeated field appends.
 	vals := make([]string, n)
 	var last string // the key of the previous field, for obsolete folding
-	// The whole block is checked at once; line by line only to name the
-	// line at fault.
-	blockOK := clean(block, &badBlockBytes)
 	for len(block) > 0 {
 		l := block
 		if i := strings.IndexByte(block, '\n'); i >= 0 {
@@ -180,7 +177,7 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		} else {
 			block = ""
 		}
-		if !blockOK && !validHeaderValue(l) {
+		if !validHeaderValue(l) {
 			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
 		}
 		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
