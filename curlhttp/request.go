@@ -163,17 +163,27 @@ var badValueBytes = func() (t [256]bool) {
 // header (httpguts.ValidHostHeader).
 func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
-		b := h[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", b) >= 0:
-		case b >= 0x80: // UTF-8, as net/http allows before IDNA conversion
-		default:
+		if !hostBytes[h[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// hostBytes marks the bytes validHost allows.
+var hostBytes = func() (t [256]bool) {
+	for b := range t {
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+			t[b] = true
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", byte(b)) >= 0:
+			t[b] = true
+		case b >= 0x80: // UTF-8, as net/http allows before IDNA conversion
+			t[b] = true
+		}
+	}
+	return t
+}()
 
 // hostHeader returns the Host header net/http would send: req.Host or the
 // URL's host, without an IPv6 zone; "" if it is not a valid Host header.
