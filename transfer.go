@@ -260,7 +260,12 @@ func (t *Transfer) Easy() *Easy { return t.e }
 
 // Done returns a channel that is closed when the transfer is over, whether
 // or not its body has been read.
-func (t *Transfer) Done() <-chan struct{} {
+func (t *Transfer) Done() <-chan struct{} { return t.channel((*xfer).doneChanLocked) }
+
+// channel returns what get makes or finds for the handle's transfer while
+// it is the Easy's, closedChan once the Easy has moved on (the transfer is
+// over), nil for Do's handle.
+func (t *Transfer) channel(get func(*xfer) chan struct{}) <-chan struct{} {
 	if t.do {
 		return nil
 	}
@@ -270,7 +275,7 @@ func (t *Transfer) Done() <-chan struct{} {
 	if s.gen != t.gen {
 		return closedChan
 	}
-	return s.doneChanLocked()
+	return get(s)
 }
 
 // Err returns the transfer's error once it is over (nil for success), and
@@ -586,18 +591,7 @@ func (t *Transfer) Abort(cause error) {
 // transfer has ended without one. It is for a transfer started by
 // Multi.Start: the handle that inline callbacks get during Multi.Do has
 // none (nil).
-func (t *Transfer) HeaderReady() <-chan struct{} {
-	if t.do {
-		return nil
-	}
-	s := t.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gen != t.gen {
-		return closedChan
-	}
-	return s.hdrChanLocked()
-}
+func (t *Transfer) HeaderReady() <-chan struct{} { return t.channel((*xfer).hdrChanLocked) }
 
 // abort asks the driver to stop transfer gen with err, unless it is over
 // (or a later one runs).
