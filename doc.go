@@ -134,11 +134,11 @@
 // about to be sent, a header line arriving) while the transfer's connection
 // is attached, so they may read its TLS state ([Transfer.TLSState]) and, in
 // the pre-request function, add or correct request headers that depend on
-// it ([Transfer.AddRequestHeader], [Transfer.SetRequestHeader]). The price: while one runs, no other
-// transfer of the Multi moves. Keep them short, never wait in one for
-// another transfer of the same Multi (it would never come), and never call
-// the Multi from one (Start, Do, Close and the setters post to the driver,
-// which is busy running the callback). A panic in one is recovered on the
+// it ([Transfer.AddRequestHeader], [Transfer.SetRequestHeader]). The
+// price: while one runs, no other transfer of the Multi moves. Keep them
+// short, never wait in one for another transfer of the same Multi (it
+// would never come), and never call the Multi from one (Start, Do, Close
+// and the setters post to the driver, which is busy running the callback). A panic in one is recovered on the
 // driver and fails the transfer with a [*PanicError].
 //
 // # net/http
