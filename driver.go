@@ -270,10 +270,9 @@ func (m *Multi) rescueStalled() {
 		return
 	}
 	m.stats.rescues++
-	var running C.int
 	raceReleaseIO()
-	C.curlpoll_run_all(m.c, &running)
-	m.stats.running = int(running)
+	C.curlpoll_run_all(m.c, &m.cs.running)
+	m.stats.running = int(m.cs.running)
 	m.afterCall()
 }
 
@@ -507,10 +506,9 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 	} else {
 		m.stats.actionSocket++
 	}
-	var running C.int
 	raceReleaseIO()
-	C.curl_multi_socket_action(m.c, fd, ev, &running)
-	m.stats.running = int(running)
+	C.curl_multi_socket_action(m.c, fd, ev, &m.cs.running)
+	m.stats.running = int(m.cs.running)
 	m.afterCall()
 }
 

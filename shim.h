@@ -150,6 +150,7 @@ struct curlpoll_multi {
 	long timer_calls[3];       // timer callbacks with a timeout of -1, 0, more
 	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
 	struct curlpoll_msg msgs[CURLPOLL_MSGS]; // curlpoll_info_read's results
+	int running;               // curl_multi_socket_action's count (no Go allocation per call)
 };
 
 // curlpoll_multi_setup installs the socket and timer callbacks, both with
