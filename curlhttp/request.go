@@ -560,13 +560,25 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if verifier != nil {
 		c.extras = true
 	}
-	if c.uaByALPN || verifier != nil || c.obs != nil && c.obs.trace != nil {
-		s.do(e.SetPrereqFunc(c.prereq))
-	} else {
-		s.do(e.SetPrereqFunc(nil))
+	// The functions are the handle's, and run the call's (pooledEasy.cur):
+	// set once, not per request, and the pre-request function turned on
+	// and off (in libcurl) only when a request's need differs from the
+	// previous one's.
+	c.pe.cur = c
+	if want := c.uaByALPN || verifier != nil || c.obs != nil && c.obs.trace != nil; want != c.pe.prereqOn {
+		if want {
+			s.do(e.SetPrereqFunc(c.pe.prereqFunc()))
+		} else {
+			s.do(e.SetPrereqFunc(nil))
+		}
+		c.pe.prereqOn = want
 	}
-	s.do(e.SetInlineHeaderFunc(cfg.hs.onLine))
+	if !c.pe.headerOn {
+		s.do(e.SetInlineHeaderFunc(c.pe.headerFunc()))
+		c.pe.headerOn = true
+	}
 	if s.err != nil {
+		c.pe.forget()
 		return nil, s.err
 	}
 	return cfg, nil

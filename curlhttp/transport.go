@@ -388,12 +388,39 @@ type pooledEasy struct {
 	// per request, when dynOK.
 	dyn   perRequest
 	dynOK bool
+
+	// cur is the call the handle serves, from its configure to its
+	// release: the header and pre-request functions, the handle's own
+	// (made once), run cur's. headerOn and prereqOn say whether they are
+	// set on the Easy.
+	cur                *call
+	onHeader           func(*curlpoll.Transfer, []byte) error
+	onPrereq           func(*curlpoll.Transfer, curlpoll.ConnInfo) error
+	headerOn, prereqOn bool
 }
 
 // forget marks the handle as configured for nothing (after a reset, or
 // when its state is unknown).
 func (pe *pooledEasy) forget() {
-	pe.keyed, pe.hdrsOK, pe.dynOK = false, false, false
+	pe.keyed, pe.hdrsOK, pe.dynOK, pe.headerOn, pe.prereqOn = false, false, false, false, false
+}
+
+// headerFunc is the handle's inline header function: the current call's.
+// It runs on the driver, between the call's configure (which sets cur
+// before the transfer starts) and its release (after the transfer ends).
+func (pe *pooledEasy) headerFunc() func(*curlpoll.Transfer, []byte) error {
+	if pe.onHeader == nil {
+		pe.onHeader = func(t *curlpoll.Transfer, line []byte) error { return pe.cur.hs.onLine(t, line) }
+	}
+	return pe.onHeader
+}
+
+// prereqFunc is the handle's pre-request function: the current call's.
+func (pe *pooledEasy) prereqFunc() func(*curlpoll.Transfer, curlpoll.ConnInfo) error {
+	if pe.onPrereq == nil {
+		pe.onPrereq = func(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error { return pe.cur.prereq(t, ci) }
+	}
+	return pe.onPrereq
 }
 
 // getEasy takes a handle from the pool or makes one.
@@ -709,14 +736,14 @@ func (p *transportPool) close() {
 
 // ready readies pe for the next request after c: the options that change
 // per request are set again by the next configure, so only what c left
-// behind is dropped (its body reader, rewind, header and pre-request
-// functions).
+// behind is dropped (its body reader and rewind, and cur).
 // A call that used more (a trace or Logger, progress, Go's TLS
 // verification) or whose transfer failed leaves a handle reset
 // (curl_easy_reset) instead, to be configured in full. False if the handle
 // is unusable.
 func (pe *pooledEasy) ready(c *call) bool {
 	e := pe.e
+	pe.cur = nil // an idle handle must not keep c (and its response) alive
 	if !pe.keyed || c == nil || c.extras || c.t == nil || c.t.Err() != nil {
 		pe.forget()
 		return e.Reset() == nil
@@ -727,10 +754,9 @@ func (pe *pooledEasy) ready(c *call) bool {
 		}
 		pe.uaGuess = c.uaInList // the next request's guess
 	}
-	// The functions are c's: an idle handle must not keep c (and its
-	// response) alive.
-	return e.SetReader(nil) == nil && e.SetRewind(nil) == nil && e.SetInlineHeaderFunc(nil) == nil &&
-		e.SetPrereqFunc(nil) == nil
+	// The reader and rewind are c's too; the handle's functions reach c
+	// only through cur.
+	return e.SetReader(nil) == nil && e.SetRewind(nil) == nil
 }
 
 // track records a call whose response is returned, so that Close can end it;
