@@ -4,7 +4,6 @@
 #define CURLPOLL_TLS_STATE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 // curlpoll_tls is the state of a TLS connection, as captureTLS reads it.
 struct curlpoll_tls {
@@ -16,11 +15,9 @@ struct curlpoll_tls {
 	size_t need; // the buffer size the whole chain needs
 	int want;    // the number of certificates the chain has
 	char suite[64]; // the cipher suite's IANA name, where cipher is 0 (GnuTLS)
-	// OpenSSL: the connection's number (never reused in the process) and
-	// its peer certificate's address, which change with the connection or
-	// a renegotiation; 0 where not known (GnuTLS).
-	unsigned long long conn;
-	uintptr_t leaf;
+	// OpenSSL: the number of the peer's chain, never reused in the process
+	// (curlpoll_tls_capture); 0 where not known (GnuTLS).
+	unsigned long long chain;
 };
 
 #endif

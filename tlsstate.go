@@ -194,7 +194,7 @@ func captureTLS(e *Easy) TLSState {
 	sc := tlsScratches.Get().(*tlsScratch)
 	defer tlsScratches.Put(sc)
 	st := &sc.st
-	st.conn, st.leaf = 0, 0
+	st.chain = 0
 	capture := func(numbersOnly bool) C.int {
 		buf, lens := (*C.uchar)(unsafe.Pointer(&sc.buf[0])), &sc.lens[0]
 		if backend == tlsGnuTLS {
@@ -217,12 +217,12 @@ func captureTLS(e *Easy) TLSState {
 		return r
 	}
 	if backend == tlsOpenSSL {
-		// A connection seen before: its chain is known, and encoding it
-		// again in C costs more than the rest of the state.
+		// A chain seen before (a kept-alive connection's): it is known,
+		// and encoding it again in C costs more than the rest of the state.
 		if capture(true) <= 0 {
 			return TLSState{}
 		}
-		if chain, ok := tlsConns.get(uint64(st.conn), uintptr(st.leaf)); ok {
+		if chain, ok := tlsChains.get(uint64(st.chain)); ok {
 			r := state()
 			r.chain = chain
 			return r
@@ -252,8 +252,8 @@ func captureTLS(e *Easy) TLSState {
 			}
 		}
 	}
-	if st.conn != 0 {
-		tlsConns.put(uint64(st.conn), uintptr(st.leaf), r.chain)
+	if st.chain != 0 {
+		tlsChains.put(uint64(st.chain), r.chain)
 	}
 	return r
 }
@@ -270,62 +270,45 @@ func alpnName(p []byte) string {
 	return string(p)
 }
 
-// tlsConns keeps the peer chains of the OpenSSL connections captured so
-// far, parsed, by the connection's number (curlpoll_tls_capture), while
-// the peer certificate's address stays the same (a renegotiation could
-// change the chain): a request on a kept-alive connection reads only the
-// cheap part of the state, as net/http's Response.TLS is the connection's.
-// Numbers are never reused, so an entry can go stale, never wrong; the map
-// is emptied when it reaches maxTLSConns.
-var tlsConns tlsConnCache
+// tlsChains keeps the peer chains that OpenSSL connections presented, by
+// the number curlpoll_tls_capture gave the chain's certificate object: a
+// request on a kept-alive connection reads only the cheap part of the
+// state, as net/http's Response.TLS is the connection's. A renegotiation
+// or a new connection brings new objects and so a new number; numbers are
+// never reused, so an entry can go stale, never wrong. The map is emptied
+// when it reaches maxTLSChains. The chains are kept as captured (parsed
+// certificates or DER, parsed when asked for, on the caller's goroutine)
+// and shared: nothing writes them after put.
+var tlsChains tlsChainCache
 
-type tlsConnCache struct {
+type tlsChainCache struct {
 	mu sync.Mutex
-	m  map[uint64]tlsConn
+	m  map[uint64][]peerCert
 }
 
-type tlsConn struct {
-	leaf  uintptr
-	chain []peerCert // every certificate parsed: shared, never written
-}
+const maxTLSChains = 1024
 
-const maxTLSConns = 1024
-
-// get returns the chain kept for connection conn, if its peer certificate
-// is still at leaf.
-func (c *tlsConnCache) get(conn uint64, leaf uintptr) ([]peerCert, bool) {
-	if conn == 0 {
+// get returns the chain kept under number n.
+func (c *tlsChainCache) get(n uint64) ([]peerCert, bool) {
+	if n == 0 {
 		return nil, false
 	}
 	c.mu.Lock()
-	e, ok := c.m[conn]
+	chain, ok := c.m[n]
 	c.mu.Unlock()
-	return e.chain, ok && e.leaf == leaf
+	return chain, ok
 }
 
-// put keeps chain for connection conn if every certificate parses: the
-// kept chain is shared by the states read afterwards, which must then
-// never parse (write) it.
-func (c *tlsConnCache) put(conn uint64, leaf uintptr, chain []peerCert) {
-	parsed := make([]peerCert, len(chain))
-	for i, pc := range chain {
-		if pc.cert == nil {
-			cert, err := parseCert(pc.der)
-			if err != nil {
-				return
-			}
-			pc = peerCert{cert: cert}
-		}
-		parsed[i] = peerCert{cert: pc.cert}
-	}
+// put keeps chain under number n.
+func (c *tlsChainCache) put(n uint64, chain []peerCert) {
 	c.mu.Lock()
-	if len(c.m) >= maxTLSConns {
+	if len(c.m) >= maxTLSChains {
 		clear(c.m)
 	}
 	if c.m == nil {
-		c.m = make(map[uint64]tlsConn)
+		c.m = make(map[uint64][]peerCert)
 	}
-	c.m[conn] = tlsConn{leaf: leaf, chain: parsed}
+	c.m[n] = chain
 	c.mu.Unlock()
 }
 
@@ -396,11 +379,12 @@ func (r TLSState) PeerCertificates() ([]*x509.Certificate, error) {
 	for i := range r.chain {
 		c := r.chain[i].cert
 		if c == nil {
+			// Parsed through peerCerts, not written back: the chain may
+			// be shared (tlsChains).
 			var err error
 			if c, err = parseCert(r.chain[i].der); err != nil {
 				return nil, err
 			}
-			r.chain[i].cert = c
 		}
 		certs[i] = c
 	}

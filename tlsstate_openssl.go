@@ -14,6 +14,7 @@ package curlpoll
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include "shim.h"
 #include "tls_state.h"
 
@@ -28,27 +29,32 @@ static SSL *curlpoll_tls_ssl(CURL *e) {
 	return (SSL *)info->internals;
 }
 
-// curlpoll_conn_index is the SSL ex_data index under which each
-// connection gets its number (curlpoll_tls_capture), made once; -1 if
-// OpenSSL refused one.
-static int curlpoll_conn_index = -1;
-static unsigned long long curlpoll_conn_seq;
+// curlpoll_chain_index is the X509 ex_data index under which each peer
+// certificate gets its number (curlpoll_tls_capture), made once; -1 if
+// OpenSSL refused one. curlpoll_chain_mu guards the numbering: a session,
+// and so its certificate, may be shared by connections of two Multis.
+static int curlpoll_chain_index = -1;
+static unsigned long long curlpoll_chain_seq;
+static pthread_mutex_t curlpoll_chain_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void curlpoll_tls_setup(void) {
-	curlpoll_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	curlpoll_chain_index = X509_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 // curlpoll_tls_capture reads the state of the easy handle's connection in
-// one call: version, cipher, ALPN protocol, the connection's number and
-// peer certificate (conn, leaf), and, unless numbers_only, the DER of the
-// peer's chain, written one certificate after the other into buf (cap
-// bytes), their lengths into lens (at most maxcerts). It returns 0 when
-// there is no OpenSSL connection, -1 when buf or lens is too small for the
-// chain (need and want say how much is needed), and 1 otherwise. A
-// certificate that fails to encode ends the chain there.
+// one call: version, cipher, ALPN protocol, the number of its peer chain
+// (chain), and, unless numbers_only, the DER of the peer's chain, written
+// one certificate after the other into buf (cap bytes), their lengths into
+// lens (at most maxcerts). It returns 0 when there is no OpenSSL
+// connection, -1 when buf or lens is too small for the chain (need and
+// want say how much is needed), and 1 otherwise. A certificate that fails
+// to encode ends the chain there.
 //
-// The number is kept in the SSL object's ex_data, so that it goes with the
-// object: a new connection, even at the same address, starts without one.
+// The number is kept in the ex_data of the peer's certificate object,
+// which belongs to the TLS session with the rest of the chain: a new
+// handshake (a new connection, a renegotiation) makes new objects, which
+// start without a number even at a freed one's address; a resumed session
+// brings its own, and its chain with it.
 static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char *buf, size_t cap, int *lens, int maxcerts, int numbers_only) {
 	SSL *s = curlpoll_tls_ssl(e);
 	const SSL_CIPHER *c;
@@ -57,16 +63,19 @@ static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char 
 	int i, n;
 	if (s == NULL)
 		return 0;
-	st->conn = 0;
-	if (curlpoll_conn_index >= 0) {
-		st->conn = (unsigned long long)(uintptr_t)SSL_get_ex_data(s, curlpoll_conn_index);
-		if (st->conn == 0) {
-			st->conn = __atomic_add_fetch(&curlpoll_conn_seq, 1, __ATOMIC_RELAXED);
-			if (!SSL_set_ex_data(s, curlpoll_conn_index, (void *)(uintptr_t)st->conn))
-				st->conn = 0;
+	st->chain = 0;
+	X509 *leaf = SSL_get0_peer_certificate(s);
+	if (leaf != NULL && curlpoll_chain_index >= 0) {
+		pthread_mutex_lock(&curlpoll_chain_mu);
+		uintptr_t n = (uintptr_t)X509_get_ex_data(leaf, curlpoll_chain_index);
+		if (n == 0) {
+			n = (uintptr_t)++curlpoll_chain_seq;
+			if (n == 0 || !X509_set_ex_data(leaf, curlpoll_chain_index, (void *)n))
+				n = 0;
 		}
+		pthread_mutex_unlock(&curlpoll_chain_mu);
+		st->chain = n;
 	}
-	st->leaf = (uintptr_t)SSL_get0_peer_certificate(s);
 	st->version = SSL_version(s);
 	c = SSL_get_current_cipher(s);
 	st->cipher = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;

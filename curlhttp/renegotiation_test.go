@@ -1,0 +1,177 @@
+package curlhttp_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
+)
+
+// TestTransportTLSRenegotiatedCertificate: a TLS 1.2 server that
+// renegotiates onto another certificate in the middle of a connection's
+// first response (internal/testutil/renegserver; net/http's client refuses
+// renegotiation, libcurl's OpenSSL accepts it). The second request on that
+// connection meets certificate B: Go's verification, trusting only A, must
+// refuse it, and without verification Response.TLS must show B. The
+// Transport keeps each connection's peer chain for the requests after the
+// first (tlsChains): it must never serve A's chain for B. Keyed by the
+// certificate object's address, it did, when B's object took A's freed
+// address (6 times in 30 in the review that found it); hence several
+// rounds, each on a new connection.
+func TestTransportTLSRenegotiatedCertificate(t *testing.T) {
+	if v := curlpoll.Version().TLS; !strings.HasPrefix(v, "OpenSSL/") {
+		// GnuTLS does not take part in a renegotiation the server starts
+		// (the connection fails), and TLSState keeps no chains there.
+		t.Skipf("libcurl's TLS is %s: the server's renegotiation is OpenSSL's case", v)
+	}
+	url, pool := startRenegServer(t)
+	// get returns the peer certificate's name and the body.
+	get := func(tr *curlhttp.Transport, path string) (cn, body string, err error) {
+		resp, err := tr.RoundTrip(mustReq("GET", url+path, nil))
+		if err != nil {
+			return "", "", err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+			return "(no peer certificate)", string(b), nil
+		}
+		return resp.TLS.PeerCertificates[0].Subject.CommonName, string(b), nil
+	}
+	renegotiated := 0
+	for round := range 8 {
+		// Without verification: what the second request's connection is,
+		// as the server says (libcurl on GnuTLS does not renegotiate), and
+		// Response.TLS must say the same.
+		plain := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, SessionTicketsDisabled: true}}
+		get(plain, "/1")
+		cn, body, err := get(plain, "/2")
+		plain.Close()
+		if err != nil || (body != "A" && body != "B") {
+			t.Fatalf("round %d, request 2: %q, %v", round, body, err)
+		}
+		if cn != "server"+body {
+			t.Errorf("round %d, request 2 on a connection that is %s's: Response.TLS shows %q", round, body, cn)
+		}
+		if body == "B" {
+			renegotiated++
+		}
+
+		verify := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		if cn, _, err := get(verify, "/1"); err != nil || cn != "serverA" {
+			t.Fatalf("round %d, request 1 (verified): %q, %v", round, cn, err)
+		}
+		cn, _, err = get(verify, "/2")
+		verify.Close()
+		if body == "B" && err == nil {
+			t.Errorf("round %d, request 2 after the renegotiation onto B, trusting only A: accepted, peer %q", round, cn)
+		}
+		if body == "A" && err != nil {
+			t.Errorf("round %d, request 2 on a connection still A's: %v", round, err)
+		}
+	}
+	t.Logf("%d of 8 connections renegotiated", renegotiated)
+}
+
+// startRenegServer builds and starts renegserver with two self-signed
+// certificates, A ("serverA") and B ("serverB"), and returns its URL and a
+// pool holding A only.
+func startRenegServer(t *testing.T) (string, *x509.CertPool) {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the renegotiating server")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "renegserver")
+	build := exec.Command(goTool, "build", "-o", bin, "github.com/curlpoll/curlpoll/internal/testutil/renegserver")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building renegserver: %v\n%s", err, out)
+	}
+	pool := x509.NewCertPool()
+	var args []string
+	for _, cn := range []string{"serverA", "serverB"} {
+		certPEM, keyPEM := selfSigned(t, cn)
+		if cn == "serverA" {
+			pool.AppendCertsFromPEM(certPEM)
+		}
+		cf, kf := filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
+		if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, cf, kf)
+	}
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	portc := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		portc <- strings.TrimSpace(line)
+	}()
+	select {
+	case port := <-portc:
+		if port == "" {
+			t.Fatal("renegserver did not start")
+		}
+		return "https://" + net.JoinHostPort("127.0.0.1", port), pool
+	case <-time.After(30 * time.Second):
+		t.Fatal("renegserver did not start within 30 s")
+	}
+	return "", nil
+}
+
+// selfSigned makes a self-signed ECDSA certificate for 127.0.0.1 named cn.
+func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
