@@ -107,7 +107,7 @@ func startRenegServer(t *testing.T) (string, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	var args []string
 	for _, cn := range []string{"serverA", "serverB"} {
-		certPEM, keyPEM := selfSigned(t, cn)
+		_, certPEM, keyPEM := selfSigned(t, cn)
 		if cn == "serverA" {
 			pool.AppendCertsFromPEM(certPEM)
 		}
@@ -147,8 +147,9 @@ func startRenegServer(t *testing.T) (string, *x509.CertPool) {
 	return "", nil
 }
 
-// selfSigned makes a self-signed ECDSA certificate for 127.0.0.1 named cn.
-func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+// selfSigned makes a self-signed ECDSA certificate for 127.0.0.1 named cn,
+// for a Go server and in PEM.
+func selfSigned(t *testing.T, cn string) (cert tls.Certificate, certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -172,6 +173,7 @@ func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
