@@ -183,9 +183,10 @@ var tlsScratches = sync.Pool{New: func() any {
 	return &tlsScratch{buf: make([]byte, 4<<10), lens: make([]C.int, 4)}
 }}
 
-// captureTLS reads the state of e's TLS connection, in one cgo call. It
-// runs in an inline callback, on the Multi's goroutine, while the
-// connection is attached.
+// captureTLS reads the state of e's TLS connection, in one cgo call (two
+// on OpenSSL the first time a peer chain is seen: tlsChains). It runs in an
+// inline callback, on the Multi's goroutine, while the connection is
+// attached.
 func captureTLS(e *Easy) TLSState {
 	backend := tlsBackend()
 	if backend == tlsNone {
