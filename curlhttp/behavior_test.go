@@ -856,3 +856,71 @@ func TestChunkedResponseEndsBeforeUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportRetriesDeadConnectionsForever: a server that drops each
+// kept-alive connection when the second request arrives on it, so that
+// every other request goes out on a dead connection and is retried on a
+// new one, by net/http and by libcurl alike. libcurl before 8.17.0 counts
+// those retries over the handle's whole life, not per request, and gives
+// up ("Connection died, tried 5 times") once it has made five: a pooled
+// handle must not carry the count from request to request.
+func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for req := 0; ; req++ {
+					for { // a request head; GETs carry no body
+						l, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if l == "\r\n" {
+							break
+						}
+					}
+					if req == 1 {
+						return // the second request on a connection: dropped
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{}},
+		{"curlpoll", &curlhttp.Transport{}},
+	} {
+		for i := range 16 {
+			resp, err := rt.rt.RoundTrip(mustReq("GET", url, nil))
+			if err != nil {
+				t.Fatalf("%s, request %d: %v", rt.name, i+1, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "ok" {
+				t.Fatalf("%s, request %d: body %q, %v", rt.name, i+1, b, err)
+			}
+		}
+		if c, ok := rt.rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		if c, ok := rt.rt.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}

@@ -748,6 +748,16 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.forget()
 		return e.Reset() == nil
 	}
+	// libcurl (7.88.1 and 8.14.1 at least) counts the retries of a request
+	// on a new connection, made when a reused one is found dead, over the
+	// handle's life, and fails the sixth ("Connection died, tried 5
+	// times"); only curl_easy_reset clears the count. A handle whose
+	// transfer opened a connection, as every retry does, is reset: rare
+	// while connections are kept alive.
+	if n, err := e.NumConnects(); err != nil || n > 0 {
+		pe.forget()
+		return e.Reset() == nil
+	}
 	if c.uaByALPN {
 		if c.uaInList != c.uaGuess {
 			pe.hdrsOK = false // prereq replaced the line hdrs has
