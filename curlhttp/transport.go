@@ -738,8 +738,8 @@ func (p *transportPool) close() {
 // per request are set again by the next configure, so only what c left
 // behind is dropped (its body reader and rewind, and cur).
 // A call that used more (a trace or Logger, progress, Go's TLS
-// verification) or whose transfer failed leaves a handle reset
-// (curl_easy_reset) instead, to be configured in full. False if the handle
+// verification), whose transfer failed or opened a connection leaves a
+// handle reset (curl_easy_reset) instead, to be configured in full. False if the handle
 // is unusable.
 func (pe *pooledEasy) ready(c *call) bool {
 	e := pe.e
