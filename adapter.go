@@ -216,11 +216,16 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := e.acquire(m); err != nil {
+	prev, err := e.acquire(m)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.checkStart(); err != nil {
-		e.release()
+		e.unacquire(prev)
+		return nil, err
+	}
+	if err := e.renew(prev); err != nil {
+		e.unacquire(prev)
 		return nil, err
 	}
 	if e.xf == nil {

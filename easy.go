@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime/cgo"
@@ -77,6 +78,10 @@ type Easy struct {
 	// reused by the next (transfer.go); touched by the goroutine that
 	// holds the handle (acquire) and, under its mutex, by the transfer.
 	xf *xfer
+
+	// renewedAt is cs.nlines when libcurl last had no header line stored
+	// for the handle: at NewEasy, and after renew.
+	renewedAt uint64
 
 	// sockMulti is the Multi named as the data of the open- and close-socket
 	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
@@ -167,6 +172,11 @@ func (e *Easy) onLastMulti(fn func()) {
 	e.mu.Lock()
 	m := e.multi
 	e.mu.Unlock()
+	onDriverOf(m, fn)
+}
+
+// onDriverOf runs fn on m's driver, as onLastMulti.
+func onDriverOf(m *Multi, fn func()) {
 	if m == nil {
 		fn()
 		return
@@ -232,19 +242,29 @@ func (e *Easy) idleLocked() error {
 	return nil
 }
 
-// acquire marks the handle busy for a transfer on m.
-func (e *Easy) acquire(m *Multi) error {
+// acquire marks the handle busy for a transfer on m, and returns the
+// Multi it last ran on.
+func (e *Easy) acquire(m *Multi) (prev *Multi, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.idleLocked(); err != nil {
-		return err
+		return nil, err
 	}
 	e.busy = true
-	e.multi = m
+	prev, e.multi = e.multi, m
 	// Plain stores to C memory, not calls into C: the handle is idle.
 	*e.errbuf = 0
 	e.cs.len = 0 // curlpoll_done passes on every line; this is for safety
-	return nil
+	return prev, nil
+}
+
+// unacquire undoes acquire for a transfer that never ran: prev stays the
+// Multi the handle last ran on.
+func (e *Easy) unacquire(prev *Multi) {
+	e.mu.Lock()
+	e.busy = false
+	e.multi = prev
+	e.mu.Unlock()
 }
 
 func (e *Easy) release() {
@@ -276,6 +296,8 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.forbidReuse = v != 0
 	case C.CURLOPT_UPLOAD:
 		e.notes.upload = v != 0
+	case C.CURLOPT_HSTS_CTRL:
+		e.notes.hstsOn = v&C.CURLHSTS_ENABLE != 0
 	}
 }
 
@@ -399,5 +421,66 @@ func checkCString(s string) error {
 	if strings.IndexByte(s, 0) >= 0 {
 		return fmt.Errorf("curlpoll: option value %q contains a NUL byte", s)
 	}
+	return nil
+}
+
+// errHSTSNotCarried refuses to reuse a handle whose HSTS cache lives only
+// in the handle, where it would have to be renewed (see renew).
+var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle that has received headers (curl#11101, before 8.1.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
+
+// renew replaces the handle, before a transfer, by a duplicate
+// (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
+// write to freed memory (see libcurlHeaderDangles): once it has received a
+// header line, and until the duplicate has. The duplicate has every option
+// of the handle (so the Transport's per-handle caches of what is set stay
+// true) and a copy of its form (the Easy's own, set on no handle now, stays
+// the Easy's to free), and renew puts back what duphandle leaves out: the
+// Share, the cookies in memory, the HSTS and alt-svc caches by way of their
+// files.
+// Not carried over: an alt-svc cache with no file, the Digest nonce, the
+// TLS sessions of a handle whose own Share does not hold them (otherwise
+// the Multi's share does), libcurl's count of retries (as after Reset); an
+// HSTS cache with neither file nor Share is refused (errHSTSNotCarried). It runs on the
+// goroutine that starts the transfer, the handle idle and in no multi
+// handle, or, if the handle used DoH, on the driver of prev, the Multi it
+// last ran on (see onLastMulti). About 12,000 instructions.
+func (e *Easy) renew(prev *Multi) error {
+	if !libcurlHeaderDangles() || uint64(e.cs.nlines) == e.renewedAt {
+		return nil
+	}
+	var share unsafe.Pointer
+	flags := C.int(C.CURLPOLL_RENEW_COOKIES)
+	if e.share != nil {
+		e.share.mu.Lock()
+		share = unsafe.Pointer(e.share.s.sh) // in use by e: not closed
+		e.share.mu.Unlock()
+		if e.share.what&ShareCookies != 0 {
+			flags = 0
+		}
+	}
+	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
+		return errHSTSNotCarried
+	}
+	if e.notes.hstsList {
+		flags |= C.CURLPOLL_RENEW_HSTS_LIST
+	}
+	var altsvc *C.char
+	if e.notes.altsvcFile != "" {
+		altsvc = C.CString(e.notes.altsvcFile)
+		defer C.free(unsafe.Pointer(altsvc))
+	}
+	var n unsafe.Pointer
+	var rc C.CURLcode
+	run := func() { rc = C.curlpoll_easy_renew(e.c, share, flags, altsvc, &n) }
+	if e.doh {
+		onDriverOf(prev, run)
+	} else {
+		run()
+	}
+	if rc != C.CURLE_OK {
+		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(rc))
+	}
+	e.c = n
+	e.renewedAt = uint64(e.cs.nlines)
 	return nil
 }

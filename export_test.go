@@ -80,3 +80,7 @@ func LibcurlH2CReuseBroken() bool { return libcurlH2CReuseBroken() }
 // LibcurlMultiplexSafe is libcurlMultiplexSafe: whether NewMulti
 // multiplexes HTTP/2 by default.
 func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
+
+// HandleAddr is the address of the Easy's libcurl handle, which renew
+// changes.
+func (e *Easy) HandleAddr() uintptr { return uintptr(e.c) }

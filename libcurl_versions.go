@@ -62,3 +62,20 @@ func libcurlPipewaitStalls() bool { return libcurlVersion() >= 0x080A00 }
 // resume each other's sessions: before 8.12.0, which keeps them per multi
 // handle (multi->ssl_scache).
 func libcurlSessionsPerEasy() bool { return libcurlVersion() < 0x080C00 }
+
+// libcurlHeaderDangles reports whether libcurl keeps, from one transfer on
+// an easy handle to the next, a pointer to the last response header line
+// the handle stored (7.83.0 up to 8.0.1: curl#11101, fixed in 8.1.0 by
+// cd1c611b24 "headers: clear (possibly) lingering pointer in init").
+// Curl_pretransfer frees the stored lines (Curl_headers_cleanup) and leaves
+// data->state.prevhead pointing at the last of them; a response whose first
+// field line starts with a space or a tab is then an obsolete line folding
+// to Curl_headers_push, which appends it to that freed line: a write to
+// freed memory that any server can cause. libcurl stores a line before any
+// callback sees it, so no callback can stop it; a handle that has received
+// header lines starts its next transfer on a duplicate instead, whose
+// pointer is NULL (Easy.renew).
+func libcurlHeaderDangles() bool {
+	v := libcurlVersion()
+	return v >= 0x075300 && v < 0x080100
+}

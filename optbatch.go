@@ -4,6 +4,7 @@ package curlpoll
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"unsafe"
@@ -237,6 +238,14 @@ func (e *Easy) Apply(b *OptionBatch) error {
 				e.keepList(o.opt, *(**C.struct_curl_slist)(unsafe.Pointer(&o.list))) // C memory, kept as an integer
 			case C.CURLPOLL_OPT_LONG:
 				e.noteLong(o.opt, int64(o.n))
+			case C.CURLPOLL_OPT_STR:
+				if notedString(o.opt) {
+					e.noteString(o.opt, b.arenaString(int(o.at)))
+				}
+			case C.CURLPOLL_OPT_NULL:
+				if notedString(o.opt) {
+					e.noteString(o.opt, "")
+				}
 			}
 		}
 		if rc != C.CURLE_OK {
@@ -249,4 +258,13 @@ func (e *Easy) Apply(b *OptionBatch) error {
 		}
 	}
 	return nil
+}
+
+// arenaString is the NUL-terminated string at offset at of the arena.
+func (b *OptionBatch) arenaString(at int) string {
+	s := b.arena[at:]
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	return string(s)
 }

@@ -33,8 +33,9 @@ const (
 // Close it once no Easy uses it any more.
 type Share struct {
 	// mu guards s.
-	mu sync.Mutex
-	s  *C.struct_curlpoll_share
+	mu   sync.Mutex
+	s    *C.struct_curlpoll_share
+	what ShareData // NewShare's
 }
 
 // NewShare makes a Share of the kinds of data in what.
@@ -47,7 +48,7 @@ func NewShare(what ShareData) (*Share, error) {
 	if s == nil {
 		return nil, shareErr(rc)
 	}
-	return &Share{s: s}, nil
+	return &Share{s: s, what: what}, nil
 }
 
 // ErrShareInUse is the error of closing a Share that an Easy still uses:

@@ -329,6 +329,61 @@ CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	return curlpoll_easy_setup(e, s, errbuf);
 }
 
+// drop_dup frees a handle that shares its CURLOPT_HSTS file list with
+// another when hsts_list is set: before 8.1.0 curl_easy_duphandle copies
+// the list's pointer (dupset: dst->set = src->set, lib/easy.c) and each
+// handle's curl_easy_cleanup frees it (Curl_close). curl_easy_reset clears
+// the pointer without freeing the list (Curl_freeset leaves it), so the
+// other handle keeps it; the cookie file list, which reset would leak the
+// same way and duphandle did copy, is freed first. The HSTS cache itself
+// outlives the reset and is saved to the file it was loaded from
+// (Curl_hsts_save falls back on h->filename).
+static void drop_dup(CURL *h, int hsts_list) {
+	if (hsts_list) {
+		curl_easy_setopt(h, CURLOPT_COOKIEFILE, NULL);
+		curl_easy_reset(h);
+	}
+	curl_easy_cleanup(h);
+}
+
+CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, const char *altsvc, CURL **out) {
+	int hsts_list = (flags & CURLPOLL_RENEW_HSTS_LIST) != 0;
+	CURLcode rc = CURLE_OK;
+	// The duplicate sends a copy of old's form (CURLOPT_MIMEPOST), fresh to
+	// read; the Easy's own form, now set on no handle, stays its to free.
+	// (Set on the duplicate, it would start where old's last transfer left
+	// it: libcurl rewinds a form only from its handle's read position.)
+	CURL *n = curl_easy_duphandle(old);
+	if (n == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	// duphandle does not set the share (it is not an option in set)...
+	if (share != NULL)
+		rc = curl_easy_setopt(n, CURLOPT_SHARE, share);
+	// ... nor copy the cookies in memory, only reload the cookie files (as
+	// every transfer does): the jar goes over line by line.
+	if (rc == CURLE_OK && (flags & CURLPOLL_RENEW_COOKIES)) {
+		struct curl_slist *l = NULL, *i;
+		if (curl_easy_getinfo(old, CURLINFO_COOKIELIST, &l) == CURLE_OK) {
+			for (i = l; i != NULL && rc == CURLE_OK; i = i->next)
+				rc = curl_easy_setopt(n, CURLOPT_COOKIELIST, i->data);
+			curl_slist_free_all(l);
+		}
+	}
+	if (rc != CURLE_OK) {
+		drop_dup(n, hsts_list);
+		return rc;
+	}
+	// Freeing old saves its HSTS and alt-svc caches to their files, which
+	// the duplicate read before that. It reads the HSTS files again as each
+	// transfer starts (Curl_hsts_loadfiles), the alt-svc file only when it
+	// is set: set again, the file's entries join its cache.
+	drop_dup(old, hsts_list);
+	if (altsvc != NULL)
+		curl_easy_setopt(n, CURLOPT_ALTSVC, altsvc);
+	*out = n;
+	return CURLE_OK;
+}
+
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {
 	CURLMcode rc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	s->handle = h;

@@ -89,6 +89,16 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf);
 // curlpoll_easy_reset resets e (curl_easy_reset) and runs curlpoll_easy_setup.
 CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
+// curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a
+// duplicate (curl_easy_duphandle) that has its options and, with share
+// (CURLOPT_SHARE) and the flags' data, what else it had; then frees old.
+// *out is the duplicate. See Easy.renew.
+enum {
+	CURLPOLL_RENEW_COOKIES = 1,   // carry the cookies over (a cookie engine not shared)
+	CURLPOLL_RENEW_HSTS_LIST = 2, // old has CURLOPT_HSTS files (a list duphandle shares)
+};
+CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, const char *altsvc, CURL **out);
+
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
 CURLcode curlpoll_set_debug(CURL *e, int on);

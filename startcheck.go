@@ -38,12 +38,27 @@ func quoteShort(s string) string {
 }
 
 // protoNotes is what an Easy remembers of the options that decide whether a
-// transfer may start (checkStart); Reset clears it.
+// transfer may start (checkStart), and of those that renew must carry over
+// by hand; Reset clears it.
 type protoNotes struct {
 	url         string // CURLOPT_URL
 	defaultProt string // CURLOPT_DEFAULT_PROTOCOL
 	upload      bool   // CURLOPT_UPLOAD
 	mailRcpts   int    // items of CURLOPT_MAIL_RCPT
+
+	// What renew carries over (easy.go).
+	hstsOn     bool   // CURLOPT_HSTS_CTRL has CURLHSTS_ENABLE
+	hstsList   bool   // a CURLOPT_HSTS file is set
+	altsvcFile string // CURLOPT_ALTSVC
+}
+
+// notedString reports whether noteString records opt.
+func notedString(opt C.CURLoption) bool {
+	switch opt {
+	case C.CURLOPT_URL, C.CURLOPT_DEFAULT_PROTOCOL, C.CURLOPT_HSTS, C.CURLOPT_ALTSVC:
+		return true
+	}
+	return false
 }
 
 // noteString records the string options that checkStart looks at, once
@@ -54,6 +69,10 @@ func (e *Easy) noteString(opt C.CURLoption, v string) {
 		e.notes.url = v
 	case C.CURLOPT_DEFAULT_PROTOCOL:
 		e.notes.defaultProt = v
+	case C.CURLOPT_HSTS:
+		e.notes.hstsList = v != "" // NULL clears libcurl's list of files
+	case C.CURLOPT_ALTSVC:
+		e.notes.altsvcFile = v
 	}
 }
 

@@ -924,3 +924,81 @@ func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportFoldedFirstHeaderLine: a server whose every second response
+// starts its header block with a space-led line (an obsolete line folding
+// with nothing to fold onto). net/http refuses those responses. libcurl
+// before 8.1.0 appended the line to the last header line the pooled handle
+// had stored for an earlier request, which it had freed (curl#11101): the
+// server wrote into the client's freed memory, and the response came back
+// as a success. The core starts such a handle's next transfer on a fresh
+// duplicate: the folded responses fail, the others succeed.
+func TestTransportFoldedFirstHeaderLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					resp := "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nok"
+					if n.Add(1)%2 == 0 {
+						resp = "HTTP/1.1 200 OK\r\n  X-Folded: " + strings.Repeat("v", 200) + "\r\nContent-Length: 2\r\n\r\nno"
+					}
+					if _, err := io.WriteString(c, resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{}},
+		{"curlpoll", &curlhttp.Transport{}},
+	} {
+		n.Store(0)
+		for i := 1; i <= 12; i++ {
+			resp, err := rt.rt.RoundTrip(mustReq("GET", url, nil))
+			if i%2 == 0 {
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					t.Fatalf("%s, request %d: a response that starts with a folded line came back: %d %q %q", rt.name, i, resp.StatusCode, resp.Header, b)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s, request %d: %v", rt.name, i, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "ok" {
+				t.Fatalf("%s, request %d: body %q, %v", rt.name, i, b, err)
+			}
+		}
+		if c, ok := rt.rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		if c, ok := rt.rt.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
