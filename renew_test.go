@@ -54,8 +54,9 @@ func foldingServer(t *testing.T) *rawServer {
 // whose every second response starts with a folded line. Before 8.1.0
 // libcurl would write to freed memory (the test binary crashed, or the heap
 // was corrupted); the Easy starts each transfer after one with headers on a
-// fresh duplicate of its handle instead. The folded responses fail, as
-// net/http fails them; the others succeed, on the same handle.
+// fresh duplicate of its handle instead, where the folded responses fail
+// (net/http refuses them too); the others succeed. From 8.1.0 libcurl
+// takes the line without its blanks, on the same handle throughout.
 func TestFoldedFirstHeaderLineOnReusedHandle(t *testing.T) {
 	srv := foldingServer(t)
 	m := newMulti(t)
@@ -66,9 +67,17 @@ func TestFoldedFirstHeaderLineOnReusedHandle(t *testing.T) {
 		must(t, e.SetWriter(&body))
 		err := m.Do(context.Background(), e)
 		addrs[e.HandleAddr()] = true
-		if i%2 == 0 {
+		if i%2 == 0 && headerDangles() {
+			// On the fresh handle libcurl finds nothing to fold onto.
 			if err == nil {
 				t.Fatalf("request %d: a response that starts with a folded line: no error, body %q", i, body.String())
+			}
+			continue
+		}
+		if i%2 == 0 {
+			// From 8.1.0 libcurl passes the line on without its blanks.
+			if err != nil || body.String() != "no" {
+				t.Fatalf("request %d: %v, body %q", i, err, body.String())
 			}
 			continue
 		}

@@ -70,6 +70,11 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	}
 	var err error
 	if resp.Header, err = parseHeaderBlock(fields); err != nil {
+		if resp.ProtoMajor == 1 {
+			// net/http's client takes the connection for broken (and
+			// leaves textproto's error inside).
+			err = fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err)
+		}
 		return nil, err
 	}
 	h2 := resp.ProtoMajor >= 2 // HTTP/2 or HTTP/3: framed by the protocol, no Transfer-Encoding
@@ -151,13 +156,27 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	return resp, nil
 }
 
+// errMessageTooLarge is net/textproto's error of the same text.
+var errMessageTooLarge = errors.New("message too large")
+
 // parseHeaderBlock turns header field lines, each ended by "\n" (the last
 // may lack it), into an http.Header, joining obsolete folded lines to the
-// field before. As net/http's client, it refuses a field whose name is not
-// a token or a line with control bytes other than tab (libcurl passes on a
-// bare CR or a NUL inside a line), and trims spaces and tabs around names
-// and values.
+// field before. As net/http's client, it refuses a block whose first line
+// starts with a space or a tab (folding onto nothing; libcurl from 8.1.0
+// passes it on), a field whose name is not a token or a line with control
+// bytes other than tab (libcurl passes on a bare CR or a NUL inside a
+// line), and trims spaces and tabs around names and values.
 func parseHeaderBlock(block string) (http.Header, error) {
+	if block != "" && (block[0] == ' ' || block[0] == '\t') {
+		// net/textproto's ReadMIMEHeader errors: the line quoted, or, when
+		// longer than it quotes (80 bytes), its line reader's.
+		l, _, _ := strings.Cut(block, "\n")
+		l = strings.TrimSuffix(l, "\r")
+		if len(l) > 80 {
+			return nil, errMessageTooLarge
+		}
+		return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header initial line: %q", l))
+	}
 	// The exact line count: a hint above 8 makes a larger map than a
 	// typical response of 8 fields needs.
 	n := strings.Count(block, "\n")
@@ -178,7 +197,7 @@ func parseHeaderBlock(block string) (http.Header, error) {
 			block = ""
 		}
 		if !validHeaderValue(l) {
-			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
+			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
 		}
 		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
 			vv := h[last]
@@ -192,7 +211,7 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		k := trimSpaceTab(l[:i])
 		ok, canonical := scanToken(k)
 		if !ok {
-			return nil, fmt.Errorf("net/http: malformed MIME header line: %q", l)
+			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
 		}
 		if !canonical {
 			if c, ok := commonCanonical[k]; ok {
