@@ -158,3 +158,26 @@ func TestOptionBatchAllOrNothing(t *testing.T) {
 		t.Errorf("after a good batch the transfer got %q, want abc", body.String())
 	}
 }
+
+// TestSetTLSRenegotiation: refusing is honoured on OpenSSL (set) and on
+// GnuTLS (which never takes part); allowing is refused on GnuTLS, which
+// cannot. The refusal itself is tested against a renegotiating server in
+// curlhttp (TestTransportTLSRenegotiationRefused).
+func TestSetTLSRenegotiation(t *testing.T) {
+	e := newEasy(t, "https://127.0.0.1/")
+	tlsLib := curlpoll.Version().TLS
+	errFalse, errTrue := e.SetTLSRenegotiation(false), e.SetTLSRenegotiation(true)
+	switch {
+	case strings.HasPrefix(tlsLib, "OpenSSL/") && curlpoll.TLSStateSupported():
+		if errFalse != nil || errTrue != nil {
+			t.Errorf("on %s: %v, %v", tlsLib, errFalse, errTrue)
+		}
+	case strings.HasPrefix(tlsLib, "GnuTLS/"):
+		if errFalse != nil || !errors.Is(errTrue, curlpoll.ErrTLSRenegotiationUnsupported) {
+			t.Errorf("on %s: %v, %v", tlsLib, errFalse, errTrue)
+		}
+	default:
+		t.Skipf("libcurl's TLS is %q", tlsLib)
+	}
+	must(t, e.Reset())
+}

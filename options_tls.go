@@ -5,7 +5,9 @@ import "C"
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // SetTLSVersions sets the lowest and highest TLS versions to negotiate
@@ -149,4 +151,33 @@ func (e *Easy) SetIssuerCert(path string) error { return e.setString(C.CURLOPT_I
 // (CURLOPT_SSL_SESSIONID_CACHE).
 func (e *Easy) SetSessionIDCache(on bool) error {
 	return e.setBool(C.CURLOPT_SSL_SESSIONID_CACHE, on)
+}
+
+// ErrTLSRenegotiationUnsupported is the error of SetTLSRenegotiation where
+// the TLS library under libcurl cannot do as asked.
+var ErrTLSRenegotiationUnsupported = errors.New("curlpoll: the TLS library under libcurl cannot be told whether to renegotiate")
+
+// SetTLSRenegotiation says whether the connections of the Easy's transfers
+// take part in a renegotiation that the server asks for (TLS 1.2 and
+// older; TLS 1.3 has none). libcurl on OpenSSL does by default, and a
+// renegotiation can bring another certificate in the middle of a
+// connection; crypto/tls refuses by default (tls.RenegotiateNever). false
+// refuses it (SSL_OP_NO_RENEGOTIATION, set on each new connection's
+// SSL_CTX through CURLOPT_SSL_CTX_FUNCTION): OpenSSL answers the request
+// with a no_renegotiation alert, and a server that insists ends the
+// connection. On GnuTLS libcurl takes no part in one anyway: false holds
+// as it is, and true returns ErrTLSRenegotiationUnsupported, as does false
+// on any other TLS library, or an OpenSSL that is not the one curlpoll
+// links (see TLSStateSupported). Reset returns to libcurl's default.
+func (e *Easy) SetTLSRenegotiation(allow bool) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	switch tlsLib := Version().TLS; {
+	case tlsBackend() == tlsOpenSSL:
+		return optErr(C.CURLOPT_SSL_CTX_FUNCTION, opensslRefuseRenegotiation(e, !allow))
+	case tlsLib == "", strings.HasPrefix(tlsLib, "GnuTLS/") && !allow:
+		return nil
+	}
+	return ErrTLSRenegotiationUnsupported
 }

@@ -2,6 +2,7 @@
 
 package curlpoll
 
+// #include "shim.h"
 // #include "tls_state.h"
 import "C"
 
@@ -13,3 +14,5 @@ func opensslMatches() bool { return false }
 func opensslCapture(*Easy, *C.struct_curlpoll_tls, *C.uchar, C.size_t, *C.int, C.int, bool) C.int {
 	return 0
 }
+
+func opensslRefuseRenegotiation(*Easy, bool) C.CURLcode { return C.CURLE_NOT_BUILT_IN }

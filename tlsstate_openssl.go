@@ -37,6 +37,20 @@ static int curlpoll_chain_index = -1;
 static unsigned long long curlpoll_chain_seq;
 static pthread_mutex_t curlpoll_chain_mu = PTHREAD_MUTEX_INITIALIZER;
 
+// curlpoll_no_reneg is a CURLOPT_SSL_CTX_FUNCTION: libcurl's OpenSSL takes
+// no part in a renegotiation the server asks for (SSL_OP_NO_RENEGOTIATION:
+// it answers with a no_renegotiation alert). Easy.SetTLSRenegotiation.
+static CURLcode curlpoll_no_reneg(CURL *e, void *ctx, void *parm) {
+	(void)e;
+	(void)parm;
+	SSL_CTX_set_options((SSL_CTX *)ctx, SSL_OP_NO_RENEGOTIATION);
+	return CURLE_OK;
+}
+
+static CURLcode curlpoll_set_no_reneg(CURL *e, int on) {
+	return curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on ? curlpoll_no_reneg : NULL);
+}
+
 static void curlpoll_tls_setup(void) {
 	curlpoll_chain_index = X509_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
@@ -138,6 +152,15 @@ func opensslMatches() bool {
 		}
 	})
 	return opensslOK
+}
+
+// opensslRefuseRenegotiation sets or unsets curlpoll_no_reneg on e.
+func opensslRefuseRenegotiation(e *Easy, refuse bool) C.CURLcode {
+	on := C.int(0)
+	if refuse {
+		on = 1
+	}
+	return C.curlpoll_set_no_reneg(e.c, on)
 }
 
 // opensslCapture is curlpoll_tls_capture.

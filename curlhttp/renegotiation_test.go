@@ -9,9 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +27,9 @@ import (
 
 // TestTransportTLSRenegotiatedCertificate: a TLS 1.2 server that
 // renegotiates onto another certificate in the middle of a connection's
-// first response (internal/testutil/renegserver; net/http's client refuses
-// renegotiation, libcurl's OpenSSL accepts it). The second request on that
+// first response (internal/testutil/renegserver), to a Transport that
+// allows it (RenegotiateFreelyAsClient; refused by default, as net/http's
+// client refuses it: TestTransportTLSRenegotiationRefused). The second request on that
 // connection meets certificate B: Go's verification, trusting only A, must
 // refuse it, and without verification Response.TLS must show B. The
 // Transport keeps each connection's peer chain for the requests after the
@@ -59,7 +62,7 @@ func TestTransportTLSRenegotiatedCertificate(t *testing.T) {
 		// Without verification: what the second request's connection is,
 		// as the server says (libcurl on GnuTLS does not renegotiate), and
 		// Response.TLS must say the same.
-		plain := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, SessionTicketsDisabled: true}}
+		plain := &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, SessionTicketsDisabled: true, Renegotiation: tls.RenegotiateFreelyAsClient}}
 		get(plain, "/1")
 		cn, body, err := get(plain, "/2")
 		plain.Close()
@@ -73,7 +76,7 @@ func TestTransportTLSRenegotiatedCertificate(t *testing.T) {
 			renegotiated++
 		}
 
-		verify := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		verify := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Renegotiation: tls.RenegotiateFreelyAsClient}}
 		if cn, _, err := get(verify, "/1"); err != nil || cn != "serverA" {
 			t.Fatalf("round %d, request 1 (verified): %q, %v", round, cn, err)
 		}
@@ -87,6 +90,56 @@ func TestTransportTLSRenegotiatedCertificate(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 8 connections renegotiated", renegotiated)
+}
+
+// TestTransportTLSRenegotiationRefused: by default the Transport refuses
+// the renegotiation as net/http's client does, so no response ever comes
+// from certificate B: the first request on each connection fails (the
+// server ends the connection when its request is declined), and a request
+// after it, on a new connection, is answered under A. RenegotiateOnceAsClient
+// is refused before anything is sent (OpenSSL cannot stop after one).
+func TestTransportTLSRenegotiationRefused(t *testing.T) {
+	if v := curlpoll.Version().TLS; !strings.HasPrefix(v, "OpenSSL/") {
+		t.Skipf("libcurl's TLS is %s: the server's renegotiation is OpenSSL's case", v)
+	}
+	url, pool := startRenegServer(t)
+	conf := &tls.Config{RootCAs: pool, SessionTicketsDisabled: true}
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{TLSClientConfig: conf}},
+		{"curlpoll", &curlhttp.Transport{TLSClientConfig: conf}},
+		{"curlpoll, no verification", &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
+	} {
+		for i := range 3 {
+			resp, err := rt.rt.RoundTrip(mustReq("GET", url+"/1", nil))
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err == nil {
+				t.Errorf("%s, connection %d: the renegotiating response came whole: %q", rt.name, i, body)
+			}
+			if rt.name != "net/http" && resp != nil && resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+				if cn := resp.TLS.PeerCertificates[0].Subject.CommonName; cn != "serverA" {
+					t.Errorf("%s, connection %d: peer %q", rt.name, i, cn)
+				}
+			}
+		}
+		if c, ok := rt.rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		if c, ok := rt.rt.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	tr := &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Renegotiation: tls.RenegotiateOnceAsClient}}
+	defer tr.Close()
+	if _, err := tr.RoundTrip(mustReq("GET", url+"/1", nil)); !errors.Is(err, curlhttp.ErrUnsupportedTLSConfig) {
+		t.Errorf("RenegotiateOnceAsClient: %v", err)
+	}
 }
 
 // startRenegServer builds and starts renegserver with two self-signed

@@ -524,6 +524,12 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if d := tr.IdleConnTimeout; d > 0 {
 		sb.Long(optMaxageConn, max(int64(d/time.Second), 1))
 	}
+	if static && (https || proxy != nil && proxy.Scheme == "https") {
+		if err := setRenegotiation(e, tlsConf); err != nil {
+			c.pe.forget()
+			return nil, err
+		}
+	}
 	if err := e.Apply(b); err != nil {
 		c.pe.forget()
 		return nil, err

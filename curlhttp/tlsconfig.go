@@ -39,6 +39,8 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
 	case c.EncryptedClientHelloRejectionVerify != nil:
 		return unsupportedTLSField("EncryptedClientHelloRejectionVerify", notYet)
+	case c.Renegotiation == tls.RenegotiateOnceAsClient && libcurlOnOpenSSL():
+		return unsupportedTLSField("Renegotiation", "RenegotiateOnceAsClient is not supported: libcurl's OpenSSL cannot stop after one (RenegotiateFreelyAsClient lets it renegotiate, RenegotiateNever refuses)")
 	}
 	if _, err := cipherList(c); err != nil {
 		return err
@@ -69,6 +71,23 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+curlpoll.Version().TLS)
 	}
 	return nil
+}
+
+// setRenegotiation applies c.Renegotiation to e, a handle for https (or
+// through an HTTPS proxy): refused by default, as crypto/tls refuses it
+// (curlpoll.Easy.SetTLSRenegotiation). Where libcurl's TLS library cannot
+// be told (an OpenSSL other than the one curlpoll links, curlpoll built
+// with curlpoll_noopenssl, a library other than OpenSSL and GnuTLS), its
+// default applies, as the Transport's documentation says; where it cannot
+// renegotiate (GnuTLS), RenegotiateFreelyAsClient does not make it: a
+// connection whose server insists fails, which is no less safe.
+func setRenegotiation(e *curlpoll.Easy, c *tls.Config) error {
+	allow := c != nil && c.Renegotiation != tls.RenegotiateNever // Once: checkTLSConfig
+	err := e.SetTLSRenegotiation(allow)
+	if errors.Is(err, curlpoll.ErrTLSRenegotiationUnsupported) {
+		return nil
+	}
+	return err
 }
 
 // libcurlOnOpenSSL reports whether libcurl's TLS library is OpenSSL, whose

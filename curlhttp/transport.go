@@ -66,10 +66,16 @@ import (
 //     These client-side fields are dropped, which cannot make a connection
 //     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter,
 //     ClientSessionCache (libcurl keeps its own session cache),
-//     DynamicRecordSizingDisabled, and Renegotiation (the TLS library's
-//     default applies: OpenSSL accepts a secure renegotiation on TLS 1.2,
-//     crypto/tls by default refuses it). SessionTicketsDisabled turns
+//     and DynamicRecordSizingDisabled. SessionTicketsDisabled turns
 //     libcurl's session cache off (CURLOPT_SSL_SESSIONID_CACHE).
+//     Renegotiation: a renegotiation the server asks for is refused, as
+//     crypto/tls refuses it, unless RenegotiateFreelyAsClient allows it
+//     (curlpoll.Easy.SetTLSRenegotiation); RenegotiateOnceAsClient fails
+//     the request on OpenSSL, which cannot stop after one. On GnuTLS
+//     libcurl never takes part in one; where libcurl's TLS library cannot
+//     be told (an OpenSSL other than the one curlpoll links, or the build
+//     tag curlpoll_noopenssl), its own default applies: OpenSSL accepts a
+//     secure renegotiation on TLS 1.2.
 //     CipherSuites and CurvePreferences are given to OpenSSL by its names
 //     (CURLOPT_SSL_CIPHER_LIST and CURLOPT_PROXY_SSL_CIPHER_LIST,
 //     CURLOPT_SSL_EC_CURVES); a post-quantum key exchange that the
