@@ -113,6 +113,10 @@ soak: deps
 
 # bench runs the benchmark suite (bench/run.sh, under 15 minutes) and writes
 # BENCHMARKS.md.
-.PHONY: bench
+.PHONY: bench bench-libcurl8
 bench: deps
 	bench/run.sh
+
+# bench-libcurl8 is bench on 8.14.1 (OpenSSL): BENCHMARKS-libcurl8.md.
+bench-libcurl8: deps libcurl8
+	$(call libcurl_env,openssl) BENCH_OUT=BENCHMARKS-libcurl8.md bench/run.sh

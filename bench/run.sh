@@ -7,6 +7,9 @@
 #   SMOKE=1 bench/run.sh    tiny counts, one run, no scale test, no
 #                           BENCHMARKS.md: checks that everything builds,
 #                           starts and finishes (CI uses this)
+#   BENCH_OUT=F bench/run.sh   writes F instead of BENCHMARKS.md; with
+#                           PKG_CONFIG_PATH (and a GOCACHE of its own) it
+#                           measures another libcurl (make bench-libcurl8)
 #
 # It installs what it needs from Debian's packages, starts nginx on
 # 127.0.0.1 (one worker, no access log, unlimited keep-alive requests;
@@ -26,6 +29,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 REPS=${REPS:-3}
+OUT=${BENCH_OUT:-BENCHMARKS.md}
 SMOKE=${SMOKE:-0}
 SCALE_N=${SCALE_N:-10000}
 SUDO=""
@@ -145,7 +149,7 @@ META=$WORK/meta.md
 	echo
 	echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM, $(uname -sr)"
 	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
-	echo "- libcurl: $(curl --version | head -1)"
+	echo "- libcurl: $(pkg-config --modversion libcurl) from $(pkg-config --variable=libdir libcurl) (curlpoll and the C loop); the curl tool: $(curl --version | head -1)"
 	echo "- Go: $(go version)"
 	echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), one worker, on 127.0.0.1 with the clients"
 	echo "- runs per client and workload: $REPS; requests per run: 100 B N=1: $N_SMALL1, N=16 and N=128: $N_SMALL, h2 N=128: $N_H2; 1 MiB: $N_1M; 256 MiB: $N_256M"
@@ -220,6 +224,6 @@ if [ -f bench/NOTES.md ]; then
 	{ echo; cat bench/NOTES.md; } >>"$WORK/BENCHMARKS.md"
 fi
 { echo; echo "## Raw results"; echo; echo '```'; cat "$RESULTS"; echo '```'; } >>"$WORK/BENCHMARKS.md"
-cp "$WORK/BENCHMARKS.md" "$ROOT/BENCHMARKS.md"
-log "wrote BENCHMARKS.md"
-sed -n '/^## Targets/,/^## Raw/p' "$ROOT/BENCHMARKS.md" >&2
+cp "$WORK/BENCHMARKS.md" "$ROOT/$OUT"
+log "wrote $OUT"
+sed -n '/^## Targets/,/^## Raw/p' "$ROOT/$OUT" >&2
