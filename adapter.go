@@ -228,6 +228,7 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 		e.unacquire(prev)
 		return nil, err
 	}
+	e.ran = true
 	if e.xf == nil {
 		e.xf = newXfer(e)
 	}

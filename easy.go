@@ -82,9 +82,9 @@ type Easy struct {
 	// holds the handle (acquire) and, under its mutex, by the transfer.
 	xf *xfer
 
-	// renewedAt is cs.nlines when libcurl last had no header line stored
-	// for the handle: at NewEasy, and after renew.
-	renewedAt uint64
+	// ran says a transfer has run on the handle since NewEasy or renew:
+	// libcurl may have stored a header line for it (see renew).
+	ran bool
 
 	// sockMulti is the Multi named as the data of the open- and close-socket
 	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
@@ -108,7 +108,7 @@ func NewEasy() (*Easy, error) {
 	if c == nil {
 		return nil, fmt.Errorf("curlpoll: curl_easy_init failed")
 	}
-	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1))}
+	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1)), notes: newProtoNotes()}
 	e.handle = newHandle(e)
 	e.cs = C.curlpoll_easy_new(C.uintptr_t(e.handle))
 	liveEasies.Add(1)
@@ -151,7 +151,7 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
-	e.notes = protoNotes{}
+	e.notes = newProtoNotes()
 	e.freeMIME()
 	e.dropCAFiles()
 	if e.share != nil { // curl_easy_reset keeps the share
@@ -282,11 +282,24 @@ func (e *Easy) setLong(opt C.CURLoption, v int64) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
+	e.guardPostSize(opt, v)
 	if err := optErr(opt, C.curlpoll_setopt_long(e.c, opt, C.long(v))); err != nil {
 		return err
 	}
 	e.noteLong(opt, v)
 	return nil
+}
+
+// guardPostSize drops a body from memory copied with its size before the
+// size becomes -1 where libcurl would then read past the copy (see
+// libcurlCopyPostUnterminated): the body is then read (SetReader), as
+// SetPostFieldSize says.
+func (e *Easy) guardPostSize(opt C.CURLoption, v int64) {
+	if (opt == C.CURLOPT_POSTFIELDSIZE || opt == C.CURLOPT_POSTFIELDSIZE_LARGE) && v < 0 &&
+		e.notes.copyPost && libcurlCopyPostUnterminated() {
+		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_COPYPOSTFIELDS, nil)
+		e.notes.copyPost = false
+	}
 }
 
 // noteLong records the long options that the driver must know of
@@ -301,6 +314,13 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.notes.upload = v != 0
 	case C.CURLOPT_HSTS_CTRL:
 		e.notes.hstsOn = v&C.CURLHSTS_ENABLE != 0
+	case C.CURLOPT_ALTSVC_CTRL:
+		e.notes.altsvcCtrl = v
+	case C.CURLOPT_POSTFIELDSIZE, C.CURLOPT_POSTFIELDSIZE_LARGE:
+		if v > e.notes.postSize {
+			e.notes.copyPost = false // libcurl drops a copied body then (setopt.c)
+		}
+		e.notes.postSize = v
 	}
 }
 
@@ -308,7 +328,12 @@ func (e *Easy) setOff(opt C.CURLoption, v int64) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	return optErr(opt, C.curlpoll_setopt_off(e.c, opt, C.curl_off_t(v)))
+	e.guardPostSize(opt, v)
+	if err := optErr(opt, C.curlpoll_setopt_off(e.c, opt, C.curl_off_t(v))); err != nil {
+		return err
+	}
+	e.noteLong(opt, v)
+	return nil
 }
 
 func (e *Easy) setBool(opt C.CURLoption, v bool) error {
@@ -339,7 +364,7 @@ func (e *Easy) setString(opt C.CURLoption, v string) error {
 	if err := optErr(opt, rc); err != nil {
 		return err
 	}
-	e.noteString(opt, v)
+	e.noteString(opt, v, v == "")
 	return nil
 }
 
@@ -429,26 +454,28 @@ func checkCString(s string) error {
 
 // errHSTSNotCarried refuses to reuse a handle whose HSTS cache lives only
 // in the handle, where it would have to be renewed (see renew).
-var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle that has received headers (curl#11101, before 8.1.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
+var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle after a transfer (curl#11101, before 8.1.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
 
 // renew replaces the handle, before a transfer, by a duplicate
 // (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
-// write to freed memory (see libcurlHeaderDangles): once it has received a
-// header line, and until the duplicate has. The duplicate has every option
-// of the handle (so the Transport's per-handle caches of what is set stay
-// true) and a copy of its form (the Easy's own, set on no handle now, stays
-// the Easy's to free), and renew puts back what duphandle leaves out: the
-// Share, the cookies in memory, the HSTS and alt-svc caches by way of their
-// files.
-// Not carried over: an alt-svc cache with no file, the Digest nonce, the
-// TLS sessions of a handle whose own Share does not hold them (otherwise
-// the Multi's share does), libcurl's count of retries (as after Reset); an
-// HSTS cache with neither file nor Share is refused (errHSTSNotCarried). It runs on the
-// goroutine that starts the transfer, the handle idle and in no multi
-// handle, or, if the handle used DoH, on the driver of prev, the Multi it
-// last ran on (see onLastMulti). About 12,000 instructions.
+// write to freed memory (see libcurlHeaderDangles): after any transfer,
+// as libcurl may have stored a header line for it even where no callback
+// saw one (HTTP/2's :status, stored as the frame arrives). The duplicate
+// has every option of the handle (so the Transport's per-handle caches of
+// what is set stay true) and a copy of its form (the Easy's own, set on no
+// handle now, stays the Easy's to free), and renew puts back what
+// duphandle leaves out: the Share, the cookies in memory, the alt-svc
+// flags, the HSTS and alt-svc caches by way of their files. Not carried
+// over: an alt-svc cache with no file, the Digest nonce, the TLS sessions
+// of a handle whose own Share does not hold them (otherwise the Multi's
+// share does), the last transfer's results (read them before the next
+// Start), libcurl's count of retries (as after Reset); an HSTS cache with
+// neither file nor Share is refused with an error. It runs on the goroutine that starts the transfer, the
+// handle idle and in no multi handle, or, if the handle used DoH, on the
+// driver of prev, the Multi it last ran on (see onLastMulti). About 15,000
+// instructions.
 func (e *Easy) renew(prev *Multi) error {
-	if !libcurlHeaderDangles() || uint64(e.cs.nlines) == e.renewedAt {
+	if !libcurlHeaderDangles() || !e.ran {
 		return nil
 	}
 	var share unsafe.Pointer
@@ -474,7 +501,7 @@ func (e *Easy) renew(prev *Multi) error {
 	}
 	var n unsafe.Pointer
 	var rc C.CURLcode
-	run := func() { rc = C.curlpoll_easy_renew(e.c, share, flags, altsvc, &n) }
+	run := func() { rc = C.curlpoll_easy_renew(e.c, share, flags, C.long(e.notes.altsvcCtrl), altsvc, &n) }
 	if e.doh {
 		onDriverOf(prev, run)
 	} else {
@@ -484,6 +511,6 @@ func (e *Easy) renew(prev *Multi) error {
 		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(rc))
 	}
 	e.c = n
-	e.renewedAt = uint64(e.cs.nlines)
+	e.ran = false
 	return nil
 }

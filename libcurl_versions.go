@@ -79,3 +79,10 @@ func libcurlHeaderDangles() bool {
 	v := libcurlVersion()
 	return v >= 0x075300 && v < 0x080100
 }
+
+// libcurlCopyPostUnterminated reports whether libcurl copies a
+// CURLOPT_COPYPOSTFIELDS body of a given size without a terminating NUL
+// (before 8.6.0, which copies with Curl_memdup0): a size of -1 set after
+// it then has libcurl send the copy up to a NUL byte past its end, reading
+// (and sending) the heap beyond it.
+func libcurlCopyPostUnterminated() bool { return libcurlVersion() < 0x080600 }

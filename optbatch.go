@@ -95,6 +95,28 @@ func (b *OptionBatch) add(opt C.CURLoption, kind C.int, n int64, at int) {
 	b.ops = append(b.ops, C.struct_curlpoll_opt{opt: opt, kind: kind, n: C.longlong(n), at: C.size_t(at)})
 }
 
+// checkPostSize refuses what Easy.guardPostSize would have to change: a
+// body from SetPostFields (copied with its size) whose size then becomes
+// -1, where libcurl would read past the copy
+// (libcurlCopyPostUnterminated). CURLOPT_COPYPOSTFIELDS itself is not for
+// batches (an object).
+func (b *OptionBatch) checkPostSize(n protoNotes) error {
+	for _, o := range b.ops {
+		switch o.opt {
+		case C.CURLOPT_POSTFIELDSIZE, C.CURLOPT_POSTFIELDSIZE_LARGE:
+			v := int64(o.n)
+			if v > n.postSize {
+				n.copyPost = false
+			}
+			if v < 0 && n.copyPost {
+				return errors.New("curlpoll: OptionBatch: CURLOPT_POSTFIELDSIZE -1 after a CURLOPT_COPYPOSTFIELDS body copied with its size: libcurl before 8.6.0 would send the heap past the copy")
+			}
+			n.postSize = v
+		}
+	}
+	return nil
+}
+
 // Long sets a number option (CURLOT_LONG or CURLOT_VALUES), as
 // SetOptionLong.
 func (b *OptionBatch) Long(o Option, v int64) {
@@ -225,6 +247,11 @@ func (e *Easy) Apply(b *OptionBatch) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
+	if e.notes.copyPost && libcurlCopyPostUnterminated() {
+		if err := b.checkPostSize(e.notes); err != nil {
+			return err
+		}
+	}
 	if len(b.ops) > 0 {
 		var arena *C.char
 		if len(b.arena) > 0 {
@@ -236,15 +263,15 @@ func (e *Easy) Apply(b *OptionBatch) error {
 			switch o := &b.ops[i]; o.kind {
 			case C.CURLPOLL_OPT_LIST:
 				e.keepList(o.opt, *(**C.struct_curl_slist)(unsafe.Pointer(&o.list))) // C memory, kept as an integer
-			case C.CURLPOLL_OPT_LONG:
+			case C.CURLPOLL_OPT_LONG, C.CURLPOLL_OPT_OFF:
 				e.noteLong(o.opt, int64(o.n))
 			case C.CURLPOLL_OPT_STR:
 				if notedString(o.opt) {
-					e.noteString(o.opt, b.arenaString(int(o.at)))
+					e.noteString(o.opt, b.arenaString(int(o.at)), false)
 				}
 			case C.CURLPOLL_OPT_NULL:
 				if notedString(o.opt) {
-					e.noteString(o.opt, "")
+					e.noteString(o.opt, "", true)
 				}
 			}
 		}

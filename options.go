@@ -53,7 +53,11 @@ func (e *Easy) SetPostFields(body []byte) error {
 	if len(body) == 0 {
 		return e.setString(C.CURLOPT_COPYPOSTFIELDS, "")
 	}
-	return e.setBlobString(C.CURLOPT_COPYPOSTFIELDS, body)
+	if err := e.setBlobString(C.CURLOPT_COPYPOSTFIELDS, body); err != nil {
+		return err
+	}
+	e.notes.copyPost = true
+	return nil
 }
 
 // setBlobString passes binary data to a char* option that takes a length
@@ -68,7 +72,11 @@ func (e *Easy) setBlobString(opt C.CURLoption, b []byte) error {
 }
 
 // SetPostFieldSize sets the size of a POST body read with SetReader
-// (CURLOPT_POSTFIELDSIZE_LARGE); -1 means unknown, sent chunked over HTTP/1.1.
+// (CURLOPT_POSTFIELDSIZE_LARGE); -1 means unknown, sent chunked over
+// HTTP/1.1. After SetPostFields, a larger size drops that body (libcurl's
+// rule) and so does -1 before libcurl 8.6.0, which would send the body's
+// copy up to a NUL byte past its end (from 8.6.0 it sends it up to its
+// first NUL byte).
 func (e *Easy) SetPostFieldSize(n int64) error {
 	return e.setOff(C.CURLOPT_POSTFIELDSIZE_LARGE, n)
 }
@@ -241,13 +249,7 @@ func (e *Easy) SetNoProxy(list string) error { return e.setString(C.CURLOPT_NOPR
 // SetDoHURL resolves host names with DNS-over-HTTPS through the server at
 // url (CURLOPT_DOH_URL); "" uses the system resolver.
 func (e *Easy) SetDoHURL(url string) error {
-	if err := e.setString(C.CURLOPT_DOH_URL, url); err != nil {
-		return err
-	}
-	if url != "" {
-		e.doh = true // Reset and Close must run on the driver (onLastMulti)
-	}
-	return nil
+	return e.setString(C.CURLOPT_DOH_URL, url) // noteString marks e.doh
 }
 
 // SetResolve pins host names to addresses, "host:port:address" each

@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/curlpoll/curlpoll"
 )
 
@@ -106,6 +109,71 @@ func TestFoldedFirstHeaderLineOnReusedHandle(t *testing.T) {
 	}
 }
 
+// TestRenewAfterHTTP2StatusOnly: libcurl 7.88 stores an HTTP/2
+// response's :status as the frame arrives (on_header, Curl_headers_push),
+// before any header callback; a server whose header block nghttp2 then
+// refuses (a connection-specific field) resets the stream with one line
+// stored and no callback run. The next transfer on the Easy, to an
+// HTTP/1.1 server whose header block starts with a folded line, must not
+// fold onto that freed line (the review that found it crashed the test
+// binary in curl_multi_socket_action): a handle is renewed after every
+// transfer, not only after header lines seen.
+func TestRenewAfterHTTP2StatusOnly(t *testing.T) {
+	h2 := newRawServer(t, func(c net.Conn) {
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				var b bytes.Buffer
+				enc := hpack.NewEncoder(&b)
+				enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				enc.WriteField(hpack.HeaderField{Name: "connection", Value: "close"})
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: b.Bytes(), EndHeaders: true, EndStream: true})
+			}
+		}
+	})
+	folded := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\n  X-Folded: "+strings.Repeat("v", 70)+"\r\nContent-Length: 2\r\n\r\nno"); err != nil {
+				return
+			}
+		}
+	})
+	m := newMulti(t)
+	e := newEasy(t, h2.URL())
+	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2PriorKnown))
+	if err := m.Do(context.Background(), e); err == nil {
+		t.Fatalf("a response with a connection-specific field over HTTP/2 was accepted")
+	}
+	must(t, e.SetURL(folded.URL()))
+	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion1_1))
+	var body bytes.Buffer
+	must(t, e.SetWriter(&body))
+	err := m.Do(context.Background(), e)
+	if headerDangles() && err == nil {
+		t.Errorf("the folded first line was taken (%q): folded onto the freed :status line", body.String())
+	}
+}
+
 // TestRenewedHandleKeepsItsState checks what a renewed handle (libcurl
 // before 8.1.0; from 8.1.0 the same handle runs every transfer) carries
 // over from one transfer to the next, each of which a duplicate handle
@@ -194,6 +262,87 @@ func TestRenewedHandleKeepsItsState(t *testing.T) {
 		}
 	})
 
+	t.Run("HSTS file list from OptionBatch.EmptyStr", func(t *testing.T) {
+		// "" joins libcurl's list of HSTS files as any string does: a
+		// list the duplicate shares with the old handle (renew must not
+		// let both free it).
+		srv := cookieServer(t)
+		e := newEasy(t, srv.URL+"/get")
+		var b curlpoll.OptionBatch
+		b.EmptyStr(optByName(t, "HSTS"))
+		must(t, e.Apply(&b))
+		for i := 0; i < 4; i++ {
+			must(t, m.Do(ctx, e))
+		}
+	})
+
+	t.Run("alt-svc file", func(t *testing.T) {
+		// The file's one entry stays one (the duplicate must not read the
+		// file twice), and a read-only file is not written.
+		srv := cookieServer(t)
+		dir := t.TempDir()
+		line := "h1 other.example 443 h1 other.example 443 \"20991231 00:00:00\" 0 0\n"
+		rw, ro := filepath.Join(dir, "rw.txt"), filepath.Join(dir, "ro.txt")
+		must(t, os.WriteFile(rw, []byte(line), 0o600))
+		must(t, os.WriteFile(ro, []byte("# mine\n"+line), 0o600))
+		e := newEasy(t, srv.URL+"/get")
+		must(t, e.SetAltSvcFile(rw))
+		f := newEasy(t, srv.URL+"/get")
+		must(t, f.SetAltSvcFile(ro))
+		must(t, f.SetOptionLong(optByName(t, "ALTSVC_CTRL"), 1<<2|1<<3|1<<4)) // READONLYFILE | H1 | H2
+		for i := 0; i < 8; i++ {
+			must(t, m.Do(ctx, e))
+			must(t, m.Do(ctx, f))
+		}
+		must(t, e.Close())
+		must(t, f.Close())
+		if b, _ := os.ReadFile(rw); bytes.Count(b, []byte("other.example 443 h1")) != 1 {
+			t.Errorf("alt-svc file after 8 transfers:\n%s", b)
+		}
+		if b, _ := os.ReadFile(ro); string(b) != "# mine\n"+line {
+			t.Errorf("read-only alt-svc file rewritten:\n%s", b)
+		}
+	})
+
+	t.Run("body from memory of size -1", func(t *testing.T) {
+		got := make(chan string, 16)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			got <- string(b)
+		}))
+		defer srv.Close()
+		post := func(e *curlpoll.Easy) string {
+			t.Helper()
+			must(t, m.Do(ctx, e))
+			return <-got
+		}
+		// A body set with its size, then size -1: before 8.6.0 libcurl's
+		// copy has no NUL and it would send the heap after it; the body
+		// is dropped (read from no reader: empty). From 8.6.0 it is sent
+		// up to its first NUL.
+		f := newEasy(t, srv.URL)
+		must(t, f.SetPostFields([]byte("a=b")))
+		if b := post(f); b != "a=b" {
+			t.Fatalf("body: %q", b)
+		}
+		must(t, f.SetPostFieldSize(-1))
+		want := "a=b"
+		if !libcurlAtLeast(8, 6) {
+			want = ""
+		}
+		for i := 0; i < 2; i++ {
+			if b := post(f); b != want {
+				t.Fatalf("body of size -1 after SetPostFields, transfer %d: %q, want %q", i+1, b, want)
+			}
+		}
+		must(t, f.SetPostFields([]byte("a=b")))
+		var b curlpoll.OptionBatch
+		b.Offset(optByName(t, "POSTFIELDSIZE_LARGE"), -1)
+		if err := f.Apply(&b); libcurlAtLeast(8, 6) != (err == nil) {
+			t.Errorf("a batch that sets size -1 after SetPostFields: %v", err)
+		}
+	})
+
 	t.Run("HSTS in memory only", func(t *testing.T) {
 		srv, ca := hstsServer(t)
 		port := srv.Listener.Addr().(*net.TCPAddr).Port
@@ -218,8 +367,10 @@ func TestRenewedHandleKeepsItsState(t *testing.T) {
 	})
 }
 
-func optHSTSCtrl(t *testing.T) curlpoll.Option {
-	o, err := curlpoll.OptionByName("HSTS_CTRL")
+func optHSTSCtrl(t *testing.T) curlpoll.Option { return optByName(t, "HSTS_CTRL") }
+
+func optByName(t *testing.T, name string) curlpoll.Option {
+	o, err := curlpoll.OptionByName(name)
 	must(t, err)
 	return o
 }

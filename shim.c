@@ -329,16 +329,21 @@ CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	return curlpoll_easy_setup(e, s, errbuf);
 }
 
-// drop_dup frees a handle that shares its CURLOPT_HSTS file list with
-// another when hsts_list is set: before 8.1.0 curl_easy_duphandle copies
-// the list's pointer (dupset: dst->set = src->set, lib/easy.c) and each
-// handle's curl_easy_cleanup frees it (Curl_close). curl_easy_reset clears
-// the pointer without freeing the list (Curl_freeset leaves it), so the
-// other handle keeps it; the cookie file list, which reset would leak the
-// same way and duphandle did copy, is freed first. The HSTS cache itself
-// outlives the reset and is saved to the file it was loaded from
-// (Curl_hsts_save falls back on h->filename).
-static void drop_dup(CURL *h, int hsts_list) {
+// drop_dup frees h, a handle that another duplicates or was duplicated
+// from. With share set, h first lets go of the share (under its lock, as
+// setopt does it: otherwise curl_easy_cleanup saves a shared HSTS cache
+// while walking it unlocked, Curl_close). With hsts_list set, h shares its
+// list of CURLOPT_HSTS files with the other handle: before 8.1.0
+// curl_easy_duphandle copies the list's pointer (dupset: dst->set =
+// src->set, lib/easy.c) and each handle's cleanup frees it (Curl_close).
+// curl_easy_reset clears the pointer without freeing the list
+// (Curl_freeset leaves it), so the other handle keeps it; the cookie file
+// list, which reset would leak the same way and duphandle did copy, is
+// freed first. h's own HSTS cache outlives the reset and is saved to the
+// file it was loaded from (Curl_hsts_save falls back on h->filename).
+static void drop_dup(CURL *h, int share, int hsts_list) {
+	if (share)
+		curl_easy_setopt(h, CURLOPT_SHARE, NULL);
 	if (hsts_list) {
 		curl_easy_setopt(h, CURLOPT_COOKIEFILE, NULL);
 		curl_easy_reset(h);
@@ -346,16 +351,26 @@ static void drop_dup(CURL *h, int hsts_list) {
 	curl_easy_cleanup(h);
 }
 
-CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, const char *altsvc, CURL **out) {
+CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ctrl, const char *altsvc, CURL **out) {
 	int hsts_list = (flags & CURLPOLL_RENEW_HSTS_LIST) != 0;
 	CURLcode rc = CURLE_OK;
+	CURL *n;
+	// The duplicate would read the alt-svc file, and then again when set
+	// below, after old has saved its cache there: each time the file's
+	// entries join the cache (altsvc_add keeps duplicates), so it would
+	// double with every renewal. old keeps the file's name in its cache
+	// (asi->filename, Curl_altsvc_save) to save to.
+	if (altsvc != NULL)
+		curl_easy_setopt(old, CURLOPT_ALTSVC, NULL);
 	// The duplicate sends a copy of old's form (CURLOPT_MIMEPOST), fresh to
 	// read; the Easy's own form, now set on no handle, stays its to free.
 	// (Set on the duplicate, it would start where old's last transfer left
 	// it: libcurl rewinds a form only from its handle's read position.)
-	CURL *n = curl_easy_duphandle(old);
-	if (n == NULL)
-		return CURLE_OUT_OF_MEMORY;
+	n = curl_easy_duphandle(old);
+	if (n == NULL) {
+		rc = CURLE_OUT_OF_MEMORY;
+		goto restore;
+	}
 	// duphandle does not set the share (it is not an option in set)...
 	if (share != NULL)
 		rc = curl_easy_setopt(n, CURLOPT_SHARE, share);
@@ -370,18 +385,25 @@ CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, const char *al
 		}
 	}
 	if (rc != CURLE_OK) {
-		drop_dup(n, hsts_list);
-		return rc;
+		drop_dup(n, share != NULL, hsts_list);
+		goto restore;
 	}
-	// Freeing old saves its HSTS and alt-svc caches to their files, which
-	// the duplicate read before that. It reads the HSTS files again as each
-	// transfer starts (Curl_hsts_loadfiles), the alt-svc file only when it
-	// is set: set again, the file's entries join its cache.
-	drop_dup(old, hsts_list);
+	// Freeing old saves its HSTS and alt-svc caches to their files. The
+	// duplicate reads the HSTS files as each transfer starts
+	// (Curl_hsts_loadfiles), the alt-svc file when it is set; its alt-svc
+	// cache is new, with libcurl's default flags (Curl_altsvc_init).
+	drop_dup(old, share != NULL, hsts_list);
+	if (altsvc_ctrl != 0)
+		curl_easy_setopt(n, CURLOPT_ALTSVC_CTRL, altsvc_ctrl);
 	if (altsvc != NULL)
 		curl_easy_setopt(n, CURLOPT_ALTSVC, altsvc);
 	*out = n;
 	return CURLE_OK;
+restore:
+	// Rare (out of memory): old reads its file again, its entries twice.
+	if (altsvc != NULL)
+		curl_easy_setopt(old, CURLOPT_ALTSVC, altsvc);
+	return rc;
 }
 
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {

@@ -91,13 +91,14 @@ CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
 // curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a
 // duplicate (curl_easy_duphandle) that has its options and, with share
-// (CURLOPT_SHARE) and the flags' data, what else it had; then frees old.
-// *out is the duplicate. See Easy.renew.
+// (CURLOPT_SHARE), the flags' data, altsvc_ctrl (CURLOPT_ALTSVC_CTRL, if
+// not 0) and altsvc (CURLOPT_ALTSVC, if not NULL), what else it had; then
+// frees old. *out is the duplicate. See Easy.renew.
 enum {
 	CURLPOLL_RENEW_COOKIES = 1,   // carry the cookies over (a cookie engine not shared)
 	CURLPOLL_RENEW_HSTS_LIST = 2, // old has CURLOPT_HSTS files (a list duphandle shares)
 };
-CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, const char *altsvc, CURL **out);
+CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ctrl, const char *altsvc, CURL **out);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.

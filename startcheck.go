@@ -46,16 +46,23 @@ type protoNotes struct {
 	upload      bool   // CURLOPT_UPLOAD
 	mailRcpts   int    // items of CURLOPT_MAIL_RCPT
 
-	// What renew carries over (easy.go).
+	// What renew carries over or must know (easy.go).
 	hstsOn     bool   // CURLOPT_HSTS_CTRL has CURLHSTS_ENABLE
-	hstsList   bool   // a CURLOPT_HSTS file is set
+	hstsList   bool   // libcurl keeps a list of CURLOPT_HSTS files
 	altsvcFile string // CURLOPT_ALTSVC
+	altsvcCtrl int64  // CURLOPT_ALTSVC_CTRL
+	copyPost   bool   // SetPostFields has set a CURLOPT_COPYPOSTFIELDS body, copied with its size
+	postSize   int64  // CURLOPT_POSTFIELDSIZE(_LARGE): -1, libcurl's default, for the body's strlen
 }
+
+// newProtoNotes is the notes of a new or reset handle.
+func newProtoNotes() protoNotes { return protoNotes{postSize: -1} }
 
 // notedString reports whether noteString records opt.
 func notedString(opt C.CURLoption) bool {
 	switch opt {
-	case C.CURLOPT_URL, C.CURLOPT_DEFAULT_PROTOCOL, C.CURLOPT_HSTS, C.CURLOPT_ALTSVC:
+	case C.CURLOPT_URL, C.CURLOPT_DEFAULT_PROTOCOL, C.CURLOPT_HSTS, C.CURLOPT_ALTSVC,
+		C.CURLOPT_DOH_URL:
 		return true
 	}
 	return false
@@ -63,16 +70,28 @@ func notedString(opt C.CURLoption) bool {
 
 // noteString records the string options that checkStart looks at, once
 // libcurl has taken them.
-func (e *Easy) noteString(opt C.CURLoption, v string) {
+// null says libcurl was given NULL, not v.
+func (e *Easy) noteString(opt C.CURLoption, v string, null bool) {
 	switch opt {
 	case C.CURLOPT_URL:
 		e.notes.url = v
 	case C.CURLOPT_DEFAULT_PROTOCOL:
 		e.notes.defaultProt = v
 	case C.CURLOPT_HSTS:
-		e.notes.hstsList = v != "" // NULL clears libcurl's list of files
+		// Any string, "" too, joins libcurl's list of files; NULL clears
+		// the list and throws the cache away.
+		e.notes.hstsList = !null
+		if null {
+			e.notes.hstsOn = false
+		}
 	case C.CURLOPT_ALTSVC:
 		e.notes.altsvcFile = v
+	case C.CURLOPT_COPYPOSTFIELDS: // SetPostFields's NULL (an object, for the escape hatches)
+		e.notes.copyPost = !null
+	case C.CURLOPT_DOH_URL:
+		if !null {
+			e.doh = true // Reset, Close and renew run on the driver (onLastMulti)
+		}
 	}
 }
 
