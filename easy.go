@@ -23,9 +23,9 @@ var liveEasies atomic.Int64
 // options, then run it with Multi.Do or Multi.Start; when the transfer is
 // over, read its results (ResponseCode, Timings, ...) and reuse it for the
 // next transfer, which keeps libcurl's per-handle caches warm. (Before
-// libcurl 8.1.0 a handle that has received header lines runs its next
-// transfer on a duplicate with the same options, cookies and Share: that
-// libcurl leaves a pointer to freed memory in the handle, curl#11101.)
+// libcurl 8.1.0 each transfer after the first runs on a duplicate handle
+// with the same options, cookies and Share: that libcurl leaves a pointer
+// to freed memory in the handle, curl#11101.)
 //
 // An Easy is not for concurrent use, and while a transfer runs it belongs to
 // the Multi: setters, getters, Reset and Close return ErrBusy until the
