@@ -295,7 +295,7 @@ func (e *Easy) setLong(opt C.CURLoption, v int64) error {
 // libcurlCopyPostUnterminated): the body is then read (SetReader), as
 // SetPostFieldSize says.
 func (e *Easy) guardPostSize(opt C.CURLoption, v int64) {
-	if (opt == C.CURLOPT_POSTFIELDSIZE || opt == C.CURLOPT_POSTFIELDSIZE_LARGE) && v < 0 &&
+	if (opt == C.CURLOPT_POSTFIELDSIZE || opt == C.CURLOPT_POSTFIELDSIZE_LARGE) && v == -1 &&
 		e.notes.copyPost && libcurlCopyPostUnterminated() {
 		C.curlpoll_setopt_ptr(e.c, C.CURLOPT_COPYPOSTFIELDS, nil)
 		e.notes.copyPost = false
@@ -316,6 +316,10 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.notes.hstsOn = v&C.CURLHSTS_ENABLE != 0
 	case C.CURLOPT_ALTSVC_CTRL:
 		e.notes.altsvcCtrl = v
+	case C.CURLOPT_HTTPAUTH:
+		e.notes.httpAuth = v
+	case C.CURLOPT_PROXYAUTH:
+		e.notes.proxyAuth = v
 	case C.CURLOPT_POSTFIELDSIZE, C.CURLOPT_POSTFIELDSIZE_LARGE:
 		if v > e.notes.postSize {
 			e.notes.copyPost = false // libcurl drops a copied body then (setopt.c)
@@ -465,7 +469,8 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 // what is set stay true) and a copy of its form (the Easy's own, set on no
 // handle now, stays the Easy's to free), and renew puts back what
 // duphandle leaves out: the Share, the cookies in memory, the alt-svc
-// flags, the HSTS and alt-svc caches by way of their files. Not carried
+// flags, the HSTS and alt-svc caches by way of their files, a body of size
+// 0, CURLOPT_AWS_SIGV4, the Digest IE flag and the RTSP CSeq counters. Not carried
 // over: an alt-svc cache with no file, the Digest nonce, the TLS sessions
 // of a handle whose own Share does not hold them (otherwise the Multi's
 // share does), the last transfer's results (read them before the next
@@ -478,30 +483,43 @@ func (e *Easy) renew(prev *Multi) error {
 	if !libcurlHeaderDangles() || !e.ran {
 		return nil
 	}
-	var share unsafe.Pointer
-	flags := C.int(C.CURLPOLL_RENEW_COOKIES)
-	if e.share != nil {
-		e.share.mu.Lock()
-		share = unsafe.Pointer(e.share.s.sh) // in use by e: not closed
-		e.share.mu.Unlock()
-		if e.share.what&ShareCookies != 0 {
-			flags = 0
-		}
-	}
 	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
 		return errHSTSNotCarried
 	}
-	if e.notes.hstsList {
-		flags |= C.CURLPOLL_RENEW_HSTS_LIST
+	r := new(C.struct_curlpoll_renew) // escapes (to C): only before 8.1.0
+	r.flags = C.CURLPOLL_RENEW_COOKIES
+	if e.share != nil {
+		e.share.mu.Lock()
+		r.share = e.share.s.sh // in use by e: not closed
+		e.share.mu.Unlock()
+		if e.share.what&ShareCookies != 0 {
+			r.flags = 0
+		}
 	}
-	var altsvc *C.char
+	if e.notes.hstsList {
+		r.flags |= C.CURLPOLL_RENEW_HSTS_LIST
+	}
+	if e.notes.copyPost && e.notes.postSize == 0 {
+		r.flags |= C.CURLPOLL_RENEW_EMPTY_POST
+	}
+	r.altsvc_ctrl = C.long(e.notes.altsvcCtrl)
 	if e.notes.altsvcFile != "" {
-		altsvc = C.CString(e.notes.altsvcFile)
-		defer C.free(unsafe.Pointer(altsvc))
+		r.altsvc = C.CString(e.notes.altsvcFile)
+		defer C.free(unsafe.Pointer(r.altsvc))
+	}
+	if e.notes.awsSigV4 != "" {
+		r.aws_sigv4 = C.CString(e.notes.awsSigV4)
+		defer C.free(unsafe.Pointer(r.aws_sigv4))
+	}
+	if e.notes.httpAuth&C.CURLAUTH_DIGEST_IE != 0 {
+		r.httpauth = C.long(e.notes.httpAuth)
+	}
+	if e.notes.proxyAuth&C.CURLAUTH_DIGEST_IE != 0 {
+		r.proxyauth = C.long(e.notes.proxyAuth)
 	}
 	var n unsafe.Pointer
 	var rc C.CURLcode
-	run := func() { rc = C.curlpoll_easy_renew(e.c, share, flags, C.long(e.notes.altsvcCtrl), altsvc, &n) }
+	run := func() { rc = C.curlpoll_easy_renew(e.c, r, &n) }
 	if e.doh {
 		onDriverOf(prev, run)
 	} else {

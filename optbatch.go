@@ -108,7 +108,7 @@ func (b *OptionBatch) checkPostSize(n protoNotes) error {
 			if v > n.postSize {
 				n.copyPost = false
 			}
-			if v < 0 && n.copyPost {
+			if v == -1 && n.copyPost {
 				return errors.New("curlpoll: OptionBatch: CURLOPT_POSTFIELDSIZE -1 after a CURLOPT_COPYPOSTFIELDS body copied with its size: libcurl before 8.6.0 would send the heap past the copy")
 			}
 			n.postSize = v
@@ -263,6 +263,7 @@ func (e *Easy) Apply(b *OptionBatch) error {
 			switch o := &b.ops[i]; o.kind {
 			case C.CURLPOLL_OPT_LIST:
 				e.keepList(o.opt, *(**C.struct_curl_slist)(unsafe.Pointer(&o.list))) // C memory, kept as an integer
+				e.noteList(o.opt, int(o.n))
 			case C.CURLPOLL_OPT_LONG, C.CURLPOLL_OPT_OFF:
 				e.noteLong(o.opt, int64(o.n))
 			case C.CURLPOLL_OPT_STR:

@@ -265,6 +265,7 @@ func (e *Easy) SetOptionList(o Option, v []string) error {
 			return err
 		}
 		e.keepList(C.CURLoption(o), nil)
+		e.noteList(C.CURLoption(o), 0)
 		return nil
 	}
 	return e.setList(C.CURLoption(o), v)

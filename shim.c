@@ -351,8 +351,8 @@ static void drop_dup(CURL *h, int share, int hsts_list) {
 	curl_easy_cleanup(h);
 }
 
-CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ctrl, const char *altsvc, CURL **out) {
-	int hsts_list = (flags & CURLPOLL_RENEW_HSTS_LIST) != 0;
+CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **out) {
+	int hsts_list = (r->flags & CURLPOLL_RENEW_HSTS_LIST) != 0;
 	CURLcode rc = CURLE_OK;
 	CURL *n;
 	// The duplicate would read the alt-svc file, and then again when set
@@ -360,7 +360,7 @@ CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ct
 	// entries join the cache (altsvc_add keeps duplicates), so it would
 	// double with every renewal. old keeps the file's name in its cache
 	// (asi->filename, Curl_altsvc_save) to save to.
-	if (altsvc != NULL)
+	if (r->altsvc != NULL)
 		curl_easy_setopt(old, CURLOPT_ALTSVC, NULL);
 	// The duplicate sends a copy of old's form (CURLOPT_MIMEPOST), fresh to
 	// read; the Easy's own form, now set on no handle, stays its to free.
@@ -372,11 +372,32 @@ CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ct
 		goto restore;
 	}
 	// duphandle does not set the share (it is not an option in set)...
-	if (share != NULL)
-		rc = curl_easy_setopt(n, CURLOPT_SHARE, share);
-	// ... nor copy the cookies in memory, only reload the cookie files (as
+	if (r->share != NULL)
+		rc = curl_easy_setopt(n, CURLOPT_SHARE, r->share);
+	// ... nor copy a body of size 0 (dupset copies a body of another size,
+	// and leaves this one's pointer at old's copy): a new one...
+	if (rc == CURLE_OK && (r->flags & CURLPOLL_RENEW_EMPTY_POST))
+		rc = curl_easy_setopt(n, CURLOPT_COPYPOSTFIELDS, "");
+	// ... nor CURLOPT_AWS_SIGV4 (a string after STRING_LASTZEROTERMINATED;
+	// fixed in 8.1.0 by 3f0b81c112), nor the Digest IE flag (in state)...
+	if (rc == CURLE_OK && r->aws_sigv4 != NULL)
+		rc = curl_easy_setopt(n, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+	if (rc == CURLE_OK && r->httpauth != 0)
+		rc = curl_easy_setopt(n, CURLOPT_HTTPAUTH, r->httpauth);
+	if (rc == CURLE_OK && r->proxyauth != 0)
+		rc = curl_easy_setopt(n, CURLOPT_PROXYAUTH, r->proxyauth);
+	// ... nor the RTSP CSeq counters (in state)...
+	if (rc == CURLE_OK) {
+		long cseq = 0;
+		if (curl_easy_getinfo(old, CURLINFO_RTSP_CLIENT_CSEQ, &cseq) == CURLE_OK && cseq != 0)
+			rc = curl_easy_setopt(n, CURLOPT_RTSP_CLIENT_CSEQ, cseq);
+		cseq = 0;
+		if (rc == CURLE_OK && curl_easy_getinfo(old, CURLINFO_RTSP_SERVER_CSEQ, &cseq) == CURLE_OK && cseq != 0)
+			rc = curl_easy_setopt(n, CURLOPT_RTSP_SERVER_CSEQ, cseq);
+	}
+	// ... nor the cookies in memory, only reloading the cookie files (as
 	// every transfer does): the jar goes over line by line.
-	if (rc == CURLE_OK && (flags & CURLPOLL_RENEW_COOKIES)) {
+	if (rc == CURLE_OK && (r->flags & CURLPOLL_RENEW_COOKIES)) {
 		struct curl_slist *l = NULL, *i;
 		if (curl_easy_getinfo(old, CURLINFO_COOKIELIST, &l) == CURLE_OK) {
 			for (i = l; i != NULL && rc == CURLE_OK; i = i->next)
@@ -385,24 +406,24 @@ CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ct
 		}
 	}
 	if (rc != CURLE_OK) {
-		drop_dup(n, share != NULL, hsts_list);
+		drop_dup(n, r->share != NULL, hsts_list);
 		goto restore;
 	}
 	// Freeing old saves its HSTS and alt-svc caches to their files. The
 	// duplicate reads the HSTS files as each transfer starts
 	// (Curl_hsts_loadfiles), the alt-svc file when it is set; its alt-svc
 	// cache is new, with libcurl's default flags (Curl_altsvc_init).
-	drop_dup(old, share != NULL, hsts_list);
-	if (altsvc_ctrl != 0)
-		curl_easy_setopt(n, CURLOPT_ALTSVC_CTRL, altsvc_ctrl);
-	if (altsvc != NULL)
-		curl_easy_setopt(n, CURLOPT_ALTSVC, altsvc);
+	drop_dup(old, r->share != NULL, hsts_list);
+	if (r->altsvc_ctrl != 0)
+		curl_easy_setopt(n, CURLOPT_ALTSVC_CTRL, r->altsvc_ctrl);
+	if (r->altsvc != NULL)
+		curl_easy_setopt(n, CURLOPT_ALTSVC, r->altsvc);
 	*out = n;
 	return CURLE_OK;
 restore:
 	// Rare (out of memory): old reads its file again, its entries twice.
-	if (altsvc != NULL)
-		curl_easy_setopt(old, CURLOPT_ALTSVC, altsvc);
+	if (r->altsvc != NULL)
+		curl_easy_setopt(old, CURLOPT_ALTSVC, r->altsvc);
 	return rc;
 }
 

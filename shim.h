@@ -89,16 +89,27 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf);
 // curlpoll_easy_reset resets e (curl_easy_reset) and runs curlpoll_easy_setup.
 CURLcode curlpoll_easy_reset(CURL *e, struct curlpoll_easy *s, char *errbuf);
 
-// curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a
-// duplicate (curl_easy_duphandle) that has its options and, with share
-// (CURLOPT_SHARE), the flags' data, altsvc_ctrl (CURLOPT_ALTSVC_CTRL, if
-// not 0) and altsvc (CURLOPT_ALTSVC, if not NULL), what else it had; then
-// frees old. *out is the duplicate. See Easy.renew.
-enum {
-	CURLPOLL_RENEW_COOKIES = 1,   // carry the cookies over (a cookie engine not shared)
-	CURLPOLL_RENEW_HSTS_LIST = 2, // old has CURLOPT_HSTS files (a list duphandle shares)
+// curlpoll_renew is what curlpoll_easy_renew puts back on the duplicate
+// that curl_easy_duphandle leaves out (before 8.1.0). See Easy.renew.
+struct curlpoll_renew {
+	CURLSH *share;          // CURLOPT_SHARE, or NULL
+	int flags;              // CURLPOLL_RENEW_*
+	long altsvc_ctrl;       // CURLOPT_ALTSVC_CTRL, if not 0
+	const char *altsvc;     // CURLOPT_ALTSVC, if not NULL
+	const char *aws_sigv4;  // CURLOPT_AWS_SIGV4, if not NULL (dupset copies strings only up to STRING_LASTZEROTERMINATED)
+	long httpauth;          // CURLOPT_HTTPAUTH, if it has CURLAUTH_DIGEST_IE (kept in state.authhost.iestyle)
+	long proxyauth;         // CURLOPT_PROXYAUTH, likewise
 };
-CURLcode curlpoll_easy_renew(CURL *old, CURLSH *share, int flags, long altsvc_ctrl, const char *altsvc, CURL **out);
+enum {
+	CURLPOLL_RENEW_COOKIES = 1,    // carry the cookies over (a cookie engine not shared)
+	CURLPOLL_RENEW_HSTS_LIST = 2,  // old has CURLOPT_HSTS files (a list duphandle shares)
+	CURLPOLL_RENEW_EMPTY_POST = 4, // old has a CURLOPT_COPYPOSTFIELDS body of size 0 (which duphandle leaves pointing at old's)
+};
+
+// curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a
+// duplicate (curl_easy_duphandle) with its options and what r says; then
+// frees old. *out is the duplicate.
+CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **out);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.

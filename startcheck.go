@@ -51,6 +51,9 @@ type protoNotes struct {
 	hstsList   bool   // libcurl keeps a list of CURLOPT_HSTS files
 	altsvcFile string // CURLOPT_ALTSVC
 	altsvcCtrl int64  // CURLOPT_ALTSVC_CTRL
+	awsSigV4   string // CURLOPT_AWS_SIGV4
+	httpAuth   int64  // CURLOPT_HTTPAUTH
+	proxyAuth  int64  // CURLOPT_PROXYAUTH
 	copyPost   bool   // SetPostFields has set a CURLOPT_COPYPOSTFIELDS body, copied with its size
 	postSize   int64  // CURLOPT_POSTFIELDSIZE(_LARGE): -1, libcurl's default, for the body's strlen
 }
@@ -62,7 +65,7 @@ func newProtoNotes() protoNotes { return protoNotes{postSize: -1} }
 func notedString(opt C.CURLoption) bool {
 	switch opt {
 	case C.CURLOPT_URL, C.CURLOPT_DEFAULT_PROTOCOL, C.CURLOPT_HSTS, C.CURLOPT_ALTSVC,
-		C.CURLOPT_DOH_URL:
+		C.CURLOPT_DOH_URL, C.CURLOPT_AWS_SIGV4:
 		return true
 	}
 	return false
@@ -86,6 +89,8 @@ func (e *Easy) noteString(opt C.CURLoption, v string, null bool) {
 		}
 	case C.CURLOPT_ALTSVC:
 		e.notes.altsvcFile = v
+	case C.CURLOPT_AWS_SIGV4:
+		e.notes.awsSigV4 = v
 	case C.CURLOPT_COPYPOSTFIELDS: // SetPostFields's NULL (an object, for the escape hatches)
 		e.notes.copyPost = !null
 	case C.CURLOPT_DOH_URL:

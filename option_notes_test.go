@@ -1,0 +1,193 @@
+package curlpoll_test
+
+// What the Easy records of the options it sets (protoNotes): what renew
+// carries over to a duplicate handle before libcurl 8.1.0, the body that
+// SetPostFieldSize may drop, the mail recipients checkStart counts.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll"
+)
+
+// bodyServer records every request body it receives.
+func bodyServer(t *testing.T) (*httptest.Server, func() [][]byte) {
+	var mu sync.Mutex
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() [][]byte { mu.Lock(); defer mu.Unlock(); return append([][]byte(nil), bodies...) }
+}
+
+// TestRenewPostFieldsSizeZero: a SetPostFields body whose size is then set
+// to 0 stays libcurl's copy (a smaller size keeps it). 7.88's duphandle
+// copies that body only when its size is not 0 (dupset: "if
+// (src->set.postfieldsize && src->set.str[i])"), and otherwise leaves the
+// duplicate's set.postfields pointing at the old handle's copy, which
+// renew then frees. A larger size set afterwards should drop the body
+// (libcurl's rule, SetPostFieldSize's doc); on the renewed handle
+// postfields no longer equals the copy it owns (NULL), so libcurl keeps the
+// freed pointer and sends the heap behind it.
+func TestRenewPostFieldsSizeZero(t *testing.T) {
+	srv, bodies := bodyServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	secret := bytes.Repeat([]byte("S"), 200)
+	must(t, e.SetPostFields(secret))
+	must(t, e.SetPostFieldSize(0))
+	must(t, m.Do(context.Background(), e))
+	// A second transfer: with libcurl < 8.1.0 it runs on a duplicate.
+	must(t, m.Do(context.Background(), e))
+	// The larger size drops the copy: the body comes from the reader.
+	want := bytes.Repeat([]byte("R"), 200)
+	must(t, e.SetReader(bytes.NewReader(want)))
+	must(t, e.SetPostFieldSize(200))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := m.Do(ctx, e)
+	got := bodies()
+	if err != nil || len(got) != 3 || !bytes.Equal(got[2], want) {
+		var last []byte
+		if len(got) > 0 {
+			last = got[len(got)-1]
+		}
+		t.Errorf("third transfer, its body from a reader: %v, %d bodies, the last %q", err, len(got), last[:min(len(last), 64)])
+	}
+}
+
+// TestRenewKeepsAWSSigV4: 7.88's duphandle copies the strings of set.str
+// up to STRING_LASTZEROTERMINATED only, and STRING_AWS_SIGV4 lies after it
+// (lib/urldata.h; moved in 8.1.0 by 3f0b81c112 "urldata: copy
+// CURLOPT_AWS_SIGV4 value on handle duplication"). A renewed handle signs
+// with libcurl's default provider and the region and service guessed from
+// the host name, not the ones set.
+func TestRenewKeepsAWSSigV4(t *testing.T) {
+	var mu sync.Mutex
+	var auths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/x")
+	must(t, e.SetUsername("AKID"))
+	must(t, e.SetPassword("SECRET"))
+	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
+	for i := 0; i < 2; i++ {
+		must(t, m.Do(context.Background(), e))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, a := range auths {
+		t.Logf("request %d: Authorization: %s", i+1, a)
+		if !bytes.Contains([]byte(a), []byte("/eu-west-3/myservice/aws4_request")) {
+			t.Errorf("request %d not signed for the region and service set: %q", i+1, a)
+		}
+	}
+}
+
+// TestRenewKeepsDigestIE: 7.88 keeps CURLAUTH_DIGEST_IE not in set but in
+// state (setopt.c CURLOPT_HTTPAUTH: "data->state.authhost.iestyle = ...";
+// likewise CURLOPT_PROXYAUTH), which duphandle does not copy: a renewed
+// handle sends Digest's uri with the query, where the first sent it
+// without (http_digest.c: "if(authp->iestyle) ... strchr(uripath, '?')").
+func TestRenewKeepsDigestIE(t *testing.T) {
+	var mu sync.Mutex
+	var auths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := r.Header.Get("Authorization")
+		if a == "" {
+			w.Header().Set("WWW-Authenticate", `Digest realm="r", nonce="abc", qop="auth", algorithm=MD5`)
+			w.WriteHeader(401)
+			return
+		}
+		mu.Lock()
+		auths = append(auths, a)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/p?q=1")
+	must(t, e.SetUsername("u"))
+	must(t, e.SetPassword("p"))
+	must(t, e.SetHTTPAuth(curlpoll.AuthDigestIE))
+	for i := 0; i < 2; i++ {
+		must(t, m.Do(context.Background(), e))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, a := range auths {
+		t.Logf("request %d: %s", i+1, a)
+		if !bytes.Contains([]byte(a), []byte(`uri="/p"`)) {
+			t.Errorf("transfer %d: Digest not IE-style (uri without the query): %q", i+1, a)
+		}
+	}
+}
+
+// TestRefusedPostFieldSizeKeepsBody: SetPostFieldSize(-2) is refused by
+// libcurl (setopt.c: "if(bigsize < -1) return CURLE_BAD_FUNCTION_ARGUMENT"),
+// but guardPostSize has already dropped the SetPostFields body (it tests
+// v < 0 before the call): a setter that fails changed the request.
+func TestRefusedPostFieldSizeKeepsBody(t *testing.T) {
+	srv, bodies := bodyServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetPostFields([]byte("abc")))
+	if err := e.SetPostFieldSize(-2); err == nil {
+		t.Fatal("SetPostFieldSize(-2) taken")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := m.Do(ctx, e)
+	got := bodies()
+	if err != nil || len(got) != 1 || string(got[0]) != "abc" {
+		t.Errorf("after a refused SetPostFieldSize(-2): %v, bodies %q; want the body abc", err, got)
+	}
+}
+
+// TestMailRecipientsBookkeeping: checkStart counts CURLOPT_MAIL_RCPT items
+// (noteList), but neither Apply (its CURLPOLL_OPT_LIST case keeps the list
+// only) nor SetOptionList(nil) records them: recipients set in a batch are
+// refused as none, and recipients cleared with the escape hatch still count.
+func TestMailRecipientsBookkeeping(t *testing.T) {
+	rcpt, err := curlpoll.OptionByName("MAIL_RCPT")
+	must(t, err)
+	m := newMulti(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	e := newEasy(t, "smtp://127.0.0.1:1/")
+	must(t, e.SetUpload(true))
+	var b curlpoll.OptionBatch
+	b.List(rcpt, "to@example.com")
+	must(t, e.Apply(&b))
+	if err := m.Do(ctx, e); errors.Is(err, curlpoll.ErrNoRecipients) {
+		t.Errorf("recipients set in a batch: %v", err)
+	}
+
+	e2 := newEasy(t, "smtp://127.0.0.1:1/")
+	must(t, e2.SetUpload(true))
+	must(t, e2.SetOptionList(rcpt, []string{"to@example.com"}))
+	must(t, e2.SetOptionList(rcpt, nil))
+	if err := m.Do(ctx, e2); !errors.Is(err, curlpoll.ErrNoRecipients) {
+		t.Errorf("recipients cleared with SetOptionList(nil): %v, want ErrNoRecipients", err)
+	}
+}
