@@ -169,6 +169,12 @@ var ErrTLSRenegotiationUnsupported = errors.New("curlpoll: the TLS library under
 // as it is, and true returns ErrTLSRenegotiationUnsupported, as does false
 // on any other TLS library, or an OpenSSL that is not the one curlpoll
 // links (see TLSStateSupported). Reset returns to libcurl's default.
+//
+// It holds for the connections this Easy's transfers open: libcurl does
+// not tell connections apart by it, so a transfer may reuse a connection
+// of the same Multi that another Easy opened allowing renegotiation.
+// Give Easies that differ in it Multis of their own (the Transport's
+// handles all share its one tls.Config).
 func (e *Easy) SetTLSRenegotiation(allow bool) error {
 	if err := e.idle(); err != nil {
 		return err
