@@ -156,16 +156,29 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	return resp, nil
 }
 
+// tokenWithSpaces reports whether k is token bytes and spaces, with at
+// least one of each.
+func tokenWithSpaces(k string) bool {
+	spaces := strings.Count(k, " ")
+	if spaces == 0 || spaces == len(k) {
+		return false
+	}
+	ok, _ := scanToken(strings.ReplaceAll(k, " ", "-"))
+	return ok
+}
+
 // errMessageTooLarge is net/textproto's error of the same text.
 var errMessageTooLarge = errors.New("message too large")
 
 // parseHeaderBlock turns header field lines, each ended by "\n" (the last
 // may lack it), into an http.Header, joining obsolete folded lines to the
-// field before. As net/http's client, it refuses a block whose first line
+// field before, with net/http's client's result (net/textproto's
+// ReadMIMEHeader, FuzzHeaderLines): it refuses a block whose first line
 // starts with a space or a tab (folding onto nothing; libcurl from 8.1.0
-// passes it on), a field whose name is not a token or a line with control
+// passes it on), a line with no colon, a field whose name is neither a
+// token nor a token with spaces (kept as it is) and a line with control
 // bytes other than tab (libcurl passes on a bare CR or a NUL inside a
-// line), and trims spaces and tabs around names and values.
+// line); it trims spaces and tabs around lines and a value's left.
 func parseHeaderBlock(block string) (http.Header, error) {
 	if block != "" && (block[0] == ' ' || block[0] == '\t') {
 		// net/textproto's ReadMIMEHeader errors: the line quoted, or, when
@@ -196,22 +209,33 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		} else {
 			block = ""
 		}
+		if l == "" {
+			break // the blank line that ends a block (libcurl's leaves it out)
+		}
 		if !validHeaderValue(l) {
 			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
 		}
-		if l != "" && (l[0] == ' ' || l[0] == '\t') && last != "" {
+		if l[0] == ' ' || l[0] == '\t' {
+			// textproto joins the trimmed lines with a space, then trims
+			// the value's left only: a blank continuation leaves a space.
 			vv := h[last]
-			vv[len(vv)-1] = trimSpaceTab(vv[len(vv)-1] + " " + trimSpaceTab(l))
+			vv[len(vv)-1] = strings.TrimLeft(vv[len(vv)-1]+" "+trimSpaceTab(l), " \t")
 			continue
 		}
+		l = trimSpaceTab(l)
 		i := strings.IndexByte(l, ':')
 		if i < 0 {
-			continue
+			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header: missing colon: %q", l))
 		}
-		k := trimSpaceTab(l[:i])
+		k := l[:i]
 		ok, canonical := scanToken(k)
 		if !ok {
-			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
+			// net/textproto takes a name with spaces (not tabs), as it is
+			// (go.dev/issue/34540).
+			if !tokenWithSpaces(k) {
+				return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
+			}
+			canonical = true
 		}
 		if !canonical {
 			if c, ok := commonCanonical[k]; ok {
