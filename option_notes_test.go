@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,31 +77,16 @@ func TestRenewPostFieldsSizeZero(t *testing.T) {
 // with libcurl's default provider and the region and service guessed from
 // the host name, not the ones set.
 func TestRenewKeepsAWSSigV4(t *testing.T) {
-	var mu sync.Mutex
-	var auths []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auths = append(auths, r.Header.Get("Authorization"))
-		mu.Unlock()
-		io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
+	url, auths := authServer(t, "")
 	m := newMulti(t)
-	e := newEasy(t, srv.URL+"/x")
+	e := newEasy(t, url+"/x")
 	must(t, e.SetUsername("AKID"))
 	must(t, e.SetPassword("SECRET"))
 	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
 	for i := 0; i < 2; i++ {
 		must(t, m.Do(context.Background(), e))
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, a := range auths {
-		t.Logf("request %d: Authorization: %s", i+1, a)
-		if !bytes.Contains([]byte(a), []byte("/eu-west-3/myservice/aws4_request")) {
-			t.Errorf("request %d not signed for the region and service set: %q", i+1, a)
-		}
-	}
+	checkAuths(t, auths(), "/eu-west-3/myservice/aws4_request")
 }
 
 // TestRenewKeepsDigestIE: 7.88 keeps CURLAUTH_DIGEST_IE not in set but in
@@ -109,35 +95,49 @@ func TestRenewKeepsAWSSigV4(t *testing.T) {
 // handle sends Digest's uri with the query, where the first sent it
 // without (http_digest.c: "if(authp->iestyle) ... strchr(uripath, '?')").
 func TestRenewKeepsDigestIE(t *testing.T) {
-	var mu sync.Mutex
-	var auths []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := r.Header.Get("Authorization")
-		if a == "" {
-			w.Header().Set("WWW-Authenticate", `Digest realm="r", nonce="abc", qop="auth", algorithm=MD5`)
-			w.WriteHeader(401)
-			return
-		}
-		mu.Lock()
-		auths = append(auths, a)
-		mu.Unlock()
-		io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
+	url, auths := authServer(t, `Digest realm="r", nonce="abc", qop="auth", algorithm=MD5`)
 	m := newMulti(t)
-	e := newEasy(t, srv.URL+"/p?q=1")
+	e := newEasy(t, url+"/p?q=1")
 	must(t, e.SetUsername("u"))
 	must(t, e.SetPassword("p"))
 	must(t, e.SetHTTPAuth(curlpoll.AuthDigestIE))
 	for i := 0; i < 2; i++ {
 		must(t, m.Do(context.Background(), e))
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	checkAuths(t, auths(), `uri="/p"`)
+}
+
+// authServer records the Authorization header of each request it
+// answers; with challenge set, a request without one gets a 401 with
+// challenge as WWW-Authenticate, and is not recorded.
+func authServer(t *testing.T, challenge string) (url string, auths func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := r.Header.Get("Authorization")
+		if a == "" && challenge != "" {
+			w.Header().Set("WWW-Authenticate", challenge)
+			w.WriteHeader(401)
+			return
+		}
+		mu.Lock()
+		got = append(got, a)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
+}
+
+// checkAuths wants two Authorization headers, each containing want.
+func checkAuths(t *testing.T, auths []string, want string) {
+	t.Helper()
+	if len(auths) != 2 {
+		t.Fatalf("%d authorized requests, want 2: %q", len(auths), auths)
+	}
 	for i, a := range auths {
-		t.Logf("request %d: %s", i+1, a)
-		if !bytes.Contains([]byte(a), []byte(`uri="/p"`)) {
-			t.Errorf("transfer %d: Digest not IE-style (uri without the query): %q", i+1, a)
+		if !strings.Contains(a, want) {
+			t.Errorf("transfer %d: Authorization %q lacks %q", i+1, a, want)
 		}
 	}
 }

@@ -865,38 +865,24 @@ func TestChunkedResponseEndsBeforeUpload(t *testing.T) {
 // up ("Connection died, tried 5 times") once it has made five: a pooled
 // handle must not carry the count from request to request.
 func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for req := 0; ; req++ {
-					for { // a request head; GETs carry no body
-						l, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						if l == "\r\n" {
-							break
-						}
-					}
-					if req == 1 {
-						return // the second request on a connection: dropped
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	ln := serveEach(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for req := 0; ; req++ {
+			for { // a request head; GETs carry no body
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
 				}
-			}()
+				if l == "\r\n" {
+					break
+				}
+			}
+			if req == 1 {
+				return // the second request on a connection: dropped
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
+	})
 	url := "http://" + ln.Addr().String() + "/"
 	for _, rt := range []struct {
 		name string
@@ -936,38 +922,24 @@ func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
 // on and the Transport refuses it with net/http's error. The other
 // responses succeed.
 func TestTransportFoldedFirstHeaderLine(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var n atomic.Int32
-	go func() {
+	ln := serveEach(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					resp := "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nok"
-					if n.Add(1)%2 == 0 {
-						resp = "HTTP/1.1 200 OK\r\n  X-Folded: v\r\nContent-Length: 2\r\n\r\nno"
-					}
-					if _, err := io.WriteString(c, resp); err != nil {
-						return
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			resp := "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nok"
+			if n.Add(1)%2 == 0 {
+				resp = "HTTP/1.1 200 OK\r\n  X-Folded: v\r\nContent-Length: 2\r\n\r\nno"
+			}
+			if _, err := io.WriteString(c, resp); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	url := "http://" + ln.Addr().String() + "/"
 	var netErr error
 	for _, rt := range []struct {
@@ -1009,4 +981,28 @@ func TestTransportFoldedFirstHeaderLine(t *testing.T) {
 			c.Close()
 		}
 	}
+}
+
+// serveEach listens on 127.0.0.1 and runs serve on each connection, on a
+// goroutine of its own, closing the connection after it; the listener
+// closes when the test ends.
+func serveEach(t *testing.T, serve func(c net.Conn)) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln
 }
