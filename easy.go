@@ -462,23 +462,26 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 
 // renew replaces the handle, before a transfer, by a duplicate
 // (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
-// write to freed memory (see libcurlHeaderDangles): after any transfer,
-// as libcurl may have stored a header line for it even where no callback
-// saw one (HTTP/2's :status, stored as the frame arrives). The duplicate
-// has every option of the handle (so the Transport's per-handle caches of
-// what is set stay true) and a copy of its form (the Easy's own, set on no
-// handle now, stays the Easy's to free), and renew puts back what
-// duphandle leaves out: the Share, the cookies in memory, the alt-svc
-// flags, the HSTS and alt-svc caches by way of their files, a body of size
-// 0, CURLOPT_AWS_SIGV4, the Digest IE flag and the RTSP CSeq counters. Not carried
-// over: an alt-svc cache with no file, the Digest nonce, the TLS sessions
-// of a handle whose own Share does not hold them (otherwise the Multi's
-// share does), the last transfer's results (read them before the next
-// Start), libcurl's count of retries (as after Reset); an HSTS cache with
-// neither file nor Share is refused with an error. It runs on the goroutine that starts the transfer, the
-// handle idle and in no multi handle, or, if the handle used DoH, on the
-// driver of prev, the Multi it last ran on (see onLastMulti). About 15,000
-// instructions.
+// write to freed memory (see libcurlHeaderDangles): after any transfer, as
+// libcurl may have stored a header line for it even where no callback saw
+// one (HTTP/2's :status, stored as the frame arrives).
+//
+// The duplicate has every option of the handle (so the Transport's
+// per-handle caches of what is set stay true) and a copy of its form (the
+// Easy's own, set on no handle now, stays the Easy's to free). renew puts
+// back what duphandle leaves out: the Share, the cookies in memory, the
+// alt-svc flags, the HSTS and alt-svc caches by way of their files, a body
+// of size 0, CURLOPT_AWS_SIGV4, the Digest IE flag and the RTSP CSeq
+// counters. Not carried over: an alt-svc cache with no file, the Digest
+// nonce, the TLS sessions of a handle whose own Share does not hold them
+// (otherwise the Multi's share does), the last transfer's results (read
+// them before the next Start), libcurl's count of retries (as after
+// Reset). An HSTS cache with neither file nor Share is refused with an
+// error.
+//
+// It runs on the goroutine that starts the transfer, the handle idle and
+// in no multi handle, or, if the handle used DoH, on the driver of prev,
+// the Multi it last ran on (see onLastMulti). About 15,000 instructions.
 func (e *Easy) renew(prev *Multi) error {
 	if !libcurlHeaderDangles() || !e.ran {
 		return nil
