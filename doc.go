@@ -102,6 +102,10 @@
 //
 // On libcurl before 8.1.0 a paused HTTP/2 stream can hold up the other
 // streams of its connection, so [NewMulti] turns multiplexing off there.
+// libcurl before 8.1.0 also leaves a pointer to freed memory in a handle
+// after a transfer (curl#11101), which a server can make it write through:
+// there each transfer of a reused Easy after its first runs on a duplicate
+// of its handle, with its options, Share and cookies (see [Easy]).
 //
 // # Resource lifetimes
 //
