@@ -514,7 +514,9 @@ func (e *Easy) renew(prev *Multi) error {
 		r.aws_sigv4 = C.CString(e.notes.awsSigV4)
 		defer C.free(unsafe.Pointer(r.aws_sigv4))
 	}
-	if e.notes.httpAuth&C.CURLAUTH_DIGEST_IE != 0 {
+	if e.notes.httpAuth&C.CURLAUTH_DIGEST_IE != 0 || e.notes.awsSigV4 != "" {
+		// After CURLOPT_AWS_SIGV4, which sets its own method: the one set
+		// last wins, as it did on old.
 		r.httpauth = C.long(e.notes.httpAuth)
 	}
 	if e.notes.proxyAuth&C.CURLAUTH_DIGEST_IE != 0 {
@@ -533,5 +535,8 @@ func (e *Easy) renew(prev *Multi) error {
 	}
 	e.c = n
 	e.ran = false
+	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
+		e.notes.copyPost = false
+	}
 	return nil
 }

@@ -191,3 +191,85 @@ func TestMailRecipientsBookkeeping(t *testing.T) {
 		t.Errorf("recipients cleared with SetOptionList(nil): %v, want ErrNoRecipients", err)
 	}
 }
+
+// reqServer records each request's method and Authorization.
+func reqServer(t *testing.T) (*httptest.Server, func() []string) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+}
+
+func twoTransfers(t *testing.T, e *curlpoll.Easy) {
+	m := newMulti(t)
+	for i := 0; i < 2; i++ {
+		must(t, m.Do(context.Background(), e))
+	}
+}
+
+// TestRenewAWSSigV4ThenBasic: CURLOPT_AWS_SIGV4 sets set.httpauth to
+// CURLAUTH_AWS_SIGV4 (7.88.1 lib/setopt.c: "if(data->set.str[STRING_AWS_SIGV4])
+// data->set.httpauth = CURLAUTH_AWS_SIGV4;"); a later CURLOPT_HTTPAUTH
+// replaces it. renew sets CURLOPT_AWS_SIGV4 again on the duplicate, whose
+// set.httpauth duphandle had copied (Basic): the second request is signed
+// instead of sent with Basic.
+func TestRenewAWSSigV4ThenBasic(t *testing.T) {
+	srv, seen := reqServer(t)
+	e := newEasy(t, srv.URL+"/x")
+	must(t, e.SetUsername("AKID"))
+	must(t, e.SetPassword("SECRET"))
+	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
+	must(t, e.SetHTTPAuth(curlpoll.AuthBasic))
+	twoTransfers(t, e)
+	for i, s := range seen() {
+		if !strings.HasPrefix(s, "GET Basic ") {
+			t.Errorf("request %d: %q, want Basic", i+1, s)
+		}
+	}
+}
+
+// TestRenewDigestIEThenAWSSigV4: the other order. CURLOPT_HTTPAUTH with
+// CURLAUTH_DIGEST_IE, then CURLOPT_AWS_SIGV4 (set.httpauth now
+// CURLAUTH_AWS_SIGV4). renew sets CURLOPT_AWS_SIGV4 and then, the noted
+// CURLOPT_HTTPAUTH having the IE bit, CURLOPT_HTTPAUTH: the duplicate asks
+// for Digest and the second request goes out unsigned.
+func TestRenewDigestIEThenAWSSigV4(t *testing.T) {
+	srv, seen := reqServer(t)
+	e := newEasy(t, srv.URL+"/x")
+	must(t, e.SetUsername("AKID"))
+	must(t, e.SetPassword("SECRET"))
+	must(t, e.SetHTTPAuth(curlpoll.AuthDigestIE))
+	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
+	twoTransfers(t, e)
+	for i, s := range seen() {
+		if !strings.HasPrefix(s, "GET AWS4-HMAC-SHA256 ") {
+			t.Errorf("request %d: %q, want an AWS SigV4 signature", i+1, s)
+		}
+	}
+}
+
+// TestRenewEmptyPostKeepsMethod: a SetPostFields body whose size is then 0
+// (CURLPOLL_RENEW_EMPTY_POST), then SetHTTPGet. renew sets
+// CURLOPT_COPYPOSTFIELDS "" on the duplicate, and that option also sets
+// set.method = HTTPREQ_POST (7.88.1 lib/setopt.c, the end of
+// CURLOPT_COPYPOSTFIELDS): the second request is a POST.
+func TestRenewEmptyPostKeepsMethod(t *testing.T) {
+	srv, seen := reqServer(t)
+	e := newEasy(t, srv.URL+"/x")
+	must(t, e.SetPostFields([]byte("abc")))
+	must(t, e.SetPostFieldSize(0))
+	must(t, e.SetHTTPGet(true))
+	twoTransfers(t, e)
+	for i, s := range seen() {
+		if s != "GET " {
+			t.Errorf("request %d: %q, want a GET", i+1, s)
+		}
+	}
+}

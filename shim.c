@@ -362,6 +362,14 @@ CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **o
 	// (asi->filename, Curl_altsvc_save) to save to.
 	if (r->altsvc != NULL)
 		curl_easy_setopt(old, CURLOPT_ALTSVC, NULL);
+	// dupset copies a body of size 0 not at all, and leaves the pointer to
+	// old's copy in the duplicate (to be freed with old). A larger size
+	// frees the copy (setopt.c, CURLOPT_POSTFIELDSIZE_LARGE), and 0 again
+	// leaves what old sent: an empty body, the method as it was.
+	if (r->flags & CURLPOLL_RENEW_EMPTY_POST) {
+		curl_easy_setopt(old, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)1);
+		curl_easy_setopt(old, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
 	// The duplicate sends a copy of old's form (CURLOPT_MIMEPOST), fresh to
 	// read; the Easy's own form, now set on no handle, stays its to free.
 	// (Set on the duplicate, it would start where old's last transfer left
@@ -374,12 +382,9 @@ CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **o
 	// duphandle does not set the share (it is not an option in set)...
 	if (r->share != NULL)
 		rc = curl_easy_setopt(n, CURLOPT_SHARE, r->share);
-	// ... nor copy a body of size 0 (dupset copies a body of another size,
-	// and leaves this one's pointer at old's copy): a new one...
-	if (rc == CURLE_OK && (r->flags & CURLPOLL_RENEW_EMPTY_POST))
-		rc = curl_easy_setopt(n, CURLOPT_COPYPOSTFIELDS, "");
 	// ... nor CURLOPT_AWS_SIGV4 (a string after STRING_LASTZEROTERMINATED;
-	// fixed in 8.1.0 by 3f0b81c112), nor the Digest IE flag (in state)...
+	// fixed in 8.1.0 by 3f0b81c112), which sets CURLOPT_HTTPAUTH too: that
+	// one is set again after it, with the Digest IE flag (kept in state)...
 	if (rc == CURLE_OK && r->aws_sigv4 != NULL)
 		rc = curl_easy_setopt(n, CURLOPT_AWS_SIGV4, r->aws_sigv4);
 	if (rc == CURLE_OK && r->httpauth != 0)

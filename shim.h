@@ -97,13 +97,13 @@ struct curlpoll_renew {
 	long altsvc_ctrl;       // CURLOPT_ALTSVC_CTRL, if not 0
 	const char *altsvc;     // CURLOPT_ALTSVC, if not NULL
 	const char *aws_sigv4;  // CURLOPT_AWS_SIGV4, if not NULL (dupset copies strings only up to STRING_LASTZEROTERMINATED)
-	long httpauth;          // CURLOPT_HTTPAUTH, if it has CURLAUTH_DIGEST_IE (kept in state.authhost.iestyle)
+	long httpauth;          // CURLOPT_HTTPAUTH, if it has CURLAUTH_DIGEST_IE (kept in state.authhost.iestyle) or aws_sigv4 is set (which sets it)
 	long proxyauth;         // CURLOPT_PROXYAUTH, likewise
 };
 enum {
 	CURLPOLL_RENEW_COOKIES = 1,    // carry the cookies over (a cookie engine not shared)
 	CURLPOLL_RENEW_HSTS_LIST = 2,  // old has CURLOPT_HSTS files (a list duphandle shares)
-	CURLPOLL_RENEW_EMPTY_POST = 4, // old has a CURLOPT_COPYPOSTFIELDS body of size 0 (which duphandle leaves pointing at old's)
+	CURLPOLL_RENEW_EMPTY_POST = 4, // old has a CURLOPT_COPYPOSTFIELDS body of size 0 (which duphandle leaves pointing at old's): freed first
 };
 
 // curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a

@@ -91,6 +91,9 @@ func (e *Easy) noteString(opt C.CURLoption, v string, null bool) {
 		e.notes.altsvcFile = v
 	case C.CURLOPT_AWS_SIGV4:
 		e.notes.awsSigV4 = v
+		if !null {
+			e.notes.httpAuth = C.CURLAUTH_AWS_SIGV4 // as setopt.c sets it
+		}
 	case C.CURLOPT_COPYPOSTFIELDS: // SetPostFields's NULL (an object, for the escape hatches)
 		e.notes.copyPost = !null
 	case C.CURLOPT_DOH_URL:
