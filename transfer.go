@@ -704,31 +704,50 @@ func (t *xfer) headerDoneLocked() {
 // one ends, and keep trailers.
 func (t *xfer) onHeader(raw []byte) {
 	t.moved()
-	line := raw
-	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
-		line = line[:len(line)-1] // bytes.TrimRight builds a set per call
+	// The line's end (LF, or CR LF) off; a CR more before it stays in the
+	// header block, as net/textproto keeps it in the line (and refuses it),
+	// but not in the status line or a trailer. A line of CRs only ends the
+	// block, as libcurl takes it to (http.c: a line starting with CR).
+	line, bare := raw, raw
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	for len(bare) > 0 && (bare[len(bare)-1] == '\n' || bare[len(bare)-1] == '\r') {
+		bare = bare[:len(bare)-1] // bytes.TrimRight builds a set per call
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.hdrDone:
-		if len(line) > 0 {
-			t.trailer = append(t.trailer, string(line))
+		if len(bare) > 0 {
+			t.trailer = append(t.trailer, string(bare))
 		}
-	case bytes.HasPrefix(line, []byte("HTTP/")):
-		t.hdrBlock = append(append(t.hdrBlock[:0], line...), '\n')
-		t.status = statusOf(line)
-	case len(line) > 0:
+	case bytes.HasPrefix(bare, []byte("HTTP/")):
+		t.hdrBlock = append(append(t.hdrBlock[:0], bare...), '\n')
+		t.status = statusOf(bare)
+	case len(bare) > 0:
 		t.hdrBlock = append(append(t.hdrBlock, line...), '\n')
-	case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && blockHasField(t.hdrBlock, "Location")):
-		// The blank line that ends a final response's header block; 1xx
-		// blocks and followed redirects are followed by another block.
-		// The consumer is woken at the end of the turn, with the body's
-		// first bytes and often the transfer's end: one wake-up, not two.
-		t.headerDoneLocked()
-		t.wakeLater()
-	case t.status == 101:
-		t.headerDoneLocked()
+	default:
+		if len(line) > 0 {
+			// A blank line with a CR more: kept for the block's reader to
+			// refuse (net/textproto: no colon); the block ends all the same.
+			t.hdrBlock = append(append(t.hdrBlock, line...), '\n')
+		}
+		switch {
+		case t.status >= 200 && !(t.e.follow && isRedirect(t.status) && blockHasField(t.hdrBlock, "Location")):
+			// The blank line that ends a final response's header block;
+			// 1xx blocks and followed redirects are followed by another
+			// block. The consumer is woken at the end of the turn, with
+			// the body's first bytes and often the transfer's end: one
+			// wake-up, not two.
+			t.headerDoneLocked()
+			t.wakeLater()
+		case t.status == 101:
+			t.headerDoneLocked()
+		}
 	}
 }
 

@@ -202,6 +202,7 @@ func parseHeaderBlock(block string) (http.Header, error) {
 	// append by the caller copies), a repeated field appends.
 	vals := make([]string, n)
 	var last string // the key of the previous field, for obsolete folding
+	var fold []byte // its value while folded lines come (one buffer, as textproto's)
 	for len(block) > 0 {
 		l := block
 		if i := strings.IndexByte(block, '\n'); i >= 0 {
@@ -212,16 +213,24 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		if l == "" {
 			break // the blank line that ends a block (libcurl's leaves it out)
 		}
-		if !validHeaderValue(l) {
-			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
-		}
 		if l[0] == ' ' || l[0] == '\t' {
+			if !validHeaderValue(l) {
+				return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
+			}
 			// textproto joins the trimmed lines with a space, then trims
 			// the value's left only: a blank continuation leaves a space.
-			vv := h[last]
-			vv[len(vv)-1] = strings.TrimLeft(vv[len(vv)-1]+" "+trimSpaceTab(l), " \t")
+			if fold == nil {
+				vv := h[last]
+				fold = append(make([]byte, 0, len(vv[len(vv)-1])+len(l)+1), vv[len(vv)-1]...)
+			}
+			fold = append(append(fold, ' '), trimSpaceTab(l)...)
 			continue
 		}
+		if fold != nil {
+			unfold(h[last], fold)
+			fold = nil
+		}
+		// As textproto: the colon, the name, then the value.
 		l = trimSpaceTab(l)
 		i := strings.IndexByte(l, ':')
 		if i < 0 {
@@ -237,6 +246,10 @@ func parseHeaderBlock(block string) (http.Header, error) {
 			}
 			canonical = true
 		}
+		v := trimSpaceTab(l[i+1:])
+		if !validHeaderValue(v) {
+			return nil, textproto.ProtocolError(fmt.Sprintf("malformed MIME header line: %q", l))
+		}
 		if !canonical {
 			if c, ok := commonCanonical[k]; ok {
 				k = c
@@ -244,7 +257,6 @@ func parseHeaderBlock(block string) (http.Header, error) {
 				k = textproto.CanonicalMIMEHeaderKey(k)
 			}
 		}
-		v := trimSpaceTab(l[i+1:])
 		if vv := h[k]; vv == nil {
 			vals[0] = v
 			h[k], vals = vals[:1:1], vals[1:]
@@ -253,7 +265,16 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		}
 		last = k
 	}
+	if fold != nil {
+		unfold(h[last], fold)
+	}
 	return h, nil
+}
+
+// unfold makes fold, a field's value and its folded lines joined, the
+// last of vv, trimmed on the left as textproto trims it.
+func unfold(vv []string, fold []byte) {
+	vv[len(vv)-1] = strings.TrimLeft(string(fold), " \t")
 }
 
 // commonCanonical maps common field names in the forms that are not
