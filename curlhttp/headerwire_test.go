@@ -69,3 +69,56 @@ func TestHeaderBlockWireDiff(t *testing.T) {
 		})
 	}
 }
+
+// TestTrailerAsNetHTTP: a chunked response's trailer section, decoded by
+// libcurl (a GET), reaches Response.Trailer as net/http reads it (net/
+// textproto), and a section net/http refuses fails the body's read.
+func TestTrailerAsNetHTTP(t *testing.T) {
+	for _, tc := range []struct{ name, trailer string }{
+		{"fields", "X-T: v\r\nX-U:  w \r\n"},
+		{"folded", "X-T: v\r\n more\r\n"},
+		{"no colon", "X-T v\r\n"},
+		{"tab in a name", "X-T\t: v\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln := serveEach(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if l == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\n"+tc.trailer+"\r\n")
+			})
+			url := "http://" + ln.Addr().String() + "/"
+			type result struct {
+				body    string
+				trailer http.Header
+				err     bool
+			}
+			var got [2]result
+			for i, rt := range []http.RoundTripper{&http.Transport{DisableKeepAlives: true}, &curlhttp.Transport{}} {
+				resp, err := rt.RoundTrip(mustReq("GET", url, nil))
+				if err != nil {
+					t.Fatalf("transport %d: %v", i, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got[i] = result{body: string(b), trailer: resp.Trailer, err: err != nil}
+				if err != nil {
+					t.Logf("transport %d: %v", i, err)
+				}
+				if c, ok := rt.(io.Closer); ok {
+					c.Close()
+				}
+			}
+			if got[0].err != got[1].err || !got[0].err && !reflect.DeepEqual(got[0], got[1]) {
+				t.Errorf("net/http: %+v\ncurlpoll: %+v", got[0], got[1])
+			}
+		})
+	}
+}

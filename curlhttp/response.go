@@ -387,10 +387,11 @@ type body struct {
 	remaining int64       // bytes left before the Content-Length, -1 without one
 	chunks    *rawChunked // a chunked body libcurl passes on undecoded (reqConfig.rawChunks)
 
-	// mu guards eof and closed.
-	mu     sync.Mutex
-	eof    bool
-	closed bool
+	// mu guards eof, closed and trailerErr.
+	mu         sync.Mutex
+	eof        bool
+	closed     bool
+	trailerErr error // a trailer section net/textproto refuses: every Read at the end returns it
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -488,11 +489,13 @@ func (c *rawChunked) Read(p []byte) (int, error) {
 // check refuses reads after Close and after the context is done.
 func (b *body) check() error {
 	b.mu.Lock()
-	closed, eof := b.closed, b.eof
+	closed, eof, terr := b.closed, b.eof, b.trailerErr
 	b.mu.Unlock()
 	switch {
 	case closed:
 		return errReadOnClosedBody
+	case terr != nil:
+		return terr
 	case eof:
 		return nil
 	}
@@ -511,7 +514,12 @@ func (b *body) end(err error) error {
 		b.eof = true
 		b.mu.Unlock()
 		if first {
-			b.fillTrailer()
+			if err := b.fillTrailer(); err != nil {
+				b.mu.Lock()
+				b.trailerErr = err
+				b.mu.Unlock()
+				return err
+			}
 		}
 		return io.EOF
 	case errors.Is(err, curlpoll.ErrClosed):
@@ -526,7 +534,11 @@ func (b *body) end(err error) error {
 	return err
 }
 
-func (b *body) fillTrailer() {
+// fillTrailer sets the response's trailer: what rawChunked read, or
+// libcurl's trailer lines read as net/http reads a trailer section
+// (net/textproto's ReadMIMEHeader: parseHeaderBlock), each field replacing
+// a declared one (mergeSetHeader); an error where net/http's would fail.
+func (b *body) fillTrailer() error {
 	if b.chunks != nil {
 		for k, vv := range b.chunks.trailer {
 			if b.resp.Trailer == nil {
@@ -534,23 +546,23 @@ func (b *body) fillTrailer() {
 			}
 			b.resp.Trailer[k] = vv
 		}
-		return
+		return nil
 	}
 	lines := b.c.t.Trailer()
 	if len(lines) == 0 {
-		return
+		return nil
+	}
+	h, err := parseHeaderBlock(strings.Join(lines, "\n"))
+	if err != nil {
+		return fmt.Errorf("net/http: malformed trailer: %w", err)
 	}
 	if b.resp.Trailer == nil {
-		b.resp.Trailer = make(http.Header)
+		b.resp.Trailer = make(http.Header, len(h))
 	}
-	for _, l := range lines {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
-		b.resp.Trailer[k] = append(b.resp.Trailer[k], strings.TrimSpace(v))
+	for k, vv := range h {
+		b.resp.Trailer[k] = vv
 	}
+	return nil
 }
 
 // Close ends the request: before the end of the body it stops the
