@@ -86,7 +86,7 @@ func TestRenewKeepsAWSSigV4(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		must(t, m.Do(context.Background(), e))
 	}
-	checkAuths(t, auths(), "/eu-west-3/myservice/aws4_request")
+	checkSeen(t, auths(), "/eu-west-3/myservice/aws4_request")
 }
 
 // TestRenewKeepsDigestIE: 7.88 keeps CURLAUTH_DIGEST_IE not in set but in
@@ -104,16 +104,17 @@ func TestRenewKeepsDigestIE(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		must(t, m.Do(context.Background(), e))
 	}
-	checkAuths(t, auths(), `uri="/p"`)
+	checkSeen(t, auths(), `uri="/p"`)
 }
 
-// authServer records the Authorization header of each request it
-// answers; with challenge set, a request without one gets a 401 with
+// authServer records "METHOD Authorization" for each request it answers;
+// with challenge set, a request without Authorization gets a 401 with
 // challenge as WWW-Authenticate, and is not recorded.
-func authServer(t *testing.T, challenge string) (url string, auths func() []string) {
+func authServer(t *testing.T, challenge string) (url string, seen func() []string) {
 	var mu sync.Mutex
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
 		a := r.Header.Get("Authorization")
 		if a == "" && challenge != "" {
 			w.Header().Set("WWW-Authenticate", challenge)
@@ -121,7 +122,7 @@ func authServer(t *testing.T, challenge string) (url string, auths func() []stri
 			return
 		}
 		mu.Lock()
-		got = append(got, a)
+		got = append(got, r.Method+" "+a)
 		mu.Unlock()
 		io.WriteString(w, "ok")
 	}))
@@ -129,15 +130,16 @@ func authServer(t *testing.T, challenge string) (url string, auths func() []stri
 	return srv.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
 }
 
-// checkAuths wants two Authorization headers, each containing want.
-func checkAuths(t *testing.T, auths []string, want string) {
+// checkSeen wants two requests recorded by authServer, each containing
+// want.
+func checkSeen(t *testing.T, seen []string, want string) {
 	t.Helper()
-	if len(auths) != 2 {
-		t.Fatalf("%d authorized requests, want 2: %q", len(auths), auths)
+	if len(seen) != 2 {
+		t.Fatalf("%d requests recorded, want 2: %q", len(seen), seen)
 	}
-	for i, a := range auths {
+	for i, a := range seen {
 		if !strings.Contains(a, want) {
-			t.Errorf("transfer %d: Authorization %q lacks %q", i+1, a, want)
+			t.Errorf("transfer %d: %q lacks %q", i+1, a, want)
 		}
 	}
 }
@@ -192,21 +194,6 @@ func TestMailRecipientsBookkeeping(t *testing.T) {
 	}
 }
 
-// reqServer records each request's method and Authorization.
-func reqServer(t *testing.T) (*httptest.Server, func() []string) {
-	var mu sync.Mutex
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.Header.Get("Authorization"))
-		mu.Unlock()
-		io.WriteString(w, "ok")
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
-}
-
 func twoTransfers(t *testing.T, e *curlpoll.Easy) {
 	m := newMulti(t)
 	for i := 0; i < 2; i++ {
@@ -221,18 +208,14 @@ func twoTransfers(t *testing.T, e *curlpoll.Easy) {
 // set.httpauth duphandle had copied (Basic): the second request is signed
 // instead of sent with Basic.
 func TestRenewAWSSigV4ThenBasic(t *testing.T) {
-	srv, seen := reqServer(t)
-	e := newEasy(t, srv.URL+"/x")
+	url, seen := authServer(t, "")
+	e := newEasy(t, url+"/x")
 	must(t, e.SetUsername("AKID"))
 	must(t, e.SetPassword("SECRET"))
 	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
 	must(t, e.SetHTTPAuth(curlpoll.AuthBasic))
 	twoTransfers(t, e)
-	for i, s := range seen() {
-		if !strings.HasPrefix(s, "GET Basic ") {
-			t.Errorf("request %d: %q, want Basic", i+1, s)
-		}
-	}
+	checkSeen(t, seen(), "GET Basic ")
 }
 
 // TestRenewDigestIEThenAWSSigV4: the other order. CURLOPT_HTTPAUTH with
@@ -241,35 +224,27 @@ func TestRenewAWSSigV4ThenBasic(t *testing.T) {
 // CURLOPT_HTTPAUTH having the IE bit, CURLOPT_HTTPAUTH: the duplicate asks
 // for Digest and the second request goes out unsigned.
 func TestRenewDigestIEThenAWSSigV4(t *testing.T) {
-	srv, seen := reqServer(t)
-	e := newEasy(t, srv.URL+"/x")
+	url, seen := authServer(t, "")
+	e := newEasy(t, url+"/x")
 	must(t, e.SetUsername("AKID"))
 	must(t, e.SetPassword("SECRET"))
 	must(t, e.SetHTTPAuth(curlpoll.AuthDigestIE))
 	must(t, e.SetAWSSigV4("aws:amz:eu-west-3:myservice"))
 	twoTransfers(t, e)
-	for i, s := range seen() {
-		if !strings.HasPrefix(s, "GET AWS4-HMAC-SHA256 ") {
-			t.Errorf("request %d: %q, want an AWS SigV4 signature", i+1, s)
-		}
-	}
+	checkSeen(t, seen(), "GET AWS4-HMAC-SHA256 ")
 }
 
 // TestRenewEmptyPostKeepsMethod: a SetPostFields body whose size is then 0
-// (CURLPOLL_RENEW_EMPTY_POST), then SetHTTPGet. renew sets
+// (CURLPOLL_RENEW_EMPTY_POST), then SetHTTPGet. renew once set
 // CURLOPT_COPYPOSTFIELDS "" on the duplicate, and that option also sets
 // set.method = HTTPREQ_POST (7.88.1 lib/setopt.c, the end of
-// CURLOPT_COPYPOSTFIELDS): the second request is a POST.
+// CURLOPT_COPYPOSTFIELDS): the second request was a POST.
 func TestRenewEmptyPostKeepsMethod(t *testing.T) {
-	srv, seen := reqServer(t)
-	e := newEasy(t, srv.URL+"/x")
+	url, seen := authServer(t, "")
+	e := newEasy(t, url+"/x")
 	must(t, e.SetPostFields([]byte("abc")))
 	must(t, e.SetPostFieldSize(0))
 	must(t, e.SetHTTPGet(true))
 	twoTransfers(t, e)
-	for i, s := range seen() {
-		if s != "GET " {
-			t.Errorf("request %d: %q, want a GET", i+1, s)
-		}
-	}
+	checkSeen(t, seen(), "GET ")
 }

@@ -29,20 +29,7 @@ func TestHeaderBlockWireDiff(t *testing.T) {
 		{"tab-led first line", "HTTP/1.1 200 OK\r\n\tX-A: b\r\nContent-Length: 2\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln := serveEach(t, func(c net.Conn) {
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, tc.head+"ok")
-			})
-			url := "http://" + ln.Addr().String() + "/"
+			url := serveResponse(t, tc.head+"ok")
 			type result struct {
 				h   http.Header
 				err bool
@@ -81,20 +68,7 @@ func TestTrailerAsNetHTTP(t *testing.T) {
 		{"tab in a name", "X-T\t: v\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln := serveEach(t, func(c net.Conn) {
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if l == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\n"+tc.trailer+"\r\n")
-			})
-			url := "http://" + ln.Addr().String() + "/"
+			url := serveResponse(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\n"+tc.trailer+"\r\n")
 			type result struct {
 				body    string
 				trailer http.Header
@@ -121,4 +95,23 @@ func TestTrailerAsNetHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveResponse answers one GET per connection with resp, bytes as they
+// are, and returns the server's URL.
+func serveResponse(t *testing.T, resp string) string {
+	ln := serveEach(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for { // the request head; a GET has no body
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, resp)
+	})
+	return "http://" + ln.Addr().String() + "/"
 }
