@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 	"unsafe"
@@ -51,6 +52,26 @@ func (m *Multi) run() {
 			m.shutdown()
 			close(m.done)
 			return
+		}
+		if m.woke {
+			// The turn woke consumers: they wait in this P's run queue
+			// (the last one in its runnext slot), and would wait there
+			// while the driver goes on into libcurl, a cgo call that
+			// holds the P, until another P steals them (a thread woken
+			// for it), the system monitor takes the P from the call (a
+			// thread more), or the driver parks. A yield runs them here
+			// first, at once, with what the driver just wrote still in
+			// this CPU's caches, and what they post next (the following
+			// request) is in the inbox when the driver comes back, with
+			// no wake-up of a parked driver. Measured (bench/NOTES.md,
+			// eighth session): Multi.Do at N=16 +16% requests/s and
+			// -15% CPU per request, N=1 +6%, HTTP/2 N=128 +19%; the
+			// Transport at N=1 +15%, the rest within noise. The yield
+			// puts the driver on the global run queue, where the poller
+			// may put it after a park too: in a busy program it waits
+			// there no longer than after a park.
+			m.woke = false
+			runtime.Gosched()
 		}
 		if more {
 			// Ready sockets are left (a full batch, a socket libcurl
@@ -553,6 +574,7 @@ func (m *Multi) finishTurn() {
 			t.wakeQueued = false
 			t.notify()
 			m.toWake[i] = nil
+			m.woke = true
 		}
 	}
 	m.toWake = m.toWake[:0]

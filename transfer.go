@@ -609,6 +609,7 @@ func (t *xfer) abort(gen uint64, err error) {
 // Driver only, once; the driver's last touch of t.
 func (t *xfer) finish(err error) {
 	t.active = false
+	t.m.woke = true // before the wake-up, after which t is the consumer's
 	if t.wakeQueued {
 		// finish wakes the consumer itself, which may then start the
 		// Easy's next transfer, on another Multi too: this driver must not
