@@ -66,6 +66,7 @@ func TestTrailerAsNetHTTP(t *testing.T) {
 		{"folded", "X-T: v\r\n more\r\n"},
 		{"no colon", "X-T v\r\n"},
 		{"tab in a name", "X-T\t: v\r\n"},
+		{"CR before the line end", "X-T: v\r\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := serveResponse(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\n"+tc.trailer+"\r\n")
