@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +27,7 @@ type Config struct {
 	CAFile   string // the self-signed certificate to trust for https URLs
 	Label    string // the workload's name, copied into the result
 	Profile  string // write a CPU profile of the run here
+	Trace    string // write an execution trace of the run here
 }
 
 // Flags parses the common flags of a client named name.
@@ -38,6 +40,7 @@ func Flags(name string) Config {
 	flag.StringVar(&c.CAFile, "cacert", "", "CA certificate file for https")
 	flag.StringVar(&c.Label, "label", "", "workload label for the result line")
 	flag.StringVar(&c.Profile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.StringVar(&c.Trace, "trace", "", "write an execution trace of the run to this file")
 	flag.Parse()
 	if c.URL == "" || c.Requests < 1 || c.Workers < 1 {
 		fmt.Fprintf(os.Stderr, "%s: -url, -n >= 1 and -c >= 1 are required\n", name)
@@ -119,6 +122,13 @@ func Run(client string, c Config, newWorker func(i int) (Fetch, error)) Result {
 		if err == nil {
 			pprof.StartCPUProfile(f)
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	if c.Trace != "" {
+		f, err := os.Create(c.Trace)
+		if err == nil {
+			trace.Start(f)
+			defer func() { trace.Stop(); f.Close() }()
 		}
 	}
 	before := rusage()
