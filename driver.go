@@ -53,35 +53,16 @@ func (m *Multi) run() {
 			close(m.done)
 			return
 		}
-		if m.woke {
-			// The turn woke consumers: they wait in this P's run queue
-			// (the last one in its runnext slot), and would wait there
-			// while the driver goes on into libcurl, a cgo call that
-			// holds the P, until another P steals them (a thread woken
-			// for it), the system monitor takes the P from the call (a
-			// thread more), or the driver parks. A yield runs them here
-			// first, at once, with what the driver just wrote still in
-			// this CPU's caches, and what they post next (the following
-			// request) is in the inbox when the driver comes back, with
-			// no wake-up of a parked driver. Measured (bench/NOTES.md,
-			// eighth session): Multi.Do at N=16 +16% requests/s and
-			// -15% CPU per request, N=1 +6%, HTTP/2 N=128 +19%; the
-			// Transport at N=1 +15%, the rest within noise. The yield
-			// puts the driver on the global run queue, where the poller
-			// may put it after a park too: in a busy program it waits
-			// there no longer than after a park.
-			m.woke = false
-			runtime.Gosched()
-		}
 		if more {
 			// Ready sockets are left (a full batch, a socket libcurl
 			// did not drain) or a 0 ms timeout is due: another turn,
-			// which starts with the inbox. No runtime.Gosched here: the
-			// driver is the bottleneck of every transfer of its Multi,
-			// and a yield would send it to the back of the run queue,
-			// behind every goroutine of a busy program (a cancel then
-			// waited seconds under -race on a loaded machine). The
-			// runtime preempts it if it runs long.
+			// which starts with the inbox. No runtime.Gosched here (nor
+			// the one before a park below): the driver is the
+			// bottleneck of every transfer of its Multi, and a yield
+			// would send it to the back of the run queue, behind every
+			// goroutine of a busy program (a cancel then waited seconds
+			// under -race on a loaded machine). The runtime preempts it
+			// if it runs long.
 			continue
 		}
 		if !m.idle() {
@@ -89,10 +70,35 @@ func (m *Multi) run() {
 		} else if m.idleAt.IsZero() {
 			m.idleAt = m.turnTime // the park's deadline ends the grace
 		} else if !time.Now().Before(m.idleAt.Add(idleExit)) {
-			m.idleAt = time.Time{}
+			m.idleAt, m.woke = time.Time{}, false
 			if m.exit() {
 				return
 			}
+		}
+		if m.woke {
+			// Turns since the last park woke consumers: they wait in
+			// this P's run queue (the last one in its runnext slot), and
+			// would wait there while the driver parks and comes back, or
+			// goes on into libcurl, a cgo call that holds the P, until
+			// another P steals them (a thread woken for it) or the system
+			// monitor takes the P from the call (a thread more). A yield
+			// runs them here first, at once, with what the driver just
+			// wrote still in this CPU's caches, and what they post next
+			// (the following request) is in the inbox when the driver
+			// comes back, with no wake-up of a parked driver. Measured
+			// (bench/NOTES.md, eighth session): Multi.Do at N=16 +16%
+			// requests/s and -15% CPU per request, N=1 +6%, HTTP/2
+			// N=128 +19%; the Transport at N=1 +15%, the rest within
+			// noise. Only here, where the driver would park: the yield
+			// puts it on the global run queue, where the poller may put
+			// it after a park too, so that it waits there no longer than
+			// after a park; a driver with work left (more) does not
+			// yield (see above). A yield on every turn that woke someone
+			// doubled the time a cancel took on a loaded Multi (p50
+			// 0.22-0.47 s → 0.53-0.60 s, 128 streams and 32 busy
+			// goroutines) and slowed a busy driver's data.
+			m.woke = false
+			runtime.Gosched()
 		}
 		m.park()
 	}
