@@ -210,9 +210,12 @@ func TestCancellationStorm(t *testing.T) {
 	st, _ := m.Stats()
 	t.Logf("%d requests in %v: %d responses, %d fault errors, %d deadlines; Multi: %d completed, %d epoll_ctl calls",
 		n, elapsed, kinds[0], kinds[1], kinds[2], st.Completed, st.EpollCtl)
-	// The storm must mix its outcomes, or it tests less than it claims.
+	// The storm must mix its outcomes, or it tests less than it claims. On
+	// a loaded machine more deadlines come first (with four busy loops on
+	// two cores and GOMAXPROCS=1: 926 responses and 688 fault errors of
+	// 10,000, under a tenth each), so the bound is a twenty-fifth.
 	for k, c := range kinds {
-		if c < n/10 {
+		if c < n/25 {
 			t.Errorf("only %d of %d requests ended %s", c, n, [...]string{"with a response", "with the fault's error", "at their deadline"}[k])
 		}
 	}
