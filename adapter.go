@@ -61,7 +61,7 @@ type Multi struct {
 	fired      bool      // the deadline passed
 	panicked   any       // a panic recovered in a socket callback (socket, open, close)
 	toWake     []*xfer
-	woke       bool   // the turn woke a consumer (finish, finishTurn): run yields
+	woke       bool   // turns since the last park woke consumers (finish, finishTurn): run yields
 	progress   uint64 // bumped by every callback that moved something (spin guard)
 	// share is the Multi's own share of TLS sessions where libcurl keeps
 	// them per easy handle (newMultiShare), nil elsewhere.

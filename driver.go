@@ -86,10 +86,10 @@ func (m *Multi) run() {
 			// wrote still in this CPU's caches, and what they post next
 			// (the following request) is in the inbox when the driver
 			// comes back, with no wake-up of a parked driver. Measured
-			// (bench/NOTES.md, eighth session): Multi.Do at N=16 +16%
-			// requests/s and -15% CPU per request, N=1 +6%, HTTP/2
-			// N=128 +19%; the Transport at N=1 +15%, the rest within
-			// noise. Only here, where the driver would park: the yield
+			// (bench/NOTES.md, eighth session): Multi.Do at N=16 +9%
+			// requests/s and -11% CPU per request, N=1 +7%, HTTP/2
+			// N=128 +13%; the Transport at N=1 +16%, N=16 +5%, the rest
+			// within noise. Only here, where the driver would park: the yield
 			// puts it on the global run queue, where the poller may put
 			// it after a park too, so that it waits there no longer than
 			// after a park; a driver with work left (more) does not
