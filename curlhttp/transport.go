@@ -754,12 +754,12 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.forget()
 		return e.Reset() == nil
 	}
-	// libcurl (7.88.1 and 8.14.1 at least) counts the retries of a request
-	// on a new connection, made when a reused one is found dead, over the
-	// handle's life, and fails the sixth ("Connection died, tried 5
-	// times"); only curl_easy_reset clears the count. A handle whose
-	// transfer opened a connection, as every retry does, is reset: rare
-	// while connections are kept alive.
+	// libcurl before 8.17.0 (7.88.1 and 8.14.1 here; curl#18926) counts
+	// the retries of a request on a new connection, made when a reused one
+	// is found dead, over the handle's life, and fails the sixth
+	// ("Connection died, tried 5 times"); only curl_easy_reset clears the
+	// count. A handle whose transfer opened a connection, as every retry
+	// does, is reset: rare while connections are kept alive.
 	if n, err := e.NumConnects(); err != nil || n > 0 {
 		pe.forget()
 		return e.Reset() == nil
