@@ -32,6 +32,9 @@
 // driver handles its messages, a timeout that is due, one batch of ready
 // sockets (one curl_multi_socket_action each) and the transfers libcurl
 // finished; turns are bounded, so a busy socket cannot starve the messages.
+// Before it parks, a driver whose turns woke goroutines yields to them
+// (runtime.Gosched), so that they run at once on its thread and what they
+// send next is waiting when it comes back.
 //
 // libcurl's callbacks run inside those calls. They only record state and
 // return a code: the socket and timer callbacks record libcurl's interest
