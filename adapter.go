@@ -225,9 +225,19 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 		e.unacquire(prev)
 		return nil, err
 	}
-	if err := e.renew(prev); err != nil {
+	renew, err := e.renewNeeded()
+	if err != nil {
 		e.unacquire(prev)
 		return nil, err
+	}
+	// The driver renews the handle (Multi.add), except after DoH, where
+	// prev's driver must (renew).
+	e.renewDue = renew && !e.doh
+	if renew && e.doh {
+		if err := e.renew(prev); err != nil {
+			e.unacquire(prev)
+			return nil, err
+		}
 	}
 	e.ran = true
 	if e.xf == nil {

@@ -366,6 +366,13 @@ func (m *Multi) add(t *xfer, gen uint64) {
 		t.finish(err)
 		return
 	}
+	if t.e.renewDue {
+		t.e.renewDue = false
+		if err := t.e.renew(m); err != nil {
+			t.finish(err)
+			return
+		}
+	}
 	t.e.cur = t
 	t.active = true
 	t.movedAt = m.turnTime

@@ -85,6 +85,9 @@ type Easy struct {
 	// ran says a transfer has run on the handle since NewEasy or renew:
 	// libcurl may have stored a header line for it (see renew).
 	ran bool
+	// renewDue says the driver renews the handle before it adds it
+	// (Multi.add; see renew). Set by start, cleared by the driver.
+	renewDue bool
 
 	// sockMulti is the Multi named as the data of the open- and close-socket
 	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
@@ -460,6 +463,18 @@ func checkCString(s string) error {
 // in the handle, where it would have to be renewed (see renew).
 var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle after a transfer (curl#11101, before 8.1.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
 
+// renewNeeded reports whether the handle must be renewed before its next
+// transfer (see renew), or errHSTSNotCarried if it cannot be.
+func (e *Easy) renewNeeded() (bool, error) {
+	if !libcurlHeaderDangles() || !e.ran {
+		return false, nil
+	}
+	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
+		return false, errHSTSNotCarried
+	}
+	return true, nil
+}
+
 // renew replaces the handle, before a transfer, by a duplicate
 // (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
 // write to freed memory (see libcurlHeaderDangles): after any transfer, as
@@ -479,16 +494,16 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 // Reset). An HSTS cache with neither file nor Share is refused with an
 // error.
 //
-// It runs on the goroutine that starts the transfer, the handle idle and
-// in no multi handle, or, if the handle used DoH, on the driver of prev,
-// the Multi it last ran on (see onLastMulti). About 15,000 instructions.
+// Whether it is due, and whether it can be done, start asks first
+// (renewNeeded). It runs, the handle idle and in no multi handle, on the
+// driver of the Multi that is about to add it (Multi.add), or, if the
+// handle used DoH, on the driver of prev, the Multi it last ran on (see
+// onLastMulti), from start. About 15,000 instructions, on the driver
+// because there they cost less: the new handle is allocated on the thread
+// that uses it and the old one freed on the thread that allocated most of
+// it (bench/NOTES.md, eighth session: Multi.Do at N=16 +10%, the Transport
+// on HTTP/2 +8%; glibc's allocator lock was 75% of the futex calls).
 func (e *Easy) renew(prev *Multi) error {
-	if !libcurlHeaderDangles() || !e.ran {
-		return nil
-	}
-	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
-		return errHSTSNotCarried
-	}
 	r := new(C.struct_curlpoll_renew) // escapes (to C): only before 8.1.0
 	r.flags = C.CURLPOLL_RENEW_COOKIES
 	if e.share != nil {
@@ -534,7 +549,6 @@ func (e *Easy) renew(prev *Multi) error {
 		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(rc))
 	}
 	e.c = n
-	e.ran = false
 	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
 		e.notes.copyPost = false
 	}
