@@ -97,6 +97,7 @@ type counters struct {
 	parks         int    // times the driver parked
 	exits         int    // times the driver goroutine ended on an idle Multi
 	wakes         int    // Wake calls by posters
+	renewals      int    // handles renewed by the driver (Multi.add)
 }
 
 // workOp is the kind of a message to the driver.
@@ -230,10 +231,11 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 		e.unacquire(prev)
 		return nil, err
 	}
-	// The driver renews the handle (Multi.add), except after DoH, where
-	// prev's driver must (renew).
-	e.renewDue = renew && !e.doh
-	if renew && e.doh {
+	// The driver renews the handle (Multi.add), unless it costs more than
+	// the driver should spend on one transfer, or after DoH, where prev's
+	// driver must (renew).
+	e.renewDue = renew && !e.doh && !e.renewCostly()
+	if renew && !e.renewDue {
 		if err := e.renew(prev); err != nil {
 			e.unacquire(prev)
 			return nil, err

@@ -372,6 +372,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 			t.finish(err)
 			return
 		}
+		m.stats.renewals++
 	}
 	t.e.cur = t
 	t.active = true

@@ -88,6 +88,11 @@ type Easy struct {
 	// renewDue says the driver renews the handle before it adds it
 	// (Multi.add; see renew). Set by start, cleared by the driver.
 	renewDue bool
+	// cookies says a cookie option (CURLOPT_COOKIEFILE, COOKIEJAR,
+	// COOKIELIST) was set: libcurl may hold a cookie jar, which outlives
+	// Reset, and which renew copies line by line and the old handle's
+	// cleanup may write to a file; so renew runs in start (see renewCostly).
+	cookies bool
 
 	// sockMulti is the Multi named as the data of the open- and close-socket
 	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
@@ -475,6 +480,15 @@ func (e *Easy) renewNeeded() (bool, error) {
 	return true, nil
 }
 
+// renewCostly reports whether renew's work grows with the handle's state
+// (a cookie jar copied line by line; cookie, HSTS and alt-svc files read or
+// written), so that it must run on the goroutine that starts the transfer
+// and not hold up the driver and every other transfer of its Multi (5,000
+// cookies held another Easy's Do for over a second).
+func (e *Easy) renewCostly() bool {
+	return e.cookies || e.notes.hstsList || e.notes.altsvcFile != ""
+}
+
 // renew replaces the handle, before a transfer, by a duplicate
 // (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
 // write to freed memory (see libcurlHeaderDangles): after any transfer, as
@@ -496,13 +510,15 @@ func (e *Easy) renewNeeded() (bool, error) {
 //
 // Whether it is due, and whether it can be done, start asks first
 // (renewNeeded). It runs, the handle idle and in no multi handle, on the
-// driver of the Multi that is about to add it (Multi.add), or, if the
-// handle used DoH, on the driver of prev, the Multi it last ran on (see
-// onLastMulti), from start. About 15,000 instructions, on the driver
-// because there they cost less: the new handle is allocated on the thread
-// that uses it and the old one freed on the thread that allocated most of
-// it (bench/NOTES.md, eighth session: Multi.Do at N=16 +10%, the Transport
-// on HTTP/2 +8%; glibc's allocator lock was 75% of the futex calls).
+// driver of the Multi that is about to add it (Multi.add); from start, on
+// the goroutine that starts the transfer, where its cost grows with the
+// handle's state (renewCostly); and from start on the driver of prev, the
+// Multi the handle last ran on, if it used DoH (see onLastMulti). About
+// 15,000 instructions, on the driver because there they cost less: the new
+// handle is allocated on the thread that uses it and the old one freed on
+// the thread that allocated most of it (bench/NOTES.md, eighth session:
+// Multi.Do at N=16 +10%, the Transport on HTTP/2 +8%; glibc's allocator
+// lock was 75% of the futex calls).
 func (e *Easy) renew(prev *Multi) error {
 	r := new(C.struct_curlpoll_renew) // escapes (to C): only before 8.1.0
 	r.flags = C.CURLPOLL_RENEW_COOKIES

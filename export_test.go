@@ -84,3 +84,9 @@ func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
 // HandleAddr is the address of the Easy's libcurl handle, which renew
 // changes.
 func (e *Easy) HandleAddr() uintptr { return uintptr(e.c) }
+
+// DriverRenewals is how many handles the driver renewed (Multi.add).
+func (m *Multi) DriverRenewals() (n int, err error) {
+	err = m.exec(func() error { n = m.stats.renewals; return nil })
+	return
+}

@@ -410,3 +410,64 @@ func getBody(t *testing.T, m *curlpoll.Multi, e *curlpoll.Easy, url string) stri
 	}
 	return body.String()
 }
+
+// TestCostlyRenewOffDriver: where renewing a handle costs more than the
+// driver should spend on one transfer (a cookie jar copied line by line,
+// cookie, HSTS and alt-svc files read and written), the goroutine that
+// starts the transfer renews it, not the driver, which would hold up every
+// other transfer of the Multi (the review that found it: 5,000 cookies
+// held another Easy's Do for over a second). A plain handle is renewed on
+// the driver. Before 8.1.0 only.
+func TestCostlyRenewOffDriver(t *testing.T) {
+	if !headerDangles() {
+		t.Skip("libcurl 8.1.0 or later: no handle is renewed")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "c", Value: "v"})
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	m := newMulti(t)
+	for _, tc := range []struct {
+		name     string
+		set      func(e *curlpoll.Easy) error
+		onDriver bool
+	}{
+		{"plain", func(*curlpoll.Easy) error { return nil }, true},
+		{"cookie engine", func(e *curlpoll.Easy) error { return e.SetCookieFile("") }, false},
+		{"cookie jar", func(e *curlpoll.Easy) error { return e.SetCookieJar(filepath.Join(dir, "jar")) }, false},
+		{"cookie line", func(e *curlpoll.Easy) error { return e.AddCookie("Set-Cookie: a=b; domain=127.0.0.1") }, false},
+		{"cookies, then Reset", func(e *curlpoll.Easy) error {
+			if err := e.SetCookieFile(""); err != nil {
+				return err
+			}
+			if err := e.Reset(); err != nil {
+				return err
+			}
+			return e.SetURL(srv.URL) // the jar outlives the reset
+		}, false},
+		{"HSTS file", func(e *curlpoll.Easy) error { return e.SetHSTSFile(filepath.Join(dir, "hsts")) }, false},
+		{"alt-svc file", func(e *curlpoll.Easy) error { return e.SetAltSvcFile(filepath.Join(dir, "altsvc")) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEasy(t, srv.URL)
+			must(t, tc.set(e))
+			before, err := m.DriverRenewals()
+			must(t, err)
+			addrs := map[uintptr]bool{}
+			for range 3 {
+				must(t, m.Do(context.Background(), e))
+				addrs[e.HandleAddr()] = true
+			}
+			after, err := m.DriverRenewals()
+			must(t, err)
+			if len(addrs) < 2 { // a freed handle's address may come back
+				t.Errorf("one handle address over 3 transfers: not renewed")
+			}
+			if got, want := after-before, map[bool]int{true: 2, false: 0}[tc.onDriver]; got != want {
+				t.Errorf("the driver renewed %d handles, want %d", got, want)
+			}
+		})
+	}
+}

@@ -65,7 +65,8 @@ func newProtoNotes() protoNotes { return protoNotes{postSize: -1} }
 func notedString(opt C.CURLoption) bool {
 	switch opt {
 	case C.CURLOPT_URL, C.CURLOPT_DEFAULT_PROTOCOL, C.CURLOPT_HSTS, C.CURLOPT_ALTSVC,
-		C.CURLOPT_DOH_URL, C.CURLOPT_AWS_SIGV4:
+		C.CURLOPT_DOH_URL, C.CURLOPT_AWS_SIGV4,
+		C.CURLOPT_COOKIEFILE, C.CURLOPT_COOKIEJAR, C.CURLOPT_COOKIELIST:
 		return true
 	}
 	return false
@@ -100,6 +101,8 @@ func (e *Easy) noteString(opt C.CURLoption, v string, null bool) {
 		if !null {
 			e.doh = true // Reset, Close and renew run on the driver (onLastMulti)
 		}
+	case C.CURLOPT_COOKIEFILE, C.CURLOPT_COOKIEJAR, C.CURLOPT_COOKIELIST:
+		e.cookies = true // kept by Reset, as libcurl keeps the jar (renewCostly)
 	}
 }
 
