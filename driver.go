@@ -89,10 +89,10 @@ func (m *Multi) run() {
 			// (bench/NOTES.md, eighth session): Multi.Do at N=16 +9%
 			// requests/s and -11% CPU per request, N=1 +7%, HTTP/2
 			// N=128 +13%; the Transport at N=1 +16%, N=16 +5%, the rest
-			// within noise. Only here, where the driver would park: the yield
-			// puts it on the global run queue, where the poller may put
-			// it after a park too, so that it waits there no longer than
-			// after a park; a driver with work left (more) does not
+			// within noise. Only here, where the driver would park: the
+			// yield puts it on the global run queue, where the poller may
+			// put it after a park too, so that it waits there no longer
+			// than after a park; a driver with work left (more) does not
 			// yield (see above). A yield on every turn that woke someone
 			// doubled the time a cancel took on a loaded Multi (p50
 			// 0.22-0.47 s → 0.53-0.60 s, 128 streams and 32 busy

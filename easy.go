@@ -82,8 +82,9 @@ type Easy struct {
 	// holds the handle (acquire) and, under its mutex, by the transfer.
 	xf *xfer
 
-	// ran says a transfer has run on the handle since NewEasy or renew:
-	// libcurl may have stored a header line for it (see renew).
+	// ran says a transfer has been started on the handle (renewed or not,
+	// since NewEasy): libcurl may have stored a header line for it, and
+	// the next must start on a renewed handle (see renew).
 	ran bool
 	// renewDue says the driver renews the handle before it adds it
 	// (Multi.add; see renew). Set by start, cleared by the driver.
