@@ -68,13 +68,7 @@ func (e *Easy) setBlobString(opt C.CURLoption, b []byte) error {
 	}
 	p := C.CBytes(b)
 	defer C.free(p)
-	if err := optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, p)); err != nil {
-		return err
-	}
-	if opt == C.CURLOPT_COOKIEFILE {
-		e.noteString(opt, "", false)
-	}
-	return nil
+	return optErr(opt, C.curlpoll_setopt_ptr(e.c, opt, p))
 }
 
 // SetPostFieldSize sets the size of a POST body read with SetReader

@@ -13,7 +13,11 @@ func (e *Easy) SetCookie(cookies string) error { return e.setString(C.CURLOPT_CO
 // sends them back, per handle (or per Share, see ShareCookies).
 func (e *Easy) SetCookieFile(path string) error {
 	if path == "" {
-		return e.setBlobString(C.CURLOPT_COOKIEFILE, []byte{0})
+		if err := e.setBlobString(C.CURLOPT_COOKIEFILE, []byte{0}); err != nil {
+			return err
+		}
+		e.noteString(C.CURLOPT_COOKIEFILE, "", false) // as setString notes it
+		return nil
 	}
 	return e.setString(C.CURLOPT_COOKIEFILE, path)
 }
