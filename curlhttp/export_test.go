@@ -35,3 +35,16 @@ func Multis(tr *Transport) int {
 	defer p.mu.Unlock()
 	return len(p.multis)
 }
+
+// ResponsesHeld reports how many responses ResponseInfo can still find
+// the transfers of.
+func ResponsesHeld() int {
+	n := 0
+	for i := range responseShards {
+		s := &responseShards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}

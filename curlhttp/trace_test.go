@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -352,6 +353,51 @@ func TestResponseInfo(t *testing.T) {
 	}
 	if _, ok := curlhttp.ResponseInfo(&http.Response{}); ok {
 		t.Error("info for a response curlpoll did not make")
+	}
+}
+
+// TestResponseInfoForgets checks that ResponseInfo's record of a response
+// goes once the response is garbage: a program that makes many requests
+// and keeps none holds none of their transfers.
+func TestResponseInfoForgets(t *testing.T) {
+	srv := httptest.NewServer(traceHandler())
+	defer srv.Close()
+	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	held := curlhttp.ResponsesHeld()
+	const n = 200
+	kept := make([]*http.Response, 0, 3)
+	for i := range n {
+		method := "GET"
+		if i%2 == 1 {
+			method = "HEAD" // http.NoBody: found by the registry only
+		}
+		req, _ := http.NewRequest(method, srv.URL+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		must(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if i < cap(kept) {
+			kept = append(kept, resp)
+		}
+	}
+	if got := curlhttp.ResponsesHeld(); got < held+n/2 {
+		t.Fatalf("%d responses held after %d requests (%d before): the test sees no registry", got, n, held)
+	}
+	// Each collection finds the dropped responses; their records go after
+	// it, on the runtime's cleanup goroutine.
+	deadline := time.Now().Add(10 * time.Second)
+	for curlhttp.ResponsesHeld() > held+len(kept) && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := curlhttp.ResponsesHeld(); got > held+len(kept) {
+		t.Errorf("%d responses held after the collections, want at most %d", got, held+len(kept))
+	}
+	for i, resp := range kept {
+		if _, ok := curlhttp.ResponseInfo(resp); !ok {
+			t.Errorf("kept response %d: no info", i)
+		}
 	}
 }
 
