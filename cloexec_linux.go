@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,7 +18,7 @@ import (
 // keeps forks out of the window; a descriptor that another thread opened
 // meanwhile may be marked too, which changes nothing for descriptors Go
 // opened (they are close-on-exec already).
-func newMultiHandle() unsafe.Pointer {
+func newMultiHandle() *C.CURLM {
 	syscall.ForkLock.Lock()
 	defer syscall.ForkLock.Unlock()
 	before := openSockets()

@@ -2,6 +2,7 @@ package curlpoll
 
 /*
 #cgo pkg-config: libcurl
+#cgo CFLAGS: -DCURL_STRICTER
 #include "shim.h"
 */
 import "C"

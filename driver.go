@@ -401,7 +401,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	// One call into C sets the Multi's own share on the handle (unless it
 	// has one of its own), reads the errno the transfer starts with
 	// (errno.go) and adds the handle.
-	var share unsafe.Pointer
+	var share *C.CURLSH
 	if m.share != nil && t.e.share == nil {
 		share = m.share.sh
 	}

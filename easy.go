@@ -32,7 +32,7 @@ var liveEasies atomic.Int64
 // transfer's Close (Do does that itself). Close frees the handle; an Easy
 // that is never closed leaks its C memory.
 type Easy struct {
-	c      unsafe.Pointer          // CURL*
+	c      *C.CURL
 	handle cgo.Handle              // passed to every callback as data; deleted by Close
 	errbuf *C.char                 // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
 	cs     *C.struct_curlpoll_easy // the write and header callbacks' data: the handle and the header lines not yet passed to Go
@@ -554,7 +554,7 @@ func (e *Easy) renew(prev *Multi) error {
 	if e.notes.proxyAuth&C.CURLAUTH_DIGEST_IE != 0 {
 		r.proxyauth = C.long(e.notes.proxyAuth)
 	}
-	var n unsafe.Pointer
+	var n *C.CURL
 	var rc C.CURLcode
 	run := func() { rc = C.curlpoll_easy_renew(e.c, r, &n) }
 	if e.doh {

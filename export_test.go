@@ -2,6 +2,7 @@ package curlpoll
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/curlpoll/curlpoll/netpoll"
 )
@@ -83,7 +84,7 @@ func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
 
 // HandleAddr is the address of the Easy's libcurl handle, which renew
 // changes.
-func (e *Easy) HandleAddr() uintptr { return uintptr(e.c) }
+func (e *Easy) HandleAddr() uintptr { return uintptr(unsafe.Pointer(e.c)) }
 
 // DriverRenewals is how many handles the driver renewed (Multi.add).
 func (m *Multi) DriverRenewals() (n int, err error) {
