@@ -36,13 +36,13 @@ func (e *Easy) infoString(info C.CURLINFO) (string, error) {
 }
 
 func (e *Easy) rawLong(info C.CURLINFO) (int64, error) {
-	var v C.long
-	return int64(v), infoErr(info, C.curlpoll_getinfo_long(e.c, info, &v))
+	r := C.curlpoll_getinfo_long(e.c, info)
+	return int64(r.v), infoErr(info, r.rc)
 }
 
 func (e *Easy) rawOff(info C.CURLINFO) (int64, error) {
-	var v C.curl_off_t
-	return int64(v), infoErr(info, C.curlpoll_getinfo_off(e.c, info, &v))
+	r := C.curlpoll_getinfo_off(e.c, info)
+	return int64(r.v), infoErr(info, r.rc)
 }
 
 func (e *Easy) rawString(info C.CURLINFO) (string, error) {

@@ -15,8 +15,16 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
 	return curl_easy_setopt(h, opt, &b);
 }
 
-CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v) { return curl_easy_getinfo(h, info, v); }
-CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v) { return curl_easy_getinfo(h, info, v); }
+struct curlpoll_long curlpoll_getinfo_long(CURL *h, CURLINFO info) {
+	struct curlpoll_long r = {0, CURLE_OK};
+	r.rc = curl_easy_getinfo(h, info, &r.v);
+	return r;
+}
+struct curlpoll_off curlpoll_getinfo_off(CURL *h, CURLINFO info) {
+	struct curlpoll_off r = {0, CURLE_OK};
+	r.rc = curl_easy_getinfo(h, info, &r.v);
+	return r;
+}
 CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v) { return curl_easy_getinfo(h, info, v); }
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v) { return curl_easy_getinfo(h, info, v); }

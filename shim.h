@@ -17,8 +17,13 @@ CURLcode curlpoll_setopt_ptr(CURL *h, CURLoption opt, void *v);
 CURLcode curlpoll_setopt_handle(CURL *h, CURLoption opt, uintptr_t v);
 CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len);
 
-CURLcode curlpoll_getinfo_long(CURL *h, CURLINFO info, long *v);
-CURLcode curlpoll_getinfo_off(CURL *h, CURLINFO info, curl_off_t *v);
+// curlpoll_getinfo_long and _off return the value with the result, by
+// value: a Go variable passed by address would escape to the heap and be
+// checked by cgo on every call.
+struct curlpoll_long { long v; CURLcode rc; };
+struct curlpoll_off { curl_off_t v; CURLcode rc; };
+struct curlpoll_long curlpoll_getinfo_long(CURL *h, CURLINFO info);
+struct curlpoll_off curlpoll_getinfo_off(CURL *h, CURLINFO info);
 CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v);
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v);
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v);
