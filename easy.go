@@ -521,7 +521,7 @@ func (e *Easy) renewCostly() bool {
 // Multi.Do at N=16 +10%, the Transport on HTTP/2 +8%; glibc's allocator
 // lock was 75% of the futex calls).
 func (e *Easy) renew(prev *Multi) error {
-	r := new(C.struct_curlpoll_renew) // escapes (to C): only before 8.1.0
+	var r C.struct_curlpoll_renew // passed by value: stays on the stack
 	r.flags = C.CURLPOLL_RENEW_COOKIES
 	if e.share != nil {
 		e.share.mu.Lock()
@@ -554,20 +554,25 @@ func (e *Easy) renew(prev *Multi) error {
 	if e.notes.proxyAuth&C.CURLAUTH_DIGEST_IE != 0 {
 		r.proxyauth = C.long(e.notes.proxyAuth)
 	}
-	var n *C.CURL
-	var rc C.CURLcode
-	run := func() { rc = C.curlpoll_easy_renew(e.c, r, &n) }
+	var res C.struct_curlpoll_renewed
 	if e.doh {
-		onDriverOf(prev, run)
+		res = renewOnDriverOf(prev, e.c, r)
 	} else {
-		run()
+		res = C.curlpoll_easy_renew(e.c, r)
 	}
-	if rc != C.CURLE_OK {
-		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(rc))
+	if res.rc != C.CURLE_OK {
+		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(res.rc))
 	}
-	e.c = n
+	e.c = res.h
 	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
 		e.notes.copyPost = false
 	}
 	return nil
+}
+
+// renewOnDriverOf is curlpoll_easy_renew on prev's driver (onDriverOf),
+// apart from renew so that the closure's variables do not escape there.
+func renewOnDriverOf(prev *Multi, c *C.CURL, r C.struct_curlpoll_renew) (res C.struct_curlpoll_renewed) {
+	onDriverOf(prev, func() { res = C.curlpoll_easy_renew(c, r) })
+	return res
 }

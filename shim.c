@@ -359,7 +359,7 @@ static void drop_dup(CURL *h, int share, int hsts_list) {
 	curl_easy_cleanup(h);
 }
 
-CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **out) {
+static CURLcode easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **out) {
 	int hsts_list = (r->flags & CURLPOLL_RENEW_HSTS_LIST) != 0;
 	CURLcode rc = CURLE_OK;
 	CURL *n;
@@ -438,6 +438,12 @@ restore:
 	if (r->altsvc != NULL)
 		curl_easy_setopt(old, CURLOPT_ALTSVC, r->altsvc);
 	return rc;
+}
+
+struct curlpoll_renewed curlpoll_easy_renew(CURL *old, struct curlpoll_renew r) {
+	struct curlpoll_renewed out = {NULL, CURLE_OK};
+	out.rc = easy_renew(old, &r, &out.h);
+	return out;
 }
 
 CURLMcode curlpoll_multi_setup(CURLM *m, uintptr_t h, struct curlpoll_multi *s) {

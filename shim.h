@@ -113,8 +113,10 @@ enum {
 
 // curlpoll_easy_renew replaces old, an idle handle in no multi handle, by a
 // duplicate (curl_easy_duphandle) with its options and what r says; then
-// frees old. *out is the duplicate.
-CURLcode curlpoll_easy_renew(CURL *old, const struct curlpoll_renew *r, CURL **out);
+// frees old. It returns the duplicate, or why there is none. r comes and
+// the result goes by value: no Go variable escapes to the heap for them.
+struct curlpoll_renewed { CURL *h; CURLcode rc; };
+struct curlpoll_renewed curlpoll_easy_renew(CURL *old, struct curlpoll_renew r);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
