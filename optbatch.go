@@ -257,8 +257,8 @@ func (e *Easy) Apply(b *OptionBatch) error {
 		if len(b.arena) > 0 {
 			arena = (*C.char)(unsafe.Pointer(&b.arena[0]))
 		}
-		var done C.int
-		rc := C.curlpoll_setopts(e.c, &b.ops[0], C.int(len(b.ops)), arena, &done)
+		res := C.curlpoll_setopts(e.c, &b.ops[0], C.int(len(b.ops)), arena)
+		rc, done := res.rc, res.done
 		for i := range b.ops[:done] {
 			switch o := &b.ops[i]; o.kind {
 			case C.CURLPOLL_OPT_LIST:

@@ -69,16 +69,14 @@ static CURLcode setopt_one(CURL *e, struct curlpoll_opt *o, const char *arena) {
 	return CURLE_BAD_FUNCTION_ARGUMENT;
 }
 
-CURLcode curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *arena, int *done) {
-	CURLcode rc = CURLE_OK;
-	int i;
-	for (i = 0; i < n; i++) {
-		rc = setopt_one(e, &ops[i], arena);
-		if (rc != CURLE_OK)
+struct curlpoll_setopts_result curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *arena) {
+	struct curlpoll_setopts_result r = {CURLE_OK, 0};
+	for (; r.done < n; r.done++) {
+		r.rc = setopt_one(e, &ops[r.done], arena);
+		if (r.rc != CURLE_OK)
 			break;
 	}
-	*done = i;
-	return rc;
+	return r;
 }
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v) { return curl_multi_setopt(m, opt, v); }

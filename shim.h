@@ -52,8 +52,10 @@ enum {
 };
 
 // curlpoll_setopts sets the n options of ops in order, stopping at the
-// first that fails; *done is the number set.
-CURLcode curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *arena, int *done);
+// first that fails; done is the number set (returned by value: no Go
+// variable escapes to the heap for it).
+struct curlpoll_setopts_result { CURLcode rc; int done; };
+struct curlpoll_setopts_result curlpoll_setopts(CURL *e, struct curlpoll_opt *ops, int n, const char *arena);
 
 CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 
