@@ -2,10 +2,6 @@ package curlpoll
 
 /*
 #cgo pkg-config: libcurl
-// CURL_STRICTER (curl.h, multi.h): CURL, CURLM and CURLSH are pointers to
-// incomplete structs, not void, so that cgo does not check each handle
-// passed to C as a possible Go pointer (cgoCheckPointer: ~1,000
-// instructions per Transport request).
 #cgo CFLAGS: -DCURL_STRICTER
 #include "shim.h"
 */
