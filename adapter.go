@@ -25,7 +25,7 @@ import (
 // Connections, the DNS cache and TLS sessions are shared by the transfers
 // of one Multi. Close it when done.
 type Multi struct {
-	c      *C.CURLM
+	c      unsafe.Pointer // CURLM*
 	handle cgo.Handle     // the socket and timer callbacks' data; deleted after cleanup
 
 	// mu guards inbox, closed and running.

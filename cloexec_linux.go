@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +19,7 @@ import (
 // keeps forks out of the window; a descriptor that another thread opened
 // meanwhile may be marked too, which changes nothing for descriptors Go
 // opened (they are close-on-exec already).
-func newMultiHandle() *C.CURLM {
+func newMultiHandle() unsafe.Pointer {
 	syscall.ForkLock.Lock()
 	defer syscall.ForkLock.Unlock()
 	before := openSockets()

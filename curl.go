@@ -2,7 +2,6 @@ package curlpoll
 
 /*
 #cgo pkg-config: libcurl
-#cgo CFLAGS: -DCURL_STRICTER
 #include "shim.h"
 */
 import "C"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 var (
@@ -102,3 +102,7 @@ func Version() VersionInfo {
 	}
 	return v
 }
+
+// hnd passes a libcurl handle to C as an integer (C.curlpoll_hnd, shim.h):
+// cgo checks no integer as a possible Go pointer.
+func hnd(p unsafe.Pointer) C.curlpoll_hnd { return C.curlpoll_hnd(uintptr(p)) }

@@ -401,13 +401,13 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	// One call into C sets the Multi's own share on the handle (unless it
 	// has one of its own), reads the errno the transfer starts with
 	// (errno.go) and adds the handle.
-	var share *C.CURLSH
+	var share unsafe.Pointer
 	if m.share != nil && t.e.share == nil {
 		share = m.share.sh
 	}
 	m.holdCAFiles(t.e)
 	raceReleaseIO()
-	rc := C.curlpoll_add(m.c, t.e.c, share, m.cs)
+	rc := C.curlpoll_add(hnd(m.c), hnd(t.e.c), hnd(share), m.cs)
 	t.e.multiShared = m.cs.add_shared != 0
 	t.errnoBase = m.cs.add_errno
 	if rc != C.CURLM_OK {
@@ -478,7 +478,7 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 		unshare = 1
 		t.e.multiShared = false
 	}
-	ok = C.curlpoll_done(m.c, t.e.c, t.e.cs, queueTimeKnown(), &m.cs.info, unshare) != 0
+	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), &m.cs.info, unshare) != 0
 	t.pub.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
@@ -542,7 +542,7 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 		m.stats.actionSocket++
 	}
 	raceReleaseIO()
-	C.curl_multi_socket_action(m.c, fd, ev, &m.cs.running)
+	C.curlpoll_socket_action(hnd(m.c), fd, ev, m.cs)
 	m.stats.running = int(m.cs.running)
 	m.afterCall()
 }

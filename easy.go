@@ -32,7 +32,7 @@ var liveEasies atomic.Int64
 // transfer's Close (Do does that itself). Close frees the handle; an Easy
 // that is never closed leaks its C memory.
 type Easy struct {
-	c      *C.CURL
+	c      unsafe.Pointer          // CURL*
 	handle cgo.Handle              // passed to every callback as data; deleted by Close
 	errbuf *C.char                 // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
 	cs     *C.struct_curlpoll_easy // the write and header callbacks' data: the handle and the header lines not yet passed to Go
@@ -558,7 +558,7 @@ func (e *Easy) renew(prev *Multi) error {
 	if e.doh {
 		res = renewOnDriverOf(prev, e.c, r)
 	} else {
-		res = C.curlpoll_easy_renew(e.c, r)
+		res = C.curlpoll_easy_renew(hnd(e.c), r)
 	}
 	if res.rc != C.CURLE_OK {
 		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(res.rc))
@@ -572,7 +572,7 @@ func (e *Easy) renew(prev *Multi) error {
 
 // renewOnDriverOf is curlpoll_easy_renew on prev's driver (onDriverOf),
 // apart from renew so that the closure's variables do not escape there.
-func renewOnDriverOf(prev *Multi, c *C.CURL, r C.struct_curlpoll_renew) (res C.struct_curlpoll_renewed) {
-	onDriverOf(prev, func() { res = C.curlpoll_easy_renew(c, r) })
+func renewOnDriverOf(prev *Multi, c unsafe.Pointer, r C.struct_curlpoll_renew) (res C.struct_curlpoll_renewed) {
+	onDriverOf(prev, func() { res = C.curlpoll_easy_renew(hnd(c), r) })
 	return res
 }

@@ -2,7 +2,6 @@ package curlpoll
 
 import (
 	"context"
-	"unsafe"
 
 	"github.com/curlpoll/curlpoll/netpoll"
 )
@@ -84,7 +83,7 @@ func LibcurlMultiplexSafe() bool { return libcurlMultiplexSafe() }
 
 // HandleAddr is the address of the Easy's libcurl handle, which renew
 // changes.
-func (e *Easy) HandleAddr() uintptr { return uintptr(unsafe.Pointer(e.c)) }
+func (e *Easy) HandleAddr() uintptr { return uintptr(e.c) }
 
 // DriverRenewals is how many handles the driver renewed (Multi.add).
 func (m *Multi) DriverRenewals() (n int, err error) {

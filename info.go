@@ -36,12 +36,12 @@ func (e *Easy) infoString(info C.CURLINFO) (string, error) {
 }
 
 func (e *Easy) rawLong(info C.CURLINFO) (int64, error) {
-	r := C.curlpoll_getinfo_long(e.c, info)
+	r := C.curlpoll_getinfo_long(hnd(e.c), info)
 	return int64(r.v), infoErr(info, r.rc)
 }
 
 func (e *Easy) rawOff(info C.CURLINFO) (int64, error) {
-	r := C.curlpoll_getinfo_off(e.c, info)
+	r := C.curlpoll_getinfo_off(hnd(e.c), info)
 	return int64(r.v), infoErr(info, r.rc)
 }
 

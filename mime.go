@@ -277,7 +277,7 @@ func (st *mimeState) free() {
 // recorded is a no-op that leaves the part paused for good (libcurl 7.88,
 // an HTTP POST on a reused connection). Pausing sending first makes the
 // resume a change libcurl acts on.
-func (st *mimeState) unpause(c *C.CURL, mask C.int) {
+func (st *mimeState) unpause(c unsafe.Pointer, mask C.int) {
 	C.curl_easy_pause(c, mask|C.CURLPAUSE_SEND)
 	C.curl_easy_pause(c, mask)
 }

@@ -15,14 +15,14 @@ CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len) {
 	return curl_easy_setopt(h, opt, &b);
 }
 
-struct curlpoll_long curlpoll_getinfo_long(CURL *h, CURLINFO info) {
+struct curlpoll_long curlpoll_getinfo_long(curlpoll_hnd h, CURLINFO info) {
 	struct curlpoll_long r = {0, CURLE_OK};
-	r.rc = curl_easy_getinfo(h, info, &r.v);
+	r.rc = curl_easy_getinfo((CURL *)h, info, &r.v);
 	return r;
 }
-struct curlpoll_off curlpoll_getinfo_off(CURL *h, CURLINFO info) {
+struct curlpoll_off curlpoll_getinfo_off(curlpoll_hnd h, CURLINFO info) {
 	struct curlpoll_off r = {0, CURLE_OK};
-	r.rc = curl_easy_getinfo(h, info, &r.v);
+	r.rc = curl_easy_getinfo((CURL *)h, info, &r.v);
 	return r;
 }
 CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v) { return curl_easy_getinfo(h, info, v); }
@@ -438,9 +438,9 @@ restore:
 	return rc;
 }
 
-struct curlpoll_renewed curlpoll_easy_renew(CURL *old, struct curlpoll_renew r) {
+struct curlpoll_renewed curlpoll_easy_renew(curlpoll_hnd old, struct curlpoll_renew r) {
 	struct curlpoll_renewed out = {NULL, CURLE_OK};
-	out.rc = easy_renew(old, &r, &out.h);
+	out.rc = easy_renew((CURL *)old, &r, &out.h);
 	return out;
 }
 
@@ -515,14 +515,22 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
 	}
 }
 
-CURLMcode curlpoll_add(CURLM *m, CURL *e, CURLSH *share, struct curlpoll_multi *s) {
-	s->add_shared = share != NULL && curl_easy_setopt(e, CURLOPT_SHARE, share) == CURLE_OK;
+CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struct curlpoll_multi *s) {
+	return curl_multi_socket_action((CURLM *)m, fd, ev, &s->running);
+}
+
+CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, struct curlpoll_multi *s) {
+	CURLM *m = (CURLM *)mh;
+	CURL *e = (CURL *)eh;
+	s->add_shared = share != 0 && curl_easy_setopt(e, CURLOPT_SHARE, (CURLSH *)share) == CURLE_OK;
 	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &s->add_errno) != CURLE_OK)
 		s->add_errno = 0;
 	return curl_multi_add_handle(m, e);
 }
 
-int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare) {
+int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare) {
+	CURLM *m = (CURLM *)mh;
+	CURL *e = (CURL *)eh;
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, out);
 	curl_multi_remove_handle(m, e);

@@ -17,13 +17,21 @@ CURLcode curlpoll_setopt_ptr(CURL *h, CURLoption opt, void *v);
 CURLcode curlpoll_setopt_handle(CURL *h, CURLoption opt, uintptr_t v);
 CURLcode curlpoll_setopt_blob(CURL *h, CURLoption opt, void *data, size_t len);
 
+// curlpoll_hnd is a libcurl handle (CURL *, CURLM *, CURLSH *) as an
+// integer, in the calls made for every transfer: cgo checks each pointer
+// argument, void * included, as a possible Go pointer (cgoCheckPointer,
+// ~120 instructions a call; about 1,000 per Transport request), and
+// libcurl's handle types are void * (CURL_STRICTER, which made them struct
+// pointers, is gone since 8.11.0).
+typedef uintptr_t curlpoll_hnd;
+
 // curlpoll_getinfo_long and _off return the value with the result, by
 // value: a Go variable passed by address would escape to the heap and be
 // checked by cgo on every call.
 struct curlpoll_long { long v; CURLcode rc; };
 struct curlpoll_off { curl_off_t v; CURLcode rc; };
-struct curlpoll_long curlpoll_getinfo_long(CURL *h, CURLINFO info);
-struct curlpoll_off curlpoll_getinfo_off(CURL *h, CURLINFO info);
+struct curlpoll_long curlpoll_getinfo_long(curlpoll_hnd h, CURLINFO info);
+struct curlpoll_off curlpoll_getinfo_off(curlpoll_hnd h, CURLINFO info);
 CURLcode curlpoll_getinfo_double(CURL *h, CURLINFO info, double *v);
 CURLcode curlpoll_getinfo_str(CURL *h, CURLINFO info, char **v);
 CURLcode curlpoll_getinfo_ptr(CURL *h, CURLINFO info, void **v);
@@ -118,7 +126,7 @@ enum {
 // frees old. It returns the duplicate, or why there is none. r comes and
 // the result goes by value: no Go variable escapes to the heap for them.
 struct curlpoll_renewed { CURL *h; CURLcode rc; };
-struct curlpoll_renewed curlpoll_easy_renew(CURL *old, struct curlpoll_renew r);
+struct curlpoll_renewed curlpoll_easy_renew(curlpoll_hnd old, struct curlpoll_renew r);
 
 // curlpoll_set_debug turns the debug callback (CURLOPT_DEBUGFUNCTION, which
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
@@ -201,13 +209,17 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 // fills out (curlpoll_info), removes e from m (curl_multi_remove_handle)
 // and, if unshare is set, takes its share off (CURLOPT_SHARE NULL). It
 // returns 0 if Go refused the lines.
-int curlpoll_done(CURLM *m, CURL *e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare);
+int curlpoll_done(curlpoll_hnd m, curlpoll_hnd e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare);
 
 // curlpoll_add adds e to m (curl_multi_add_handle), first setting share on
 // it (CURLOPT_SHARE) unless share is NULL, and reading its
 // CURLINFO_OS_ERRNO: in s->add_shared whether the share was set, in
 // s->add_errno the errno (0 if unknown).
-CURLMcode curlpoll_add(CURLM *m, CURL *e, CURLSH *share, struct curlpoll_multi *s);
+CURLMcode curlpoll_add(curlpoll_hnd m, curlpoll_hnd e, curlpoll_hnd share, struct curlpoll_multi *s);
+
+// curlpoll_socket_action is curl_multi_socket_action, its count of running
+// transfers in s->running.
+CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struct curlpoll_multi *s);
 
 // curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
 CURLMcode curlpoll_run_all(CURLM *m, int *running);
