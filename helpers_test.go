@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -291,4 +292,35 @@ func dohConnections() int {
 		return 1
 	}
 	return 2
+}
+
+// dohAnswer answers a DNS wire-format query: A records with 127.0.0.1,
+// anything else with no answers.
+func dohAnswer(q []byte) []byte {
+	if len(q) < 12 {
+		return nil
+	}
+	// The question: labels, then type and class.
+	i := 12
+	for i < len(q) && q[i] != 0 {
+		i += int(q[i]) + 1
+	}
+	i++
+	if i+4 > len(q) {
+		return nil
+	}
+	qtype := binary.BigEndian.Uint16(q[i:])
+	question := q[12 : i+4]
+	out := make([]byte, 12, 64)
+	copy(out, q[:2])
+	binary.BigEndian.PutUint16(out[2:], 0x8180) // response, RD, RA
+	binary.BigEndian.PutUint16(out[4:], 1)      // QDCOUNT
+	if qtype == 1 {
+		binary.BigEndian.PutUint16(out[6:], 1) // ANCOUNT
+	}
+	out = append(out, question...)
+	if qtype == 1 {
+		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
+	}
+	return out
 }

@@ -471,3 +471,53 @@ func TestCostlyRenewOffDriver(t *testing.T) {
 		})
 	}
 }
+
+// TestRenewAfterDoH renews, on libcurl before 8.1.0, a handle that used
+// DoH: the renewal runs on the driver of the Multi the handle last ran on
+// (renewOnDriverOf), with the alt-svc file's name, a C string of the
+// request, freed only after it.
+func TestRenewAfterDoH(t *testing.T) {
+	if !headerDangles() {
+		t.Skip("libcurl 8.1.0 or later: no handle is renewed")
+	}
+	var lookups atomic.Int32
+	doh := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, _ := io.ReadAll(r.Body)
+		lookups.Add(1)
+		w.Header().Set("Content-Type", "application/dns-message")
+		w.Write(dohAnswer(q))
+	}))
+	defer doh.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok "+r.Host)
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+
+	m := newMulti(t)
+	e := newEasy(t, "http://resolve-me.test:"+port+"/")
+	must(t, e.SetDoHURL(doh.URL+"/dns-query"))
+	for _, name := range []string{"CURLOPT_DOH_SSL_VERIFYPEER", "CURLOPT_DOH_SSL_VERIFYHOST"} {
+		o, err := curlpoll.OptionByName(name)
+		must(t, err)
+		must(t, e.SetOptionLong(o, 0))
+	}
+	// Strings that renew hands to C in the struct (freed by its defers).
+	must(t, e.SetAltSvcFile(filepath.Join(t.TempDir(), "altsvc")))
+	addrs := map[uintptr]bool{}
+	for i := range 5 {
+		var out strings.Builder
+		must(t, e.SetWriter(&out))
+		must(t, m.Do(context.Background(), e))
+		if !strings.HasPrefix(out.String(), "ok resolve-me.test") {
+			t.Fatalf("transfer %d: body %q", i, out.String())
+		}
+		addrs[e.HandleAddr()] = true
+	}
+	if lookups.Load() == 0 {
+		t.Fatal("no DoH lookup: the test proves nothing")
+	}
+	if len(addrs) < 2 {
+		t.Errorf("one handle address over 5 transfers: not renewed")
+	}
+}
