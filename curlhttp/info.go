@@ -89,16 +89,20 @@ func registerResponse(resp *http.Response, t *curlpoll.Transfer) {
 // out of the tiny allocator, whose blocks may never be freed.
 type sweepToken struct{ _ [2]*byte }
 
-// armSweep has sweepResponses run after the next garbage collection.
+// armSweep has sweepResponses run after the next garbage collection, on a
+// goroutine of its own: its work grows with the entries (the review of
+// 35cc29f measured 10 ms for 200,000 live ones, 62 ms for a million), and
+// the runtime's cleanup goroutine, which runs every cleanup of the program
+// (the Transport's own among them), must not wait for it.
 func armSweep() {
-	runtime.AddCleanup(new(sweepToken), sweepResponses, struct{}{})
+	runtime.AddCleanup(new(sweepToken), func(struct{}) { go sweepResponses() }, struct{}{})
 }
 
 // sweepResponses drops the entries whose responses are garbage, and arms
-// the next sweep while entries are left. It runs on the runtime's cleanup
-// goroutine, which it holds for a look at each entry under its shard's
-// lock, which ResponseInfo and registerResponse hold only briefly.
-func sweepResponses(struct{}) {
+// the next sweep while entries are left. It holds one shard's lock at a
+// time (ResponseInfo and registerResponse wait for at most a sixteenth of
+// the sweep).
+func sweepResponses() {
 	for i := range responseShards {
 		s := &responseShards[i]
 		s.mu.Lock()
