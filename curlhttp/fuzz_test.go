@@ -2,6 +2,7 @@ package curlhttp_test
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -49,6 +50,14 @@ func FuzzHeaderLines(f *testing.F) {
 	f.Add("A-Field-Name: 0123456789\rx\n")
 	f.Add("X-Sp : v\nA: b\n \nC:\n c\n")
 	f.Add("a b: c\nX-Tab\t: v\n")
+	// More fields than parseHeaderBlock compares keys for (16), repeated
+	// before and after.
+	var many strings.Builder
+	for i := range 18 {
+		fmt.Fprintf(&many, "F%d: %d\n", i, i)
+	}
+	f.Add(many.String() + "F0: x\nF15: y\nF16: z\nF17: w\nf16: v\n")
+	f.Add(many.String()[:strings.Index(many.String(), "F16")] + "F3: r\nF16: s\n")
 	f.Fuzz(func(t *testing.T, block string) {
 		h, err := curlhttp.ParseHeaderBlock(block)
 		// The wire's form of the lines: CRLF, and the blank line that

@@ -201,6 +201,7 @@ func parseHeaderBlock(block string) (http.Header, error) {
 	// first value takes a one-element slice of it (capped, so that an
 	// append by the caller copies), a repeated field appends.
 	vals := make([]string, n)
+	var seen seenKeys
 	var last string // the key of the previous field, for obsolete folding
 	var fold []byte // its value while folded lines come (one buffer, as textproto's)
 	for len(block) > 0 {
@@ -257,11 +258,11 @@ func parseHeaderBlock(block string) (http.Header, error) {
 				k = textproto.CanonicalMIMEHeaderKey(k)
 			}
 		}
-		if vv := h[k]; vv == nil {
+		if seen.has(h, k) {
+			h[k] = append(h[k], v)
+		} else {
 			vals[0] = v
 			h[k], vals = vals[:1:1], vals[1:]
-		} else {
-			h[k] = append(vv, v)
 		}
 		last = k
 	}
@@ -269,6 +270,33 @@ func parseHeaderBlock(block string) (http.Header, error) {
 		unfold(h[last], fold)
 	}
 	return h, nil
+}
+
+// seenKeys answers whether a header block's field was seen before, for the
+// first fields by comparing with their keys, not by a map lookup: a block
+// rarely repeats a field, and a lookup costs a hash of the key (~1,000
+// instructions per typical response of 8 fields, callgrind).
+type seenKeys struct {
+	keys [16]string
+	n    int
+}
+
+// has reports whether k is a key of h already, and notes it if not.
+func (s *seenKeys) has(h http.Header, k string) bool {
+	if s.n > len(s.keys) {
+		_, ok := h[k]
+		return ok
+	}
+	for _, x := range s.keys[:s.n] {
+		if x == k {
+			return true
+		}
+	}
+	if s.n < len(s.keys) {
+		s.keys[s.n] = k
+	}
+	s.n++ // past len(keys): h has all the keys seen, and answers
+	return false
 }
 
 // unfold makes fold, a field's value and its folded lines joined, the
