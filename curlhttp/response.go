@@ -274,8 +274,9 @@ func parseHeaderBlock(block string) (http.Header, error) {
 
 // seenKeys answers whether a header block's field was seen before, for the
 // first fields by comparing with their keys, not by a map lookup: a block
-// rarely repeats a field, and a lookup costs a hash of the key (~1,000
-// instructions per typical response of 8 fields, callgrind).
+// rarely repeats a field, and a lookup hashes the key (callgrind: ~600
+// instructions fewer per typical response of 8 fields, the comparisons
+// counted).
 type seenKeys struct {
 	keys [16]string
 	n    int
