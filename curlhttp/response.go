@@ -282,7 +282,8 @@ type seenKeys struct {
 	n    int
 }
 
-// has reports whether k is a key of h already, and notes it if not.
+// has reports whether k is a key of h already, and notes it if not
+// (after the 16th, h notes the keys).
 func (s *seenKeys) has(h http.Header, k string) bool {
 	if s.n > len(s.keys) {
 		_, ok := h[k]

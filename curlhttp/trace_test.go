@@ -385,7 +385,7 @@ func TestResponseInfoForgets(t *testing.T) {
 	kept := []*http.Response{all[0], all[1], all[2]}
 	all = nil
 	// Each collection finds the dropped responses; their records go after
-	// it, on the runtime's cleanup goroutine.
+	// it, in a sweep that the collection starts.
 	deadline := time.Now().Add(10 * time.Second)
 	for curlhttp.ResponsesHeld() > held+len(kept) && time.Now().Before(deadline) {
 		runtime.GC()
