@@ -212,7 +212,7 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 int curlpoll_done(curlpoll_hnd m, curlpoll_hnd e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare);
 
 // curlpoll_add adds e to m (curl_multi_add_handle), first setting share on
-// it (CURLOPT_SHARE) unless share is NULL, and reading its
+// it (CURLOPT_SHARE) unless share is 0, and reading its
 // CURLINFO_OS_ERRNO: in s->add_shared whether the share was set, in
 // s->add_errno the errno (0 if unknown).
 CURLMcode curlpoll_add(curlpoll_hnd m, curlpoll_hnd e, curlpoll_hnd share, struct curlpoll_multi *s);
