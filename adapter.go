@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,7 @@ import (
 // of one Multi. Close it when done.
 type Multi struct {
 	c      unsafe.Pointer // CURLM*
-	handle cgo.Handle     // the socket and timer callbacks' data; deleted after cleanup
+	handle uintptr        // the socket and timer callbacks' data (multiHandles); deleted after cleanup
 
 	// mu guards inbox, closed and running.
 	mu      sync.Mutex
@@ -155,7 +154,7 @@ func NewMulti() (*Multi, error) {
 		timeoutMS: -1,
 	}
 	m.cs = (*C.struct_curlpoll_multi)(C.calloc(1, C.sizeof_struct_curlpoll_multi))
-	m.handle = newHandle(m)
+	m.handle = multiHandles.add(m)
 	// The callbacks must be in place before the first add: libcurl reports
 	// the first timeout only once.
 	err = ErrOutOfMemory
@@ -171,7 +170,7 @@ func NewMulti() (*Multi, error) {
 	if err != nil {
 		C.curl_multi_cleanup(c)
 		C.free(unsafe.Pointer(m.cs))
-		deleteHandle(m.handle)
+		multiHandles.delete(m.handle)
 		set.Close()
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"runtime/cgo"
 	"runtime/debug"
 	"time"
 	"unsafe"
@@ -31,11 +30,8 @@ func transferOf(h C.uintptr_t) *xfer {
 
 // transferAt returns the transfer running on the easy handle h, nil if none.
 func transferAt(h C.uintptr_t) *xfer {
-	if h == 0 {
-		return nil
-	}
-	e, ok := cgo.Handle(h).Value().(*Easy)
-	if !ok {
+	e := easyHandles.get(uintptr(h))
+	if e == nil {
 		return nil
 	}
 	return e.cur
@@ -98,6 +94,21 @@ func goHeaders(h C.uintptr_t, block *C.char, n C.size_t, line *C.char, ln C.size
 // marked inline (for TLSState) once for the whole block, not per line.
 func (t *xfer) headerBlock(b, extra []byte) bool {
 	hook := t.e.headerHook
+	if hook == nil && t.e.headerFunc == nil {
+		// Nothing of the user's runs per line: one lock for the block
+		// (a lock per line cost ~40 instructions a line).
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for len(b) >= 4 {
+			k := 4 + int(binary.NativeEndian.Uint32(b))
+			t.onHeaderLocked(b[4:k])
+			b = b[k:]
+		}
+		if extra != nil {
+			t.onHeaderLocked(extra)
+		}
+		return true
+	}
 	if hook != nil {
 		t.inline.Store(true)
 		defer t.inline.Store(false)
@@ -116,7 +127,9 @@ func (t *xfer) headerBlock(b, extra []byte) bool {
 // during the call, with the Easy's inline header function (nil if none);
 // false fails the transfer.
 func (t *xfer) headerLine(line []byte, hook func(*Transfer, []byte) error) bool {
-	t.onHeader(line)
+	t.mu.Lock()
+	t.onHeaderLocked(line)
+	t.mu.Unlock()
 	if hook != nil {
 		if err := hook(t.pub, line); err != nil {
 			t.cause = err
@@ -247,7 +260,7 @@ func addrPort(ip *C.char, port C.int) netip.AddrPort {
 
 // multiOf returns the Multi registered as the socket and timer callbacks' data.
 func multiOf(h C.uintptr_t) *Multi {
-	m, _ := cgo.Handle(h).Value().(*Multi)
+	m := multiHandles.get(uintptr(h))
 	if m != nil {
 		m.stats.callbacks++
 	}

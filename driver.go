@@ -645,5 +645,5 @@ func (m *Multi) shutdown() {
 	}
 	m.socks = nil
 	m.set.Close()
-	deleteHandle(m.handle)
+	multiHandles.delete(m.handle)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/cgo"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +32,7 @@ var liveEasies atomic.Int64
 // that is never closed leaks its C memory.
 type Easy struct {
 	c      unsafe.Pointer          // CURL*
-	handle cgo.Handle              // passed to every callback as data; deleted by Close
+	handle uintptr                 // passed to every callback as data (easyHandles); deleted by Close
 	errbuf *C.char                 // CURLOPT_ERRORBUFFER, CURL_ERROR_SIZE bytes of C memory
 	cs     *C.struct_curlpoll_easy // the write and header callbacks' data: the handle and the header lines not yet passed to Go
 
@@ -118,7 +117,7 @@ func NewEasy() (*Easy, error) {
 		return nil, fmt.Errorf("curlpoll: curl_easy_init failed")
 	}
 	e := &Easy{c: c, errbuf: (*C.char)(C.calloc(C.CURL_ERROR_SIZE, 1)), notes: newProtoNotes()}
-	e.handle = newHandle(e)
+	e.handle = easyHandles.add(e)
 	e.cs = C.curlpoll_easy_new(C.uintptr_t(e.handle))
 	liveEasies.Add(1)
 	if e.errbuf == nil || e.cs == nil {
@@ -226,7 +225,7 @@ func (e *Easy) free() {
 	C.curlpoll_easy_free(e.cs)
 	e.cs = nil
 	C.free(unsafe.Pointer(e.errbuf))
-	deleteHandle(e.handle)
+	easyHandles.delete(e.handle)
 	liveEasies.Add(-1)
 }
 

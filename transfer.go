@@ -700,10 +700,10 @@ func (t *xfer) headerDoneLocked() {
 	}
 }
 
-// onHeader is the header callback's work: collect the header block as
-// bytes (split into lines only if Header is called), find where the final
-// one ends, and keep trailers.
-func (t *xfer) onHeader(raw []byte) {
+// onHeaderLocked is the header callback's work, with t.mu held: collect
+// the header block as bytes (split into lines only if Header is called),
+// find where the final one ends, and keep trailers.
+func (t *xfer) onHeaderLocked(raw []byte) {
 	t.moved()
 	// The line's end (LF, or CR LF) off; a CR more before it stays in the
 	// header block, as net/textproto keeps it in the line (and refuses it),
@@ -719,8 +719,6 @@ func (t *xfer) onHeader(raw []byte) {
 	for len(bare) > 0 && (bare[len(bare)-1] == '\n' || bare[len(bare)-1] == '\r') {
 		bare = bare[:len(bare)-1] // bytes.TrimRight builds a set per call
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	switch {
 	case t.hdrDone:
 		if len(bare) > 0 {

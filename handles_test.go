@@ -1,0 +1,106 @@
+package curlpoll
+
+import (
+	"sync"
+	"testing"
+)
+
+// TestHandleTable: a handle finds what it was made for until it is
+// deleted, then nothing, even once its slot serves another; 0 and handles
+// never made find nothing; the table grows past a chunk without moving
+// what it holds; deleting twice frees the slot once.
+func TestHandleTable(t *testing.T) {
+	var tab handleTable[int]
+	before := liveHandles.Load()
+	if tab.get(0) != nil || tab.get(12345) != nil {
+		t.Fatal("an empty table found something")
+	}
+	vals := make([]int, 3*handleChunk+5)
+	hs := make([]uintptr, len(vals))
+	for i := range vals {
+		hs[i] = tab.add(&vals[i])
+	}
+	if got := liveHandles.Load() - before; got != int64(len(vals)) {
+		t.Fatalf("live handles +%d, want +%d", got, len(vals))
+	}
+	for i, h := range hs {
+		if h == 0 || tab.get(h) != &vals[i] {
+			t.Fatalf("handle %#x (value %d) finds %p", h, i, tab.get(h))
+		}
+	}
+	if tab.get(0) != nil {
+		t.Fatal("handle 0 found something")
+	}
+	old := hs[7]
+	tab.delete(old)
+	tab.delete(old) // harmless
+	if tab.get(old) != nil {
+		t.Fatal("a deleted handle still finds its value")
+	}
+	var x int
+	h := tab.add(&x) // takes the freed slot
+	if h == old {
+		t.Fatal("a reused slot gave the deleted handle again")
+	}
+	if tab.get(h) != &x || tab.get(old) != nil {
+		t.Fatal("the reused slot answers the wrong handle")
+	}
+	if len(tab.free) != 0 {
+		t.Fatalf("%d free slots after the reuse, want 0 (a double delete freed twice)", len(tab.free))
+	}
+	tab.delete(old) // stale: must not free the slot x holds
+	if tab.get(h) != &x {
+		t.Fatal("deleting a stale handle ended the slot's new one")
+	}
+	tab.delete(h)
+	for _, h := range hs {
+		tab.delete(h)
+	}
+	if got := liveHandles.Load() - before; got != 0 {
+		t.Fatalf("live handles +%d after deleting all, want 0", got)
+	}
+}
+
+// TestHandleTableConcurrent: lookups of live handles while others are made
+// and deleted on other goroutines (for the race detector, and that a
+// growing table never loses a live slot).
+func TestHandleTableConcurrent(t *testing.T) {
+	var tab handleTable[int]
+	keep := make([]int, 64)
+	hs := make([]uintptr, len(keep))
+	for i := range keep {
+		hs[i] = tab.add(&keep[i])
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vals := make([]int, 300)
+			for round := 0; round < 20; round++ {
+				made := make([]uintptr, len(vals))
+				for i := range vals {
+					made[i] = tab.add(&vals[i])
+				}
+				for i, h := range made {
+					if tab.get(h) != &vals[i] {
+						t.Error("a live handle lost its value")
+						return
+					}
+					tab.delete(h)
+				}
+			}
+		}()
+	}
+	for round := 0; round < 200; round++ {
+		for i, h := range hs {
+			if tab.get(h) != &keep[i] {
+				t.Fatal("a kept handle lost its value while the table changed")
+			}
+		}
+	}
+	wg.Wait()
+	for _, h := range hs {
+		tab.delete(h)
+	}
+}
