@@ -1,7 +1,7 @@
 package curlpoll
 
 // The Go side of libcurl's callbacks. The C trampolines in shim.c call these
-// with the cgo.Handle they were registered with. All of them run on a Multi's
+// with the handle (handles.go) they were registered with. All of them run on a Multi's
 // driver goroutine, inside a libcurl call, so they only record state and
 // return a code: they never call back into the multi interface. Each one
 // recovers from panics, which must not unwind through libcurl's C frames.
@@ -127,9 +127,7 @@ func (t *xfer) headerBlock(b, extra []byte) bool {
 // during the call, with the Easy's inline header function (nil if none);
 // false fails the transfer.
 func (t *xfer) headerLine(line []byte, hook func(*Transfer, []byte) error) bool {
-	t.mu.Lock()
-	t.onHeaderLocked(line)
-	t.mu.Unlock()
+	t.onHeader(line)
 	if hook != nil {
 		if err := hook(t.pub, line); err != nil {
 			t.cause = err

@@ -22,10 +22,11 @@ const (
 )
 
 type handleTable[T any] struct {
-	mu     sync.Mutex
-	free   []uint32 // slots to reuse
-	used   uint32   // slots handed out so far
-	chunks atomic.Pointer[[]*[handleChunk]handleSlot[T]]
+	mu      sync.Mutex
+	free    []uint32 // slots to reuse
+	used    uint32   // slots handed out so far
+	retired int      // slots never reused: their generation wrapped
+	chunks  atomic.Pointer[[]*[handleChunk]handleSlot[T]]
 }
 
 type handleSlot[T any] struct {
@@ -104,7 +105,13 @@ func (t *handleTable[T]) delete(h uintptr) {
 		return // deleted meanwhile
 	}
 	s.v.Store(nil)
-	s.gen.Add(1)
-	t.free = append(t.free, i)
+	if s.gen.Add(1)&(^uintptr(0)>>handleIndexBits) == 0 {
+		// The generation wrapped (after 256 uses of the slot where
+		// uintptr has 32 bits, 2^40 where it has 64): a handle from
+		// its first use would find the next one. The slot retires.
+		t.retired++
+	} else {
+		t.free = append(t.free, i)
+	}
 	liveHandles.Add(-1)
 }

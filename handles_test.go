@@ -104,3 +104,83 @@ func TestHandleTableConcurrent(t *testing.T) {
 		tab.delete(h)
 	}
 }
+
+// TestHandleTableStaleRace looks a handle up while it is deleted and its
+// slot taken by another value: the lookup finds the first value or
+// nothing, never the second (get checks the generation again after it
+// loads the value).
+func TestHandleTableStaleRace(t *testing.T) {
+	var tab handleTable[int]
+	var a, b int
+	for round := 0; round < 2000; round++ {
+		h := tab.add(&a)
+		stop := make(chan struct{})
+		wrong := make(chan bool, 1)
+		go func() {
+			bad := false
+			for {
+				select {
+				case <-stop:
+					wrong <- bad
+					return
+				default:
+				}
+				if tab.get(h) == &b {
+					bad = true
+				}
+			}
+		}()
+		tab.delete(h)
+		h2 := tab.add(&b) // the same slot, the next generation
+		close(stop)
+		if <-wrong {
+			t.Fatalf("round %d: a deleted handle found its slot's next value", round)
+		}
+		tab.delete(h2)
+	}
+}
+
+// TestHandleTableDoubleDeleteRace deletes one handle on two goroutines at
+// once: the slot is freed once.
+func TestHandleTableDoubleDeleteRace(t *testing.T) {
+	var tab handleTable[int]
+	var a int
+	before := liveHandles.Load()
+	for round := 0; round < 2000; round++ {
+		h := tab.add(&a)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tab.delete(h)
+			}()
+		}
+		wg.Wait()
+		if len(tab.free) != 1 || liveHandles.Load() != before {
+			t.Fatalf("round %d: %d free slots, live handles %+d after two deletes of one handle; want 1 and +0",
+				round, len(tab.free), liveHandles.Load()-before)
+		}
+	}
+}
+
+// TestHandleTableGenerationWrap: a slot whose generation wraps is not used
+// again, so that a handle of its first use never finds a later value.
+func TestHandleTableGenerationWrap(t *testing.T) {
+	var tab handleTable[int]
+	var a, b int
+	h := tab.add(&a)
+	tab.delete(h)
+	s := tab.slot(uint32(h&(1<<handleIndexBits-1)) - 1)
+	s.gen.Store(^uintptr(0) >> handleIndexBits) // the last generation before the wrap
+	old := tab.add(&a)                           // takes the slot
+	tab.delete(old)                              // wraps: the slot retires
+	if len(tab.free) != 0 || tab.retired != 1 {
+		t.Fatalf("%d free slots, %d retired after the wrap; want 0 and 1", len(tab.free), tab.retired)
+	}
+	h2 := tab.add(&b)
+	if tab.get(h2) != &b || tab.get(old) != nil || tab.get(h) != nil {
+		t.Fatal("a handle of a retired slot finds something, or the new one does not")
+	}
+	tab.delete(h2)
+}

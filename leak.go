@@ -8,7 +8,7 @@ import (
 // Counts of what the package holds, for leak checks in tests: each is
 // raised where the thing is made and lowered in the one place it is freed.
 var (
-	liveHandles atomic.Int64 // cgo.Handles not yet deleted (one per Easy and per Multi)
+	liveHandles atomic.Int64 // handles not yet deleted: one per Easy and per Multi (handles.go), one per mime part fed by a reader (cgo.Handle)
 )
 
 // newHandle is cgo.NewHandle, counted.
@@ -29,7 +29,7 @@ func deleteHandle(h cgo.Handle) {
 // with once they are closed.
 type Live struct {
 	Easies  int64 // easy handles not yet cleaned up
-	Handles int64 // cgo.Handles not yet deleted (Easy and Multi)
+	Handles int64 // handles not yet deleted (of an Easy, a Multi or a mime reader)
 }
 
 // LiveCounts returns what curlpoll holds now.

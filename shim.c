@@ -95,7 +95,7 @@ void curlpoll_easy_free(struct curlpoll_easy *s) {
 }
 
 // Trampolines. The write and header callbacks get the Easy's
-// curlpoll_easy; the others pass the cgo.Handle they were given as data.
+// curlpoll_easy; the others pass the handle (handles.go) they were given as data.
 
 // hdr_flush passes the lines in s->hdr, then p[0:n] unless p is NULL, to Go
 // in one call; 0 if Go refused them (the transfer is to fail).
@@ -228,7 +228,7 @@ CURLcode curlpoll_set_prereq(CURL *e, int on) {
 
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
-// data is the cgo.Handle of the Multi the opening transfer runs on (0
+// data is the handle of the Multi the opening transfer runs on (0
 // before the handle first runs on one), told of each new socket.
 static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
 	(void)purpose;

@@ -74,7 +74,7 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 // when the transfer ends (curlpoll_done). The Easy owns it: curlpoll_easy_new
 // and curlpoll_easy_free.
 struct curlpoll_easy {
-	uintptr_t handle; // the Easy's cgo.Handle
+	uintptr_t handle; // the Easy's handle (handles.go)
 	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
 	uint64_t nlines;  // header lines this handle received (the stall rescue)
 	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
@@ -136,7 +136,7 @@ CURLcode curlpoll_set_debug(CURL *e, int on);
 // libcurl 7.80.0+) on or off.
 CURLcode curlpoll_set_prereq(CURL *e, int on);
 
-// curlpoll_easy_socket_data makes h, a Multi's cgo.Handle, the data of the
+// curlpoll_easy_socket_data makes h, a Multi's handle (handles.go), the data of the
 // open-socket and close-socket callbacks of the connections e opens.
 CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
 
@@ -178,7 +178,7 @@ struct curlpoll_sockev {
 };
 
 struct curlpoll_multi {
-	uintptr_t handle;          // the Multi's cgo.Handle (goSockets)
+	uintptr_t handle;          // the Multi's handle (handles.go; goSockets)
 	int nsock;                 // socket callbacks recorded in sockevs, not yet taken in by Go
 	struct curlpoll_sockev sockevs[CURLPOLL_SOCKEVS];
 	uint64_t header_lines;     // lines the header callbacks collected (the spin guard's progress)

@@ -700,6 +700,13 @@ func (t *xfer) headerDoneLocked() {
 	}
 }
 
+// onHeader is onHeaderLocked under t.mu.
+func (t *xfer) onHeader(raw []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onHeaderLocked(raw)
+}
+
 // onHeaderLocked is the header callback's work, with t.mu held: collect
 // the header block as bytes (split into lines only if Header is called),
 // find where the final one ends, and keep trailers.
