@@ -2,7 +2,9 @@ package curlpoll
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestHandleTable: a handle finds what it was made for until it is
@@ -105,38 +107,45 @@ func TestHandleTableConcurrent(t *testing.T) {
 	}
 }
 
-// TestHandleTableStaleRace looks a handle up while it is deleted and its
-// slot taken by another value: the lookup finds the first value or
-// nothing, never the second (get checks the generation again after it
-// loads the value).
+// TestHandleTableStaleRace looks handles up on one goroutine while
+// another deletes them and gives their slot to another value: a lookup
+// finds the first value or nothing, never the second (get checks the
+// generation again after it loads the value). Bounded by a count and by
+// time; the window is a few instructions wide, so it takes many rounds.
 func TestHandleTableStaleRace(t *testing.T) {
 	var tab handleTable[int]
 	var a, b int
-	for round := 0; round < 2000; round++ {
-		h := tab.add(&a)
-		stop := make(chan struct{})
-		wrong := make(chan bool, 1)
-		go func() {
-			bad := false
-			for {
-				select {
-				case <-stop:
-					wrong <- bad
-					return
-				default:
-				}
-				if tab.get(h) == &b {
-					bad = true
+	var cur atomic.Uintptr
+	var wrong atomic.Bool
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for range 64 {
+				if tab.get(cur.Load()) == &b {
+					wrong.Store(true)
 				}
 			}
-		}()
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for round := 0; round < 300000 && !wrong.Load() && (round%1024 != 0 || time.Now().Before(deadline)); round++ {
+		h := tab.add(&a)
+		cur.Store(h)
 		tab.delete(h)
 		h2 := tab.add(&b) // the same slot, the next generation
-		close(stop)
-		if <-wrong {
-			t.Fatalf("round %d: a deleted handle found its slot's next value", round)
-		}
 		tab.delete(h2)
+	}
+	close(stop)
+	<-done
+	if wrong.Load() {
+		t.Fatal("a deleted handle found its slot's next value")
 	}
 }
 
