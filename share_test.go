@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/curlpoll/curlpoll"
 )
@@ -94,5 +96,46 @@ func TestShareCookiesAcrossMultis(t *testing.T) {
 	must(t, sh.Close())
 	if err := a.SetShare(sh); !errors.Is(err, curlpoll.ErrClosed) {
 		t.Errorf("SetShare(closed) = %v", err)
+	}
+}
+
+// TestShareConnectionsOutliveMulti: a connection in a Share's pool
+// outlives the Multi whose transfer opened it, and closing the Share
+// closes it through that Multi's close-socket callback, whose handle is
+// gone by then. Nothing may be looked up (a deleted cgo.Handle panicked
+// there, through libcurl's frames), and the connection must close.
+func TestShareConnectionsOutliveMulti(t *testing.T) {
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sh, err := curlpoll.NewShare(curlpoll.ShareConnections)
+	must(t, err)
+	m, err := curlpoll.NewMulti()
+	must(t, err)
+	e, err := curlpoll.NewEasy()
+	must(t, err)
+	must(t, e.SetURL(srv.URL))
+	must(t, e.SetShare(sh))
+	must(t, m.Do(context.Background(), e))
+	must(t, m.Close())
+	must(t, e.Close())
+	select {
+	case <-closed:
+		t.Fatal("the connection closed before the Share did: it was not kept in the Share's pool")
+	default:
+	}
+	must(t, sh.Close())
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection was still open 10 s after the Share closed")
 	}
 }
