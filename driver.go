@@ -298,7 +298,7 @@ func (m *Multi) rescueStalled() {
 	}
 	m.stats.rescues++
 	raceReleaseIO()
-	C.curlpoll_run_all(m.c, &m.cs.running)
+	C.curlpoll_run_all(m.c, m.cs)
 	m.stats.running = int(m.cs.running)
 	m.afterCall()
 }
@@ -478,7 +478,7 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 		unshare = 1
 		t.e.multiShared = false
 	}
-	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), &m.cs.info, unshare) != 0
+	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), m.cs, unshare) != 0
 	t.pub.cinfo = m.cs.info
 	t.e.cur = nil
 	delete(m.active, t)
@@ -626,7 +626,7 @@ func (m *Multi) shutdown() {
 	// curl_multi_cleanup closes the cached connections, firing the
 	// close-socket callback, so the callbacks' state stays valid until it
 	// returns.
-	C.curl_multi_cleanup(m.c)
+	C.curlpoll_multi_cleanup(m.c, m.cs)
 	m.c = nil
 	for key := range m.caFiles { // no connection can name them now
 		releaseCAFile(key)

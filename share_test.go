@@ -139,3 +139,45 @@ func TestShareConnectionsOutliveMulti(t *testing.T) {
 		t.Fatal("the connection was still open 10 s after the Share closed")
 	}
 }
+
+// TestShareConnectionsAcrossMultis: a connection in a Share's pool, opened
+// by a transfer on one Multi and closed by a transfer on another (which
+// forbids its reuse), is closed on the second Multi's driver: the close
+// goes to that Multi, not to the first, whose state only its own driver
+// may touch (the race detector saw the first Multi's socket table written
+// from the second's driver).
+func TestShareConnectionsAcrossMultis(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sh, err := curlpoll.NewShare(curlpoll.ShareConnections)
+	must(t, err)
+	m1, m2 := newMulti(t), newMulti(t)
+	a := newEasy(t, srv.URL)
+	must(t, a.SetShare(sh))
+	must(t, m1.Do(context.Background(), a))
+	b := newEasy(t, srv.URL)
+	must(t, b.SetShare(sh))
+	must(t, b.SetForbidReuse(true))
+	must(t, m2.Do(context.Background(), b))
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for two requests through one Share, want 1", n)
+	}
+	s1, _ := m1.Stats()
+	s2, _ := m2.Stats()
+	if s1.CloseCallbacks != 0 || s2.CloseCallbacks != 1 {
+		t.Errorf("close callbacks: %d on the Multi that opened the connection, %d on the one that closed it; want 0 and 1",
+			s1.CloseCallbacks, s2.CloseCallbacks)
+	}
+	must(t, a.SetShare(nil))
+	must(t, b.SetShare(nil))
+	must(t, sh.Close())
+}

@@ -238,13 +238,26 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	return fd;
 }
 
-// close_cb closes a socket that open_cb made, after telling the Multi that
-// watches it. libcurl calls it with the data of the transfer that opened
-// the connection, which may be gone: the data is the Multi's handle, valid
-// until curl_multi_cleanup has returned.
+// driving is the handle of the Multi whose driver is in a libcurl call on
+// this thread (curlpoll_socket_action, curlpoll_add, curlpoll_done,
+// curlpoll_run_all, curlpoll_multi_cleanup), 0 outside them: the one Multi
+// whose state a callback made on this thread may touch.
+static __thread uintptr_t driving;
+
+// close_cb closes a socket that open_cb made, after telling the Multi whose
+// driver closes it. libcurl passes the data of the transfer that opened the
+// connection, which need not be the one closing it: a connection in a
+// Share's pool (ShareConnections) may be closed by a transfer of another
+// Multi, on that Multi's driver, or by curl_share_cleanup on any goroutine,
+// after its Multi is gone. The Multi told is the one driving on this thread,
+// if any: only its driver may touch its state. A socket closed elsewhere
+// leaves the epoll sets that hold it by itself (the kernel drops a closed
+// descriptor), and the Multis that knew its number register it afresh when
+// libcurl next announces that number (fdwatch.go).
 static int close_cb(void *data, curl_socket_t fd) {
-	if (data != NULL)
-		goCloseSocket((uintptr_t)data, fd);
+	(void)data;
+	if (driving != 0)
+		goCloseSocket(driving, fd);
 	return close(fd);
 }
 
@@ -516,7 +529,11 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
 }
 
 CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struct curlpoll_multi *s) {
-	return curl_multi_socket_action((CURLM *)m, fd, ev, &s->running);
+	uintptr_t prev = driving;
+	driving = s->handle;
+	CURLMcode rc = curl_multi_socket_action((CURLM *)m, fd, ev, &s->running);
+	driving = prev;
+	return rc;
 }
 
 CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, struct curlpoll_multi *s) {
@@ -525,17 +542,24 @@ CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, str
 	s->add_shared = share != 0 && curl_easy_setopt(e, CURLOPT_SHARE, (CURLSH *)share) == CURLE_OK;
 	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &s->add_errno) != CURLE_OK)
 		s->add_errno = 0;
-	return curl_multi_add_handle(m, e);
+	uintptr_t prev = driving;
+	driving = s->handle;
+	CURLMcode rc = curl_multi_add_handle(m, e);
+	driving = prev;
+	return rc;
 }
 
-int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare) {
+int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int queue, struct curlpoll_multi *ms, int unshare) {
 	CURLM *m = (CURLM *)mh;
 	CURL *e = (CURL *)eh;
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
-	curlpoll_info(e, queue, out);
+	curlpoll_info(e, queue, &ms->info);
+	uintptr_t prev = driving;
+	driving = ms->handle;
 	curl_multi_remove_handle(m, e);
 	if (unshare)
 		curl_easy_setopt(e, CURLOPT_SHARE, NULL);
+	driving = prev;
 	s->lines = NULL;
 	if (s->reuse_guard != NULL) {
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
@@ -617,7 +641,21 @@ CURLSHcode curlpoll_share_free(struct curlpoll_share *s) {
 // be silenced.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-CURLMcode curlpoll_run_all(CURLM *m, int *running) { return curl_multi_socket_all(m, running); }
+CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s) {
+	uintptr_t prev = driving;
+	driving = s->handle;
+	CURLMcode rc = curl_multi_socket_all(m, &s->running);
+	driving = prev;
+	return rc;
+}
+
+CURLMcode curlpoll_multi_cleanup(CURLM *m, struct curlpoll_multi *s) {
+	uintptr_t prev = driving;
+	driving = s != NULL ? s->handle : 0;
+	CURLMcode rc = curl_multi_cleanup(m);
+	driving = prev;
+	return rc;
+}
 #pragma GCC diagnostic pop
 
 int curlpoll_slist_replace(struct curl_slist *l, const char *line, size_t namelen) {

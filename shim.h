@@ -206,10 +206,10 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out);
 
 // curlpoll_done ends e's transfer on m: it passes the header lines still
 // collected in s to Go (a trailer block need not end with a blank line),
-// fills out (curlpoll_info), removes e from m (curl_multi_remove_handle)
+// fills ms->info (curlpoll_info), removes e from m (curl_multi_remove_handle)
 // and, if unshare is set, takes its share off (CURLOPT_SHARE NULL). It
 // returns 0 if Go refused the lines.
-int curlpoll_done(curlpoll_hnd m, curlpoll_hnd e, struct curlpoll_easy *s, int queue, struct curlpoll_info *out, int unshare);
+int curlpoll_done(curlpoll_hnd m, curlpoll_hnd e, struct curlpoll_easy *s, int queue, struct curlpoll_multi *ms, int unshare);
 
 // curlpoll_add adds e to m (curl_multi_add_handle), first setting share on
 // it (CURLOPT_SHARE) unless share is 0, and reading its
@@ -222,7 +222,10 @@ CURLMcode curlpoll_add(curlpoll_hnd m, curlpoll_hnd e, curlpoll_hnd share, struc
 CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struct curlpoll_multi *s);
 
 // curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
-CURLMcode curlpoll_run_all(CURLM *m, int *running);
+CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s);
+// curlpoll_multi_cleanup is curl_multi_cleanup, the close-socket callbacks
+// it makes going to s's Multi (s may be NULL: to none).
+CURLMcode curlpoll_multi_cleanup(CURLM *m, struct curlpoll_multi *s);
 
 // curlpoll_share is a share handle (curl_share_init) with a mutex per kind
 // of data, for its lock callbacks when it is locked (a Share may serve
