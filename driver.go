@@ -526,9 +526,9 @@ func (m *Multi) resume(t *xfer, gen uint64, op workOp) {
 	// any more; its completion is on its way.
 	raceReleaseIO()
 	if op == opResumeSend && t.e.mime != nil && mask&C.CURLPAUSE_SEND == 0 {
-		t.e.mime.unpause(t.e.c, mask) // mime.go
+		t.e.mime.unpause(t.e.c, mask, m.cs) // mime.go
 	} else {
-		C.curl_easy_pause(t.e.c, mask)
+		C.curlpoll_easy_pause(t.e.c, mask, m.cs)
 	}
 	m.afterCall()
 }

@@ -277,9 +277,9 @@ func (st *mimeState) free() {
 // recorded is a no-op that leaves the part paused for good (libcurl 7.88,
 // an HTTP POST on a reused connection). Pausing sending first makes the
 // resume a change libcurl acts on.
-func (st *mimeState) unpause(c unsafe.Pointer, mask C.int) {
-	C.curl_easy_pause(c, mask|C.CURLPAUSE_SEND)
-	C.curl_easy_pause(c, mask)
+func (st *mimeState) unpause(c unsafe.Pointer, mask C.int, ms *C.struct_curlpoll_multi) {
+	C.curlpoll_easy_pause(c, mask|C.CURLPAUSE_SEND, ms)
+	C.curlpoll_easy_pause(c, mask, ms)
 }
 
 // freeMIME frees the Easy's form; the caller has unset it in libcurl

@@ -226,23 +226,26 @@ CURLcode curlpoll_set_prereq(CURL *e, int on) {
 	return curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on ? prereq_cb : NULL);
 }
 
+// driving is the handle of the Multi whose driver is in a libcurl call on
+// this thread (the curlpoll_ functions that call libcurl for a driver set
+// it), 0 outside them: the one Multi whose state a callback made on this
+// thread may touch.
+static __thread uintptr_t driving;
+
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
-// data is the handle of the Multi the opening transfer runs on (0
-// before the handle first runs on one), told of each new socket.
+// The Multi driving on this thread, the opening transfer's, is told of
+// each new socket. (libcurl opens sockets only while it runs transfers,
+// which only drivers make it do; data, the opening transfer's Multi, is
+// the same one.)
 static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
+	(void)data;
 	(void)purpose;
 	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	if (fd >= 0 && data != NULL)
-		goOpenSocket((uintptr_t)data, fd);
+	if (fd >= 0 && driving != 0)
+		goOpenSocket(driving, fd);
 	return fd;
 }
-
-// driving is the handle of the Multi whose driver is in a libcurl call on
-// this thread (curlpoll_socket_action, curlpoll_add, curlpoll_done,
-// curlpoll_run_all, curlpoll_multi_cleanup), 0 outside them: the one Multi
-// whose state a callback made on this thread may touch.
-static __thread uintptr_t driving;
 
 // close_cb closes a socket that open_cb made, after telling the Multi whose
 // driver closes it. libcurl passes the data of the transfer that opened the
@@ -645,6 +648,14 @@ CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s) {
 	uintptr_t prev = driving;
 	driving = s->handle;
 	CURLMcode rc = curl_multi_socket_all(m, &s->running);
+	driving = prev;
+	return rc;
+}
+
+CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s) {
+	uintptr_t prev = driving;
+	driving = s->handle;
+	CURLcode rc = curl_easy_pause(e, mask);
 	driving = prev;
 	return rc;
 }

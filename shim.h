@@ -223,6 +223,8 @@ CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struc
 
 // curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
 CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s);
+// curlpoll_easy_pause is curl_easy_pause on the driver of s's Multi.
+CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s);
 // curlpoll_multi_cleanup is curl_multi_cleanup, the close-socket callbacks
 // it makes going to s's Multi (s may be NULL: to none).
 CURLMcode curlpoll_multi_cleanup(CURLM *m, struct curlpoll_multi *s);
