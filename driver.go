@@ -378,17 +378,6 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.active = true
 	t.movedAt = m.turnTime
 	m.active[t] = struct{}{}
-	if t.e.sockMulti != m {
-		// The connections this handle opens from now on report their
-		// sockets' opening and closing to this Multi.
-		if rc := C.curlpoll_easy_socket_data(t.e.c, C.uintptr_t(m.handle)); rc != C.CURLE_OK {
-			t.e.cur = nil
-			delete(m.active, t)
-			t.finish(codeErr(rc))
-			return
-		}
-		t.e.sockMulti = m
-	}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
 	// Do waits for the end, not the header block: the block can come to
 	// Go with the body (write_cb). A header hook (the Transport's) must

@@ -93,11 +93,6 @@ type Easy struct {
 	// Reset, and which renew copies line by line and the old handle's
 	// cleanup may write to a file; so renew runs in start (see renewCostly).
 	cookies bool
-
-	// sockMulti is the Multi named as the data of the open- and close-socket
-	// callbacks (curlpoll_easy_socket_data); set by that Multi's driver
-	// before it adds the handle, cleared by Reset.
-	sockMulti *Multi
 }
 
 // NewEasy creates an easy handle (curl_easy_init) with curlpoll's fixed
@@ -157,7 +152,6 @@ func (e *Easy) Reset() error {
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
-	e.sockMulti = nil
 	e.pipeWait, e.forbidReuse = false, false
 	e.notes = newProtoNotes()
 	e.freeMIME()

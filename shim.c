@@ -264,13 +264,6 @@ static int close_cb(void *data, curl_socket_t fd) {
 	return close(fd);
 }
 
-CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h) {
-	CURLcode rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)h);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)h);
-	return rc;
-}
-
 // socket_cb records libcurl's interest in a socket for the driver, which
 // takes the records in, in order, after the libcurl call that made them
 // (Multi.applySockets), or before an open- or close-socket callback's own

@@ -136,10 +136,6 @@ CURLcode curlpoll_set_debug(CURL *e, int on);
 // libcurl 7.80.0+) on or off.
 CURLcode curlpoll_set_prereq(CURL *e, int on);
 
-// curlpoll_easy_socket_data makes h, a Multi's handle (handles.go), the data of the
-// open-socket and close-socket callbacks of the connections e opens.
-CURLcode curlpoll_easy_socket_data(CURL *e, uintptr_t h);
-
 // curlpoll_info is what a finished transfer leaves to know about it, read
 // with one call from Go.
 struct curlpoll_info {
