@@ -91,15 +91,20 @@ func (t *Transfer) TLSState() TLSState {
 	return captureTLS(t.e)
 }
 
-// inCallback reports whether t's transfer, not a later one of its Easy, is
-// inside the callback that flag marks.
+// inCallback reports whether the caller is the callback that flag marks,
+// running for t's transfer (not a later one of its Easy). The flag says
+// that the callback runs, not who calls: another goroutine calling while
+// it runs would use the handle that libcurl is using on the driver's
+// thread. The driver's thread inside its libcurl call is the one whose
+// driving Multi (shim.c) is the transfer's.
 func (t *Transfer) inCallback(flag *atomic.Bool) bool {
 	if !flag.Load() {
 		return false
 	}
 	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
-	return t.s.gen == t.gen
+	ok, m := t.s.gen == t.gen, t.s.m
+	t.s.mu.Unlock()
+	return ok && m != nil && uintptr(C.curlpoll_driving()) == m.handle
 }
 
 // AddRequestHeader adds a header line ("Name: value", or "Name:" to remove

@@ -2,10 +2,12 @@ package curlpoll_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/curlpoll/curlpoll"
 )
@@ -85,5 +87,58 @@ func TestSetRequestHeader(t *testing.T) {
 	must(t, tr.Close())
 	if want := "X-A=right,second X-B=filled X-C=kept X-D=new "; string(body) != want {
 		t.Errorf("the server saw %q, want %q", body, want)
+	}
+}
+
+// TestInlineCallsFromAnotherGoroutine: while a transfer's pre-request
+// function runs on the driver, AddRequestHeader and TLSState called on
+// another goroutine must refuse (an error, a TLSState that is not OK):
+// libcurl is using the handle on the driver's thread at that moment, and
+// the header list the call would change is the one it is about to send.
+// The function itself may call them.
+func TestInlineCallsFromAnotherGoroutine(t *testing.T) {
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Inside")+"|"+r.Header.Get("X-Outside"))
+	}))
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetCAInfoBlob(ca))
+	type outside struct {
+		addErr error
+		tlsOK  bool
+	}
+	got := make(chan outside, 1)
+	insideTLS := false
+	must(t, e.SetPrereqFunc(func(tr *curlpoll.Transfer, c curlpoll.ConnInfo) error {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			got <- outside{tr.AddRequestHeader("X-Outside: 1"), tr.TLSState().OK()}
+		}()
+		select { // the callback waits (bounded) while the other goroutine calls
+		case <-done:
+		case <-time.After(20 * time.Second):
+			return errors.New("the other goroutine did not return")
+		}
+		insideTLS = tr.TLSState().OK()
+		return tr.AddRequestHeader("X-Inside: 1")
+	}))
+	tr, err := m.Start(context.Background(), e)
+	must(t, err)
+	body, err := io.ReadAll(tr)
+	must(t, err)
+	must(t, tr.Close())
+	o := <-got
+	if o.addErr == nil {
+		t.Error("AddRequestHeader from another goroutine during the pre-request function: no error")
+	}
+	if string(body) != "1|" {
+		t.Errorf("the server saw %q (X-Inside|X-Outside), want %q", body, "1|")
+	}
+	if o.tlsOK {
+		t.Error("TLSState from another goroutine during the pre-request function is OK")
+	}
+	if curlpoll.TLSStateSupported() && !insideTLS {
+		t.Error("TLSState inside the pre-request function is not OK")
 	}
 }

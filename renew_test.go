@@ -521,3 +521,42 @@ func TestRenewAfterDoH(t *testing.T) {
 		t.Errorf("one handle address over 5 transfers: not renewed")
 	}
 }
+
+// TestRetriesDeadConnectionsForever: a server that drops each kept-alive
+// connection when the second request arrives on it, so that every
+// transfer after the first goes out on a dead connection and libcurl
+// retries it on a new one. libcurl 8.1.0 up to 8.16.x counts those retries
+// over the handle's whole life and gives up on the sixth ("Connection
+// died, tried 5 times before giving up", curl#18926): an Easy reused with
+// Do must not carry the count from transfer to transfer. (Before 8.1.0
+// every transfer after the first starts on a renewed handle; from 8.17.0
+// libcurl counts per request.)
+func TestRetriesDeadConnectionsForever(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for req := 0; ; req++ {
+			for { // a request head; GETs carry no body
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == "\r\n" {
+					break
+				}
+			}
+			if req == 1 {
+				return // the second request on a connection: dropped
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	for i := range 16 {
+		if got := getBody(t, m, e, srv.URL()); got != "ok" {
+			t.Fatalf("transfer %d: body %q", i+1, got)
+		}
+	}
+}

@@ -232,6 +232,8 @@ CURLcode curlpoll_set_prereq(CURL *e, int on) {
 // thread may touch.
 static __thread uintptr_t driving;
 
+uintptr_t curlpoll_driving(void) { return driving; }
+
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
 // The Multi driving on this thread, the opening transfer's, is told of
@@ -548,10 +550,10 @@ CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, str
 int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int queue, struct curlpoll_multi *ms, int unshare) {
 	CURLM *m = (CURLM *)mh;
 	CURL *e = (CURL *)eh;
-	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
-	curlpoll_info(e, queue, &ms->info);
 	uintptr_t prev = driving;
 	driving = ms->handle;
+	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
+	curlpoll_info(e, queue, &ms->info);
 	curl_multi_remove_handle(m, e);
 	if (unshare)
 		curl_easy_setopt(e, CURLOPT_SHARE, NULL);
