@@ -469,6 +469,7 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 	}
 	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), m.cs, unshare) != 0
 	t.pub.cinfo = m.cs.info
+	t.e.connOpened = m.cs.info.num_connects > 0
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok

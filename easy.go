@@ -88,6 +88,11 @@ type Easy struct {
 	// renewDue says the driver renews the handle before it adds it
 	// (Multi.add; see renew). Set by start, cleared by the driver.
 	renewDue bool
+	// connOpened says the handle's last transfer opened a connection, as
+	// a retry on a new one does (set by the driver as the transfer ends;
+	// cleared by Reset and renew): libcurl's retry count may have risen
+	// (see renewNeeded).
+	connOpened bool
 	// cookies says a cookie option (CURLOPT_COOKIEFILE, COOKIEJAR,
 	// COOKIELIST) was set: libcurl may hold a cookie jar, which outlives
 	// Reset, and which renew copies line by line and the old handle's
@@ -153,6 +158,7 @@ func (e *Easy) Reset() error {
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.connOpened = false // curl_easy_reset clears libcurl's retry count
 	e.notes = newProtoNotes()
 	e.freeMIME()
 	e.dropCAFiles()
@@ -464,14 +470,43 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 
 // renewNeeded reports whether the handle must be renewed before its next
 // transfer (see renew), or errHSTSNotCarried if it cannot be.
+//
+// From 8.1.0 a handle is renewed for another reason, where libcurl counts
+// retries per handle (libcurlRetriesPerHandle): after a transfer that
+// opened a connection, as every retry does, so that the count starts
+// again, unless the duplicate would lose what the handle holds in memory
+// alone (renewLoses), where the count is left as it is. About 15,000
+// instructions, beside a new connection's handshakes. (The Transport
+// resets such a handle instead, which clears the count too.)
 func (e *Easy) renewNeeded() (bool, error) {
-	if !libcurlHeaderDangles() || !e.ran {
+	if !e.ran {
 		return false, nil
+	}
+	if !libcurlHeaderDangles() {
+		return libcurlRetriesPerHandle() && e.connOpened && !e.renewLoses(), nil
 	}
 	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
 		return false, errHSTSNotCarried
 	}
 	return true, nil
+}
+
+// renewLoses reports whether a duplicate of the handle would lack
+// something the handle holds in memory alone (see renew): an alt-svc cache
+// with no file, a Digest nonce, an HSTS cache with neither file nor Share,
+// or TLS sessions where libcurl keeps them per handle and the handle's own
+// Share does not hold them.
+func (e *Easy) renewLoses() bool {
+	n := &e.notes
+	switch {
+	case n.altsvcCtrl != 0 && n.altsvcFile == "":
+	case (n.httpAuth|n.proxyAuth)&(C.CURLAUTH_DIGEST|C.CURLAUTH_DIGEST_IE) != 0:
+	case n.hstsOn && !n.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0):
+	case libcurlSessionsPerEasy() && e.share != nil && e.share.what&ShareSSLSessions == 0:
+	default:
+		return false
+	}
+	return true
 }
 
 // renewCostly reports whether renew's work grows with the handle's state
@@ -557,6 +592,7 @@ func (e *Easy) renew(prev *Multi) error {
 		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(res.rc))
 	}
 	e.c = res.h
+	e.connOpened = false
 	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
 		e.notes.copyPost = false
 	}

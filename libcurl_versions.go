@@ -80,6 +80,14 @@ func libcurlHeaderDangles() bool {
 	return v >= 0x075300 && v < 0x080100
 }
 
+// libcurlRetriesPerHandle reports whether libcurl counts the retries of a
+// request on a new connection, made when a reused one is found dead, over
+// the easy handle's whole life and fails the sixth ("Connection died,
+// tried 5 times before giving up"): before 8.17.0 (curl#18926, fixed by
+// 5e46318414 "transfer: reset retry count on each request"). Only
+// curl_easy_reset or a duplicate of the handle starts the count again.
+func libcurlRetriesPerHandle() bool { return libcurlVersion() < 0x081100 }
+
 // libcurlCopyPostUnterminated reports whether libcurl copies a
 // CURLOPT_COPYPOSTFIELDS body of a given size without a terminating NUL
 // (before 8.6.0, which copies with Curl_memdup0): a size of -1 set after
