@@ -182,8 +182,8 @@ func TestHandleTableGenerationWrap(t *testing.T) {
 	tab.delete(h)
 	s := tab.slot(uint32(h&(1<<handleIndexBits-1)) - 1)
 	s.gen.Store(^uintptr(0) >> handleIndexBits) // the last generation before the wrap
-	old := tab.add(&a)                           // takes the slot
-	tab.delete(old)                              // wraps: the slot retires
+	old := tab.add(&a)                          // takes the slot
+	tab.delete(old)                             // wraps: the slot retires
 	if len(tab.free) != 0 || tab.retired != 1 {
 		t.Fatalf("%d free slots, %d retired after the wrap; want 0 and 1", len(tab.free), tab.retired)
 	}
