@@ -108,7 +108,11 @@
 // libcurl before 8.1.0 also leaves a pointer to freed memory in a handle
 // after a transfer (curl#11101), which a server can make it write through:
 // there each transfer of a reused Easy after its first runs on a duplicate
-// of its handle, with its options, Share and cookies (see [Easy]).
+// of its handle, with its options, Share and cookies (see [Easy]). Up to
+// 8.16.x libcurl counts a handle's retries on new connections over its
+// whole life and fails the sixth (curl#18926): from 8.1.0 a transfer after
+// one that opened a connection runs on a duplicate too, where that loses
+// nothing the handle holds in memory alone.
 //
 // # Resource lifetimes
 //

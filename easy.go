@@ -24,7 +24,9 @@ var liveEasies atomic.Int64
 // next transfer, which keeps libcurl's per-handle caches warm. (Before
 // libcurl 8.1.0 each transfer after the first runs on a duplicate handle
 // with the same options, cookies and Share: that libcurl leaves a pointer
-// to freed memory in the handle, curl#11101.)
+// to freed memory in the handle, curl#11101. Up to 8.16.x, one after a
+// transfer that opened a connection does, so that libcurl's count of
+// retries starts again, curl#18926; see renewNeeded.)
 //
 // An Easy is not for concurrent use, and while a transfer runs it belongs to
 // the Multi: setters, getters, Reset and Close return ErrBusy until the
@@ -522,7 +524,8 @@ func (e *Easy) renewCostly() bool {
 // (curl_easy_duphandle) where libcurl before 8.1.0 would let the server
 // write to freed memory (see libcurlHeaderDangles): after any transfer, as
 // libcurl may have stored a header line for it even where no callback saw
-// one (HTTP/2's :status, stored as the frame arrives).
+// one (HTTP/2's :status, stored as the frame arrives); and, up to 8.16.x,
+// where libcurl's retry count may have risen (see renewNeeded).
 //
 // The duplicate has every option of the handle (so the Transport's
 // per-handle caches of what is set stay true) and a copy of its form (the
