@@ -379,6 +379,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.movedAt = m.turnTime
 	m.active[t] = struct{}{}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
+	t.e.cs.attempts = 0
 	// Do waits for the end, not the header block: the block can come to
 	// Go with the body (write_cb). A header hook (the Transport's) must
 	// see each block as it ends.
@@ -469,7 +470,7 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 	}
 	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), m.cs, unshare) != 0
 	t.pub.cinfo = m.cs.info
-	t.e.connOpened = m.cs.info.num_connects > 0
+	t.e.resent = t.e.cs.attempts > 1
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok

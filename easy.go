@@ -90,11 +90,11 @@ type Easy struct {
 	// renewDue says the driver renews the handle before it adds it
 	// (Multi.add; see renew). Set by start, cleared by the driver.
 	renewDue bool
-	// connOpened says the handle's last transfer opened a connection, as
-	// a retry on a new one does (set by the driver as the transfer ends;
-	// cleared by Reset and renew): libcurl's retry count may have risen
-	// (see renewNeeded).
-	connOpened bool
+	// resent says the handle's last transfer sent more than one request,
+	// as a retry does (set by the driver as the transfer ends, from
+	// prereq_cb's count; cleared by Reset and renew): libcurl's retry count
+	// may have risen (see renewNeeded).
+	resent bool
 	// cookies says a cookie option (CURLOPT_COOKIEFILE, COOKIEJAR,
 	// COOKIELIST) was set: libcurl may hold a cookie jar, which outlives
 	// Reset, and which renew copies line by line and the old handle's
@@ -160,7 +160,7 @@ func (e *Easy) Reset() error {
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
-	e.connOpened = false // curl_easy_reset clears libcurl's retry count
+	e.resent = false // curl_easy_reset clears libcurl's retry count
 	e.notes = newProtoNotes()
 	e.freeMIME()
 	e.dropCAFiles()
@@ -474,18 +474,18 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 // transfer (see renew), or errHSTSNotCarried if it cannot be.
 //
 // From 8.1.0 a handle is renewed for another reason, where libcurl counts
-// retries per handle (libcurlRetriesPerHandle): after a transfer that
-// opened a connection, as every retry does, so that the count starts
-// again, unless the duplicate would lose what the handle holds in memory
-// alone (renewLoses), where the count is left as it is. About 15,000
-// instructions, beside a new connection's handshakes. (The Transport
-// resets such a handle instead, which clears the count too.)
+// retries per handle (libcurlRetriesPerHandle): after a transfer that sent
+// more than one request, as every retry does (on a new connection or on
+// another one from the pool), so that the count starts again; unless the
+// duplicate would lose what the handle holds in memory alone (renewLoses),
+// where the count is left as it is. A followed redirect sends another
+// request too: about 15,000 instructions more, beside that request.
 func (e *Easy) renewNeeded() (bool, error) {
 	if !e.ran {
 		return false, nil
 	}
 	if !libcurlHeaderDangles() {
-		return libcurlRetriesPerHandle() && e.connOpened && !e.renewLoses(), nil
+		return libcurlRetriesPerHandle() && e.resent && !e.renewLoses(), nil
 	}
 	if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
 		return false, errHSTSNotCarried
@@ -495,14 +495,16 @@ func (e *Easy) renewNeeded() (bool, error) {
 
 // renewLoses reports whether a duplicate of the handle would lack
 // something the handle holds in memory alone (see renew): an alt-svc cache
-// with no file, a Digest nonce, an HSTS cache with neither file nor Share,
-// or TLS sessions where libcurl keeps them per handle and the handle's own
-// Share does not hold them.
+// with no file; a Digest nonce, or the method an authentication picked
+// among several (the duplicate would ask the server again, and send one
+// more request for it, each time); an HSTS cache with neither file nor
+// Share; or TLS sessions where libcurl keeps them per handle and the
+// handle's own Share does not hold them.
 func (e *Easy) renewLoses() bool {
 	n := &e.notes
 	switch {
 	case n.altsvcCtrl != 0 && n.altsvcFile == "":
-	case (n.httpAuth|n.proxyAuth)&(C.CURLAUTH_DIGEST|C.CURLAUTH_DIGEST_IE) != 0:
+	case (n.httpAuth|n.proxyAuth)&^(C.CURLAUTH_BASIC|C.CURLAUTH_BEARER|C.CURLAUTH_AWS_SIGV4) != 0:
 	case n.hstsOn && !n.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0):
 	case libcurlSessionsPerEasy() && e.share != nil && e.share.what&ShareSSLSessions == 0:
 	default:
@@ -595,7 +597,7 @@ func (e *Easy) renew(prev *Multi) error {
 		return fmt.Errorf("curlpoll: renewing the easy handle: %w", Code(res.rc))
 	}
 	e.c = res.h
-	e.connOpened = false
+	e.resent = false
 	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
 		e.notes.copyPost = false
 	}

@@ -41,7 +41,7 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 		if f != nil {
 			on = 1
 		}
-		if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, on)); err != nil {
+		if err := optErr(C.CURLOPT_PREREQFUNCTION, C.curlpoll_set_prereq(e.c, e.cs, on)); err != nil {
 			return err
 		}
 	}

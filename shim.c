@@ -212,8 +212,15 @@ static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) 
 	return 0;
 }
 
+// prereq_cb counts the transfer's requests, and passes the call to Go where
+// the Easy has a pre-request function: installed on every handle (libcurl
+// 7.80.0+), it costs no crossing where Go has none.
 static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_port, int local_port) {
-	return goPrereq((uintptr_t)data, primary_ip, local_ip, primary_port, local_port);
+	struct curlpoll_easy *s = data;
+	s->attempts++;
+	if (!s->want_prereq)
+		return CURL_PREREQFUNC_OK;
+	return goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);
 }
 
 CURLcode curlpoll_set_debug(CURL *e, int on) {
@@ -222,8 +229,13 @@ CURLcode curlpoll_set_debug(CURL *e, int on) {
 	return rc;
 }
 
-CURLcode curlpoll_set_prereq(CURL *e, int on) {
-	return curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on ? prereq_cb : NULL);
+CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on) {
+	// The function stays (curlpoll_easy_setup); setting it again gives
+	// libcurl's answer where it has no such option.
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	if (rc == CURLE_OK)
+		s->want_prereq = on;
+	return rc;
 }
 
 // driving is the handle of the Multi whose driver is in a libcurl call on
@@ -335,8 +347,10 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 		// Removing a transfer during a slow name lookup would otherwise
 		// wait for the resolver thread (7.87.0+; older versions ignore it).
 		curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
-		// 7.80.0+; the function is set by curlpoll_set_prereq.
-		curl_easy_setopt(e, CURLOPT_PREREQDATA, d);
+		// 7.80.0+: prereq_cb counts the requests of each transfer.
+		s->want_prereq = 0;
+		if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb) == CURLE_OK)
+			curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
 	}
 	return rc;
 }

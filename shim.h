@@ -88,6 +88,13 @@ struct curlpoll_easy {
 	// its blank line: set by the driver for transfers no one waits on for
 	// their header block (Multi.Do), it saves a crossing into Go.
 	int defer_hdr;
+	// want_prereq passes prereq_cb's calls to Go (goPrereq): the Easy has
+	// a pre-request function (SetPrereqFunc; curlpoll_set_prereq).
+	int want_prereq;
+	// attempts counts the requests the transfer sent (prereq_cb, once per
+	// request: a retry, a followed redirect and an authentication's next
+	// round each send one more); the driver zeroes it before the add.
+	uint32_t attempts;
 };
 
 #define CURLPOLL_HDR_MAX (16 * 1024)
@@ -132,9 +139,10 @@ struct curlpoll_renewed curlpoll_easy_renew(curlpoll_hnd old, struct curlpoll_re
 // passes text and header blocks to goDebug) and CURLOPT_VERBOSE on or off.
 CURLcode curlpoll_set_debug(CURL *e, int on);
 
-// curlpoll_set_prereq turns the pre-request callback (CURLOPT_PREREQFUNCTION,
-// libcurl 7.80.0+) on or off.
-CURLcode curlpoll_set_prereq(CURL *e, int on);
+// curlpoll_set_prereq passes the pre-request callback (CURLOPT_PREREQFUNCTION,
+// libcurl 7.80.0+, installed on every handle to count requests) on to Go,
+// or stops it; libcurl's error where it has no such option.
+CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on);
 
 // curlpoll_info is what a finished transfer leaves to know about it, read
 // with one call from Go.

@@ -744,8 +744,8 @@ func (p *transportPool) close() {
 // per request are set again by the next configure, so only what c left
 // behind is dropped (its body reader and rewind, and cur).
 // A call that used more (a trace or Logger, progress, Go's TLS
-// verification), whose transfer failed or opened a connection leaves a
-// handle reset (curl_easy_reset) instead, to be configured in full. False if the handle
+// verification) or whose transfer failed leaves a handle reset
+// (curl_easy_reset) instead, to be configured in full. False if the handle
 // is unusable.
 func (pe *pooledEasy) ready(c *call) bool {
 	e := pe.e
@@ -754,16 +754,9 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.forget()
 		return e.Reset() == nil
 	}
-	// libcurl before 8.17.0 (7.88.1 and 8.14.1 here; curl#18926) counts
-	// the retries of a request on a new connection, made when a reused one
-	// is found dead, over the handle's life, and fails the sixth
-	// ("Connection died, tried 5 times"); only curl_easy_reset clears the
-	// count. A handle whose transfer opened a connection, as every retry
-	// does, is reset: rare while connections are kept alive.
-	if n, err := e.NumConnects(); err != nil || n > 0 {
-		pe.forget()
-		return e.Reset() == nil
-	}
+	// (libcurl before 8.17.0 counts a handle's retries over its whole
+	// life, curl#18926: the core starts a transfer after one that retried
+	// on a duplicate handle, which keeps every option set here.)
 	if c.uaByALPN {
 		if c.uaInList != c.uaGuess {
 			pe.hdrsOK = false // prereq replaced the line hdrs has
