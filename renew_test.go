@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/internal/testutil"
 )
 
 // headerDangles is libcurl's curl#11101 (7.83.0 up to 8.0.1): a handle
@@ -551,27 +552,7 @@ func TestRenewAfterDoH(t *testing.T) {
 // every transfer after the first starts on a renewed handle; from 8.17.0
 // libcurl counts per request.)
 func TestRetriesDeadConnectionsForever(t *testing.T) {
-	srv := newRawServer(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for req := 0; ; req++ {
-			for { // a request head; GETs carry no body
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == "\r\n" {
-					break
-				}
-			}
-			if req == 1 {
-				c.Close() // the second request on a connection: dropped
-				return
-			}
-			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-				return
-			}
-		}
-	})
+	srv := newRawServer(t, testutil.DropSecondRequest)
 	m := newMulti(t)
 	e := newEasy(t, srv.URL())
 	for i := range 16 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/curlhttp"
+	"github.com/curlpoll/curlpoll/internal/testutil"
 )
 
 func TestTransportErrors(t *testing.T) {
@@ -865,24 +866,7 @@ func TestChunkedResponseEndsBeforeUpload(t *testing.T) {
 // up ("Connection died, tried 5 times") once it has made five: a pooled
 // handle must not carry the count from request to request.
 func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
-	ln := serveEach(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for req := 0; ; req++ {
-			for { // a request head; GETs carry no body
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == "\r\n" {
-					break
-				}
-			}
-			if req == 1 {
-				return // the second request on a connection: dropped
-			}
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
+	ln := serveEach(t, testutil.DropSecondRequest)
 	url := "http://" + ln.Addr().String() + "/"
 	for _, rt := range []struct {
 		name string

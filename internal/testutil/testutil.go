@@ -4,11 +4,13 @@
 package testutil
 
 import (
+	"bufio"
 	"context"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -257,5 +259,32 @@ func WarmUp() {
 	e.SetURL(srv.URL + "/hello")
 	if err := m.Do(context.Background(), e); err != nil {
 		panic(err)
+	}
+}
+
+// DropSecondRequest serves one connection of a raw HTTP/1.1 server: it
+// answers the first request ("ok", kept alive) and closes the connection
+// when a second arrives on it, so that every request a client sends on a
+// reused connection dies and is retried. Requests are read up to their
+// blank line: GETs, without a body.
+func DropSecondRequest(c net.Conn) {
+	br := bufio.NewReader(c)
+	for req := 0; ; req++ {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l == "\r\n" {
+				break
+			}
+		}
+		if req == 1 {
+			c.Close()
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
 	}
 }
