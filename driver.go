@@ -434,6 +434,7 @@ func (m *Multi) guardReuse(e *Easy) {
 // resets an HTTP/2 stream.
 func (m *Multi) remove(t *xfer, err error) {
 	m.detach(t)
+	t.e.resent = true // a retry may have been counted, and not sent
 	t.finish(err)
 	m.afterCall()
 }
@@ -447,6 +448,11 @@ func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 		detail = C.GoString(t.e.errbuf)
 	}
 	ok := m.detach(t)
+	if rc != C.CURLE_OK {
+		// libcurl counts a retry before it goes out: the retry's
+		// connection may have failed.
+		t.e.resent = true
+	}
 	if !ok && rc == C.CURLE_OK {
 		// A trailer line failed the transfer after libcurl had finished
 		// it; had the callback seen the line at once, libcurl would have

@@ -90,10 +90,11 @@ type Easy struct {
 	// renewDue says the driver renews the handle before it adds it
 	// (Multi.add; see renew). Set by start, cleared by the driver.
 	renewDue bool
-	// resent says the handle's last transfer sent more than one request,
-	// as a retry does (set by the driver as the transfer ends, from
-	// prereq_cb's count; cleared by Reset and renew): libcurl's retry count
-	// may have risen (see renewNeeded).
+	// resent says libcurl's retry count may have risen (see renewNeeded):
+	// the handle's last transfer sent more than one request, as a retry
+	// does, or failed or was stopped (a retry is counted before it is sent,
+	// and its connection may fail). Set by the driver as the transfer ends
+	// (prereq_cb counts the requests); cleared by Reset and renew.
 	resent bool
 	// cookies says a cookie option (CURLOPT_COOKIEFILE, COOKIEJAR,
 	// COOKIELIST) was set: libcurl may hold a cookie jar, which outlives
@@ -476,10 +477,11 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 // From 8.1.0 a handle is renewed for another reason, where libcurl counts
 // retries per handle (libcurlRetriesPerHandle): after a transfer that sent
 // more than one request, as every retry does (on a new connection or on
-// another one from the pool), so that the count starts again; unless the
-// duplicate would lose what the handle holds in memory alone (renewLoses),
-// where the count is left as it is. A followed redirect sends another
-// request too: about 15,000 instructions more, beside that request.
+// another one from the pool), or that failed, so that the count starts
+// again; unless the duplicate would lose what the handle holds in memory
+// alone (renewLoses), where the count is left as it is. A followed
+// redirect sends another request too: about 15,000 instructions more,
+// beside that request.
 func (e *Easy) renewNeeded() (bool, error) {
 	if !e.ran {
 		return false, nil
@@ -504,7 +506,8 @@ func (e *Easy) renewLoses() bool {
 	n := &e.notes
 	switch {
 	case n.altsvcCtrl != 0 && n.altsvcFile == "":
-	case (n.httpAuth|n.proxyAuth)&^(C.CURLAUTH_BASIC|C.CURLAUTH_BEARER|C.CURLAUTH_AWS_SIGV4) != 0:
+	case (n.httpAuth|n.proxyAuth)&(C.CURLAUTH_DIGEST|C.CURLAUTH_DIGEST_IE) != 0,
+		authPicks(n.httpAuth), authPicks(n.proxyAuth):
 	case n.hstsOn && !n.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0):
 	case libcurlSessionsPerEasy() && e.share != nil && e.share.what&ShareSSLSessions == 0:
 	default:
@@ -609,4 +612,12 @@ func (e *Easy) renew(prev *Multi) error {
 func renewOnDriverOf(prev *Multi, c unsafe.Pointer, r C.struct_curlpoll_renew) (res C.struct_curlpoll_renewed) {
 	onDriverOf(prev, func() { res = C.curlpoll_easy_renew(hnd(c), r) })
 	return res
+}
+
+// authPicks reports whether a of CURLOPT_HTTPAUTH or CURLOPT_PROXYAUTH has
+// more than one method, among which libcurl picks by asking the server
+// first; with one, it uses that one at once.
+func authPicks(a int64) bool {
+	a &^= C.CURLAUTH_ONLY
+	return a&(a-1) != 0
 }

@@ -551,13 +551,85 @@ func TestRenewAfterDoH(t *testing.T) {
 // Do must not carry the count from transfer to transfer. (Before 8.1.0
 // every transfer after the first starts on a renewed handle; from 8.17.0
 // libcurl counts per request.)
+// With one authentication method libcurl picks nothing and keeps nothing
+// a duplicate would lose: such handles are renewed too (the review found
+// them left out).
 func TestRetriesDeadConnectionsForever(t *testing.T) {
-	srv := newRawServer(t, testutil.DropSecondRequest)
+	for _, tc := range []struct {
+		name string
+		auth curlpoll.Auth
+	}{{"no auth", 0}, {"NTLM", curlpoll.AuthNTLM}, {"Basic only", curlpoll.AuthBasic | curlpoll.AuthOnly}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newRawServer(t, testutil.DropSecondRequest)
+			m := newMulti(t)
+			e := newEasy(t, srv.URL())
+			if tc.auth != 0 {
+				must(t, e.SetHTTPAuth(tc.auth))
+				must(t, e.SetUsername("u"))
+				must(t, e.SetPassword("p"))
+			}
+			for i := range 16 {
+				if got := getBody(t, m, e, srv.URL()); got != "ok" {
+					t.Fatalf("transfer %d: body %q", i+1, got)
+				}
+			}
+		})
+	}
+}
+
+// TestRetryCountedNotSent: libcurl counts a retry before the request goes
+// out again (Curl_retry_request), and the retry's new connection may be
+// refused: the transfer fails having sent one request, with the count
+// raised. Five such, then a transfer whose retry succeeds: the count must
+// have started again (after a failed transfer the handle is renewed, up to
+// 8.16.x), or libcurl gives up on it ("tried 5 times"). (The review's
+// case.)
+func TestRetryCountedNotSent(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	must(t, err)
+	addr := ln.Addr().String()
+	serve := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				testutil.DropSecondRequest(c)
+			}()
+		}
+	}
+	go serve(ln)
+	defer func() { ln.Close() }()
 	m := newMulti(t)
-	e := newEasy(t, srv.URL())
-	for i := range 16 {
-		if got := getBody(t, m, e, srv.URL()); got != "ok" {
-			t.Fatalf("transfer %d: body %q", i+1, got)
+	url := "http://" + addr + "/"
+	e := newEasy(t, url)
+	do := func() (string, error) {
+		var b bytes.Buffer
+		must(t, e.SetWriter(&b))
+		err := m.Do(context.Background(), e)
+		return b.String(), err
+	}
+	for round := range 8 {
+		if got, err := do(); err != nil || got != "ok" {
+			t.Fatalf("round %d, first transfer: %q, %v", round+1, got, err)
+		}
+		if round < 5 {
+			// The next request dies on the kept connection, and its retry
+			// finds nothing listening.
+			ln.Close()
+			if _, err := do(); err == nil {
+				t.Fatalf("round %d: the retry found no server, yet the transfer succeeded", round+1)
+			}
+			if ln, err = net.Listen("tcp4", addr); err != nil {
+				t.Fatal(err)
+			}
+			go serve(ln)
+			continue
+		}
+		if got, err := do(); err != nil || got != "ok" {
+			t.Fatalf("round %d: a retry that succeeds: %q, %v", round+1, got, err)
 		}
 	}
 }
