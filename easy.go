@@ -25,8 +25,8 @@ var liveEasies atomic.Int64
 // libcurl 8.1.0 each transfer after the first runs on a duplicate handle
 // with the same options, cookies and Share: that libcurl leaves a pointer
 // to freed memory in the handle, curl#11101. Up to 8.16.x, one after a
-// transfer that sent more than one request does, so that libcurl's count
-// of retries starts again, curl#18926; see renewNeeded.)
+// transfer that sent more than one request or failed does, so that
+// libcurl's count of retries starts again, curl#18926; see renewNeeded.)
 //
 // An Easy is not for concurrent use, and while a transfer runs it belongs to
 // the Multi: setters, getters, Reset and Close return ErrBusy until the
