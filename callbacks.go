@@ -1,10 +1,11 @@
 package curlpoll
 
 // The Go side of libcurl's callbacks. The C trampolines in shim.c call these
-// with the handle (handles.go) they were registered with. All of them run on a Multi's
-// driver goroutine, inside a libcurl call, so they only record state and
-// return a code: they never call back into the multi interface. Each one
-// recovers from panics, which must not unwind through libcurl's C frames.
+// with the handle (handles.go) they were registered with. All of them run
+// on a Multi's driver goroutine, inside a libcurl call, so they only record
+// state and return a code: they never call back into the multi interface.
+// Each one recovers from panics, which must not unwind through libcurl's C
+// frames.
 
 // #include "shim.h"
 import "C"

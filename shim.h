@@ -228,8 +228,9 @@ CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struc
 // curlpoll_run_all runs every transfer of m once (curl_multi_socket_all).
 CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s);
 // curlpoll_driving returns the handle of the Multi whose driver is in a
-// libcurl call on this thread (the calls below that take the Multi's
-// curlpoll_multi), 0 if none: callbacks running inside such a call see it.
+// libcurl call on this thread (the calls here that take the Multi's
+// curlpoll_multi: add, socket action, done, run all, pause, cleanup), 0 if
+// none: callbacks running inside such a call see it.
 uintptr_t curlpoll_driving(void);
 // curlpoll_easy_pause is curl_easy_pause on the driver of s's Multi.
 CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s);
