@@ -36,7 +36,7 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 	if err := e.idle(); err != nil {
 		return err
 	}
-	if (f != nil) != (e.prereqFunc != nil) { // libcurl's callback goes on or off
+	if (f != nil) != (e.prereqFunc != nil) { // prereq_cb starts or stops calling Go
 		on := C.int(0)
 		if f != nil {
 			on = 1
