@@ -111,7 +111,10 @@ func TestShareConnectionsOutliveMulti(t *testing.T) {
 	}))
 	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
-			closed <- struct{}{}
+			select {
+			case closed <- struct{}{}:
+			default: // never block the server's connection
+			}
 		}
 	}
 	srv.Start()
