@@ -636,10 +636,11 @@ func TestRetryCountedNotSent(t *testing.T) {
 
 // TestDigestNonceAcrossTransfers: libcurl answers a Digest challenge once
 // per handle and reuses the nonce on the handle's next transfers. From
-// 8.1.0 the handle is kept for it, though each transfer here opens a
-// connection, after which a handle is renewed where libcurl counts
-// retries per handle (up to 8.16.x): a duplicate would lose the nonce
-// (renewLoses), so the Easy keeps the count instead. Before 8.1.0 every
+// 8.1.0 the handle is kept for it, though the first transfer sends two
+// requests (the challenge's, then the answer), after which a handle is
+// renewed where libcurl counts retries per handle (up to 8.16.x): a
+// duplicate would lose the nonce (renewLoses), so the Easy keeps the
+// count instead. Before 8.1.0 every
 // transfer starts on a renewed handle (curl#11101), without the nonce, as
 // documented: each transfer is challenged.
 func TestDigestNonceAcrossTransfers(t *testing.T) {
