@@ -111,8 +111,9 @@
 // of its handle, with its options, Share and cookies (see [Easy]). Up to
 // 8.16.x libcurl counts a handle's retries on new connections over its
 // whole life and fails the sixth (curl#18926): from 8.1.0 a transfer after
-// one that sent more than one request, or failed, runs on a duplicate too,
-// where that loses nothing the handle holds in memory alone.
+// one that sent more requests than one and the redirects it followed, or
+// failed, runs on a duplicate too, where that loses nothing the handle
+// holds in memory alone.
 //
 // # Resource lifetimes
 //

@@ -476,7 +476,9 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 	}
 	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), m.cs, unshare) != 0
 	t.pub.cinfo = m.cs.info
-	t.e.resent = t.e.cs.attempts > 1
+	// More requests than the redirects followed: a retry, or another
+	// round of an authentication (see renewNeeded).
+	t.e.resent = t.e.cs.attempts > 1+t.e.cs.redirects
 	t.e.cur = nil
 	delete(m.active, t)
 	return ok

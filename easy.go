@@ -476,12 +476,13 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 //
 // From 8.1.0 a handle is renewed for another reason, where libcurl counts
 // retries per handle (libcurlRetriesPerHandle): after a transfer that sent
-// more than one request, as every retry does (on a new connection or on
-// another one from the pool), or that failed, so that the count starts
-// again; unless the duplicate would lose what the handle holds in memory
-// alone (renewLoses), where the count is left as it is. A followed
-// redirect sends another request too: about 15,000 instructions more,
-// beside that request.
+// more requests than one and the redirects it followed, as every retry
+// does (on a new connection or on another one from the pool), or that
+// failed, so that the count starts again; unless the duplicate would lose
+// what the handle holds in memory alone (renewLoses), where the count is
+// left as it is. Another round of an authentication (NTLM's) counts as a
+// retry here, which libcurl does not count: the requests alone do not tell
+// the two apart.
 func (e *Easy) renewNeeded() (bool, error) {
 	if !e.ran {
 		return false, nil

@@ -424,21 +424,14 @@ func getBody(t *testing.T, m *curlpoll.Multi, e *curlpoll.Easy, url string) stri
 // held another Easy's Do for over a second). A plain handle is renewed on
 // the driver. Before 8.1.0 every transfer after the first starts on a
 // renewed handle; up to 8.16.x one after a transfer that sent more than
-// one request (libcurl's retry count, renewNeeded): each transfer here
-// follows a redirect.
+// one request (libcurl's retry count, renewNeeded): here each transfer
+// after the first goes out on a kept connection that the server drops, and
+// is retried on a new one.
 func TestCostlyRenewOffDriver(t *testing.T) {
 	if libcurlAtLeast(8, 17) {
 		t.Skip("libcurl 8.17.0 or later: no handle is renewed")
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hop" {
-			http.Redirect(w, r, "/", http.StatusFound)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: "c", Value: "v"})
-		io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
+	srv := newRawServer(t, testutil.DropSecondRequest)
 	dir := t.TempDir()
 	m := newMulti(t)
 	for _, tc := range []struct {
@@ -457,29 +450,35 @@ func TestCostlyRenewOffDriver(t *testing.T) {
 			if err := e.Reset(); err != nil {
 				return err
 			}
-			return e.SetURL(srv.URL) // the jar outlives the reset
+			return e.SetURL(srv.URL()) // the jar outlives the reset
 		}, false},
 		{"HSTS file", func(e *curlpoll.Easy) error { return e.SetHSTSFile(filepath.Join(dir, "hsts")) }, false},
 		{"alt-svc file", func(e *curlpoll.Easy) error { return e.SetAltSvcFile(filepath.Join(dir, "altsvc")) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEasy(t, srv.URL+"/hop")
+			e := newEasy(t, srv.URL())
 			must(t, tc.set(e))
-			must(t, e.SetURL(srv.URL+"/hop")) // after Reset too
-			must(t, e.SetFollowLocation(true))
+			must(t, e.SetURL(srv.URL())) // after Reset too
 			before, err := m.DriverRenewals()
 			must(t, err)
 			addrs := map[uintptr]bool{}
-			for range 3 {
+			// The first transfer sends one request, the next ones two
+			// each: renewals before the third and the fourth (before
+			// 8.1.0 before each after the first).
+			renewals := 2
+			if !libcurlAtLeast(8, 1) {
+				renewals = 3
+			}
+			for range 4 {
 				must(t, m.Do(context.Background(), e))
 				addrs[e.HandleAddr()] = true
 			}
 			after, err := m.DriverRenewals()
 			must(t, err)
 			if len(addrs) < 2 { // a freed handle's address may come back
-				t.Errorf("one handle address over 3 transfers: not renewed")
+				t.Errorf("one handle address over 4 transfers: not renewed")
 			}
-			if got, want := after-before, map[bool]int{true: 2, false: 0}[tc.onDriver]; got != want {
+			if got, want := after-before, map[bool]int{true: renewals, false: 0}[tc.onDriver]; got != want {
 				t.Errorf("the driver renewed %d handles, want %d", got, want)
 			}
 		})
@@ -488,7 +487,8 @@ func TestCostlyRenewOffDriver(t *testing.T) {
 
 // TestRenewAfterDoH renews a handle that used DoH (on libcurl before
 // 8.1.0 after every transfer, up to 8.16.x after one that sent more than
-// one request: here each follows a redirect): the renewal runs on the
+// one request: here each after the first is retried, its kept connection
+// dropped by the server): the renewal runs on the
 // driver of the Multi the handle last ran on (renewOnDriverOf), with the
 // alt-svc file's name, a C string of the request, freed only after it.
 func TestRenewAfterDoH(t *testing.T) {
@@ -503,19 +503,12 @@ func TestRenewAfterDoH(t *testing.T) {
 		w.Write(dohAnswer(q))
 	}))
 	defer doh.Close()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hop" {
-			http.Redirect(w, r, "/", http.StatusFound)
-			return
-		}
-		io.WriteString(w, "ok "+r.Host)
-	}))
-	defer srv.Close()
-	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	srv := newRawServer(t, testutil.DropSecondRequest)
+	port := srv.URL()[strings.LastIndex(srv.URL(), ":")+1:]
 
 	m := newMulti(t)
-	e := newEasy(t, "http://resolve-me.test:"+port+"/hop")
-	must(t, e.SetFollowLocation(true))
+	// .test names resolve nowhere (RFC 2606): an answer comes through DoH.
+	e := newEasy(t, "http://resolve-me.test:"+port)
 	must(t, e.SetDoHURL(doh.URL+"/dns-query"))
 	for _, name := range []string{"CURLOPT_DOH_SSL_VERIFYPEER", "CURLOPT_DOH_SSL_VERIFYHOST"} {
 		o, err := curlpoll.OptionByName(name)
@@ -529,7 +522,7 @@ func TestRenewAfterDoH(t *testing.T) {
 		var out strings.Builder
 		must(t, e.SetWriter(&out))
 		must(t, m.Do(context.Background(), e))
-		if !strings.HasPrefix(out.String(), "ok resolve-me.test") {
+		if out.String() != "ok" {
 			t.Fatalf("transfer %d: body %q", i, out.String())
 		}
 		addrs[e.HandleAddr()] = true
@@ -539,6 +532,79 @@ func TestRenewAfterDoH(t *testing.T) {
 	}
 	if len(addrs) < 2 {
 		t.Errorf("one handle address over 5 transfers: not renewed")
+	}
+}
+
+// TestRedirectsAreNotRetries: a followed redirect sends a request more,
+// as a retry does, but libcurl's retry count (curl#18926) does not rise
+// for it; a handle whose transfers only follow redirects is kept (no
+// renewal, which costs about 15,000 instructions), and one whose hop is
+// retried is renewed. libcurl 8.1.0 up to 8.16.x only: before, every
+// transfer after the first runs on a renewed handle, and from 8.17.0 none.
+func TestRedirectsAreNotRetries(t *testing.T) {
+	if !libcurlAtLeast(8, 1) || libcurlAtLeast(8, 17) {
+		t.Skip("renewals for libcurl's retry count: 8.1.0 up to 8.16.x only")
+	}
+	var target string
+	hops := newRawServer(t, func(c net.Conn) {
+		// A redirect, then the connection closed when a second request
+		// arrives on it.
+		br := bufio.NewReader(c)
+		for req := 0; ; req++ {
+			if _, err := http.ReadRequest(br); err != nil || req == 1 {
+				c.Close()
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 302 Found\r\nLocation: "+target+"\r\nContent-Length: 0\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hop" {
+			http.Redirect(w, r, "/end", http.StatusFound)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	target = srv.URL + "/hop"
+	m := newMulti(t)
+	for _, tc := range []struct {
+		name        string
+		url         string
+		transfers   int
+		wantRenewed int
+	}{
+		// A redirect per transfer, each connection kept.
+		{"redirects", srv.URL + "/hop", 8, 0},
+		// Two redirects per transfer, and the first hop's server drops
+		// each kept connection when a second request arrives on it:
+		// every transfer after the first is retried there (renewals
+		// before the third and the fourth).
+		{"a hop retried", hops.URL(), 4, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEasy(t, tc.url)
+			must(t, e.SetFollowLocation(true))
+			before, err := m.DriverRenewals()
+			must(t, err)
+			for i := range tc.transfers {
+				if got := getBody(t, m, e, tc.url); got != "ok" {
+					t.Fatalf("transfer %d: body %q", i+1, got)
+				}
+				n, err := e.RedirectCount()
+				must(t, err)
+				if want := map[bool]int{true: 2, false: 1}[tc.url == hops.URL()]; n != want {
+					t.Fatalf("transfer %d: %d redirects, want %d", i+1, n, want)
+				}
+			}
+			after, err := m.DriverRenewals()
+			must(t, err)
+			if got := after - before; got != tc.wantRenewed {
+				t.Errorf("%d renewals over %d transfers, want %d", got, tc.transfers, tc.wantRenewed)
+			}
+		})
 	}
 }
 

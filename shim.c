@@ -568,6 +568,10 @@ int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int
 	driving = ms->handle;
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, &ms->info);
+	long redirects = 0;
+	if (s->attempts > 1 && curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects) != CURLE_OK)
+		redirects = 0;
+	s->redirects = (uint32_t)redirects;
 	curl_multi_remove_handle(m, e);
 	if (unshare)
 		curl_easy_setopt(e, CURLOPT_SHARE, NULL);

@@ -95,6 +95,10 @@ struct curlpoll_easy {
 	// request: a retry, a followed redirect and an authentication's next
 	// round each send one more); the driver zeroes it before the add.
 	uint32_t attempts;
+	// redirects is the count of redirects the transfer followed
+	// (CURLINFO_REDIRECT_COUNT), which curlpoll_done reads only where
+	// attempts is above 1 (0 otherwise).
+	uint32_t redirects;
 };
 
 #define CURLPOLL_HDR_MAX (16 * 1024)
