@@ -4,7 +4,9 @@ package curlpoll
 import "C"
 
 import (
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -39,8 +41,18 @@ import (
 // on first sight, each registration carries a generation in the event's
 // data, events of a stale generation are dropped, and a set that keeps
 // reporting them is rebuilt from what is known.
+//
+// A connection in a Share's pool (ShareConnections) may be closed by a
+// transfer of another Multi, on that Multi's driver, or by
+// curl_share_cleanup: the close-socket callback tells the Multi driving on
+// its thread, or none, and a Multi that knew the number learns nothing.
+// The callbacks count the sockets opened and closed under each number
+// (curlpoll_numgens): when a number's count moved since the driver learned
+// its socket, what the driver knew of it is stale, dropped when libcurl
+// announces the number again, and not counted meanwhile (Stats.Sockets).
 type sockState struct {
 	gen    uint32        // generation of the registration; events with another are stale
+	numgen uint32        // the number's curlpoll_numgens count when the driver learned the socket
 	in     bool          // in the set, as far as the driver knows
 	mine   bool          // made by the open-socket callback: close-on-exec already
 	want   netpoll.Event // what libcurl asked for last (Read, Write); 0 after REMOVE
@@ -103,6 +115,15 @@ func (m *Multi) onSocket(fd int, what int) {
 		return
 	}
 	s := m.sock(fd)
+	if g := numGen(fd); s.numgen != g {
+		if s.in || s.mine || s.want != 0 {
+			// Closed by a call this driver did not make (above): the
+			// kernel took it out of the set, and the number, if open
+			// again, is another socket's, to be seen afresh.
+			m.dropState(fd, s)
+		}
+		s.numgen = g
+	}
 	var want netpoll.Event
 	switch what {
 	case C.CURL_POLL_IN:
@@ -189,6 +210,7 @@ func (m *Multi) onOpenSocket(fd int) {
 	want := s.want
 	m.dropState(fd, s)
 	s.mine = true
+	s.numgen = numGen(fd)
 	if want != 0 {
 		// libcurl closed the socket that had this number without a
 		// REMOVE (7.88, an abandoned connect), and its record of the
@@ -213,6 +235,18 @@ func (m *Multi) onCloseSocket(fd int) {
 	}
 }
 
+// numGen returns fd's number's count of sockets opened and closed
+// (curlpoll_numgens, C memory read atomically).
+func numGen(fd int) uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&C.curlpoll_numgens[fd&(C.CURLPOLL_NUMGENS-1)])))
+}
+
+// live reports whether s, fd's state, is of a socket that no call this
+// driver did not make has closed since the driver learned it.
+func (s *sockState) live(fd int) bool {
+	return s.numgen == numGen(fd)
+}
+
 // dropState forgets what is known of fd's socket, keeping its generation
 // counting, so that late events of its registration are stale.
 func (m *Multi) dropState(fd int, s *sockState) {
@@ -232,9 +266,10 @@ func (m *Multi) event(r netpoll.Readiness) {
 		return
 	}
 	s := &m.socks[r.FD]
-	if !s.in || s.gen != r.Tag {
+	if !s.in || s.gen != r.Tag || !s.live(r.FD) {
 		// A registration the driver forgot: a ghost of a closed socket
-		// (see above), or an event queued before a change.
+		// (see above; closed elsewhere, if not live), or an event queued
+		// before a change.
 		m.stats.stale++
 		m.staleSeen = true
 		return
@@ -308,7 +343,9 @@ func (m *Multi) rebuild() {
 	}
 	for fd := range m.socks {
 		s := &m.socks[fd]
-		if s.in {
+		if !s.live(fd) {
+			m.dropState(fd, s) // the number is not this driver's to register
+		} else if s.in {
 			s.in = false
 			m.watch(fd, s, s.mask)
 		}

@@ -143,6 +143,70 @@ func TestShareConnectionsOutliveMulti(t *testing.T) {
 	}
 }
 
+// TestShareConnectionClosedElsewhere: a connection that one Multi's
+// transfer opened waits in a Share's pool, and a transfer of another Multi
+// finds it too old and closes it, on its own driver, with no event on the
+// first Multi's set: the first Multi is told nothing (close_cb tells the
+// Multi driving), and must not go on counting the socket as its own
+// (curlpoll_numgens), nor trust what it knew of the number, which the
+// second Multi's new connection likely takes.
+func TestShareConnectionClosedElsewhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits a second for a connection to age")
+	}
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sh, err := curlpoll.NewShare(curlpoll.ShareConnections)
+	must(t, err)
+	m1, m2 := newMulti(t), newMulti(t)
+	a := newEasy(t, srv.URL)
+	must(t, a.SetShare(sh))
+	must(t, m1.Do(context.Background(), a))
+	if s1, _ := m1.Stats(); s1.Sockets != 1 {
+		t.Fatalf("the first Multi counts %d sockets with its connection kept, want 1", s1.Sockets)
+	}
+	// libcurl counts idle time in whole seconds: with CURLOPT_MAXAGE_CONN
+	// 0 a connection idle for a second is too old.
+	time.Sleep(1100 * time.Millisecond)
+	b := newEasy(t, srv.URL)
+	must(t, b.SetShare(sh))
+	maxAge, err := curlpoll.OptionByName("CURLOPT_MAXAGE_CONN")
+	must(t, err)
+	must(t, b.SetOptionLong(maxAge, 0))
+	must(t, m2.Do(context.Background(), b))
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2: the second transfer did not find the first connection too old", n)
+	}
+	s1, _ := m1.Stats()
+	s2, _ := m2.Stats()
+	if s1.CloseCallbacks != 0 || s2.CloseCallbacks != 1 {
+		t.Fatalf("close callbacks: %d on the Multi that opened the connection, %d on the one that found it too old; want 0 and 1",
+			s1.CloseCallbacks, s2.CloseCallbacks)
+	}
+	if s1.Sockets != 0 || s2.Sockets != 1 {
+		t.Errorf("sockets: %d on the first Multi, %d on the second, which keeps its new connection; want 0 and 1",
+			s1.Sockets, s2.Sockets)
+	}
+	// The first Multi's next transfer takes the second's connection from
+	// the pool.
+	must(t, m1.Do(context.Background(), a))
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections after the first Multi's second transfer, want 2", n)
+	}
+	must(t, a.SetShare(nil))
+	must(t, b.SetShare(nil))
+	must(t, sh.Close())
+}
+
 // TestShareConnectionsAcrossMultis: a connection in a Share's pool, opened
 // by a transfer on one Multi and closed by a transfer on another (which
 // forbids its reuse), is closed on the second Multi's driver: the close

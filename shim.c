@@ -246,6 +246,12 @@ static __thread uintptr_t driving;
 
 uintptr_t curlpoll_driving(void) { return driving; }
 
+uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
+
+static void numgen_bump(int fd) {
+	__atomic_fetch_add(&curlpoll_numgens[fd & (CURLPOLL_NUMGENS - 1)], 1, __ATOMIC_SEQ_CST);
+}
+
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
 // The Multi driving on this thread, the opening transfer's, is told of
@@ -256,6 +262,8 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	(void)data;
 	(void)purpose;
 	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd >= 0)
+		numgen_bump(fd);
 	if (fd >= 0 && driving != 0)
 		goOpenSocket(driving, fd);
 	return fd;
@@ -269,12 +277,14 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 // after its Multi is gone. The Multi told is the one driving on this thread,
 // if any: only its driver may touch its state. A socket closed elsewhere
 // leaves the epoll sets that hold it by itself (the kernel drops a closed
-// descriptor), and the Multis that knew its number register it afresh when
-// libcurl next announces that number (fdwatch.go).
+// descriptor), and the Multis that knew its number learn so from
+// curlpoll_numgens when libcurl next announces that number (fdwatch.go).
 static int close_cb(void *data, curl_socket_t fd) {
 	(void)data;
 	if (driving != 0)
 		goCloseSocket(driving, fd);
+	if (fd >= 0)
+		numgen_bump(fd);
 	return close(fd);
 }
 

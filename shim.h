@@ -236,6 +236,17 @@ CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s);
 // curlpoll_multi: add, socket action, done, run all, pause, cleanup), 0 if
 // none: callbacks running inside such a call see it.
 uintptr_t curlpoll_driving(void);
+
+// curlpoll_numgens counts, per descriptor number (modulo
+// CURLPOLL_NUMGENS), the sockets that open_cb opened and close_cb closed
+// under it, process-wide. A Multi whose socket another Multi's driver, or
+// curl_share_cleanup, closed hears nothing of it (close_cb tells the Multi
+// driving on its thread): the count tells it, when the number comes back,
+// that what it knew of the number is stale (fdwatch.go). Changed with
+// atomic adds, read with atomic loads; a number beyond the table shares a
+// count, which at worst makes a Multi register a socket afresh.
+#define CURLPOLL_NUMGENS (1 << 17)
+extern uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
 // curlpoll_easy_pause is curl_easy_pause on the driver of s's Multi.
 CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s);
 // curlpoll_multi_cleanup is curl_multi_cleanup, the close-socket callbacks

@@ -56,7 +56,7 @@ func (m *Multi) Stats() (Stats, error) {
 			Rebuilds: c.rebuilds, Turns: c.turns, Parks: c.parks, Exits: c.exits,
 		}
 		for i := range m.socks {
-			if m.socks[i].in {
+			if m.socks[i].in && m.socks[i].live(i) {
 				s.Sockets++
 			}
 		}
