@@ -476,8 +476,8 @@ func (m *Multi) detach(t *xfer) (ok bool) {
 	}
 	ok = C.curlpoll_done(hnd(m.c), hnd(t.e.c), t.e.cs, queueTimeKnown(), m.cs, unshare) != 0
 	t.pub.cinfo = m.cs.info
-	// More requests than the redirects followed: a retry, or another
-	// round of an authentication (see renewNeeded).
+	// More requests than one and the redirects followed (which count an
+	// authentication's rounds too): a retry (see renewNeeded).
 	t.e.resent = t.e.cs.attempts > 1+t.e.cs.redirects
 	t.e.cur = nil
 	delete(m.active, t)

@@ -480,9 +480,9 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 // does (on a new connection or on another one from the pool), or that
 // failed, so that the count starts again; unless the duplicate would lose
 // what the handle holds in memory alone (renewLoses), where the count is
-// left as it is. Another round of an authentication (NTLM's) counts as a
-// retry here, which libcurl does not count: the requests alone do not tell
-// the two apart.
+// left as it is. libcurl's count of redirects (CURLINFO_REDIRECT_COUNT)
+// takes in an authentication's next round and a request sent again after
+// a 417 too, neither of which it counts as a retry.
 func (e *Easy) renewNeeded() (bool, error) {
 	if !e.ran {
 		return false, nil

@@ -235,10 +235,28 @@ func (m *Multi) onCloseSocket(fd int) {
 	}
 }
 
-// numGen returns fd's number's count of sockets opened and closed
-// (curlpoll_numgens, C memory read atomically).
+// numGens is how many numbers have a count in curlpoll_numgens: from it
+// up a number has none, and its socket is taken as live.
+const numGens = C.CURLPOLL_NUMGENS
+
+// numGenSlot returns fd's count in curlpoll_numgens (C memory, to read and
+// change atomically), nil if fd has none: open_cb and close_cb count only
+// the numbers below numGens (numgen_bump), each in its own slot, since a
+// count shared by two numbers would move for a socket that is still open.
+func numGenSlot(fd int) *uint32 {
+	if fd < 0 || fd >= numGens {
+		return nil
+	}
+	return (*uint32)(unsafe.Pointer(&C.curlpoll_numgens[fd]))
+}
+
+// numGen returns fd's number's count of sockets opened and closed, 0 if
+// it has none.
 func numGen(fd int) uint32 {
-	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&C.curlpoll_numgens[fd&(C.CURLPOLL_NUMGENS-1)])))
+	if p := numGenSlot(fd); p != nil {
+		return atomic.LoadUint32(p)
+	}
+	return 0
 }
 
 // live reports whether s, fd's state, is of a socket that no call this

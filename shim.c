@@ -249,7 +249,8 @@ uintptr_t curlpoll_driving(void) { return driving; }
 uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
 
 static void numgen_bump(int fd) {
-	__atomic_fetch_add(&curlpoll_numgens[fd & (CURLPOLL_NUMGENS - 1)], 1, __ATOMIC_SEQ_CST);
+	if (fd >= 0 && fd < CURLPOLL_NUMGENS) // as numGenSlot in fdwatch.go
+		__atomic_fetch_add(&curlpoll_numgens[fd], 1, __ATOMIC_SEQ_CST);
 }
 
 // open_cb creates every socket close-on-exec: libcurl 7.88 uses a plain
@@ -262,8 +263,7 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	(void)data;
 	(void)purpose;
 	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	if (fd >= 0)
-		numgen_bump(fd);
+	numgen_bump(fd);
 	if (fd >= 0 && driving != 0)
 		goOpenSocket(driving, fd);
 	return fd;
@@ -283,8 +283,7 @@ static int close_cb(void *data, curl_socket_t fd) {
 	(void)data;
 	if (driving != 0)
 		goCloseSocket(driving, fd);
-	if (fd >= 0)
-		numgen_bump(fd);
+	numgen_bump(fd);
 	return close(fd);
 }
 

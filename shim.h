@@ -95,9 +95,10 @@ struct curlpoll_easy {
 	// request: a retry, a followed redirect and an authentication's next
 	// round each send one more); the driver zeroes it before the add.
 	uint32_t attempts;
-	// redirects is the count of redirects the transfer followed
-	// (CURLINFO_REDIRECT_COUNT), which curlpoll_done reads only where
-	// attempts is above 1 (0 otherwise).
+	// redirects is libcurl's count of the redirects the transfer followed
+	// (CURLINFO_REDIRECT_COUNT: an authentication's next round and a
+	// request sent again after a 417 count too), which curlpoll_done reads
+	// only where attempts is above 1 (0 otherwise).
 	uint32_t redirects;
 };
 
@@ -243,8 +244,9 @@ uintptr_t curlpoll_driving(void);
 // curl_share_cleanup, closed hears nothing of it (close_cb tells the Multi
 // driving on its thread): the count tells it, when the number comes back,
 // that what it knew of the number is stale (fdwatch.go). Changed with
-// atomic adds, read with atomic loads; a number beyond the table shares a
-// count, which at worst makes a Multi register a socket afresh.
+// atomic adds, read with atomic loads. Numbers from CURLPOLL_NUMGENS up
+// have no count (a shared one would make a Multi drop a live socket's
+// events): for them a Multi learns nothing, as before the table.
 #define CURLPOLL_NUMGENS (1 << 17)
 extern uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
 // curlpoll_easy_pause is curl_easy_pause on the driver of s's Multi.
