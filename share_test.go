@@ -143,6 +143,23 @@ func TestShareConnectionsOutliveMulti(t *testing.T) {
 	}
 }
 
+// okServerCountingConns starts a server that answers "ok", closed when the
+// test ends, with the count of the connections it accepted.
+func okServerCountingConns(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	conns := new(atomic.Int32)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, conns
+}
+
 // TestShareConnectionClosedElsewhere: a connection that one Multi's
 // transfer opened waits in a Share's pool, and a transfer of another Multi
 // finds it too old and closes it, on its own driver, with no event on the
@@ -154,17 +171,7 @@ func TestShareConnectionClosedElsewhere(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits a second for a connection to age")
 	}
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
+	srv, conns := okServerCountingConns(t)
 	sh, err := curlpoll.NewShare(curlpoll.ShareConnections)
 	must(t, err)
 	m1, m2 := newMulti(t), newMulti(t)
@@ -214,17 +221,7 @@ func TestShareConnectionClosedElsewhere(t *testing.T) {
 // may touch (the race detector saw the first Multi's socket table written
 // from the second's driver).
 func TestShareConnectionsAcrossMultis(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
+	srv, conns := okServerCountingConns(t)
 	sh, err := curlpoll.NewShare(curlpoll.ShareConnections)
 	must(t, err)
 	m1, m2 := newMulti(t), newMulti(t)
