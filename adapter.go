@@ -262,7 +262,7 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 		return nil, ErrClosed
 	}
 	if e.reader != nil {
-		go s.pump(e.reader, sendGen, 0)
+		go s.pump(e.reader, nil, sendGen, 0)
 	}
 	return t, nil
 }

@@ -379,7 +379,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.movedAt = m.turnTime
 	m.active[t] = struct{}{}
 	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
-	t.e.cs.attempts = 0
+	t.e.cs.attempts, t.e.cs.over_limit = 0, 0
 	// Do waits for the end, not the header block: the block can come to
 	// Go with the body (write_cb). A header hook (the Transport's) must
 	// see each block as it ends.
@@ -452,6 +452,9 @@ func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 		// libcurl counts a retry before it goes out: the retry's
 		// connection may have failed.
 		t.e.resent = true
+		if t.e.cs.over_limit != 0 && t.cause == nil {
+			t.cause = ErrRequestLimit
+		}
 	}
 	if !ok && rc == C.CURLE_OK {
 		// A trailer line failed the transfer after libcurl had finished

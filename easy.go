@@ -161,6 +161,7 @@ func (e *Easy) Reset() error {
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.cs.max_requests = 0
 	e.resent = false // curl_easy_reset clears libcurl's retry count
 	e.notes = newProtoNotes()
 	e.freeMIME()

@@ -30,6 +30,13 @@ var ErrClientCertBlobUnsupported = errors.New("curlpoll: libcurl's TLS library c
 // before it finished.
 var ErrAborted = errors.New("curlpoll: transfer aborted")
 
+// ErrRequestLimit is inside the *Error of a transfer that libcurl was about
+// to send one more request for than Easy.SetMaxRequests allows (a retry on
+// a reused connection that closed before its response, a request sent
+// again after a 417 or an authentication's challenge, a followed
+// redirect): the transfer ends before a byte of that request is sent.
+var ErrRequestLimit = errors.New("curlpoll: libcurl would send another request for the transfer, beyond its bound (SetMaxRequests)")
+
 // Code is a libcurl result code (CURLcode). Its Error method returns
 // libcurl's description (curl_easy_strerror). Transfers that fail return an
 // *Error, which wraps its Code: test with errors.Is(err, curlpoll.ErrCouldntConnect).

@@ -6,6 +6,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -46,6 +47,32 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 		}
 	}
 	e.prereqFunc = f
+	return nil
+}
+
+// SetMaxRequests bounds the requests each transfer of the Easy sends: n
+// (at least 1), or no bound with 0, the default. libcurl may send a
+// transfer's request more than once: again on a new connection when a
+// reused one closed before any of the response (as often as 5 times), again
+// after a 417 to "Expect: 100-continue" or for an authentication's next
+// round, and once per followed redirect. Where it would send one more than
+// n, the transfer ends before a byte of it goes out, with an *Error (curl's
+// CURLE_ABORTED_BY_CALLBACK) holding ErrRequestLimit. With n = 1 a request
+// that is not safe to repeat (a POST) reaches the server at most once, as
+// net/http sends a request that is not idempotent. The bound is counted in
+// C, in the pre-request callback (libcurl 7.80.0+; on older libcurl a bound
+// is refused with libcurl's error). Reset removes it.
+func (e *Easy) SetMaxRequests(n int) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	if n < 0 || int64(n) > math.MaxUint32 {
+		return fmt.Errorf("curlpoll: SetMaxRequests(%d): a bound is 0 (none) or more", n)
+	}
+	if n != 0 && libcurlVersion() < 0x075000 {
+		return optErr(C.CURLOPT_PREREQFUNCTION, C.CURLE_UNKNOWN_OPTION)
+	}
+	e.cs.max_requests = C.uint32_t(n)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -605,6 +606,87 @@ func TestRedirectsAreNotRetries(t *testing.T) {
 				t.Errorf("%d renewals over %d transfers, want %d", got, tc.transfers, tc.wantRenewed)
 			}
 		})
+	}
+}
+
+// TestMaxRequests: SetMaxRequests bounds the requests libcurl sends for a
+// transfer (a retry on a reused connection the server closed, a followed
+// redirect): the transfer beyond the bound fails with ErrRequestLimit
+// before a byte of the extra request is sent; 0 lifts the bound, and so
+// does Reset; a negative bound is refused.
+func TestMaxRequests(t *testing.T) {
+	var requests atomic.Int32
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for req := 0; ; req++ {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			requests.Add(1)
+			if req == 1 { // the second request on a connection: dropped
+				c.Close()
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	hops := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hop" {
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer hops.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	if err := e.SetMaxRequests(-1); err == nil {
+		t.Error("SetMaxRequests(-1) accepted")
+	}
+	must(t, e.SetMaxRequests(1))
+	do := func(url string) (string, error) {
+		var b bytes.Buffer
+		must(t, e.SetURL(url))
+		must(t, e.SetWriter(&b))
+		err := m.Do(context.Background(), e)
+		return b.String(), err
+	}
+	if got, err := do(srv.URL()); err != nil || got != "ok" {
+		t.Fatalf("first transfer: %q, %v", got, err)
+	}
+	// On the kept connection, which the server drops: libcurl would send
+	// the request again on a new one.
+	_, err := do(srv.URL())
+	var ce *curlpoll.Error
+	if !errors.Is(err, curlpoll.ErrRequestLimit) || !errors.As(err, &ce) || ce.Code != curlpoll.ErrAbortedByCallback {
+		t.Fatalf("second transfer, bound 1: %v, want an *Error (CURLE_ABORTED_BY_CALLBACK) holding ErrRequestLimit", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the server read %d requests, want 2: the request beyond the bound went out", n)
+	}
+	// A redirect is a request more too.
+	must(t, e.SetFollowLocation(true))
+	if _, err := do(hops.URL + "/hop"); !errors.Is(err, curlpoll.ErrRequestLimit) {
+		t.Errorf("a redirect with bound 1: %v, want ErrRequestLimit", err)
+	}
+	must(t, e.SetMaxRequests(2))
+	if got, err := do(hops.URL + "/hop"); err != nil || got != "ok" {
+		t.Errorf("a redirect with bound 2: %q, %v", got, err)
+	}
+	// No bound: the retry goes out.
+	must(t, e.SetFollowLocation(false))
+	must(t, e.SetMaxRequests(0))
+	for i := range 3 {
+		if got, err := do(srv.URL()); err != nil || got != "ok" {
+			t.Fatalf("transfer %d without a bound: %q, %v", i+1, got, err)
+		}
+	}
+	must(t, e.SetMaxRequests(1))
+	must(t, e.Reset())
+	for i := range 3 {
+		if got, err := do(srv.URL()); err != nil || got != "ok" {
+			t.Fatalf("transfer %d after Reset: %q, %v", i+1, got, err)
+		}
 	}
 }
 

@@ -212,12 +212,17 @@ static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) 
 	return 0;
 }
 
-// prereq_cb counts the transfer's requests, and passes the call to Go where
-// the Easy has a pre-request function: installed on every handle (libcurl
-// 7.80.0+), it costs no crossing where Go has none.
+// prereq_cb counts the transfer's requests, aborts one beyond the Easy's
+// bound (SetMaxRequests) before a byte of it is sent, and passes the call
+// to Go where the Easy has a pre-request function: installed on every
+// handle (libcurl 7.80.0+), it costs no crossing where Go has none.
 static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_port, int local_port) {
 	struct curlpoll_easy *s = data;
 	s->attempts++;
+	if (s->max_requests != 0 && s->attempts > s->max_requests) {
+		s->over_limit = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
 	if (!s->want_prereq)
 		return CURL_PREREQFUNC_OK;
 	return goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);

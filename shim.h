@@ -95,6 +95,11 @@ struct curlpoll_easy {
 	// request: a retry, a followed redirect and an authentication's next
 	// round each send one more); the driver zeroes it before the add.
 	uint32_t attempts;
+	// max_requests bounds the requests a transfer sends (SetMaxRequests),
+	// 0 none: prereq_cb aborts the first beyond it, and sets over_limit,
+	// which the driver zeroes before the add.
+	uint32_t max_requests;
+	int over_limit;
 	// redirects is libcurl's count of the redirects the transfer followed
 	// (CURLINFO_REDIRECT_COUNT: an authentication's next round and a
 	// request sent again after a 417 count too), which curlpoll_done reads

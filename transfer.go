@@ -849,8 +849,11 @@ func (t *xfer) onSeek(offset int64) C.int {
 	t.mu.Unlock()
 	// The rewind function is user code (the Transport's is GetBody): it
 	// runs on the new pump's goroutine, not inside libcurl. Until it has
-	// produced the body, the read callback pauses the transfer.
-	go t.pump(nil, gen, offset)
+	// produced the body, the read callback pauses the transfer. It is
+	// read here, while the Easy is the transfer's: the pump may start
+	// after the transfer ended and the Easy was reset or reused.
+	rewind := t.e.rewind
+	go t.pump(nil, rewind, gen, offset)
 	return C.CURL_SEEKFUNC_OK
 }
 
@@ -862,14 +865,19 @@ var pumpBufs = sync.Pool{New: func() any { return new([sendChunk]byte) }}
 // blocks holds up only its own transfer, and wakes a transfer that libcurl
 // paused for want of data. It skips the first skip bytes. It stops at the
 // body's end, at a read error, when the transfer ends, or when a rewind
-// replaced it (gen).
-func (t *xfer) pump(r io.Reader, gen uint64, skip int64) {
+// replaced it (gen). After a rewind r is nil, and rewind, the Easy's
+// rewind function, gives the body again, unless the transfer has ended.
+func (t *xfer) pump(r io.Reader, rewind func() (io.Reader, error), gen uint64, skip int64) {
 	t.mu.Lock()
 	m, tgen, done := t.m, t.gen, t.doneChanLocked()
+	over := t.done || t.sendGen != gen
 	t.mu.Unlock()
+	if over {
+		return
+	}
 	if r == nil { // after a rewind: get the body again first
 		var err error
-		if r, err = t.e.rewind(); err != nil {
+		if r, err = rewind(); err != nil {
 			t.mu.Lock()
 			if t.done || t.sendGen != gen {
 				t.mu.Unlock()

@@ -354,6 +354,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// libcurl still follows the chunks to find the response's end.
 	cfg.rawChunks = hasBody
 	dyn.method.post, dyn.method.rawChunks = post, cfg.rawChunks
+	s.do(e.SetMaxRequests(requestBound(req)))
 
 	cfg.addedGzip = !tr.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" &&
 		headerValue(req.Header, "Range") == "" && !cfg.head
@@ -622,6 +623,50 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 	return nil
 }
 
+// requestBound is how many times libcurl may send req (Easy.SetMaxRequests;
+// 0: as often as it would). libcurl sends a request again on a new
+// connection when a reused one closed before any of the response; net/http
+// does so only for a request it may repeat (replayable), and sends any
+// other once. A request that asks for "100-continue" goes out once too:
+// libcurl answers a 417 by sending it again, with the caller's Expect line
+// still in it, and again, where net/http returns the 417.
+func requestBound(req *http.Request) int {
+	if replayable(req) && !asksContinue(req) {
+		return 0
+	}
+	return 1
+}
+
+// replayable is net/http's Request.isReplayable: a GET, HEAD, OPTIONS or
+// TRACE, or a request with an Idempotency-Key, whose body is none or one
+// that GetBody makes again.
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+// asksContinue reports whether req's Expect field holds "100-continue", as
+// net/http's Request.expectsContinue reads it.
+func asksContinue(req *http.Request) bool {
+	v := headerValue(req.Header, "Expect")
+	for v != "" {
+		var tok string
+		tok, v, _ = strings.Cut(v, ",")
+		if strings.EqualFold(strings.TrimSpace(tok), "100-continue") {
+			return true
+		}
+	}
+	return false
+}
+
 // usuallyLacksBody lists the methods for which net/http probes a body of
 // unknown length before deciding to send it chunked.
 func usuallyLacksBody(method string) bool {
@@ -707,14 +752,25 @@ func (s *setter) do(err error) {
 
 // rewind gives libcurl the request body again, from GetBody; runs inside
 // libcurl's seek callback.
+// errRequestEnded is what a rewind gets that comes after the request
+// ended: no transfer reads it.
+var errRequestEnded = errors.New("curlhttp: the request ended")
+
 func (c *call) rewind() (io.Reader, error) {
 	b, err := c.req.GetBody()
 	if err != nil {
 		return nil, err
 	}
 	c.bodiesMu.Lock()
-	c.bodies = append(c.bodies, b)
+	closed := c.bodiesClosed
+	if !closed {
+		c.bodies = append(c.bodies, b)
+	}
 	c.bodiesMu.Unlock()
+	if closed { // a rewind's pump that started as the request ended
+		b.Close()
+		return nil, errRequestEnded
+	}
 	return b, nil
 }
 

@@ -535,6 +535,13 @@ func (b *body) check() error {
 // end handles the result of a read: at the end of a good body it fills the
 // trailer; errors become what a net/http user expects.
 func (b *body) end(err error) error {
+	if errors.Is(err, curlpoll.ErrRequestLimit) {
+		// libcurl took the response as one to send the request again
+		// for (a 417 to "100-continue"), dropped its body, and was kept
+		// from sending it (requestBound): the response is what net/http
+		// returns, without its body.
+		err = io.EOF
+	}
 	switch {
 	case err == nil:
 		return nil

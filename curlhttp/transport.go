@@ -151,6 +151,14 @@ import (
 //     last chunk all the same.
 //   - Request.GetBody is used when libcurl must send the body again
 //     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
+//     As net/http, the Transport lets libcurl send a request again only if
+//     it may be repeated (a GET, HEAD, OPTIONS or TRACE, or one with an
+//     Idempotency-Key, without a body or with GetBody); any other fails
+//     (the error holds io.EOF and curlpoll.ErrRequestLimit) where libcurl
+//     would send it again, before a byte of it goes out. So does one whose
+//     caller asked for "100-continue": libcurl answers a 417 by sending the
+//     request again, and drops the 417's body, so that the Transport
+//     returns the 417, as net/http does, but with an empty body.
 //
 // HTTP/2 multiplexing follows NewMulti: off on libcurl older than 8.1.0,
 // where a paused stream can stall the others on its connection and removing
@@ -807,9 +815,11 @@ type call struct {
 	hs  headerState
 	rb  body
 
-	// bodiesMu guards bodies: the request bodies GetBody made for rewinds.
-	bodiesMu sync.Mutex
-	bodies   []io.ReadCloser
+	// bodiesMu guards bodies, the request bodies GetBody made for
+	// rewinds, and bodiesClosed, set once they are closed.
+	bodiesMu     sync.Mutex
+	bodies       []io.ReadCloser
+	bodiesClosed bool
 
 	once sync.Once
 }
@@ -836,7 +846,7 @@ func (c *call) closeRequestBodies() {
 	}
 	c.bodiesMu.Lock()
 	bodies := c.bodies
-	c.bodies = nil
+	c.bodies, c.bodiesClosed = nil, true
 	c.bodiesMu.Unlock()
 	for _, b := range bodies {
 		b.Close()
@@ -941,8 +951,17 @@ func (c *call) transferError(err error) error {
 	if perr := c.peerError(ce); perr != nil {
 		return perr
 	}
+	if errors.Is(ce, curlpoll.ErrRequestLimit) {
+		return &curlError{ce: ce, extra: errNotSentAgain}
+	}
 	return wrapCurlError(c.req, ce)
 }
+
+// errNotSentAgain is beside the error of a request that libcurl would have
+// sent again, before any of its response (requestBound): its reused
+// connection closed, or an HTTP/2 stream was refused. net/http's error for
+// a request it does not repeat unwraps to io.EOF too.
+var errNotSentAgain = fmt.Errorf("curlhttp: the connection failed before the response, and the request is not sent again (net/http repeats only idempotent requests, and none that asks for 100-continue): %w", io.EOF)
 
 // timeoutError is an error whose Timeout method reports true, for net.Error.
 type timeoutError struct{ msg string }

@@ -1,0 +1,144 @@
+package curlhttp_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/curlpoll/curlpoll"
+	"github.com/curlpoll/curlpoll/curlhttp"
+)
+
+// dropSecondFullRequest answers a connection's first request, and closes
+// the connection without an answer once it has read the second in full.
+func dropSecondFullRequest(seen *atomic.Int32) func(c net.Conn) {
+	return func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			seen.Add(1)
+			if i == 1 {
+				return // serveEach closes c
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestTransportSendsOnceWhatNetHTTPSendsOnce: a request goes out on a
+// kept connection that the server closes after reading it, with no
+// answer. net/http sends it again on a new connection only if it may be
+// repeated (Request.isReplayable): a POST, with or without GetBody, is
+// sent once and fails (the server must not, say, charge twice), and a GET
+// or a POST with an Idempotency-Key is sent again and succeeds. libcurl
+// would send them all again (an independent review found the POST sent
+// twice).
+func TestTransportSendsOnceWhatNetHTTPSendsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		body   func() io.Reader
+		key    bool
+		again  bool
+	}{
+		{"POST without a body", "POST", func() io.Reader { return nil }, false, false},
+		{"POST with GetBody", "POST", func() io.Reader { return strings.NewReader("charge=100") }, false, false},
+		{"PATCH with GetBody", "PATCH", func() io.Reader { return strings.NewReader("x=1") }, false, false},
+		{"POST with an Idempotency-Key", "POST", func() io.Reader { return strings.NewReader("charge=100") }, true, true},
+		{"GET", "GET", func() io.Reader { return nil }, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, rt := range transports(t, nil) {
+				var seen atomic.Int32
+				ln := serveEach(t, dropSecondFullRequest(&seen))
+				url := "http://" + ln.Addr().String() + "/charge"
+				do := func() (*http.Response, error) {
+					req := mustReq(tc.method, url, tc.body())
+					if tc.key {
+						req.Header.Set("Idempotency-Key", "k1")
+					}
+					return rt.rt.RoundTrip(req)
+				}
+				resp, err := do()
+				if err != nil {
+					t.Fatalf("%s: first request: %v", rt.name, err)
+				}
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+				resp, err = do()
+				if err == nil {
+					io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				want := map[bool]int32{false: 2, true: 3}[tc.again]
+				if n := seen.Load(); n != want || (err == nil) != tc.again {
+					t.Errorf("%s: the server read %d requests (want %d), second request's error %v (want one: %v)",
+						rt.name, n, want, err, !tc.again)
+				}
+				if err != nil && !tc.again && !errors.Is(err, io.EOF) {
+					t.Errorf("%s: the error is not io.EOF, as net/http's: %v", rt.name, err)
+				}
+				if rt.name == "curlpoll" && err != nil && !errors.Is(err, curlpoll.ErrRequestLimit) {
+					t.Errorf("%s: the error does not hold ErrRequestLimit: %v", rt.name, err)
+				}
+			}
+		})
+	}
+}
+
+// TestTransport417SentOnce: a request with its caller's "Expect:
+// 100-continue" gets a 417. net/http returns the 417; libcurl sends the
+// request again, with the caller's Expect line still in it, and gets a 417
+// again, dozens or thousands of times (an independent review counted up to
+// 1,534 requests on 7.88.1). The Transport sends it once and returns the
+// 417; libcurl drops the body of a response it means to send the request
+// again for, so the body is empty (documented).
+func TestTransport417SentOnce(t *testing.T) {
+	for _, rt := range transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
+		std.ExpectContinueTimeout = 5e9
+		cp.ExpectContinueTimeout = 5e9
+	}) {
+		var seen atomic.Int32
+		ln := serveEach(t, func(c net.Conn) {
+			br := bufio.NewReader(c)
+			for {
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				seen.Add(1)
+				if req.Header.Get("Expect") != "" {
+					io.WriteString(c, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\n\r\nnope")
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\naccepted")
+			}
+		})
+		req := mustReq("PUT", "http://"+ln.Addr().String()+"/obj", strings.NewReader("payload"))
+		req.Header.Set("Expect", "100-continue")
+		resp, err := rt.rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", rt.name, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusExpectationFailed || err != nil || seen.Load() != 1 {
+			t.Errorf("%s: %d, body %q, %v; the server read %d requests (want 417 and 1)", rt.name, resp.StatusCode, b, err, seen.Load())
+		}
+		if want := map[string]string{"net/http": "nope", "curlpoll": ""}[rt.name]; string(b) != want {
+			t.Errorf("%s: body %q, want %q", rt.name, b, want)
+		}
+	}
+}
