@@ -444,6 +444,10 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			sb.Long(optSslVerifyhost, 0)
 			sb.Bool(optSslSessionidCache, false)
 		}
+		// net/http applies TLSClientConfig to an HTTPS proxy's connection
+		// too: its version bounds, client certificate and
+		// InsecureSkipVerify go to libcurl's PROXY_ options as well.
+		proxyTLS := proxy != nil && proxy.Scheme == "https"
 		minV, maxV := uint16(tls.VersionTLS12), uint16(0)
 		if tlsConf != nil {
 			// checkTLSConfig has refused what these cannot map.
@@ -461,6 +465,10 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			if tlsConf.InsecureSkipVerify {
 				sb.Bool(optSslVerifypeer, false)
 				sb.Long(optSslVerifyhost, 0)
+				if proxyTLS {
+					sb.Bool(optProxySslVerifypeer, false)
+					sb.Long(optProxySslVerifyhost, 0)
+				}
 			}
 			if tlsConf.SessionTicketsDisabled {
 				sb.Bool(optSslSessionidCache, false)
@@ -477,9 +485,17 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				sb.Str(optSslcerttype, "PEM")
 				sb.Blob(optSslcertBlob, cert)
 				sb.Blob(optSslkeyBlob, key)
+				if proxyTLS {
+					sb.Str(optProxySslcerttype, "PEM")
+					sb.Blob(optProxySslcertBlob, cert)
+					sb.Blob(optProxySslkeyBlob, key)
+				}
 			}
 		}
 		sb.Long(optSslversion, tlsVersions(minV, maxV))
+		if proxyTLS {
+			sb.Long(optProxySslversion, tlsVersions(minV, maxV))
+		}
 		switch {
 		case verifier != nil:
 			// Go verifies with CAPEM or CAFile itself: libcurl needs

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -584,5 +585,73 @@ func TestDefaultUserAgentNamesProtocol(t *testing.T) {
 	// guess's, must send its own.
 	if got := get(cp, "Go-http-client/1.1"); got != "HTTP/2.0 Go-http-client/1.1" {
 		t.Errorf("a User-Agent of the request's own after a corrected one: curlpoll sent %q", got)
+	}
+}
+
+// TestTransportHTTPSProxyTLSConfig: net/http applies TLSClientConfig to
+// an HTTPS proxy's connection too. Its version floor must hold there (a
+// proxy that speaks TLS 1.2 at most is refused with MinVersion TLS 1.3;
+// libcurl's CURLOPT_SSLVERSION alone left the proxy's connection at
+// libcurl's default: an independent review found the request go through),
+// and InsecureSkipVerify reaches a proxy whose certificate nothing signed.
+func TestTransportHTTPSProxyTLSConfig(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		io.WriteString(w, "from proxy")
+	}))
+	proxy.TLS = &tls.Config{MaxVersion: tls.VersionTLS12}
+	proxy.StartTLS()
+	defer proxy.Close()
+	pu, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		std  *http.Transport
+		cp   *curlhttp.Transport
+		ok   bool
+	}{
+		// (InsecureSkipVerify in each: a proxy's CA from memory needs
+		// CURLOPT_PROXY_CAINFO_BLOB, which libcurl on GnuTLS lacks.)
+		{"MinVersion above the proxy's",
+			&http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}},
+			&curlhttp.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}},
+			false},
+		{"MaxVersion within the proxy's",
+			&http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}},
+			&curlhttp.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true}},
+			true},
+		{"InsecureSkipVerify",
+			&http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+			&curlhttp.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+			true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer tc.std.CloseIdleConnections()
+			defer tc.cp.Close()
+			for _, rt := range []struct {
+				name string
+				rt   http.RoundTripper
+			}{{"net/http", tc.std}, {"curlpoll", tc.cp}} {
+				proxied.Store(0)
+				resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
+				if err != nil {
+					if tc.ok {
+						t.Errorf("%s: %v", rt.name, err)
+					}
+					if proxied.Load() != 0 {
+						t.Errorf("%s: failed, yet the proxy served the request", rt.name)
+					}
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !tc.ok || string(b) != "from proxy" {
+					t.Errorf("%s: %d %q through the proxy, want %s", rt.name, resp.StatusCode, b, map[bool]string{true: `"from proxy"`, false: "an error"}[tc.ok])
+				}
+			}
+		})
 	}
 }
