@@ -180,8 +180,9 @@ func NewMulti() (*Multi, error) {
 // Do runs the transfer set up on e and returns when it is over, with nil or
 // its error. The response body goes to the writer set with Easy.SetWriter,
 // written on the calling goroutine. When ctx is done the transfer is stopped
-// and Do returns ctx.Err(). Once Do returns, e is free: read its results or
-// reuse it.
+// and Do returns the cause the context was given (context.WithCancelCause,
+// WithTimeoutCause), as net/http's Transport does, or else ctx.Err(). Once Do returns, e is free:
+// read its results or reuse it.
 func (m *Multi) Do(ctx context.Context, e *Easy) error {
 	t, err := m.start(ctx, e, false)
 	if err != nil {
@@ -204,9 +205,24 @@ func (m *Multi) Do(ctx context.Context, e *Easy) error {
 	return t.Err() // a header or progress function may fail it after the last byte
 }
 
+// contextError is why ctx is done, nil if it is not: the cause it was
+// given (context.WithCancelCause, WithTimeoutCause), as net/http returns
+// it, or else ctx.Err().
+func contextError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
+		return cause
+	}
+	return err
+}
+
 // Start starts the transfer set up on e and returns at once. Read the body
 // from the Transfer, then Close it. When ctx is done the transfer stops, and
-// its error is ctx.Err(). e belongs to the transfer until Close.
+// its error is the context's cause, or ctx.Err() (see Do). e belongs to the
+// transfer until Close.
 func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 	return m.start(ctx, e, true)
 }
@@ -214,7 +230,7 @@ func (m *Multi) Start(ctx context.Context, e *Easy) (*Transfer, error) {
 // start is Start, with a handle of its own for the caller if public, or
 // the Easy's reused one (Do, which hands it to no one).
 func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, error) {
-	if err := ctx.Err(); err != nil {
+	if err := contextError(ctx); err != nil {
 		return nil, err
 	}
 	prev, err := e.acquire(m)
@@ -248,7 +264,7 @@ func (m *Multi) start(ctx context.Context, e *Easy, public bool) (*Transfer, err
 	t := s.begin(m, ctx, public)
 	if ctx.Done() != nil {
 		gen := t.gen
-		s.stopCtx = context.AfterFunc(ctx, func() { s.abort(gen, ctx.Err()) })
+		s.stopCtx = context.AfterFunc(ctx, func() { s.abort(gen, contextError(ctx)) })
 	}
 	sendGen := s.sendGen // begin's, read by this goroutine alone until the post
 	if !m.post(work{op: opAdd, t: s, tgen: t.gen}) {

@@ -238,3 +238,26 @@ func activeFor(d time.Duration) func(*curlpoll.Multi) bool {
 	start := time.Now()
 	return func(*curlpoll.Multi) bool { return time.Since(start) > d }
 }
+
+// TestCancelCause: a transfer whose context ends with a cause
+// (WithCancelCause, WithTimeoutCause) ends with that cause, as net/http's
+// requests do: Do while it runs, and Do on a context already done.
+func TestCancelCause(t *testing.T) {
+	cause := errors.New("shutting down")
+	srv := newRawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // never answers
+	m := newMulti(t)
+	e := newEasy(t, srv.URL())
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(cause) })
+	if err := m.Do(ctx, e); !errors.Is(err, cause) {
+		t.Errorf("cancelled with a cause while running: %v", err)
+	}
+	if err := m.Do(ctx, e); !errors.Is(err, cause) {
+		t.Errorf("on a context already cancelled with a cause: %v", err)
+	}
+	tctx, tcancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, cause)
+	defer tcancel()
+	if err := m.Do(tctx, e); !errors.Is(err, cause) {
+		t.Errorf("timed out with a cause: %v", err)
+	}
+}

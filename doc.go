@@ -85,8 +85,9 @@
 //
 // When a transfer's context is done, the driver removes it from the multi
 // handle: libcurl closes an HTTP/1 connection that was in the middle of the
-// transfer, and resets an HTTP/2 stream. Do returns ctx.Err() as soon as the
-// driver gets to it, which is at once unless a libcurl call is in progress;
+// transfer, and resets an HTTP/2 stream. Do returns the context's cause (or
+// ctx.Err()) as soon as the driver gets to it, which is at once unless a
+// libcurl call is in progress;
 // such a call is short, but setting up a TLS connection can take a few
 // milliseconds (about 20 ms for the first one of a Multi, which parses the
 // CA bundle).

@@ -362,7 +362,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.cause = nil
 	t.lastProgress = time.Time{}
 	t.linesSeen = 0
-	if err := t.ctx.Err(); err != nil {
+	if err := contextError(t.ctx); err != nil {
 		t.finish(err)
 		return
 	}

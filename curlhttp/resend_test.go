@@ -2,6 +2,7 @@ package curlhttp_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/curlhttp"
@@ -139,6 +141,55 @@ func TestTransport417SentOnce(t *testing.T) {
 		}
 		if want := map[string]string{"net/http": "nope", "curlpoll": ""}[rt.name]; string(b) != want {
 			t.Errorf("%s: body %q, want %q", rt.name, b, want)
+		}
+	}
+}
+
+// TestTransportCancelCause: net/http returns the context's cause
+// (context.Cause), given with WithCancelCause or WithTimeoutCause, before
+// the response and from the body's reads; curlpoll returned the plain
+// context error (an independent review found it).
+func TestTransportCancelCause(t *testing.T) {
+	cause := errors.New("shutting down")
+	for _, rt := range transports(t, nil) {
+		silent := serveEach(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // never answers
+		url := "http://" + silent.Addr().String() + "/"
+
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(50*time.Millisecond, func() { cancel(cause) })
+		if _, err := rt.rt.RoundTrip(mustReq("GET", url, nil).WithContext(ctx)); !errors.Is(err, cause) {
+			t.Errorf("%s, cancelled with a cause while waiting for the response: %v", rt.name, err)
+		}
+		// A context done before the request starts.
+		if _, err := rt.rt.RoundTrip(mustReq("GET", url, nil).WithContext(ctx)); !errors.Is(err, cause) {
+			t.Errorf("%s, a request on a context already cancelled with a cause: %v", rt.name, err)
+		}
+		tctx, tcancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, cause)
+		_, err := rt.rt.RoundTrip(mustReq("GET", url, nil).WithContext(tctx))
+		tcancel()
+		if !errors.Is(err, cause) {
+			t.Errorf("%s, timed out with a cause: %v", rt.name, err)
+		}
+
+		// While the body is read: the header block came, the body does not.
+		stalled := serveEach(t, func(c net.Conn) {
+			br := bufio.NewReader(c)
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+			io.Copy(io.Discard, c)
+		})
+		bctx, bcancel := context.WithCancelCause(context.Background())
+		resp, err := rt.rt.RoundTrip(mustReq("GET", "http://"+stalled.Addr().String()+"/", nil).WithContext(bctx))
+		if err != nil {
+			t.Fatalf("%s: %v", rt.name, err)
+		}
+		time.AfterFunc(50*time.Millisecond, func() { bcancel(cause) })
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !errors.Is(err, cause) {
+			t.Errorf("%s, cancelled with a cause while reading the body: %v", rt.name, err)
 		}
 	}
 }

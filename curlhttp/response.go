@@ -529,7 +529,7 @@ func (b *body) check() error {
 	case eof:
 		return nil
 	}
-	return b.c.requestContext().Err()
+	return contextError(b.c.requestContext())
 }
 
 // end handles the result of a read: at the end of a good body it fills the

@@ -861,7 +861,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 		return nil, err
 	}
 	ctx := req.Context()
-	if err := ctx.Err(); err != nil {
+	if err := contextError(ctx); err != nil {
 		return nil, err
 	}
 	var proxy *url.URL
@@ -978,6 +978,20 @@ type headerTooLargeError struct{ limit int64 }
 
 func (e *headerTooLargeError) Error() string {
 	return fmt.Sprintf("curlpoll: server response headers exceeded %d bytes; aborted", e.limit)
+}
+
+// contextError is why ctx is done, nil if it is not: the cause it was
+// given (context.WithCancelCause, WithTimeoutCause), as net/http returns
+// it, or else ctx.Err() (the core's Multi does the same).
+func contextError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled && cause != context.DeadlineExceeded {
+		return cause
+	}
+	return err
 }
 
 // requestContext returns the request's context (for the body's reads).
