@@ -38,6 +38,8 @@ func validateRequest(req *http.Request) error {
 		// A raw query or an opaque URL is sent as it is: refuse control
 		// bytes there before libcurl sees them, as net/http does.
 		return errors.New("net/http: can't write control character in Request.URL")
+	case req.ContentLength > 0 && req.Body == nil: // NoBody sends 0, as net/http
+		return fmt.Errorf("http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
 	for k, vv := range req.Header {
 		if !validToken(k) {
@@ -321,6 +323,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		post = true
 		dyn.method.postSize = n
+		if n > 0 {
+			bodyReader = &exactLength{r: bodyReader, n: n}
+		}
 		s.do(e.SetReader(bodyReader))
 		if req.GetBody != nil {
 			s.do(e.SetRewind(c.rewind))
@@ -683,6 +688,70 @@ func asksContinue(req *http.Request) bool {
 	return false
 }
 
+// exactLength reads a request body of declared length n (ContentLength)
+// and fails, as net/http's request writer does, when it holds fewer bytes
+// or more: a longer body fails before its n-th byte goes to libcurl, which
+// would otherwise send n bytes and end the request there, a shorter one at
+// its end, which libcurl on 7.88 would wait for. The rest of a longer body
+// is read to count it, as net/http does.
+type exactLength struct {
+	r      io.Reader
+	n, got int64
+	err    error
+}
+
+func (x *exactLength) Read(p []byte) (int, error) {
+	if x.err != nil {
+		return 0, x.err
+	}
+	k, err := x.r.Read(p)
+	x.got += int64(k)
+	switch {
+	case x.got > x.n:
+		return 0, x.fail()
+	case x.got < x.n:
+		if err == io.EOF {
+			return 0, x.fail()
+		}
+		return k, err
+	case err != nil:
+		return k, err // io.EOF at the declared length, or the body's error
+	}
+	// All n bytes are in: is that the body's end? Hand them on only then.
+	var one [1]byte
+	for {
+		m, err := x.r.Read(one[:])
+		if m > 0 {
+			x.got += int64(m)
+			return 0, x.fail()
+		}
+		if err == io.EOF {
+			return k, io.EOF
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// fail counts what is left of a longer body and returns net/http's error.
+func (x *exactLength) fail() error {
+	if x.got > x.n {
+		rest, _ := io.Copy(io.Discard, x.r)
+		x.got += rest
+	}
+	x.err = &bodyLengthError{declared: x.n, actual: x.got}
+	return x.err
+}
+
+// bodyLengthError is net/http's error for a request body whose length is
+// not its ContentLength.
+type bodyLengthError struct{ declared, actual int64 }
+
+func (e *bodyLengthError) Error() string {
+	return fmt.Sprintf("http: ContentLength=%d with Body length %d", e.declared, e.actual)
+}
+
 // usuallyLacksBody lists the methods for which net/http probes a body of
 // unknown length before deciding to send it chunked.
 func usuallyLacksBody(method string) bool {
@@ -786,6 +855,9 @@ func (c *call) rewind() (io.Reader, error) {
 	if closed { // a rewind's pump that started as the request ended
 		b.Close()
 		return nil, errRequestEnded
+	}
+	if n := c.req.ContentLength; n > 0 {
+		return &exactLength{r: b, n: n}, nil
 	}
 	return b, nil
 }

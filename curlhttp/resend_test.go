@@ -193,3 +193,79 @@ func TestTransportCancelCause(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportContentLengthMismatch: a request whose ContentLength is not
+// its body's length fails with net/http's error, and the server gets no
+// whole request: a nil body with a length (refused before anything is
+// sent), a shorter body (libcurl 7.88 waited for the rest for ever), a
+// longer one (libcurl sent the declared bytes and succeeded). An
+// independent review found all three.
+func TestTransportContentLengthMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body func() io.ReadCloser
+		want string
+	}{
+		{"nil body", func() io.ReadCloser { return nil }, "http: Request.ContentLength=5 with nil Body"},
+		{"shorter body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abc")) }, "http: ContentLength=5 with Body length 3"},
+		{"longer body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdefgh")) }, "http: ContentLength=5 with Body length 8"},
+		{"longer by a byte, in one read", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdef")) }, "http: ContentLength=5 with Body length 6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, rt := range transports(t, nil) {
+				var whole atomic.Int32
+				ln := serveEach(t, func(c net.Conn) {
+					br := bufio.NewReader(c)
+					for {
+						req, err := http.ReadRequest(br)
+						if err != nil {
+							return
+						}
+						if _, err := io.ReadAll(req.Body); err != nil {
+							return
+						}
+						whole.Add(1)
+						if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+							return
+						}
+					}
+				})
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req := mustReq("POST", "http://"+ln.Addr().String()+"/", nil).WithContext(ctx)
+				req.Body, req.ContentLength = tc.body(), 5
+				resp, err := rt.rt.RoundTrip(req)
+				cancel()
+				if err == nil {
+					resp.Body.Close()
+				}
+				if err == nil || err.Error() != tc.want {
+					t.Errorf("%s: error %v, want %q", rt.name, err, tc.want)
+				}
+				// The server has had its chance to read a request: the
+				// exchange above is over.
+				if n := whole.Load(); n != 0 {
+					t.Errorf("%s: the server read %d whole requests, want 0", rt.name, n)
+				}
+			}
+		})
+	}
+	// The right length still goes through, GetBody's copies too (the
+	// second request is sent again on a new connection: an
+	// Idempotency-Key lets it), and NoBody sends a length of 0.
+	for _, rt := range transports(t, nil) {
+		ln := serveEach(t, dropSecondFullRequest(new(atomic.Int32)))
+		url := "http://" + ln.Addr().String() + "/"
+		for i := range 3 {
+			req := mustReq("PUT", url, strings.NewReader("abcde"))
+			req.Header.Set("Idempotency-Key", "k")
+			if i == 2 {
+				req.Body = http.NoBody
+			}
+			resp, err := rt.rt.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("%s, request %d: %v", rt.name, i+1, err)
+			}
+			resp.Body.Close()
+		}
+	}
+}

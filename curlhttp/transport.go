@@ -947,6 +947,10 @@ func (c *call) transferError(err error) error {
 		if errors.As(ce.Err, &he) {
 			return he
 		}
+		var le *bodyLengthError
+		if errors.As(ce.Err, &le) {
+			return le // net/http's error, as it returns it
+		}
 	}
 	if perr := c.peerError(ce); perr != nil {
 		return perr
