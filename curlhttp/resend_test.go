@@ -269,3 +269,48 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportMultipleContentLengths: a response with two different
+// Content-Length fields is refused, as net/http refuses it (against
+// response smuggling: libcurl frames the body by the last value), and
+// copies of one value are one field (an independent review found the
+// first accepted).
+func TestTransportMultipleContentLengths(t *testing.T) {
+	for _, tc := range []struct {
+		name, head, want string
+	}{
+		{"different", "Content-Length: 2\r\nContent-Length: 30\r\n", `http: message cannot contain multiple Content-Length headers; got ["2" "30"]`},
+		{"copies", "Content-Length: 2\r\nContent-Length:  2\r\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, rt := range transports(t, nil) {
+				ln := serveEach(t, func(c net.Conn) {
+					br := bufio.NewReader(c)
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\n"+tc.head+"\r\nokHTTP/1.1 200 OK\r\nX-Smuggled: 1\r\n\r\n")
+					io.Copy(io.Discard, c)
+				})
+				resp, err := rt.rt.RoundTrip(mustReq("GET", "http://"+ln.Addr().String()+"/", nil))
+				if tc.want != "" {
+					if err == nil {
+						resp.Body.Close()
+					}
+					if err == nil || !strings.Contains(err.Error(), tc.want) {
+						t.Errorf("%s: error %v, want %q", rt.name, err, tc.want)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", rt.name, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || string(b) != "ok" || resp.ContentLength != 2 || len(resp.Header["Content-Length"]) != 1 {
+					t.Errorf("%s: body %q, %v, ContentLength %d, fields %q", rt.name, b, err, resp.ContentLength, resp.Header["Content-Length"])
+				}
+			}
+		})
+	}
+}

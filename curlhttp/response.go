@@ -96,6 +96,19 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 		resp.Close = shouldClose(resp)
 	}
 	if !chunked {
+		if cls := resp.Header["Content-Length"]; len(cls) > 1 {
+			// As net/http (fixLength), against response smuggling:
+			// copies of one value become one, different values are an
+			// error (libcurl frames the body by the last, this by the
+			// first).
+			first := textproto.TrimString(cls[0])
+			for _, v := range cls[1:] {
+				if textproto.TrimString(v) != first {
+					return nil, fmt.Errorf("http: message cannot contain multiple Content-Length headers; got %q", cls)
+				}
+			}
+			resp.Header["Content-Length"] = []string{first}
+		}
 		if cl := headerValue(resp.Header, "Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 				resp.ContentLength = n
