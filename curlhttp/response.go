@@ -86,6 +86,16 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	chunked := false
 	if !h2 {
 		if te := resp.Header["Transfer-Encoding"]; len(te) > 0 {
+			// As net/http (fixTransferEncoding), strict against
+			// smuggling: from HTTP/1.1 one field, "chunked", or an error.
+			if resp.ProtoAtLeast(1, 1) {
+				if len(te) != 1 {
+					return nil, fmt.Errorf("too many transfer encodings: %q", te)
+				}
+				if !strings.EqualFold(te[0], "chunked") {
+					return nil, fmt.Errorf("unsupported transfer encoding: %q", te[0])
+				}
+			}
 			chunked = hasToken(strings.Join(te, ","), "chunked")
 			delete(resp.Header, "Transfer-Encoding")
 			if chunked && !noBody {
