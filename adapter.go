@@ -181,8 +181,8 @@ func NewMulti() (*Multi, error) {
 // its error. The response body goes to the writer set with Easy.SetWriter,
 // written on the calling goroutine. When ctx is done the transfer is stopped
 // and Do returns the cause the context was given (context.WithCancelCause,
-// WithTimeoutCause), as net/http's Transport does, or else ctx.Err(). Once Do returns, e is free:
-// read its results or reuse it.
+// WithTimeoutCause), as net/http's Transport does, or else ctx.Err(). Once
+// Do returns, e is free: read its results or reuse it.
 func (m *Multi) Do(ctx context.Context, e *Easy) error {
 	t, err := m.start(ctx, e, false)
 	if err != nil {

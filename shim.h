@@ -243,9 +243,9 @@ CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s);
 // none: callbacks running inside such a call see it.
 uintptr_t curlpoll_driving(void);
 
-// curlpoll_numgens counts, per descriptor number (modulo
-// CURLPOLL_NUMGENS), the sockets that open_cb opened and close_cb closed
-// under it, process-wide. A Multi whose socket another Multi's driver, or
+// curlpoll_numgens counts, per descriptor number below CURLPOLL_NUMGENS,
+// the sockets that open_cb opened and close_cb closed under it,
+// process-wide. A Multi whose socket another Multi's driver, or
 // curl_share_cleanup, closed hears nothing of it (close_cb tells the Multi
 // driving on its thread): the count tells it, when the number comes back,
 // that what it knew of the number is stale (fdwatch.go). Changed with
@@ -254,6 +254,7 @@ uintptr_t curlpoll_driving(void);
 // events): for them a Multi learns nothing, as before the table.
 #define CURLPOLL_NUMGENS (1 << 17)
 extern uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
+
 // curlpoll_easy_pause is curl_easy_pause on the driver of s's Multi.
 CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s);
 // curlpoll_multi_cleanup is curl_multi_cleanup, the close-socket callbacks
