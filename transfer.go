@@ -940,6 +940,14 @@ func (t *xfer) pump(r io.Reader, rewind func() (io.Reader, error), gen uint64, s
 			m.post(work{op: opResumeSend, t: t, tgen: tgen})
 		}
 		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				// The reader's error ends the transfer even if libcurl
+				// asks for no more data (it stops at the size set, and
+				// the pump reads ahead of it), as net/http fails a
+				// request whose body fails (the Transport's exactLength:
+				// a body longer than its ContentLength).
+				t.abort(tgen, &Error{Code: ErrAbortedByCallback, Err: err})
+			}
 			return
 		}
 	}

@@ -38,7 +38,8 @@ func validateRequest(req *http.Request) error {
 		// A raw query or an opaque URL is sent as it is: refuse control
 		// bytes there before libcurl sees them, as net/http does.
 		return errors.New("net/http: can't write control character in Request.URL")
-	case req.ContentLength > 0 && req.Body == nil: // NoBody sends 0, as net/http
+	case req.ContentLength != 0 && req.Body == nil: // NoBody sends 0, as net/http
+		// (net/http's HTTP/1 rule; its HTTP/2 path sends such a request)
 		return fmt.Errorf("http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
 	for k, vv := range req.Header {
@@ -648,14 +649,23 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 // 0: as often as it would). libcurl sends a request again on a new
 // connection when a reused one closed before any of the response; net/http
 // does so only for a request it may repeat (replayable), and sends any
-// other once. A request that asks for "100-continue" goes out once too:
-// libcurl answers a 417 by sending it again, with the caller's Expect line
-// still in it, and again, where net/http returns the 417.
+// other once. libcurl also answers a 417 to a request that asks for
+// "100-continue" by sending it again, with the caller's Expect line still
+// in it, and again, where net/http returns the 417: such a request, if
+// replayable, may go out twice (a retry, or once after a 417).
+//
+// On HTTP/2 net/http sends any request again after the server refused its
+// stream (REFUSED_STREAM, or above a GOAWAY's last stream): libcurl does so
+// too, but does not tell that apart from a connection lost after the
+// request went out, so a request that is not replayable fails there.
 func requestBound(req *http.Request) int {
-	if replayable(req) && !asksContinue(req) {
-		return 0
+	switch {
+	case !replayable(req):
+		return 1
+	case asksContinue(req):
+		return 2
 	}
-	return 1
+	return 0
 }
 
 // replayable is net/http's Request.isReplayable: a GET, HEAD, OPTIONS or
@@ -690,10 +700,11 @@ func asksContinue(req *http.Request) bool {
 
 // exactLength reads a request body of declared length n (ContentLength)
 // and fails, as net/http's request writer does, when it holds fewer bytes
-// or more: a longer body fails before its n-th byte goes to libcurl, which
-// would otherwise send n bytes and end the request there, a shorter one at
-// its end, which libcurl on 7.88 would wait for. The rest of a longer body
-// is read to count it, as net/http does.
+// or more: a shorter one at its end, which libcurl on 7.88 would wait for,
+// a longer one at the read after its n-th byte, which the core's pump
+// makes (it reads ahead of libcurl, which stops at n bytes) and which
+// fails the transfer. The rest of a longer body is read to count it, as
+// net/http does.
 type exactLength struct {
 	r      io.Reader
 	n, got int64
@@ -716,8 +727,12 @@ func (x *exactLength) Read(p []byte) (int, error) {
 		return k, err
 	case err != nil:
 		return k, err // io.EOF at the declared length, or the body's error
+	case k > 0:
+		// All n bytes are in: libcurl has them at once (a reader that
+		// ends only once the response is in must not hold back the last
+		// byte); the next read looks for more.
+		return k, nil
 	}
-	// All n bytes are in: is that the body's end? Hand them on only then.
 	var one [1]byte
 	for {
 		m, err := x.r.Read(one[:])
@@ -726,7 +741,7 @@ func (x *exactLength) Read(p []byte) (int, error) {
 			return 0, x.fail()
 		}
 		if err == io.EOF {
-			return k, io.EOF
+			return 0, io.EOF
 		}
 		if err != nil {
 			return 0, err

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,12 +206,14 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		body func() io.ReadCloser
+		n    int64
 		want string
 	}{
-		{"nil body", func() io.ReadCloser { return nil }, "http: Request.ContentLength=5 with nil Body"},
-		{"shorter body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abc")) }, "http: ContentLength=5 with Body length 3"},
-		{"longer body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdefgh")) }, "http: ContentLength=5 with Body length 8"},
-		{"longer by a byte, in one read", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdef")) }, "http: ContentLength=5 with Body length 6"},
+		{"nil body", func() io.ReadCloser { return nil }, 5, "http: Request.ContentLength=5 with nil Body"},
+		{"nil body, length -1", func() io.ReadCloser { return nil }, -1, "http: Request.ContentLength=-1 with nil Body"},
+		{"shorter body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abc")) }, 5, "http: ContentLength=5 with Body length 3"},
+		{"longer body", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdefgh")) }, 5, "http: ContentLength=5 with Body length 8"},
+		{"longer by a byte, in one read", func() io.ReadCloser { return io.NopCloser(strings.NewReader("abcdef")) }, 5, "http: ContentLength=5 with Body length 6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, rt := range transports(t, nil) {
@@ -232,7 +236,7 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 				})
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				req := mustReq("POST", "http://"+ln.Addr().String()+"/", nil).WithContext(ctx)
-				req.Body, req.ContentLength = tc.body(), 5
+				req.Body, req.ContentLength = tc.body(), tc.n
 				resp, err := rt.rt.RoundTrip(req)
 				cancel()
 				if err == nil {
@@ -331,6 +335,8 @@ func TestTransportMultipleContentLengths(t *testing.T) {
 	checkRawResponses(t, []rawResponseCase{
 		{"different", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\nok" + smuggled,
 			`http: message cannot contain multiple Content-Length headers; got ["2" "30"]`, false},
+		{"different, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+			`http: message cannot contain multiple Content-Length headers; got ["1" "2"]`, false},
 		{"copies", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length:  2\r\n\r\nok" + smuggled, "", false},
 	}, func(t *testing.T, name string, resp *http.Response) {
 		if resp.ContentLength != 2 || len(resp.Header["Content-Length"]) != 1 {
@@ -355,4 +361,83 @@ func TestTransportTransferEncodings(t *testing.T) {
 			`too many transfer encodings: ["chunked" "chunked"]`, false},
 		{"Chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n" + chunks, "", false},
 	}, nil)
+}
+
+// TestTransportReplayableWithExpect: a request net/http may repeat still
+// may when it asks for "100-continue" (isReplayable ignores Expect): sent
+// again after its kept connection drops, it succeeds (an independent
+// review found it failing once the 417 loop was bounded).
+func TestTransportReplayableWithExpect(t *testing.T) {
+	for _, method := range []string{"POST", "GET"} {
+		t.Run(method, func(t *testing.T) {
+			for _, rt := range transports(t, nil) {
+				var seen atomic.Int32
+				ln := serveEach(t, dropSecondFullRequest(&seen))
+				url := "http://" + ln.Addr().String() + "/charge"
+				do := func(expect bool) (*http.Response, error) {
+					var body io.Reader
+					if method == "POST" {
+						body = strings.NewReader("charge=100")
+					}
+					req := mustReq(method, url, body)
+					req.Header.Set("Idempotency-Key", "k1")
+					if expect {
+						req.Header.Set("Expect", "100-continue")
+					}
+					return rt.rt.RoundTrip(req)
+				}
+				for i, expect := range []bool{false, true} {
+					resp, err := do(expect)
+					if err != nil {
+						t.Fatalf("%s, request %d: %v (the server read %d)", rt.name, i+1, err, seen.Load())
+					}
+					io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				if n := seen.Load(); n != 3 {
+					t.Errorf("%s: the server read %d requests, want 3", rt.name, n)
+				}
+			}
+		})
+	}
+}
+
+// TestTransportDeclaredLengthThenBlocks: a body of declared length whose
+// reader ends only once the response is in (a pipe closed after it) goes
+// out whole at once, as net/http sends it: holding its last bytes back to
+// look for more hung the request (an independent review found it).
+func TestTransportDeclaredLengthThenBlocks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, b)
+		fmt.Fprintf(w, "%d %v", len(b), err)
+	}))
+	defer srv.Close()
+	for _, size := range []int{5, 100 << 10} {
+		for _, rt := range transports(t, nil) {
+			pr, pw := io.Pipe()
+			got := make(chan struct{})
+			go func() {
+				pw.Write(make([]byte, size))
+				<-got
+				pw.Close()
+			}()
+			req := mustReq("PUT", srv.URL, pr)
+			req.ContentLength = int64(size)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := rt.rt.RoundTrip(req.WithContext(ctx))
+			close(got)
+			if err != nil {
+				t.Errorf("%s, %d bytes: %v", rt.name, size, err)
+				cancel()
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cancel()
+			if want := fmt.Sprintf("%d <nil>", size); string(b) != want {
+				t.Errorf("%s, %d bytes: %q, want %q", rt.name, size, b, want)
+			}
+		}
+	}
 }

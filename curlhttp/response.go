@@ -98,19 +98,12 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 			}
 			chunked = hasToken(strings.Join(te, ","), "chunked")
 			delete(resp.Header, "Transfer-Encoding")
-			if chunked && !noBody {
-				resp.TransferEncoding = []string{"chunked"}
-				delete(resp.Header, "Content-Length")
-			}
 		}
-		resp.Close = shouldClose(resp)
-	}
-	if !chunked {
 		if cls := resp.Header["Content-Length"]; len(cls) > 1 {
-			// As net/http (fixLength), against response smuggling:
-			// copies of one value become one, different values are an
-			// error (libcurl frames the body by the last, this by the
-			// first).
+			// As net/http (fixLength), against response smuggling, with
+			// chunked framing too: copies of one value become one,
+			// different values are an error (libcurl frames the body by
+			// the last, this by the first).
 			first := textproto.TrimString(cls[0])
 			for _, v := range cls[1:] {
 				if textproto.TrimString(v) != first {
@@ -119,6 +112,13 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 			}
 			resp.Header["Content-Length"] = []string{first}
 		}
+		if chunked && !noBody {
+			resp.TransferEncoding = []string{"chunked"}
+			delete(resp.Header, "Content-Length")
+		}
+		resp.Close = shouldClose(resp)
+	}
+	if !chunked {
 		if cl := headerValue(resp.Header, "Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 				resp.ContentLength = n

@@ -155,10 +155,14 @@ import (
 //     it may be repeated (a GET, HEAD, OPTIONS or TRACE, or one with an
 //     Idempotency-Key, without a body or with GetBody); any other fails
 //     (the error holds io.EOF and curlpoll.ErrRequestLimit) where libcurl
-//     would send it again, before a byte of it goes out. So does one whose
-//     caller asked for "100-continue": libcurl answers a 417 by sending the
-//     request again, and drops the 417's body, so that the Transport
-//     returns the 417, as net/http does, but with an empty body.
+//     would send it again, before a byte of it goes out. That includes an
+//     HTTP/2 stream the server refused (REFUSED_STREAM, GOAWAY), which
+//     net/http's HTTP/2 client sends again whatever the method: libcurl
+//     does not tell it apart from a connection lost after the request
+//     went out. A request whose caller asked for "100-continue" goes out
+//     at most once more: libcurl answers a 417 by sending the request
+//     again, and drops the 417's body, so that the Transport returns the
+//     417, as net/http does, but with an empty body.
 //
 // HTTP/2 multiplexing follows NewMulti: off on libcurl older than 8.1.0,
 // where a paused stream can stall the others on its connection and removing
@@ -965,7 +969,7 @@ func (c *call) transferError(err error) error {
 // sent again, before any of its response (requestBound): its reused
 // connection closed, or an HTTP/2 stream was refused. net/http's error for
 // a request it does not repeat unwraps to io.EOF too.
-var errNotSentAgain = fmt.Errorf("curlhttp: the connection failed before the response, and the request is not sent again (net/http repeats only idempotent requests, and none that asks for 100-continue): %w", io.EOF)
+var errNotSentAgain = fmt.Errorf("curlhttp: no response (a reused connection closed, or an HTTP/2 stream was refused), and the request is not sent again: it is not idempotent (net/http's Request.isReplayable): %w", io.EOF)
 
 // timeoutError is an error whose Timeout method reports true, for net.Error.
 type timeoutError struct{ msg string }
