@@ -323,7 +323,10 @@ func (e *Easy) SetWriter(w io.Writer) error {
 // without SetPostFields. It is read on a goroutine of its own, so it may
 // block without holding up other transfers; libcurl waits for it
 // (CURL_READFUNC_PAUSE). Set the size with SetInFileSize or SetPostFieldSize.
-// A Read in progress when the transfer ends is not interrupted: its
+// It is read ahead of libcurl, to its end: an error from it (other than
+// io.EOF) fails the transfer with an *Error holding it, even once libcurl
+// has the bytes it asked for. A Read in progress when the transfer ends is
+// not interrupted: its
 // goroutine ends when the Read returns, so close a reader that may block
 // for long (a pipe, a network body) once the transfer is over.
 func (e *Easy) SetReader(r io.Reader) error {
