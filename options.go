@@ -323,7 +323,7 @@ func (e *Easy) SetWriter(w io.Writer) error {
 // without SetPostFields. It is read on a goroutine of its own, so it may
 // block without holding up other transfers; libcurl waits for it
 // (CURL_READFUNC_PAUSE). Set the size with SetInFileSize or SetPostFieldSize.
-// It is read ahead of libcurl, to its end: an error from it (other than
+// It is read ahead of libcurl (a bounded buffer): an error from it (other than
 // io.EOF) fails the transfer with an *Error holding it, even once libcurl
 // has the bytes it asked for. A Read in progress when the transfer ends is
 // not interrupted: its
