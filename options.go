@@ -322,13 +322,13 @@ func (e *Easy) SetWriter(w io.Writer) error {
 // SetReader sets the source of the request body for uploads and for POSTs
 // without SetPostFields. It is read on a goroutine of its own, so it may
 // block without holding up other transfers; libcurl waits for it
-// (CURL_READFUNC_PAUSE). Set the size with SetInFileSize or SetPostFieldSize.
-// It is read ahead of libcurl (a bounded buffer): an error from it (other than
-// io.EOF) fails the transfer with an *Error holding it, even once libcurl
-// has the bytes it asked for. A Read in progress when the transfer ends is
-// not interrupted: its
-// goroutine ends when the Read returns, so close a reader that may block
-// for long (a pipe, a network body) once the transfer is over.
+// (CURL_READFUNC_PAUSE). Set the size with SetInFileSize or
+// SetPostFieldSize. It is read ahead of libcurl, within a bounded buffer:
+// an error from it (other than io.EOF) fails the transfer with an *Error
+// holding it, even once libcurl has the bytes it asked for. A Read in
+// progress when the transfer ends is not interrupted: its goroutine ends
+// when the Read returns, so close a reader that may block for long (a
+// pipe, a network body) once the transfer is over.
 func (e *Easy) SetReader(r io.Reader) error {
 	if err := e.idle(); err != nil {
 		return err
