@@ -725,28 +725,11 @@ func (x *exactLength) Read(p []byte) (int, error) {
 			return 0, x.fail()
 		}
 		return k, err
-	case err != nil:
-		return k, err // io.EOF at the declared length, or the body's error
-	case k > 0:
-		// All n bytes are in: libcurl has them at once (a reader that
-		// ends only once the response is in must not hold back the last
-		// byte); the next read looks for more.
-		return k, nil
 	}
-	var one [1]byte
-	for {
-		m, err := x.r.Read(one[:])
-		if m > 0 {
-			x.got += int64(m)
-			return 0, x.fail()
-		}
-		if err == io.EOF {
-			return 0, io.EOF
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	// All n bytes are in, or io.EOF or the body's error with them: libcurl
+	// has them at once (a reader that ends only once the response is in
+	// must not hold back the last byte); the next read looks for more.
+	return k, err
 }
 
 // fail counts what is left of a longer body and returns net/http's error.
