@@ -378,7 +378,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.active = true
 	t.movedAt = m.turnTime
 	m.active[t] = struct{}{}
-	t.e.cs.lines = &m.cs.header_lines // unset by curlpoll_done
+	t.e.cs.multi = m.cs // unset by curlpoll_done
 	t.e.cs.attempts, t.e.cs.over_limit = 0, 0
 	// Do waits for the end, not the header block: the block can come to
 	// Go with the body (write_cb). A header hook (the Transport's) must
@@ -401,7 +401,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	t.e.multiShared = m.cs.add_shared != 0
 	t.errnoBase = m.cs.add_errno
 	if rc != C.CURLM_OK {
-		t.e.cs.lines = nil
+		t.e.cs.multi = nil
 		if t.e.cs.reuse_guard != nil {
 			C.curlpoll_setopt_long(t.e.c, C.CURLOPT_FORBID_REUSE, 0)
 			t.e.cs.reuse_guard = nil

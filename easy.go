@@ -155,7 +155,7 @@ func (e *Easy) Reset() error {
 		// handle: no hop to its driver, and no closure to allocate.
 		rc = e.reset()
 	}
-	e.cs.len, e.cs.lines = 0, nil
+	e.cs.len, e.cs.multi = 0, nil
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil

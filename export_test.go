@@ -90,3 +90,20 @@ func (m *Multi) DriverRenewals() (n int, err error) {
 	err = m.exec(func() error { n = m.stats.renewals; return nil })
 	return
 }
+
+// HoldDriver keeps the driver busy until release is called: work posted
+// meanwhile waits in its inbox, and the driver takes all of it in its next
+// turn, as it does under load.
+func (m *Multi) HoldDriver() (release func()) {
+	held, gate := make(chan struct{}), make(chan struct{})
+	go m.exec(func() error { close(held); <-gate; return nil })
+	<-held
+	return func() { close(gate) }
+}
+
+// Corked returns how many times the Multi's driver corked a socket
+// (cork.c).
+func (m *Multi) Corked() (n uint64, err error) {
+	err = m.exec(func() error { n = uint64(m.cs.corked); return nil })
+	return
+}

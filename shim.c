@@ -143,8 +143,8 @@ static int blank(const char *p, size_t n) {
 static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 	struct curlpoll_easy *s = data;
 	n *= size;
-	if (s->lines != NULL)
-		(*s->lines)++;
+	if (s->multi != NULL)
+		s->multi->header_lines++;
 	s->nlines++;
 	if (s->reuse_guard != NULL) {
 		// A response has begun on the connection: it may be reused.
@@ -223,6 +223,8 @@ static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_p
 		s->over_limit = 1;
 		return CURL_PREREQFUNC_ABORT;
 	}
+	if (s->multi != NULL)
+		curlpoll_cork_request(s->multi, local_port);
 	if (!s->want_prereq)
 		return CURL_PREREQFUNC_OK;
 	return goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);
@@ -303,6 +305,8 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socke
 	struct curlpoll_multi *m = data;
 	(void)e;
 	(void)socketp;
+	if (what != CURL_POLL_REMOVE)
+		curlpoll_cork_learn(m, s);
 	if (m->nsock == CURLPOLL_SOCKEVS)
 		goSockets(m->handle); // takes them in and empties the record
 	m->sockevs[m->nsock].fd = s;
@@ -558,6 +562,7 @@ CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struc
 	uintptr_t prev = driving;
 	driving = s->handle;
 	CURLMcode rc = curl_multi_socket_action((CURLM *)m, fd, ev, &s->running);
+	curlpoll_uncork(s);
 	driving = prev;
 	return rc;
 }
@@ -571,6 +576,7 @@ CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, str
 	uintptr_t prev = driving;
 	driving = s->handle;
 	CURLMcode rc = curl_multi_add_handle(m, e);
+	curlpoll_uncork(s);
 	driving = prev;
 	return rc;
 }
@@ -582,6 +588,7 @@ int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int
 	driving = ms->handle;
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, &ms->info);
+	curlpoll_cork_done(ms, e, ms->info.local_port);
 	long redirects = 0;
 	if (s->attempts > 1 && curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects) != CURLE_OK)
 		redirects = 0;
@@ -589,8 +596,9 @@ int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int
 	curl_multi_remove_handle(m, e);
 	if (unshare)
 		curl_easy_setopt(e, CURLOPT_SHARE, NULL);
+	curlpoll_uncork(ms);
 	driving = prev;
-	s->lines = NULL;
+	s->multi = NULL;
 	if (s->reuse_guard != NULL) {
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
 		s->reuse_guard = NULL;
@@ -675,6 +683,7 @@ CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s) {
 	uintptr_t prev = driving;
 	driving = s->handle;
 	CURLMcode rc = curl_multi_socket_all(m, &s->running);
+	curlpoll_uncork(s);
 	driving = prev;
 	return rc;
 }
@@ -683,6 +692,7 @@ CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s) {
 	uintptr_t prev = driving;
 	driving = s->handle;
 	CURLcode rc = curl_easy_pause(e, mask);
+	curlpoll_uncork(s);
 	driving = prev;
 	return rc;
 }

@@ -75,7 +75,7 @@ CURLMcode curlpoll_multi_setopt_long(CURLM *m, CURLMoption opt, long v);
 // and curlpoll_easy_free.
 struct curlpoll_easy {
 	uintptr_t handle; // the Easy's handle (handles.go)
-	uint64_t *lines;  // the running Multi's count of header lines (its spin guard), or NULL
+	struct curlpoll_multi *multi; // the Multi running the transfer (its count of header lines, its corks), or NULL
 	uint64_t nlines;  // header lines this handle received (the stall rescue)
 	char *hdr;        // lines not yet passed on, each a uint32_t length and its bytes
 	size_t len, cap;  // of hdr
@@ -191,6 +191,17 @@ struct curlpoll_sockev {
 	int what;
 };
 
+// CURLPOLL_CORKS bounds the sockets a Multi corks in one libcurl call
+// (cork.c).
+#define CURLPOLL_CORKS 16
+
+// curlpoll_cork is a socket fd with a request sent on it in the running
+// libcurl call, corked if on; gen is its curlpoll_numgens count then.
+struct curlpoll_cork {
+	int fd, on;
+	uint32_t gen;
+};
+
 struct curlpoll_multi {
 	uintptr_t handle;          // the Multi's handle (handles.go; goSockets)
 	int nsock;                 // socket callbacks recorded in sockevs, not yet taken in by Go
@@ -204,7 +215,24 @@ struct curlpoll_multi {
 	struct curlpoll_info info; // the driver's curlpoll_done result (no Go allocation per transfer)
 	struct curlpoll_msg msgs[CURLPOLL_MSGS]; // curlpoll_info_read's results
 	int running;               // curl_multi_socket_action's count (no Go allocation per call)
+	int h2_seen;               // a transfer ended as HTTP/2: corking is on (cork.c)
+	int ncork;                 // sockets in corks, for the running libcurl call
+	struct curlpoll_cork corks[CURLPOLL_CORKS];
+	uint64_t corked;           // sockets corked, in all (the tests' count)
 };
+
+// Corking (cork.c). curlpoll_cork_learn learns fd's local port once a
+// transfer of m ended as HTTP/2 (the socket callback, for each socket
+// announced); curlpoll_cork_done marks the socket of e's connection, local
+// port local_port, as HTTP/2 if e's transfer was; curlpoll_cork_request
+// notes a request about to go out on the connection with local port
+// local_port (the pre-request callback), corking its socket from the
+// second on; curlpoll_uncork uncorks what m corked, after each libcurl call
+// its driver makes.
+void curlpoll_cork_learn(struct curlpoll_multi *m, int fd);
+void curlpoll_cork_done(struct curlpoll_multi *m, CURL *e, long local_port);
+void curlpoll_cork_request(struct curlpoll_multi *m, long local_port);
+void curlpoll_uncork(struct curlpoll_multi *m);
 
 // curlpoll_multi_setup installs the socket and timer callbacks, both with
 // data s, and keeps the Multi's handle h in s.
