@@ -34,7 +34,11 @@
 // finished; turns are bounded, so a busy socket cannot starve the messages.
 // Before it parks, a driver whose turns woke goroutines yields to them
 // (runtime.Gosched), so that they run at once on its thread and what they
-// send next is waiting when it comes back.
+// send next is waiting when it comes back. The requests that one libcurl
+// call starts on an HTTP/2 connection leave in one TCP segment: the driver
+// corks the connection's socket (TCP_CORK) from the call's second request
+// on it, and uncorks it when the call returns (libcurl sends each stream's
+// request on its own; cork.c).
 //
 // libcurl's callbacks run inside those calls. They only record state and
 // return a code: the socket and timer callbacks record libcurl's interest
