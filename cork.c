@@ -15,23 +15,33 @@
 // second request goes out on it within one libcurl call (the first has
 // left already: a connection with one request per call gains nothing and
 // pays no system call), and uncorks every socket it corked when the call
-// returns, which sends what the cork held at once. Nothing waits beyond the
-// libcurl call: a cork left by mistake would hold data for at most 200 ms
-// (Linux sends a corked socket's data then), and none is left.
+// returns, which sends what the cork held at once. A call can run long:
+// callbacks into Go run inside it, user code among them (a pre-request
+// function, a TLS verifier, a writer). So a socket stays corked for at most
+// CURLPOLL_CORK_HOLD_NS of a call, checked as each request starts and after
+// each call into Go, and the data a cork holds waits for at most that and
+// one callback. A cork left on by mistake would hold its data for a
+// retransmission timeout (Linux sends it when the zero-window probe timer
+// fires, 200 ms at the least), and none is left: every libcurl call a
+// driver makes ends in curlpoll_uncork.
 //
 // Which socket a request uses: the pre-request callback gives the
-// connection's local port, not its socket. A Multi that has finished an
-// HTTP/2 transfer learns, with getsockname(2), the local port of each
-// socket libcurl announces to it from then on (once per socket: the table
-// below keeps it with the socket's curlpoll_numgens count, so that a number
-// reused by another socket is learned again), and marks a socket HTTP/2
-// when one of its transfers ends as HTTP/2 with that local port.
-// CURLINFO_ACTIVESOCKET cannot say it: it names the last connection the
-// handle left idle, and an HTTP/2 connection with streams open is not idle
-// (lib/multi.c, multi_done_locked). The tables are hints, shared by every
-// Multi's driver: a stale or wrong entry (two connections to different
-// servers may share a local port) corks the wrong socket around one call,
-// which sends its data when the call returns as it would have anyway.
+// connection's local port, not its socket. The socket callback learns,
+// with getsockname(2), the local port of each socket libcurl announces
+// (once per socket, the first time: libcurl 8.x announces a socket only
+// when its interest changes, and a busy HTTP/2 connection may never change
+// it), kept with the socket's curlpoll_numgens count so that a number
+// reused by another socket is learned again; a socket is marked HTTP/2
+// when a transfer with its local port ends as HTTP/2. CURLINFO_ACTIVESOCKET
+// cannot say it: it names the last connection the handle left idle, and an
+// HTTP/2 connection with streams open is not idle (lib/multi.c,
+// multi_done_locked). The tables are hints, shared by every Multi's
+// driver: a stale or wrong entry (two connections to different servers may
+// share a local port) corks the wrong socket around one call, which sends
+// its data when the call returns as it would have anyway. A cork is taken
+// back at once if the number's count moved while it was set (the socket
+// closed, the number perhaps someone else's), and a corked socket closed in
+// the call is left alone (close sends what it held).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "shim.h"
@@ -57,8 +67,10 @@ static uint32_t numgen(int fd) {
 	return __atomic_load_n(&curlpoll_numgens[fd], __ATOMIC_SEQ_CST);
 }
 
-void curlpoll_cork_learn(struct curlpoll_multi *m, int fd) {
-	if (!m->h2_seen || fd < 0 || fd >= CURLPOLL_NUMGENS)
+#include <time.h>
+
+void curlpoll_cork_learn(int fd) {
+	if (fd < 0 || fd >= CURLPOLL_NUMGENS)
 		return;
 	uint32_t g = numgen(fd);
 	if (LOAD(fdinfo[fd].port_gen) == g)
@@ -79,13 +91,17 @@ void curlpoll_cork_learn(struct curlpoll_multi *m, int fd) {
 }
 
 // port_socket returns the descriptor learned with local port port, if its
-// entry is current, or -1.
-static int port_socket(long port) {
+// entry is current, and its count in *gen; or -1.
+static int port_socket(long port, uint32_t *gen) {
 	if (port <= 0 || port > 65535)
 		return -1;
 	int fd = (int)LOAD(port_fd[port]) - 1;
-	if (fd < 0 || LOAD(fdinfo[fd].port) != (uint32_t)port || LOAD(fdinfo[fd].port_gen) != numgen(fd))
+	if (fd < 0)
 		return -1;
+	uint32_t g = numgen(fd);
+	if (LOAD(fdinfo[fd].port) != (uint32_t)port || LOAD(fdinfo[fd].port_gen) != g)
+		return -1;
+	*gen = g;
 	return fd;
 }
 
@@ -94,31 +110,56 @@ void curlpoll_cork_done(struct curlpoll_multi *m, CURL *e, long local_port) {
 	if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) != CURLE_OK || v != CURL_HTTP_VERSION_2_0)
 		return;
 	m->h2_seen = 1;
-	int fd = port_socket(local_port);
+	uint32_t g;
+	int fd = port_socket(local_port, &g);
 	if (fd >= 0)
-		STORE(fdinfo[fd].h2_gen, numgen(fd));
+		STORE(fdinfo[fd].h2_gen, g);
+}
+
+static int64_t now_ns(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void curlpoll_cork_hold_check(struct curlpoll_multi *m) {
+	if (m->corks_on && now_ns() - m->cork_since > CURLPOLL_CORK_HOLD_NS)
+		curlpoll_uncork(m);
+}
+
+static int set_cork(int fd, int on) {
+	return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
 }
 
 void curlpoll_cork_request(struct curlpoll_multi *m, long local_port) {
 	if (!m->h2_seen)
 		return;
-	int fd = port_socket(local_port);
-	if (fd < 0 || LOAD(fdinfo[fd].h2_gen) != LOAD(fdinfo[fd].port_gen))
+	curlpoll_cork_hold_check(m);
+	uint32_t g;
+	int fd = port_socket(local_port, &g);
+	if (fd < 0 || LOAD(fdinfo[fd].h2_gen) != g)
 		return;
 	for (int i = 0; i < m->ncork; i++) {
 		struct curlpoll_cork *c = &m->corks[i];
-		if (c->fd != fd)
+		if (c->fd != fd || c->gen != g)
 			continue;
-		if (!c->on) {
-			int on = 1;
-			c->on = setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
-			m->corked += c->on;
+		if (!c->on && set_cork(fd, 1)) {
+			if (numgen(fd) != g) {
+				// Closed meanwhile (by another driver): the number may
+				// be another socket now.
+				set_cork(fd, 0);
+				return;
+			}
+			c->on = 1;
+			if (m->corks_on++ == 0)
+				m->cork_since = now_ns();
+			m->corked++;
 		}
 		return;
 	}
 	if (m->ncork < CURLPOLL_CORKS) {
 		m->corks[m->ncork].fd = fd;
-		m->corks[m->ncork].gen = numgen(fd);
+		m->corks[m->ncork].gen = g;
 		m->corks[m->ncork].on = 0;
 		m->ncork++;
 	}
@@ -129,10 +170,9 @@ void curlpoll_uncork(struct curlpoll_multi *m) {
 		struct curlpoll_cork *c = &m->corks[i];
 		// A socket closed in the call sent what the cork held; its
 		// number may name another socket now.
-		if (c->on && numgen(c->fd) == c->gen) {
-			int off = 0;
-			setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-		}
+		if (c->on && numgen(c->fd) == c->gen)
+			set_cork(c->fd, 0);
 	}
 	m->ncork = 0;
+	m->corks_on = 0;
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -120,71 +121,129 @@ func corkedSockets(t *testing.T) int {
 	return n
 }
 
+// corkRig is a Multi with multiplexing on, and a TLS HTTP/2 server behind
+// a segment-counting proxy: /hello answers "hello", /wait answers once
+// release is closed.
+type corkRig struct {
+	m       *curlpoll.Multi
+	p       *segmentCountingProxy
+	caPEM   []byte
+	base    string
+	release chan struct{}
+	waiting chan struct{} // a /wait request came
+}
+
+func newCorkRig(t *testing.T) *corkRig {
+	r := &corkRig{release: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/wait", func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case r.waiting <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.release:
+		case <-req.Context().Done():
+		}
+		io.WriteString(w, "waited")
+	})
+	srv, caPEM := newTLSServer(t, mux)
+	r.p = newSegmentCountingProxy(t, srv.Listener.Addr().String())
+	r.caPEM = caPEM
+	r.base = "https://" + r.p.ln.Addr().String()
+	r.m = newMulti(t)
+	must(t, r.m.SetMultiplex(true))
+	return r
+}
+
+// easy returns an Easy for path over HTTP/2 (HTTP/1.1 if not h2).
+func (r *corkRig) easy(t *testing.T, path string, h2 bool) *curlpoll.Easy {
+	e := newEasy(t, r.base+path)
+	must(t, e.SetCAInfoBlob(r.caPEM))
+	must(t, e.SetPipeWait(true))
+	if h2 {
+		must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2TLS))
+	} else {
+		must(t, e.SetHTTPVersion(curlpoll.HTTPVersion1_1))
+	}
+	return e
+}
+
+// batch starts one transfer for each of easies in one turn of the driver,
+// so that libcurl starts them in one call, reads them to the end and
+// returns how many segments with data the client sent meanwhile.
+func (r *corkRig) batch(t *testing.T, ctx context.Context, easies []*curlpoll.Easy) int {
+	before := r.p.dataSegments(t)
+	release := r.m.HoldDriver()
+	transfers := make([]*curlpoll.Transfer, 0, len(easies))
+	for _, e := range easies {
+		tr, err := r.m.Start(ctx, e)
+		if err != nil {
+			release()
+			t.Fatal(err)
+		}
+		transfers = append(transfers, tr)
+	}
+	release()
+	for i, tr := range transfers {
+		body, err := io.ReadAll(tr)
+		if err == nil {
+			err = tr.Err()
+		}
+		if err != nil || string(body) != "hello" {
+			t.Fatalf("transfer %d of the batch: %q, %v", i, body, err)
+		}
+		tr.Close()
+	}
+	return r.p.dataSegments(t) - before
+}
+
+// checkUncorked checks, after each libcurl call of every driver until the
+// test ends, that no socket is left corked (cork.c uncorks at the end of
+// each call).
+func checkUncorked(t *testing.T) {
+	stop := curlpoll.CheckCorksAfterCalls()
+	t.Cleanup(func() {
+		calls, corked := stop()
+		if calls == 0 {
+			t.Error("no libcurl call was checked for corked sockets")
+		}
+		if corked != 0 {
+			t.Errorf("%d sockets found corked after libcurl calls (%d calls)", corked, calls)
+		}
+	})
+}
+
 // TestCorkHTTP2Requests: the requests that one libcurl call starts on an
 // HTTP/2 connection leave in one TCP segment or two (cork.c), where
-// libcurl sends each stream's in a segment of its own; no socket stays corked after the
-// call; and HTTP/1.1 transfers, one request per connection at a time, are
-// never corked.
+// libcurl sends each stream's in a segment of its own; no socket stays
+// corked after a call; and HTTP/1.1 transfers, one request per connection
+// at a time, are never corked.
 func TestCorkHTTP2Requests(t *testing.T) {
 	checkLeaks(t)
 	const batch = 32
 	for _, h2 := range []bool{true, false} {
 		name := map[bool]string{true: "h2", false: "http1.1"}[h2]
 		t.Run(name, func(t *testing.T) {
-			srv, caPEM := tlsServer(t)
-			p := newSegmentCountingProxy(t, srv.Listener.Addr().String())
-			url := "https://" + p.ln.Addr().String() + "/hello"
-			m := newMulti(t)
-			must(t, m.SetMultiplex(true))
-			setup := func(e *curlpoll.Easy) {
-				must(t, e.SetCAInfoBlob(caPEM))
-				must(t, e.SetPipeWait(true))
-				if h2 {
-					must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2TLS))
-				} else {
-					must(t, e.SetHTTPVersion(curlpoll.HTTPVersion1_1))
-				}
-			}
+			checkUncorked(t)
+			r := newCorkRig(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			// A few transfers one after the other: the driver learns that
 			// the connection carries HTTP/2.
-			warm := newEasy(t, url)
-			setup(warm)
+			warm := r.easy(t, "/hello", h2)
 			for i := range 3 {
-				if err := m.Do(ctx, warm); err != nil {
+				if err := r.m.Do(ctx, warm); err != nil {
 					t.Fatalf("transfer %d: %v", i, err)
 				}
 			}
 			easies := make([]*curlpoll.Easy, batch)
 			for i := range easies {
-				easies[i] = newEasy(t, url)
-				setup(easies[i])
+				easies[i] = r.easy(t, "/hello", h2)
 			}
-			before := p.dataSegments(t)
-			release := m.HoldDriver()
-			transfers := make([]*curlpoll.Transfer, 0, batch)
-			for _, e := range easies {
-				tr, err := m.Start(ctx, e)
-				if err != nil {
-					release()
-					t.Fatal(err)
-				}
-				transfers = append(transfers, tr)
-			}
-			release()
-			for i, tr := range transfers {
-				body, err := io.ReadAll(tr)
-				if err == nil {
-					err = tr.Err()
-				}
-				if err != nil || string(body) != "hello" {
-					t.Fatalf("transfer %d of the batch: %q, %v", i, body, err)
-				}
-				tr.Close()
-			}
-			segments := p.dataSegments(t) - before
-			corked, err := m.Corked()
+			segments := r.batch(t, ctx, easies)
+			corked, err := r.m.Corked()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,5 +267,82 @@ func TestCorkHTTP2Requests(t *testing.T) {
 				t.Errorf("%d requests started in one call went out in %d segments, want at most %d", batch, segments, batch/4)
 			}
 		})
+	}
+}
+
+// TestCorkBusyConnection: a connection that has had streams open since
+// before the Multi's first HTTP/2 transfer ended, and so never went idle
+// (libcurl 8.x announces its socket once, when its interest first changes),
+// is corked too.
+func TestCorkBusyConnection(t *testing.T) {
+	checkLeaks(t)
+	checkUncorked(t)
+	r := newCorkRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	long, err := r.m.Start(ctx, r.easy(t, "/wait", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	select {
+	case <-r.waiting:
+	case <-ctx.Done():
+		t.Fatal("the long request did not reach the server")
+	}
+	warm := r.easy(t, "/hello", true)
+	for i := range 3 {
+		if err := r.m.Do(ctx, warm); err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+	}
+	easies := make([]*curlpoll.Easy, 32)
+	for i := range easies {
+		easies[i] = r.easy(t, "/hello", true)
+	}
+	segments := r.batch(t, ctx, easies)
+	corked, err := r.m.Corked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d segments, %d corks", segments, corked)
+	if corked == 0 || segments > len(easies)/4 {
+		t.Errorf("32 requests started in one call on a busy HTTP/2 connection: %d corks, %d segments; want a cork and at most 8 segments", corked, segments)
+	}
+	close(r.release)
+	if body, err := io.ReadAll(long); err != nil || string(body) != "waited" {
+		t.Errorf("the long request: %q, %v", body, err)
+	}
+}
+
+// TestCorkHoldBound: a call into Go that runs long inside a libcurl call
+// (here each request's pre-request function) uncorks what the call
+// corked before it, so that requests libcurl has written do not wait for
+// the rest of the call: they leave about as they would without the cork.
+func TestCorkHoldBound(t *testing.T) {
+	checkLeaks(t)
+	checkUncorked(t)
+	r := newCorkRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	warm := r.easy(t, "/hello", true)
+	for i := range 3 {
+		if err := r.m.Do(ctx, warm); err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+	}
+	easies := make([]*curlpoll.Easy, 16)
+	for i := range easies {
+		easies[i] = r.easy(t, "/hello", true)
+		must(t, easies[i].SetPrereqFunc(func(*curlpoll.Transfer, curlpoll.ConnInfo) error {
+			time.Sleep(2 * time.Millisecond)
+			return nil
+		}))
+	}
+	segments := r.batch(t, ctx, easies)
+	t.Logf("%d requests, each after a 2 ms pre-request function: %d segments", len(easies), segments)
+	// Held to the end of the call they would leave in two.
+	if segments < len(easies)/2 {
+		t.Errorf("%d requests each after a 2 ms pre-request function left in %d segments, want at least %d: corked requests waited for later callbacks", len(easies), segments, len(easies)/2)
 	}
 }

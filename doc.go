@@ -37,8 +37,9 @@
 // send next is waiting when it comes back. The requests that one libcurl
 // call starts on an HTTP/2 connection leave in one TCP segment: the driver
 // corks the connection's socket (TCP_CORK) from the call's second request
-// on it, and uncorks it when the call returns (libcurl sends each stream's
-// request on its own; cork.c).
+// on it, and uncorks it when the call returns, or once it has been corked
+// for half a millisecond (libcurl sends each stream's request on its own;
+// cork.c).
 //
 // libcurl's callbacks run inside those calls. They only record state and
 // return a code: the socket and timer callbacks record libcurl's interest
@@ -152,8 +153,9 @@
 // is attached, so they may read its TLS state ([Transfer.TLSState]) and, in
 // the pre-request function, add or correct request headers that depend on
 // it ([Transfer.AddRequestHeader], [Transfer.SetRequestHeader]). The
-// price: while one runs, no other transfer of the Multi moves. Keep them
-// short, never wait in one for another transfer of the same Multi (it
+// price: while one runs, no other transfer of the Multi moves (and HTTP/2
+// requests started just before it on the same connection may wait for it
+// to return: see the driver's corks, above). Keep them short, never wait in one for another transfer of the same Multi (it
 // would never come), and never call the Multi from one (Start, Do, Close
 // and the setters post to the driver, which is busy running the callback). A panic in one is recovered on the
 // driver and fails the transfer with a [*PanicError].

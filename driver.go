@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -555,6 +556,9 @@ func (m *Multi) socketAction(fd C.curl_socket_t, ev C.int) {
 // is below).
 func (m *Multi) afterCall() {
 	raceAcquireIO()
+	if f := afterCallCheck.Load(); f != nil {
+		(*f)(m)
+	}
 	m.applySockets()
 	m.applyTimer()
 	if p := m.panicked; p != nil {
@@ -562,6 +566,10 @@ func (m *Multi) afterCall() {
 		panic(p)
 	}
 }
+
+// afterCallCheck, set by tests, runs on the driver after each libcurl call
+// it makes, before it takes in what the call changed.
+var afterCallCheck atomic.Pointer[func(*Multi)]
 
 // finishTurn completes every transfer that libcurl reports done
 // (curl_multi_info_read), then wakes the consumers that got news during

@@ -2,6 +2,9 @@ package curlpoll
 
 import (
 	"context"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/curlpoll/curlpoll/netpoll"
 )
@@ -106,4 +109,29 @@ func (m *Multi) HoldDriver() (release func()) {
 func (m *Multi) Corked() (n uint64, err error) {
 	err = m.exec(func() error { n = uint64(m.cs.corked); return nil })
 	return
+}
+
+// CheckCorksAfterCalls has every driver check, after each libcurl call it
+// makes, that none of the sockets it knows is corked (cork.c), until stop
+// is called; stop returns how many calls were checked and how many corked
+// sockets they found.
+func CheckCorksAfterCalls() (stop func() (calls, corked int64)) {
+	var n, bad atomic.Int64
+	f := func(m *Multi) {
+		n.Add(1)
+		for fd := range m.socks {
+			s := &m.socks[fd]
+			if s.numgen != numGen(fd) || !s.in && s.want == 0 {
+				continue
+			}
+			if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK); err == nil && v != 0 {
+				bad.Add(1)
+			}
+		}
+	}
+	afterCallCheck.Store(&f)
+	return func() (int64, int64) {
+		afterCallCheck.Store(nil)
+		return n.Load(), bad.Load()
+	}
 }

@@ -5,11 +5,15 @@
 #include "_cgo_export.h"
 
 static size_t mime_read_cb(char *p, size_t size, size_t n, void *arg) {
-	return goMIMERead((uintptr_t)arg, p, size * n);
+	size_t ret = goMIMERead((uintptr_t)arg, p, size * n);
+	curlpoll_cork_after_go(curlpoll_driving_multi());
+	return ret;
 }
 
 static int mime_seek_cb(void *arg, curl_off_t offset, int origin) {
-	return goMIMESeek((uintptr_t)arg, offset, origin);
+	int ret = goMIMESeek((uintptr_t)arg, offset, origin);
+	curlpoll_cork_after_go(curlpoll_driving_multi());
+	return ret;
 }
 
 CURLcode curlpoll_mime_reader(curl_mimepart *part, curl_off_t size, uintptr_t h) {

@@ -94,6 +94,32 @@ void curlpoll_easy_free(struct curlpoll_easy *s) {
 	free(s);
 }
 
+// driving is the Multi whose driver is in a libcurl call on this thread
+// (the curlpoll_ functions that call libcurl for a driver set it with
+// drive_begin), NULL outside them: the one Multi whose state a callback
+// made on this thread may touch.
+static __thread struct curlpoll_multi *driving;
+
+uintptr_t curlpoll_driving(void) { return driving != NULL ? driving->handle : 0; }
+
+struct curlpoll_multi *curlpoll_driving_multi(void) { return driving; }
+
+// drive_begin makes s the Multi driving on this thread and returns the one
+// before (these calls do not nest in practice, but a callback may pause a
+// transfer); drive_end, after the libcurl call, uncorks what s corked in it
+// (cork.c) and restores prev.
+static struct curlpoll_multi *drive_begin(struct curlpoll_multi *s) {
+	struct curlpoll_multi *prev = driving;
+	driving = s;
+	return prev;
+}
+
+static void drive_end(struct curlpoll_multi *s, struct curlpoll_multi *prev) {
+	if (s != NULL)
+		curlpoll_uncork(s);
+	driving = prev;
+}
+
 // Trampolines. The write and header callbacks get the Easy's
 // curlpoll_easy; the others pass the handle (handles.go) they were given as data.
 
@@ -102,7 +128,9 @@ void curlpoll_easy_free(struct curlpoll_easy *s) {
 static int hdr_flush(struct curlpoll_easy *s, char *p, size_t n) {
 	size_t len = s->len;
 	s->len = 0;
-	return goHeaders(s->handle, s->hdr, len, p, n);
+	int ok = goHeaders(s->handle, s->hdr, len, p, n);
+	curlpoll_cork_after_go(driving);
+	return ok;
 }
 
 // hdr_add appends a line to s->hdr; 0 if it does not fit in
@@ -172,10 +200,14 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 static size_t write_cb(char *p, size_t size, size_t n, void *data) {
 	struct curlpoll_easy *s = data;
 	size_t len = s->len, ret;
-	if (len == 0)
-		return goWrite(s->handle, NULL, 0, p, size * n);
+	if (len == 0) {
+		ret = goWrite(s->handle, NULL, 0, p, size * n);
+		curlpoll_cork_after_go(driving);
+		return ret;
+	}
 	s->len = 0;
 	ret = goWrite(s->handle, s->hdr, len, p, size * n);
+	curlpoll_cork_after_go(driving);
 	free(s->hdr); // see header_cb
 	s->hdr = NULL;
 	s->cap = 0;
@@ -183,15 +215,21 @@ static size_t write_cb(char *p, size_t size, size_t n, void *data) {
 }
 
 static size_t read_cb(char *p, size_t size, size_t n, void *data) {
-	return goRead((uintptr_t)data, p, size * n);
+	size_t ret = goRead((uintptr_t)data, p, size * n);
+	curlpoll_cork_after_go(driving);
+	return ret;
 }
 
 static int seek_cb(void *data, curl_off_t offset, int origin) {
-	return goSeek((uintptr_t)data, offset, origin);
+	int ret = goSeek((uintptr_t)data, offset, origin);
+	curlpoll_cork_after_go(driving);
+	return ret;
 }
 
 static int progress_cb(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-	return goProgress((uintptr_t)data, dltotal, dlnow, ultotal, ulnow);
+	int ret = goProgress((uintptr_t)data, dltotal, dlnow, ultotal, ulnow);
+	curlpoll_cork_after_go(driving);
+	return ret;
 }
 
 // debug_cb passes libcurl's informational text and the header blocks it
@@ -205,6 +243,7 @@ static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) 
 	case CURLINFO_HEADER_IN:
 	case CURLINFO_HEADER_OUT:
 		goDebug((uintptr_t)data, (int)type, p, n);
+		curlpoll_cork_after_go(driving);
 		break;
 	default:
 		break;
@@ -227,7 +266,9 @@ static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_p
 		curlpoll_cork_request(s->multi, local_port);
 	if (!s->want_prereq)
 		return CURL_PREREQFUNC_OK;
-	return goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);
+	int ret = goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);
+	curlpoll_cork_after_go(driving);
+	return ret;
 }
 
 CURLcode curlpoll_set_debug(CURL *e, int on) {
@@ -244,14 +285,6 @@ CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on) {
 		s->want_prereq = on;
 	return rc;
 }
-
-// driving is the handle of the Multi whose driver is in a libcurl call on
-// this thread (the curlpoll_ functions that call libcurl for a driver set
-// it), 0 outside them: the one Multi whose state a callback made on this
-// thread may touch.
-static __thread uintptr_t driving;
-
-uintptr_t curlpoll_driving(void) { return driving; }
 
 uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
 
@@ -271,8 +304,8 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	(void)purpose;
 	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	numgen_bump(fd);
-	if (fd >= 0 && driving != 0)
-		goOpenSocket(driving, fd);
+	if (fd >= 0 && driving != NULL)
+		goOpenSocket(driving->handle, fd);
 	return fd;
 }
 
@@ -288,8 +321,8 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 // curlpoll_numgens when libcurl next announces that number (fdwatch.go).
 static int close_cb(void *data, curl_socket_t fd) {
 	(void)data;
-	if (driving != 0)
-		goCloseSocket(driving, fd);
+	if (driving != NULL)
+		goCloseSocket(driving->handle, fd);
 	numgen_bump(fd);
 	return close(fd);
 }
@@ -306,7 +339,7 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *data, void *socke
 	(void)e;
 	(void)socketp;
 	if (what != CURL_POLL_REMOVE)
-		curlpoll_cork_learn(m, s);
+		curlpoll_cork_learn(s);
 	if (m->nsock == CURLPOLL_SOCKEVS)
 		goSockets(m->handle); // takes them in and empties the record
 	m->sockevs[m->nsock].fd = s;
@@ -559,11 +592,9 @@ void curlpoll_info(CURL *e, int queue, struct curlpoll_info *out) {
 }
 
 CURLMcode curlpoll_socket_action(curlpoll_hnd m, curl_socket_t fd, int ev, struct curlpoll_multi *s) {
-	uintptr_t prev = driving;
-	driving = s->handle;
+	struct curlpoll_multi *prev = drive_begin(s);
 	CURLMcode rc = curl_multi_socket_action((CURLM *)m, fd, ev, &s->running);
-	curlpoll_uncork(s);
-	driving = prev;
+	drive_end(s, prev);
 	return rc;
 }
 
@@ -573,19 +604,16 @@ CURLMcode curlpoll_add(curlpoll_hnd mh, curlpoll_hnd eh, curlpoll_hnd share, str
 	s->add_shared = share != 0 && curl_easy_setopt(e, CURLOPT_SHARE, (CURLSH *)share) == CURLE_OK;
 	if (curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &s->add_errno) != CURLE_OK)
 		s->add_errno = 0;
-	uintptr_t prev = driving;
-	driving = s->handle;
+	struct curlpoll_multi *prev = drive_begin(s);
 	CURLMcode rc = curl_multi_add_handle(m, e);
-	curlpoll_uncork(s);
-	driving = prev;
+	drive_end(s, prev);
 	return rc;
 }
 
 int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int queue, struct curlpoll_multi *ms, int unshare) {
 	CURLM *m = (CURLM *)mh;
 	CURL *e = (CURL *)eh;
-	uintptr_t prev = driving;
-	driving = ms->handle;
+	struct curlpoll_multi *prev = drive_begin(ms);
 	int ok = s->len == 0 || hdr_flush(s, NULL, 0);
 	curlpoll_info(e, queue, &ms->info);
 	curlpoll_cork_done(ms, e, ms->info.local_port);
@@ -596,8 +624,7 @@ int curlpoll_done(curlpoll_hnd mh, curlpoll_hnd eh, struct curlpoll_easy *s, int
 	curl_multi_remove_handle(m, e);
 	if (unshare)
 		curl_easy_setopt(e, CURLOPT_SHARE, NULL);
-	curlpoll_uncork(ms);
-	driving = prev;
+	drive_end(ms, prev);
 	s->multi = NULL;
 	if (s->reuse_guard != NULL) {
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
@@ -680,28 +707,23 @@ CURLSHcode curlpoll_share_free(struct curlpoll_share *s) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 CURLMcode curlpoll_run_all(CURLM *m, struct curlpoll_multi *s) {
-	uintptr_t prev = driving;
-	driving = s->handle;
+	struct curlpoll_multi *prev = drive_begin(s);
 	CURLMcode rc = curl_multi_socket_all(m, &s->running);
-	curlpoll_uncork(s);
-	driving = prev;
+	drive_end(s, prev);
 	return rc;
 }
 
 CURLcode curlpoll_easy_pause(CURL *e, int mask, struct curlpoll_multi *s) {
-	uintptr_t prev = driving;
-	driving = s->handle;
+	struct curlpoll_multi *prev = drive_begin(s);
 	CURLcode rc = curl_easy_pause(e, mask);
-	curlpoll_uncork(s);
-	driving = prev;
+	drive_end(s, prev);
 	return rc;
 }
 
 CURLMcode curlpoll_multi_cleanup(CURLM *m, struct curlpoll_multi *s) {
-	uintptr_t prev = driving;
-	driving = s != NULL ? s->handle : 0;
+	struct curlpoll_multi *prev = drive_begin(s);
 	CURLMcode rc = curl_multi_cleanup(m);
-	driving = prev;
+	drive_end(s, prev);
 	return rc;
 }
 #pragma GCC diagnostic pop

@@ -202,6 +202,11 @@ struct curlpoll_cork {
 	uint32_t gen;
 };
 
+// CURLPOLL_CORK_HOLD_NS bounds how long a socket stays corked within one
+// libcurl call, checked as each request starts and after each call into
+// Go (cork.c).
+#define CURLPOLL_CORK_HOLD_NS 500000
+
 struct curlpoll_multi {
 	uintptr_t handle;          // the Multi's handle (handles.go; goSockets)
 	int nsock;                 // socket callbacks recorded in sockevs, not yet taken in by Go
@@ -217,22 +222,34 @@ struct curlpoll_multi {
 	int running;               // curl_multi_socket_action's count (no Go allocation per call)
 	int h2_seen;               // a transfer ended as HTTP/2: corking is on (cork.c)
 	int ncork;                 // sockets in corks, for the running libcurl call
+	int corks_on;              // of them corked
+	int64_t cork_since;        // when the first of them was corked (CLOCK_MONOTONIC, ns)
 	struct curlpoll_cork corks[CURLPOLL_CORKS];
 	uint64_t corked;           // sockets corked, in all (the tests' count)
 };
 
-// Corking (cork.c). curlpoll_cork_learn learns fd's local port once a
-// transfer of m ended as HTTP/2 (the socket callback, for each socket
-// announced); curlpoll_cork_done marks the socket of e's connection, local
-// port local_port, as HTTP/2 if e's transfer was; curlpoll_cork_request
-// notes a request about to go out on the connection with local port
-// local_port (the pre-request callback), corking its socket from the
-// second on; curlpoll_uncork uncorks what m corked, after each libcurl call
-// its driver makes.
-void curlpoll_cork_learn(struct curlpoll_multi *m, int fd);
+// Corking (cork.c). curlpoll_cork_learn learns fd's local port (the socket
+// callback, for each socket announced); curlpoll_cork_done marks the
+// socket of e's connection, local port local_port, as HTTP/2 if e's
+// transfer was; curlpoll_cork_request notes a request about to go out on
+// the connection with local port local_port (the pre-request callback),
+// corking its socket from the second on; curlpoll_uncork uncorks what m
+// corked, after each libcurl call its driver makes (drive_end), and
+// curlpoll_cork_after_go after a callback's call into Go that ran long
+// (CURLPOLL_CORK_HOLD_NS).
+void curlpoll_cork_learn(int fd);
 void curlpoll_cork_done(struct curlpoll_multi *m, CURL *e, long local_port);
 void curlpoll_cork_request(struct curlpoll_multi *m, long local_port);
 void curlpoll_uncork(struct curlpoll_multi *m);
+void curlpoll_cork_hold_check(struct curlpoll_multi *m);
+static inline void curlpoll_cork_after_go(struct curlpoll_multi *m) {
+	if (m != NULL && m->corks_on)
+		curlpoll_cork_hold_check(m);
+}
+
+// curlpoll_driving_multi returns the Multi driving on this thread, or NULL
+// (curlpoll_driving).
+struct curlpoll_multi *curlpoll_driving_multi(void);
 
 // curlpoll_multi_setup installs the socket and timer callbacks, both with
 // data s, and keeps the Multi's handle h in s.
