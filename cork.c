@@ -44,6 +44,7 @@
 // the call is left alone (close sends what it held).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <time.h>
 #include "shim.h"
 
 // fdinfo is what the drivers learned of a descriptor number below
@@ -66,8 +67,6 @@ static uint32_t port_fd[65536];
 static uint32_t numgen(int fd) {
 	return __atomic_load_n(&curlpoll_numgens[fd], __ATOMIC_SEQ_CST);
 }
-
-#include <time.h>
 
 void curlpoll_cork_learn(int fd) {
 	if (fd < 0 || fd >= CURLPOLL_NUMGENS)
