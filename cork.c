@@ -15,20 +15,23 @@
 // second request goes out on it within one libcurl call (the first has
 // left already: a connection with one request per call gains nothing and
 // pays no system call), and uncorks every socket it corked when the call
-// returns, which sends what the cork held at once. A call can run long:
-// callbacks into Go run inside it, user code among them (a pre-request
-// function, a TLS verifier, a writer). So a socket stays corked for at most
-// CURLPOLL_CORK_HOLD_NS of a call, checked as each request starts and after
-// each call into Go, and the data a cork holds waits for at most that and
-// one callback. A cork left on by mistake would hold its data for a
+// returns, which sends what the cork held at once. While libcurl itself
+// works, the cork holds the requests it writes: that is the batch. But
+// callbacks into Go run inside the call too, user code among them (a
+// pre-request function, a TLS verifier, a writer), and requests already
+// written should not wait for it: once the calls into Go made while a
+// socket is corked add up to CURLPOLL_CORK_HOLD_NS, the driver sends what
+// its corks hold, and corks again at the call's next request on the
+// connection. A cork left on by mistake would hold its data for a
 // retransmission timeout (Linux sends it when the zero-window probe timer
 // fires, 200 ms at the least), and none is left: every libcurl call a
 // driver makes ends in curlpoll_uncork.
 //
 // Which socket a request uses: the pre-request callback gives the
 // connection's local port, not its socket. The socket callback learns,
-// with getsockname(2), the local port of each socket libcurl announces
-// (once per socket, the first time: libcurl 8.x announces a socket only
+// with getsockname(2), the local port of each TCP socket that libcurl
+// opened (the open-socket callback notes which) and announces (once per
+// socket, the first time: libcurl 8.x announces a socket only
 // when its interest changes, and a busy HTTP/2 connection may never change
 // it), kept with the socket's curlpoll_numgens count so that a number
 // reused by another socket is learned again; a socket is marked HTTP/2
@@ -53,7 +56,7 @@
 // while the count is h2_gen. Read and written with relaxed atomics: the
 // values are hints (above).
 static struct {
-	uint32_t port_gen, h2_gen;
+	uint32_t tcp_gen, port_gen, h2_gen;
 	uint32_t port;
 } fdinfo[CURLPOLL_NUMGENS];
 
@@ -68,11 +71,16 @@ static uint32_t numgen(int fd) {
 	return __atomic_load_n(&curlpoll_numgens[fd], __ATOMIC_SEQ_CST);
 }
 
+void curlpoll_cork_opened(int fd, int family, int socktype) {
+	if (fd >= 0 && fd < CURLPOLL_NUMGENS && socktype == SOCK_STREAM && (family == AF_INET || family == AF_INET6))
+		STORE(fdinfo[fd].tcp_gen, numgen(fd));
+}
+
 void curlpoll_cork_learn(int fd) {
 	if (fd < 0 || fd >= CURLPOLL_NUMGENS)
 		return;
 	uint32_t g = numgen(fd);
-	if (LOAD(fdinfo[fd].port_gen) == g)
+	if (LOAD(fdinfo[fd].port_gen) == g || LOAD(fdinfo[fd].tcp_gen) != g)
 		return;
 	struct sockaddr_storage a;
 	socklen_t n = sizeof a;
@@ -115,25 +123,39 @@ void curlpoll_cork_done(struct curlpoll_multi *m, CURL *e, long local_port) {
 		STORE(fdinfo[fd].h2_gen, g);
 }
 
+static int set_cork(int fd, int on) {
+	return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+}
+
 static int64_t now_ns(void) {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-void curlpoll_cork_hold_check(struct curlpoll_multi *m) {
-	if (m->corks_on && now_ns() - m->cork_since > CURLPOLL_CORK_HOLD_NS)
-		curlpoll_uncork(m);
-}
+int64_t curlpoll_cork_go_begin(void) { return now_ns(); }
 
-static int set_cork(int fd, int on) {
-	return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+void curlpoll_cork_go_end(struct curlpoll_multi *m, int64_t t0) {
+	if (!m->corks_on)
+		return;
+	m->cork_go_ns += now_ns() - t0;
+	if (m->cork_go_ns <= CURLPOLL_CORK_HOLD_NS)
+		return;
+	// Sent now; the entries stay, so that the call's next request on a
+	// connection corks it again at once.
+	for (int i = 0; i < m->ncork; i++) {
+		struct curlpoll_cork *c = &m->corks[i];
+		if (c->on && numgen(c->fd) == c->gen)
+			set_cork(c->fd, 0);
+		c->on = 0;
+	}
+	m->corks_on = 0;
+	m->cork_go_ns = 0;
 }
 
 void curlpoll_cork_request(struct curlpoll_multi *m, long local_port) {
 	if (!m->h2_seen)
 		return;
-	curlpoll_cork_hold_check(m);
 	uint32_t g;
 	int fd = port_socket(local_port, &g);
 	if (fd < 0 || LOAD(fdinfo[fd].h2_gen) != g)
@@ -150,8 +172,7 @@ void curlpoll_cork_request(struct curlpoll_multi *m, long local_port) {
 				return;
 			}
 			c->on = 1;
-			if (m->corks_on++ == 0)
-				m->cork_since = now_ns();
+			m->corks_on++;
 			m->corked++;
 		}
 		return;
@@ -174,4 +195,5 @@ void curlpoll_uncork(struct curlpoll_multi *m) {
 	}
 	m->ncork = 0;
 	m->corks_on = 0;
+	m->cork_go_ns = 0;
 }

@@ -5,14 +5,18 @@
 #include "_cgo_export.h"
 
 static size_t mime_read_cb(char *p, size_t size, size_t n, void *arg) {
+	struct curlpoll_multi *m = curlpoll_driving_multi();
+	CURLPOLL_GO_BEGIN(m);
 	size_t ret = goMIMERead((uintptr_t)arg, p, size * n);
-	curlpoll_cork_after_go(curlpoll_driving_multi());
+	CURLPOLL_GO_END(m);
 	return ret;
 }
 
 static int mime_seek_cb(void *arg, curl_off_t offset, int origin) {
+	struct curlpoll_multi *m = curlpoll_driving_multi();
+	CURLPOLL_GO_BEGIN(m);
 	int ret = goMIMESeek((uintptr_t)arg, offset, origin);
-	curlpoll_cork_after_go(curlpoll_driving_multi());
+	CURLPOLL_GO_END(m);
 	return ret;
 }
 

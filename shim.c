@@ -128,8 +128,9 @@ static void drive_end(struct curlpoll_multi *s, struct curlpoll_multi *prev) {
 static int hdr_flush(struct curlpoll_easy *s, char *p, size_t n) {
 	size_t len = s->len;
 	s->len = 0;
+	CURLPOLL_GO_BEGIN(driving);
 	int ok = goHeaders(s->handle, s->hdr, len, p, n);
-	curlpoll_cork_after_go(driving);
+	CURLPOLL_GO_END(driving);
 	return ok;
 }
 
@@ -200,35 +201,36 @@ static size_t header_cb(char *p, size_t size, size_t n, void *data) {
 static size_t write_cb(char *p, size_t size, size_t n, void *data) {
 	struct curlpoll_easy *s = data;
 	size_t len = s->len, ret;
-	if (len == 0) {
-		ret = goWrite(s->handle, NULL, 0, p, size * n);
-		curlpoll_cork_after_go(driving);
-		return ret;
-	}
 	s->len = 0;
-	ret = goWrite(s->handle, s->hdr, len, p, size * n);
-	curlpoll_cork_after_go(driving);
-	free(s->hdr); // see header_cb
-	s->hdr = NULL;
-	s->cap = 0;
+	CURLPOLL_GO_BEGIN(driving);
+	ret = goWrite(s->handle, len != 0 ? s->hdr : NULL, len, p, size * n);
+	CURLPOLL_GO_END(driving);
+	if (len != 0) {
+		free(s->hdr); // see header_cb
+		s->hdr = NULL;
+		s->cap = 0;
+	}
 	return ret;
 }
 
 static size_t read_cb(char *p, size_t size, size_t n, void *data) {
+	CURLPOLL_GO_BEGIN(driving);
 	size_t ret = goRead((uintptr_t)data, p, size * n);
-	curlpoll_cork_after_go(driving);
+	CURLPOLL_GO_END(driving);
 	return ret;
 }
 
 static int seek_cb(void *data, curl_off_t offset, int origin) {
+	CURLPOLL_GO_BEGIN(driving);
 	int ret = goSeek((uintptr_t)data, offset, origin);
-	curlpoll_cork_after_go(driving);
+	CURLPOLL_GO_END(driving);
 	return ret;
 }
 
 static int progress_cb(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+	CURLPOLL_GO_BEGIN(driving);
 	int ret = goProgress((uintptr_t)data, dltotal, dlnow, ultotal, ulnow);
-	curlpoll_cork_after_go(driving);
+	CURLPOLL_GO_END(driving);
 	return ret;
 }
 
@@ -241,10 +243,12 @@ static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) 
 	switch (type) {
 	case CURLINFO_TEXT:
 	case CURLINFO_HEADER_IN:
-	case CURLINFO_HEADER_OUT:
+	case CURLINFO_HEADER_OUT: {
+		CURLPOLL_GO_BEGIN(driving);
 		goDebug((uintptr_t)data, (int)type, p, n);
-		curlpoll_cork_after_go(driving);
+		CURLPOLL_GO_END(driving);
 		break;
+	}
 	default:
 		break;
 	}
@@ -266,8 +270,9 @@ static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_p
 		curlpoll_cork_request(s->multi, local_port);
 	if (!s->want_prereq)
 		return CURL_PREREQFUNC_OK;
+	CURLPOLL_GO_BEGIN(driving);
 	int ret = goPrereq(s->handle, primary_ip, local_ip, primary_port, local_port);
-	curlpoll_cork_after_go(driving);
+	CURLPOLL_GO_END(driving);
 	return ret;
 }
 
@@ -304,6 +309,7 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	(void)purpose;
 	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	numgen_bump(fd);
+	curlpoll_cork_opened(fd, a->family, a->socktype);
 	if (fd >= 0 && driving != NULL)
 		goOpenSocket(driving->handle, fd);
 	return fd;

@@ -202,9 +202,8 @@ struct curlpoll_cork {
 	uint32_t gen;
 };
 
-// CURLPOLL_CORK_HOLD_NS bounds how long a socket stays corked within one
-// libcurl call, checked as each request starts and after each call into
-// Go (cork.c).
+// CURLPOLL_CORK_HOLD_NS bounds the time calls into Go may take while a
+// socket is corked, within one libcurl call (cork.c).
 #define CURLPOLL_CORK_HOLD_NS 500000
 
 struct curlpoll_multi {
@@ -223,29 +222,31 @@ struct curlpoll_multi {
 	int h2_seen;               // a transfer ended as HTTP/2: corking is on (cork.c)
 	int ncork;                 // sockets in corks, for the running libcurl call
 	int corks_on;              // of them corked
-	int64_t cork_since;        // when the first of them was corked (CLOCK_MONOTONIC, ns)
+	int64_t cork_go_ns;        // time spent in calls into Go while corks_on
 	struct curlpoll_cork corks[CURLPOLL_CORKS];
 	uint64_t corked;           // sockets corked, in all (the tests' count)
 };
 
-// Corking (cork.c). curlpoll_cork_learn learns fd's local port (the socket
-// callback, for each socket announced); curlpoll_cork_done marks the
-// socket of e's connection, local port local_port, as HTTP/2 if e's
-// transfer was; curlpoll_cork_request notes a request about to go out on
-// the connection with local port local_port (the pre-request callback),
-// corking its socket from the second on; curlpoll_uncork uncorks what m
-// corked, after each libcurl call its driver makes (drive_end), and
-// curlpoll_cork_after_go after a callback's call into Go that ran long
-// (CURLPOLL_CORK_HOLD_NS).
+// Corking (cork.c). curlpoll_cork_opened notes a socket the open-socket
+// callback made; curlpoll_cork_learn learns fd's local port if it is a TCP
+// socket so made (the socket callback, for each socket announced);
+// curlpoll_cork_done marks the socket of e's connection, local port
+// local_port, as HTTP/2 if e's transfer was; curlpoll_cork_request notes a
+// request about to go out on the connection with local port local_port
+// (the pre-request callback), corking its socket from the second on;
+// curlpoll_uncork uncorks what m corked, after each libcurl call its
+// driver makes (drive_end). Each callback's call into Go is timed between
+// CURLPOLL_GO_BEGIN and CURLPOLL_GO_END while m has a socket corked: past
+// CURLPOLL_CORK_HOLD_NS in all, what the corks hold is sent.
+void curlpoll_cork_opened(int fd, int family, int socktype);
 void curlpoll_cork_learn(int fd);
 void curlpoll_cork_done(struct curlpoll_multi *m, CURL *e, long local_port);
 void curlpoll_cork_request(struct curlpoll_multi *m, long local_port);
 void curlpoll_uncork(struct curlpoll_multi *m);
-void curlpoll_cork_hold_check(struct curlpoll_multi *m);
-static inline void curlpoll_cork_after_go(struct curlpoll_multi *m) {
-	if (m != NULL && m->corks_on)
-		curlpoll_cork_hold_check(m);
-}
+int64_t curlpoll_cork_go_begin(void);
+void curlpoll_cork_go_end(struct curlpoll_multi *m, int64_t t0);
+#define CURLPOLL_GO_BEGIN(m) int64_t cork_t0_ = (m) != NULL && (m)->corks_on ? curlpoll_cork_go_begin() : 0
+#define CURLPOLL_GO_END(m) do { if (cork_t0_ != 0) curlpoll_cork_go_end((m), cork_t0_); } while (0)
 
 // curlpoll_driving_multi returns the Multi driving on this thread, or NULL
 // (curlpoll_driving).
