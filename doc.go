@@ -37,9 +37,9 @@
 // send next is waiting when it comes back. The requests that one libcurl
 // call starts on an HTTP/2 connection leave in one TCP segment: the driver
 // corks the connection's socket (TCP_CORK) from the call's second request
-// on it, and uncorks it when the call returns, or once it has been corked
-// for half a millisecond (libcurl sends each stream's request on its own;
-// cork.c).
+// on it, and uncorks it when the call returns, or once the callbacks into
+// Go made meanwhile have taken half a millisecond (libcurl sends each
+// stream's request on its own; cork.c).
 //
 // libcurl's callbacks run inside those calls. They only record state and
 // return a code: the socket and timer callbacks record libcurl's interest
