@@ -133,24 +133,30 @@ static int64_t now_ns(void) {
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-int64_t curlpoll_cork_go_begin(void) { return now_ns(); }
-
-void curlpoll_cork_go_end(struct curlpoll_multi *m, int64_t t0) {
-	if (!m->corks_on)
-		return;
-	m->cork_go_ns += now_ns() - t0;
-	if (m->cork_go_ns <= CURLPOLL_CORK_HOLD_NS)
-		return;
-	// Sent now; the entries stay, so that the call's next request on a
-	// connection corks it again at once.
+// send_corked uncorks m's corked sockets, keeping its entries.
+static void send_corked(struct curlpoll_multi *m) {
 	for (int i = 0; i < m->ncork; i++) {
 		struct curlpoll_cork *c = &m->corks[i];
+		// A socket closed in the call sent what the cork held; its
+		// number may name another socket now.
 		if (c->on && numgen(c->fd) == c->gen)
 			set_cork(c->fd, 0);
 		c->on = 0;
 	}
 	m->corks_on = 0;
 	m->cork_go_ns = 0;
+}
+
+int64_t curlpoll_cork_go_begin(void) { return now_ns(); }
+
+void curlpoll_cork_go_end(struct curlpoll_multi *m, int64_t t0) {
+	if (!m->corks_on)
+		return;
+	m->cork_go_ns += now_ns() - t0;
+	// Sent now; the entries stay, so that the call's next request on a
+	// connection corks it again at once.
+	if (m->cork_go_ns > CURLPOLL_CORK_HOLD_NS)
+		send_corked(m);
 }
 
 void curlpoll_cork_request(struct curlpoll_multi *m, long local_port) {
@@ -186,14 +192,6 @@ void curlpoll_cork_request(struct curlpoll_multi *m, long local_port) {
 }
 
 void curlpoll_uncork(struct curlpoll_multi *m) {
-	for (int i = 0; i < m->ncork; i++) {
-		struct curlpoll_cork *c = &m->corks[i];
-		// A socket closed in the call sent what the cork held; its
-		// number may name another socket now.
-		if (c->on && numgen(c->fd) == c->gen)
-			set_cork(c->fd, 0);
-	}
+	send_corked(m);
 	m->ncork = 0;
-	m->corks_on = 0;
-	m->cork_go_ns = 0;
 }

@@ -121,7 +121,9 @@ func corkedSockets(t *testing.T) int {
 	return n
 }
 
-// corkRig is a Multi with multiplexing on, and a TLS HTTP/2 server behind
+// corkRig is a Multi with multiplexing on (every driver checked for corked
+// sockets after each libcurl call until the test ends: checkUncorked),
+// and a TLS HTTP/2 server behind
 // a segment-counting proxy: /hello answers "hello", /batch too but only
 // once the whole batch's requests have come (so that what the client
 // sends while responses arrive does not count with the requests), /wait
@@ -140,6 +142,7 @@ type corkRig struct {
 }
 
 func newCorkRig(t *testing.T) *corkRig {
+	checkUncorked(t)
 	r := &corkRig{release: make(chan struct{}), waiting: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello") })
@@ -188,6 +191,35 @@ func (r *corkRig) easy(t *testing.T, path string, h2 bool) *curlpoll.Easy {
 		must(t, e.SetHTTPVersion(curlpoll.HTTPVersion1_1))
 	}
 	return e
+}
+
+// warm runs a few transfers one after the other, over HTTP/2 if h2: the
+// driver learns that the connection carries HTTP/2.
+func (r *corkRig) warm(t *testing.T, ctx context.Context, h2 bool) {
+	e := r.easy(t, "/hello", h2)
+	for i := range 3 {
+		if err := r.m.Do(ctx, e); err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+	}
+}
+
+// batchEasies returns n Easys for /batch.
+func (r *corkRig) batchEasies(t *testing.T, n int, h2 bool) []*curlpoll.Easy {
+	easies := make([]*curlpoll.Easy, n)
+	for i := range easies {
+		easies[i] = r.easy(t, "/batch", h2)
+	}
+	return easies
+}
+
+// corked returns how many times the rig's Multi corked a socket.
+func (r *corkRig) corked(t *testing.T) uint64 {
+	n, err := r.m.Corked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // batch starts one transfer for each of easies (for /batch) in one turn of
@@ -249,27 +281,12 @@ func TestCorkHTTP2Requests(t *testing.T) {
 	for _, h2 := range []bool{true, false} {
 		name := map[bool]string{true: "h2", false: "http1.1"}[h2]
 		t.Run(name, func(t *testing.T) {
-			checkUncorked(t)
 			r := newCorkRig(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			// A few transfers one after the other: the driver learns that
-			// the connection carries HTTP/2.
-			warm := r.easy(t, "/hello", h2)
-			for i := range 3 {
-				if err := r.m.Do(ctx, warm); err != nil {
-					t.Fatalf("transfer %d: %v", i, err)
-				}
-			}
-			easies := make([]*curlpoll.Easy, batch)
-			for i := range easies {
-				easies[i] = r.easy(t, "/batch", h2)
-			}
-			segments := r.batch(t, ctx, easies)
-			corked, err := r.m.Corked()
-			if err != nil {
-				t.Fatal(err)
-			}
+			r.warm(t, ctx, h2)
+			segments := r.batch(t, ctx, r.batchEasies(t, batch, h2))
+			corked := r.corked(t)
 			if n := corkedSockets(t); n != 0 {
 				t.Errorf("%d sockets corked after the transfers", n)
 			}
@@ -298,7 +315,6 @@ func TestCorkHTTP2Requests(t *testing.T) {
 // is corked too.
 func TestCorkBusyConnection(t *testing.T) {
 	checkLeaks(t)
-	checkUncorked(t)
 	r := newCorkRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -312,21 +328,10 @@ func TestCorkBusyConnection(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the long request did not reach the server")
 	}
-	warm := r.easy(t, "/hello", true)
-	for i := range 3 {
-		if err := r.m.Do(ctx, warm); err != nil {
-			t.Fatalf("transfer %d: %v", i, err)
-		}
-	}
-	easies := make([]*curlpoll.Easy, 32)
-	for i := range easies {
-		easies[i] = r.easy(t, "/batch", true)
-	}
+	r.warm(t, ctx, true)
+	easies := r.batchEasies(t, 32, true)
 	segments := r.batch(t, ctx, easies)
-	corked, err := r.m.Corked()
-	if err != nil {
-		t.Fatal(err)
-	}
+	corked := r.corked(t)
 	t.Logf("%d segments, %d corks", segments, corked)
 	if corked == 0 || segments > len(easies)/4 {
 		t.Errorf("32 requests started in one call on a busy HTTP/2 connection: %d corks, %d segments; want a cork and at most 8 segments", corked, segments)
@@ -343,19 +348,12 @@ func TestCorkBusyConnection(t *testing.T) {
 // rest of the call: they leave about as they would without the cork.
 func TestCorkHoldBound(t *testing.T) {
 	checkLeaks(t)
-	checkUncorked(t)
 	r := newCorkRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	warm := r.easy(t, "/hello", true)
-	for i := range 3 {
-		if err := r.m.Do(ctx, warm); err != nil {
-			t.Fatalf("transfer %d: %v", i, err)
-		}
-	}
-	easies := make([]*curlpoll.Easy, 16)
+	r.warm(t, ctx, true)
+	easies := r.batchEasies(t, 16, true)
 	for i := range easies {
-		easies[i] = r.easy(t, "/batch", true)
 		must(t, easies[i].SetPrereqFunc(func(*curlpoll.Transfer, curlpoll.ConnInfo) error {
 			time.Sleep(2 * time.Millisecond)
 			return nil
