@@ -51,9 +51,10 @@
 #include "shim.h"
 
 // fdinfo is what the drivers learned of a descriptor number below
-// CURLPOLL_NUMGENS: its local port, valid while the number's
-// curlpoll_numgens count is port_gen, and whether it carries HTTP/2, valid
-// while the count is h2_gen. Read and written with relaxed atomics: the
+// CURLPOLL_NUMGENS: that libcurl opened it as a TCP socket, valid while the
+// number's curlpoll_numgens count is tcp_gen; its local port, valid while
+// the count is port_gen; and that it carries HTTP/2, valid while the count
+// is h2_gen. Read and written with relaxed atomics: the
 // values are hints (above).
 static struct {
 	uint32_t tcp_gen, port_gen, h2_gen;
