@@ -907,22 +907,14 @@ func TestTransportRetriesDeadConnectionsForever(t *testing.T) {
 // responses succeed.
 func TestTransportFoldedFirstHeaderLine(t *testing.T) {
 	var n atomic.Int32
-	ln := serveEach(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			resp := "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nok"
-			if n.Add(1)%2 == 0 {
-				resp = "HTTP/1.1 200 OK\r\n  X-Folded: v\r\nContent-Length: 2\r\n\r\nno"
-			}
-			if _, err := io.WriteString(c, resp); err != nil {
-				return
-			}
+	ln := serveRequests(t, func(c net.Conn, _ int, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		resp := "HTTP/1.1 200 OK\r\nX-A: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nok"
+		if n.Add(1)%2 == 0 {
+			resp = "HTTP/1.1 200 OK\r\n  X-Folded: v\r\nContent-Length: 2\r\n\r\nno"
 		}
+		_, err := io.WriteString(c, resp)
+		return err == nil
 	})
 	url := "http://" + ln.Addr().String() + "/"
 	var netErr error
@@ -970,6 +962,21 @@ func TestTransportFoldedFirstHeaderLine(t *testing.T) {
 // serveEach listens on 127.0.0.1 and runs serve on each connection, on a
 // goroutine of its own, closing the connection after it; the listener
 // closes when the test ends.
+// serveRequests is serveEach with each connection's requests read in
+// turn: handle gets the connection, the request's index on it and the
+// request, and returns false to stop reading (serveEach then closes c).
+func serveRequests(t *testing.T, handle func(c net.Conn, i int, req *http.Request) bool) net.Listener {
+	return serveEach(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil || !handle(c, i, req) {
+				return
+			}
+		}
+	})
+}
+
 func serveEach(t *testing.T, serve func(c net.Conn)) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

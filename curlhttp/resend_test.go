@@ -18,25 +18,18 @@ import (
 	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
-// dropSecondFullRequest answers a connection's first request, and closes
-// the connection without an answer once it has read the second in full.
-func dropSecondFullRequest(seen *atomic.Int32) func(c net.Conn) {
-	return func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for i := 0; ; i++ {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			seen.Add(1)
-			if i == 1 {
-				return // serveEach closes c
-			}
-			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-				return
-			}
+// dropSecondFullRequest, for serveRequests, answers a connection's first
+// request, and closes the connection without an answer once it has read
+// the second in full.
+func dropSecondFullRequest(seen *atomic.Int32) func(c net.Conn, i int, req *http.Request) bool {
+	return func(c net.Conn, i int, req *http.Request) bool {
+		io.Copy(io.Discard, req.Body)
+		seen.Add(1)
+		if i == 1 {
+			return false // serveEach closes c
 		}
+		_, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return err == nil
 	}
 }
 
@@ -65,7 +58,7 @@ func TestTransportSendsOnceWhatNetHTTPSendsOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, rt := range transports(t, nil) {
 				var seen atomic.Int32
-				ln := serveEach(t, dropSecondFullRequest(&seen))
+				ln := serveRequests(t, dropSecondFullRequest(&seen))
 				url := "http://" + ln.Addr().String() + "/charge"
 				do := func() (*http.Response, error) {
 					req := mustReq(tc.method, url, tc.body())
@@ -114,21 +107,15 @@ func TestTransport417SentOnce(t *testing.T) {
 		cp.ExpectContinueTimeout = 5e9
 	}) {
 		var seen atomic.Int32
-		ln := serveEach(t, func(c net.Conn) {
-			br := bufio.NewReader(c)
-			for {
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				seen.Add(1)
-				if req.Header.Get("Expect") != "" {
-					io.WriteString(c, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\n\r\nnope")
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\naccepted")
+		ln := serveRequests(t, func(c net.Conn, _ int, req *http.Request) bool {
+			seen.Add(1)
+			if req.Header.Get("Expect") != "" {
+				io.WriteString(c, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\n\r\nnope")
+				return false
 			}
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\naccepted")
+			return true
 		})
 		req := mustReq("PUT", "http://"+ln.Addr().String()+"/obj", strings.NewReader("payload"))
 		req.Header.Set("Expect", "100-continue")
@@ -218,21 +205,13 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, rt := range transports(t, nil) {
 				var whole atomic.Int32
-				ln := serveEach(t, func(c net.Conn) {
-					br := bufio.NewReader(c)
-					for {
-						req, err := http.ReadRequest(br)
-						if err != nil {
-							return
-						}
-						if _, err := io.ReadAll(req.Body); err != nil {
-							return
-						}
-						whole.Add(1)
-						if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-							return
-						}
+				ln := serveRequests(t, func(c net.Conn, _ int, req *http.Request) bool {
+					if _, err := io.ReadAll(req.Body); err != nil {
+						return false
 					}
+					whole.Add(1)
+					_, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					return err == nil
 				})
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				req := mustReq("POST", "http://"+ln.Addr().String()+"/", nil).WithContext(ctx)
@@ -257,7 +236,7 @@ func TestTransportContentLengthMismatch(t *testing.T) {
 	// second request is sent again on a new connection: an
 	// Idempotency-Key lets it), and NoBody sends a length of 0.
 	for _, rt := range transports(t, nil) {
-		ln := serveEach(t, dropSecondFullRequest(new(atomic.Int32)))
+		ln := serveRequests(t, dropSecondFullRequest(new(atomic.Int32)))
 		url := "http://" + ln.Addr().String() + "/"
 		for i := range 3 {
 			req := mustReq("PUT", url, strings.NewReader("abcde"))
@@ -372,7 +351,7 @@ func TestTransportReplayableWithExpect(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			for _, rt := range transports(t, nil) {
 				var seen atomic.Int32
-				ln := serveEach(t, dropSecondFullRequest(&seen))
+				ln := serveRequests(t, dropSecondFullRequest(&seen))
 				url := "http://" + ln.Addr().String() + "/charge"
 				do := func(expect bool) (*http.Response, error) {
 					var body io.Reader
