@@ -16,8 +16,16 @@ func LiveEasies() int64 { return liveEasies.Load() }
 // libcurl would, for fd with the CURL_POLL_* action what. It returns what
 // the driver then wants of fd and whether fd is in the event set.
 func (m *Multi) SocketCallback(fd, what int) (want netpoll.Event, in bool, err error) {
+	return m.SocketCallbacks(fd, what)
+}
+
+// SocketCallbacks is SocketCallback for each of whats in turn, in one
+// turn of the driver, as libcurl makes them within one call.
+func (m *Multi) SocketCallbacks(fd int, whats ...int) (want netpoll.Event, in bool, err error) {
 	err = m.exec(func() error {
-		m.onSocket(fd, what)
+		for _, what := range whats {
+			m.onSocket(fd, what)
+		}
 		s := m.sock(fd)
 		want, in = s.want, s.in
 		return nil

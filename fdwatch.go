@@ -20,8 +20,9 @@ import (
 // (CURLMOPT_SOCKETFUNCTION) sets a socket's interest; the close-socket
 // callback removes it before libcurl closes it. CURL_POLL_REMOVE, which
 // libcurl sends each time a keep-alive connection goes idle, leaves the
-// socket in the set with the interest it had: if an event comes for it
-// while libcurl wants nothing, the socket leaves the set then
+// socket in the set, with the interest it had if that was reading, else
+// (one epoll_ctl) with reading: if an event comes for it while libcurl
+// wants nothing, the socket leaves the set then
 // (EPOLL_CTL_DEL, not an empty interest, since epoll reports hang-ups and
 // errors whatever the interest).
 //
@@ -134,6 +135,14 @@ func (m *Multi) onSocket(fd int, what int) {
 		want = netpoll.Read | netpoll.Write
 	case C.CURL_POLL_REMOVE:
 		m.setWant(s, 0)
+		if s.mine && s.in && !s.held && s.mask&netpoll.Write != 0 {
+			// Idle, it is watched for its peer (data, a close), not for
+			// writability, which it would report at once: it would leave
+			// the set, and a close would go unnoticed. libcurl 8.x says
+			// OUT, then REMOVE, when a transfer connects, sends and gets
+			// its whole response in one call.
+			m.watch(fd, s, netpoll.Read)
+		}
 		if !s.mine {
 			// Not a connection libcurl keeps (the threaded resolver's
 			// pair): libcurl closes it next, without the close callback.

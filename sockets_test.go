@@ -278,7 +278,33 @@ func socketPair(t *testing.T) (a, b int) {
 	return fds[0], fds[1]
 }
 
-const pollIn, pollRemove = 1, 4
+const pollIn, pollOut, pollRemove = 1, 2, 4
+
+// TestIdleSocketWatchedAfterWrite: a kept connection whose last interest
+// was writing (a transfer that connected, sent its request and got its
+// whole response in one call: libcurl 8.14.1 announces OUT, then REMOVE)
+// goes idle. It must stay watched for its peer (data, a close), not for
+// writability, which an idle socket reports at once: it would leave the
+// set, and the peer's close would go unnoticed until the next request.
+func TestIdleSocketWatchedAfterWrite(t *testing.T) {
+	m := newMulti(t)
+	a, b := socketPair(t)
+	must(t, m.OpenSocket(a))
+	_, in, err := m.SocketCallbacks(a, pollOut, pollRemove)
+	must(t, err)
+	if !in {
+		t.Fatal("REMOVE took the kept socket out of the set")
+	}
+	// Each Stats call is a turn, which polls the set: a writable socket
+	// registered for writing is reported in the first.
+	m.Stats()
+	if s, _ := m.Stats(); s.Unwanted != 0 || s.Sockets != 1 {
+		t.Fatalf("the idle socket: %d unwanted reports, %d sockets in the set; want 0 and 1", s.Unwanted, s.Sockets)
+	}
+	syscall.Shutdown(b, syscall.SHUT_WR) // the peer closes its side
+	waitFor(t, func() bool { s, _ := m.Stats(); return s.Unwanted > 0 })
+	must(t, m.CloseSocket(a))
+}
 
 // pairOnNumber makes a socket pair one end of which takes the number fd,
 // just closed (the lowest free one), and returns that end and its peer.
