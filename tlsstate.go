@@ -335,6 +335,14 @@ func (r TLSState) OK() bool { return r.ok }
 // "http/1.1"), "" for none or when the state could not be read.
 func (r TLSState) NegotiatedProtocol() string { return r.alpn }
 
+// Version returns the connection's TLS version (tls.VersionTLS13 and the
+// like), 0 when the state could not be read.
+func (r TLSState) Version() uint16 { return r.version }
+
+// CipherSuite returns the connection's cipher suite as crypto/tls numbers
+// it, 0 when the state could not be read or crypto/tls has no ID for it.
+func (r TLSState) CipherSuite() uint16 { return r.cipher }
+
 // ConnectionState returns the state as crypto/tls describes it, for
 // http.Response.TLS: HandshakeComplete, ServerName as given, Version,
 // CipherSuite (0 for a suite crypto/tls has no ID for), NegotiatedProtocol

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -25,15 +27,17 @@ import (
 // verification as crypto/tls does it, then VerifyPeerCertificate, then
 // VerifyConnection. An error aborts the request.
 //
-// A verdict is kept for verdictTTL, by server name and chain: a reused
-// connection presents the chain it was verified with, and is not verified
-// again within that time. TLS session resumption is off on such requests
+// A verdict is kept for verdictTTL, by connection (its local and remote
+// address and port, TLS version, cipher suite and ALPN protocol), server
+// name and chain: further requests on a connection are not verified again
+// within that time, and a new connection is, as crypto/tls verifies every
+// handshake: VerifyConnection may judge the connection itself, not only
+// the chain. TLS session resumption is off on such requests
 // (CURLOPT_SSL_SESSIONID_CACHE): a resumed session has no peer chain to
 // verify.
 
 // verdictTTL is how long a successful verification is trusted for further
-// requests that present the same chain for the same server name (a
-// variable for the tests).
+// requests on the same connection (a variable for the tests).
 var verdictTTL = time.Minute
 
 // maxVerdicts bounds a verifier's cache; when full it is emptied.
@@ -54,7 +58,7 @@ type tlsVerifier struct {
 	roots  *x509.CertPool // nil: the system's
 
 	mu       sync.Mutex
-	verdicts map[[sha256.Size]byte]time.Time // chain and name -> good until
+	verdicts map[[sha256.Size]byte]time.Time // connection, name and chain -> good until
 }
 
 // verifier returns the Transport's verifier for its current TLS settings.
@@ -112,9 +116,9 @@ type peerVerifyError struct{ err error }
 func (e *peerVerifyError) Error() string { return e.err.Error() }
 func (e *peerVerifyError) Unwrap() error { return e.err }
 
-// verify checks the peer of t's connection for serverName. It runs in
+// verify checks the peer of t's connection, ci, for serverName. It runs in
 // libcurl's pre-request callback, on the Multi's driver.
-func (v *tlsVerifier) verify(t *curlpoll.Transfer, serverName string) error {
+func (v *tlsVerifier) verify(t *curlpoll.Transfer, ci curlpoll.ConnInfo, serverName string) error {
 	raw := t.TLSState()
 	certs, err := raw.PeerCertificates()
 	if err != nil {
@@ -123,23 +127,25 @@ func (v *tlsVerifier) verify(t *curlpoll.Transfer, serverName string) error {
 	if len(certs) == 0 {
 		return &peerVerifyError{errors.New("curlpoll: the TLS connection shows no peer certificate to verify")}
 	}
-	h := sha256.New()
-	h.Write([]byte(serverName))
-	h.Write([]byte{0})
-	for _, c := range certs {
-		h.Write(c.Raw)
-	}
+	// Without both addresses the connection is not known: no verdict is
+	// kept or used.
+	keep := ci.Local.IsValid() && ci.Remote.IsValid()
 	var key [sha256.Size]byte
-	h.Sum(key[:0])
 	now := time.Now()
-	v.mu.Lock()
-	good := now.Before(v.verdicts[key])
-	v.mu.Unlock()
-	if good {
-		return nil
+	if keep {
+		key = verdictKey(ci, &raw, serverName, certs)
+		v.mu.Lock()
+		good := now.Before(v.verdicts[key])
+		v.mu.Unlock()
+		if good {
+			return nil
+		}
 	}
 	if err := v.verifyChain(&raw, certs, serverName); err != nil {
 		return &peerVerifyError{err}
+	}
+	if !keep {
+		return nil
 	}
 	v.mu.Lock()
 	if len(v.verdicts) >= maxVerdicts || v.verdicts == nil {
@@ -148,6 +154,32 @@ func (v *tlsVerifier) verify(t *curlpoll.Transfer, serverName string) error {
 	v.verdicts[key] = now.Add(verdictTTL)
 	v.mu.Unlock()
 	return nil
+}
+
+// verdictKey names a connection's verification: the connection (while
+// it is open no other has its addresses and ports), what VerifyConnection
+// sees of it, the server name and the chain.
+func verdictKey(ci curlpoll.ConnInfo, raw *curlpoll.TLSState, serverName string, certs []*x509.Certificate) (key [sha256.Size]byte) {
+	h := sha256.New()
+	var b [64]byte
+	conn := b[:0]
+	for _, ap := range [2]netip.AddrPort{ci.Local, ci.Remote} {
+		a := ap.Addr().As16()
+		conn = append(conn, a[:]...)
+		conn = binary.BigEndian.AppendUint16(conn, ap.Port())
+	}
+	conn = binary.BigEndian.AppendUint16(conn, raw.Version())
+	conn = binary.BigEndian.AppendUint16(conn, raw.CipherSuite())
+	h.Write(conn)
+	h.Write([]byte(raw.NegotiatedProtocol()))
+	h.Write([]byte{0})
+	h.Write([]byte(serverName))
+	h.Write([]byte{0})
+	for _, c := range certs {
+		h.Write(c.Raw)
+	}
+	h.Sum(key[:0])
+	return key
 }
 
 // verifyChain does what crypto/tls's client does with a peer's chain.

@@ -599,3 +599,65 @@ func TestTransportTLSCipherSuitesAndCurves(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportTLSVerifyEveryConnection: crypto/tls calls VerifyConnection
+// (and VerifyPeerCertificate) for every handshake, with that connection's
+// state, so a policy on the connection holds for each one. Here two
+// servers present the same certificate, one over TLS 1.3 and one over TLS
+// 1.2 only, to a policy of TLS 1.3: net/http refuses the second. A verdict
+// the Transport kept by server name and chain alone let it through (found
+// by a review); kept by connection, a second request on the first
+// connection is still not verified again.
+func TestTransportTLSVerifyEveryConnection(t *testing.T) {
+	if !goVerifies() {
+		t.Skip("no Go verification on this libcurl")
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%x", r.TLS.Version)
+	})
+	modern := httptest.NewTLSServer(h)
+	defer modern.Close()
+	legacy := httptest.NewUnstartedServer(h)
+	legacy.TLS = &tls.Config{MaxVersion: tls.VersionTLS12}
+	legacy.StartTLS()
+	defer legacy.Close()
+
+	var calls atomic.Int32
+	conf := func() *tls.Config {
+		return &tls.Config{
+			RootCAs: modern.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				calls.Add(1)
+				if cs.Version != tls.VersionTLS13 {
+					return fmt.Errorf("policy: TLS 1.3 only, got %x", cs.Version)
+				}
+				return nil
+			},
+		}
+	}
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{TLSClientConfig: conf()}},
+		{"curlpoll", &curlhttp.Transport{TLSClientConfig: conf()}},
+	} {
+		calls.Store(0)
+		for i := range 2 {
+			if _, err := getBody(rt.rt, modern.URL); err != nil {
+				t.Fatalf("%s, TLS 1.3 server, request %d: %v", rt.name, i, err)
+			}
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%s: VerifyConnection called %d times for two requests on one connection, want 1", rt.name, n)
+		}
+		body, err := getBody(rt.rt, legacy.URL)
+		if err == nil {
+			t.Errorf("%s: the TLS 1.2 server was accepted (version %s) despite VerifyConnection's policy; VerifyConnection called %d times for 2 connections", rt.name, body, calls.Load())
+		}
+		rt.rt.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+		if c, ok := rt.rt.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
