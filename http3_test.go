@@ -3,12 +3,14 @@ package curlpoll_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -241,3 +243,55 @@ func TestHTTP3CloseInFlight(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestHTTP3GoVerification: the TLS fields that only Go verifies (RootCAs,
+// VerifyPeerCertificate, VerifyConnection, Time) cannot be honoured over
+// QUIC, whose connections show the pre-request callback no peer chain:
+// with HTTP3Only the request is refused before any connection is made;
+// with HTTP3Attempt it goes over TCP, verified. A review found both failing
+// late, after a QUIC handshake made with libcurl's verification off (no
+// request was sent), with a curl error in place of ErrUnsupportedTLSConfig,
+// and HTTP3Attempt never reaching TCP.
+func TestHTTP3GoVerification(t *testing.T) {
+	checkLeaks(t)
+	s := newH3Server(t, handler())
+	// TCP's HTTPS on the QUIC listener's port, for HTTP3Attempt.
+	ln, err := net.Listen("tcp", strings.TrimPrefix(s.URL, "https://"))
+	if err != nil {
+		t.Skipf("TCP on the QUIC port: %v", err)
+	}
+	tcp := httptest.NewUnstartedServer(handler())
+	tcp.Listener.Close()
+	tcp.Listener = ln
+	tcp.StartTLS()
+	defer tcp.Close()
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAPEM)
+	confs := map[string]*tls.Config{
+		"RootCAs":               {RootCAs: pool},
+		"VerifyPeerCertificate": {InsecureSkipVerify: true, VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }},
+		"VerifyConnection":      {InsecureSkipVerify: true, VerifyConnection: func(tls.ConnectionState) error { return nil }},
+	}
+	for name, conf := range confs {
+		tr := &curlhttp.Transport{HTTP3: curlhttp.HTTP3Only, TLSClientConfig: conf}
+		_, _, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL+"/hello")
+		tr.Close()
+		if !errors.Is(err, curlhttp.ErrUnsupportedTLSConfig) {
+			t.Errorf("HTTP3Only with %s: %v, want ErrUnsupportedTLSConfig", name, err)
+		}
+
+		tr = &curlhttp.Transport{HTTP3: curlhttp.HTTP3Attempt, TLSClientConfig: conf}
+		resp, body, err := roundTrip(context.Background(), &http.Client{Transport: tr}, s.URL+"/hello")
+		tr.Close()
+		switch {
+		case err != nil:
+			t.Errorf("HTTP3Attempt with %s: %v", name, err)
+		case resp.ProtoMajor == 3 || string(body) != "hello":
+			t.Errorf("HTTP3Attempt with %s: %s %q, want a response over TCP", name, resp.Proto, body)
+		}
+	}
+	if n := s.conns.Load(); n != 0 {
+		t.Errorf("%d QUIC connections made", n)
+	}
+}

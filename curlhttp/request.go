@@ -434,7 +434,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if https || (proxy != nil && proxy.Scheme == "https") {
 		// A field that cannot be honoured fails the request here, before
 		// anything is sent, rather than be dropped.
-		if err := checkTLSConfig(tlsConf, proxy != nil && proxy.Scheme == "https"); err != nil {
+		if err := checkTLSConfig(tlsConf, proxy, version); err != nil {
 			return nil, err
 		}
 		if https && needsGoVerify(tlsConf) {
@@ -885,7 +885,9 @@ func (tr *Transport) httpVersion(scheme string) curlpoll.HTTPVersion {
 	switch {
 	case scheme == "https" && tr.HTTP3 == HTTP3Only:
 		return curlpoll.HTTPVersion3Only
-	case scheme == "https" && tr.HTTP3 == HTTP3Attempt:
+	case scheme == "https" && tr.HTTP3 == HTTP3Attempt && !needsGoVerify(tr.TLSClientConfig):
+		// Go cannot verify a QUIC connection (checkTLSConfig): with
+		// fields only Go verifies, the attempt is TCP's alone.
 		return curlpoll.HTTPVersion3
 	case scheme == "https" && h2:
 		return curlpoll.HTTPVersion2TLS

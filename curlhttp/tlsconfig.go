@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -23,16 +25,27 @@ func unsupportedTLSField(name, why string) error {
 }
 
 // checkTLSConfig returns an error if c sets a client-side field that the
-// Transport does not honour for a request over TLS (httpsProxy: through
-// an HTTPS proxy). Server-only fields are ignored, as net/http's client
-// ignores them; the client-side fields whose dropping cannot make a
-// connection less safe are listed in the Transport's documentation.
-func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
+// Transport does not honour for a request over TLS through proxy (nil for
+// none) with HTTP version version. Server-only fields are ignored, as
+// net/http's client ignores them; the client-side fields whose dropping
+// cannot make a connection less safe are listed in the Transport's
+// documentation.
+func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion) error {
 	if c == nil {
 		return nil
 	}
+	httpsProxy := proxy != nil && proxy.Scheme == "https"
 	const notYet = "is not supported"
 	switch {
+	case c.ServerName != "" && !validServerName(c.ServerName):
+		// It becomes the host of the URL libcurl is given (configure),
+		// where anything but a name or an address would change what is
+		// connected to and verified.
+		return unsupportedTLSField("ServerName", fmt.Sprintf("%q is not a host name or an IP address", c.ServerName))
+	case httpsProxy && c.ServerName != "" && c.ServerName != proxy.Hostname():
+		// net/http verifies the proxy's certificate for it too; libcurl
+		// verifies the proxy for the proxy's host.
+		return unsupportedTLSField("ServerName", "is not supported through an HTTPS proxy unless it is the proxy's host")
 	case c.GetClientCertificate != nil:
 		return unsupportedTLSField("GetClientCertificate", "is not supported (use Certificates)")
 	case len(c.EncryptedClientHelloConfigList) > 0:
@@ -65,12 +78,40 @@ func checkTLSConfig(c *tls.Config, httpsProxy bool) error {
 	case httpsProxy:
 		// net/http applies them to the proxy's TLS connection too.
 		return unsupportedTLSField(name, "is not supported through an HTTPS proxy")
+	case version == curlpoll.HTTPVersion3Only:
+		// libcurl's QUIC connections show no TLS state (the peer's chain)
+		// to the pre-request callback. HTTP3Attempt uses TCP
+		// (Transport.httpVersion).
+		return unsupportedTLSField(name, "is not supported over HTTP/3 (Transport.HTTP3Only): Go cannot read a QUIC connection's peer certificates")
+	case c.Renegotiation != tls.RenegotiateNever && libcurlOnOpenSSL():
+		// Go verifies the peer once the handshake is done, before the
+		// request is sent: a renegotiation in the middle of a response
+		// could bring a certificate that nobody verifies.
+		return unsupportedTLSField("Renegotiation", "must be RenegotiateNever with "+name+": Go would not verify a renegotiated certificate")
 	case libcurlVersion().Number < 0x075000:
 		return unsupportedTLSField(name, "needs libcurl 7.80.0 or newer (CURLOPT_PREREQFUNCTION)")
 	case !curlpoll.TLSStateSupported():
 		return unsupportedTLSField(name, "needs libcurl on GnuTLS, or on OpenSSL with curlpoll built without the tag curlpoll_noopenssl; libcurl runs on "+curlpoll.Version().TLS)
 	}
 	return nil
+}
+
+// validServerName reports whether name is a host name (letters, digits,
+// '-', '_' and dots) or an IP address: what crypto/tls could verify a
+// certificate for.
+func validServerName(name string) bool {
+	if _, err := netip.ParseAddr(name); err == nil {
+		return !strings.Contains(name, "%") // no zone: not in a URL's host
+	}
+	for i := 0; i < len(name); i++ {
+		switch b := name[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9',
+			b == '-', b == '_', b == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // setRenegotiation applies c.Renegotiation to e, a handle for https (or

@@ -201,7 +201,21 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		// net/http verifies an HTTPS proxy with them too; libcurl would not.
 		goVerified = append(goVerified, tlsConfigCase{name: tc.name + " through an HTTPS proxy", conf: tc.conf, httpsProxy: true})
 	}
+	if goVerifies() && strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
+		// Go verifies before the request goes out, not after a
+		// renegotiation (TestTransportTLSRenegotiatedCertificate).
+		goVerified = append(goVerified, tlsConfigCase{name: "RootCAs with RenegotiateFreelyAsClient",
+			conf: &tls.Config{RootCAs: srv.pool(), Renegotiation: tls.RenegotiateFreelyAsClient}})
+	}
 	return append(goVerified, []tlsConfigCase{
+		// Not a host name: in the URL given to libcurl it would make the
+		// host that is connected to and verified 127.0.0.1, or example.com.
+		{name: "ServerName with user info", conf: &tls.Config{ServerName: "evil.test@127.0.0.1"}},
+		{name: "ServerName with user info and another host", conf: &tls.Config{ServerName: "evil.test@example.com"}},
+		{name: "ServerName with a path", conf: &tls.Config{ServerName: "127.0.0.1/x"}},
+		{name: "ServerName with a zone", conf: &tls.Config{ServerName: "fe80::1%lo"}},
+		// net/http verifies the proxy for it too; libcurl for the proxy's host.
+		{name: "ServerName through an HTTPS proxy", conf: &tls.Config{ServerName: "other.test"}, httpsProxy: true},
 		{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &tls.Certificate{}, nil
 		}}},

@@ -60,11 +60,18 @@ import (
 //     OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
 //     ignores them too) and CurvePreferences, and on OpenSSL a suite or
 //     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
-//     through an HTTPS proxy; and where Go cannot verify (see below),
-//     RootCAs, Time, VerifyPeerCertificate and VerifyConnection.
+//     through an HTTPS proxy; a ServerName that is not a host name or an
+//     IP address, or, through an HTTPS proxy, not the proxy's host (net/http
+//     verifies the proxy for it too); and where Go cannot verify (see
+//     below), RootCAs, Time, VerifyPeerCertificate and VerifyConnection,
+//     which also fail the request with RenegotiateFreelyAsClient on OpenSSL
+//     (a certificate a renegotiation brings would not be verified) and with
+//     HTTP3Only (a QUIC connection shows no peer chain).
 //     Server-only fields are ignored, as net/http's client ignores them.
 //     These client-side fields are dropped, which cannot make a connection
-//     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter,
+//     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter
+//     (but GnuTLS itself writes the session secrets to the file that the
+//     environment variable SSLKEYLOGFILE names, where net/http never does),
 //     ClientSessionCache (libcurl keeps its own session cache),
 //     and DynamicRecordSizingDisabled. SessionTicketsDisabled turns
 //     libcurl's session cache off (CURLOPT_SSL_SESSIONID_CACHE).
@@ -342,9 +349,13 @@ const (
 	// HTTP/1.1 over TCP when QUIC fails, as libcurl does with
 	// CURL_HTTP_VERSION_3: it starts a TCP connection too if QUIC has not
 	// answered within a short time, and uses whichever is ready first.
+	// With a TLSClientConfig field that only Go verifies (RootCAs, Time,
+	// VerifyPeerCertificate, VerifyConnection), requests use TCP alone:
+	// Go cannot read a QUIC connection's peer certificates.
 	HTTP3Attempt
 	// HTTP3Only uses HTTP/3 and nothing else (CURL_HTTP_VERSION_3ONLY): a
-	// server that does not speak QUIC fails the request.
+	// server that does not speak QUIC fails the request, and so does a
+	// TLSClientConfig field that only Go verifies (ErrUnsupportedTLSConfig).
 	HTTP3Only
 )
 
