@@ -143,3 +143,19 @@ func CheckCorksAfterCalls() (stop func() (calls, corked int64)) {
 		return n.Load(), bad.Load()
 	}
 }
+
+// SocketCallbacksAround runs, in one driver turn, the socket callback's
+// handler for fd with each of pre, then f, then the handler with each of
+// post: what one libcurl call may do between its announcements.
+func (m *Multi) SocketCallbacksAround(fd int, pre []int, f func(), post []int) error {
+	return m.exec(func() error {
+		for _, what := range pre {
+			m.onSocket(fd, what)
+		}
+		f()
+		for _, what := range post {
+			m.onSocket(fd, what)
+		}
+		return nil
+	})
+}

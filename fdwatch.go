@@ -141,7 +141,20 @@ func (m *Multi) onSocket(fd int, what int) {
 			// the set, and a close would go unnoticed. libcurl 8.x says
 			// OUT, then REMOVE, when a transfer connects, sends and gets
 			// its whole response in one call.
-			m.watch(fd, s, netpoll.Read)
+			//
+			// MOD only, never ADD: libcurl 7.88 sends REMOVE after it
+			// closed an abandoned connect (OUT) without the close
+			// callback, when the number may be free (EBADF) or another
+			// file's (ENOENT), never libcurl's to register. Either way the
+			// socket known here is gone: forget it, so that the number's
+			// next socket is seen afresh, not taken for one the open-socket
+			// callback made (found by a review).
+			if err := m.set.Modify(fd, netpoll.Read, s.gen); err != nil {
+				m.dropState(fd, s)
+				return
+			}
+			m.stats.ctl++
+			s.mask = netpoll.Read
 		}
 		if !s.mine {
 			// Not a connection libcurl keeps (the threaded resolver's

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"golang.org/x/sys/unix"
 )
 
 // These tests follow libcurl's sockets through the Multi's event set.
@@ -503,5 +506,170 @@ func TestStallRescue(t *testing.T) {
 	t.Logf("completed %v after the stall, %d rescues", time.Since(start), s.Rescues)
 	if s.Rescues == 0 {
 		t.Error("the transfer completed without a rescue")
+	}
+}
+
+// TestLateRemoveForeignNumber: libcurl 7.88.1 closes an abandoned
+// connect (OUT: its last interest was writing) with a plain close(2), and
+// its REMOVE comes after the close (../shared/research/socket-lifetime: 170 of 174
+// silent closes). Meanwhile another goroutine's socket takes the number.
+// The late REMOVE must not put that socket, which libcurl never had, in the
+// Multi's set.
+func TestLateRemoveForeignNumber(t *testing.T) {
+	m := newMulti(t)
+	a, _ := socketPair(t)
+	must(t, m.OpenSocket(a))
+	// OUT (connecting), the silent close and another socket taking the
+	// number, in one driver turn (no spin guard on the writable socket).
+	var fds [2]int
+	var perr error
+	must(t, m.SocketCallbacksAround(a, []int{pollOut}, func() {
+		syscall.Close(a) // abandoned: no close callback
+		// e.g. a net.Conn accepted by a server in this process
+		fds, perr = syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	}, nil))
+	must(t, perr)
+	t.Cleanup(func() { syscall.Close(fds[0]); syscall.Close(fds[1]) })
+	if fds[0] != a {
+		t.Skipf("the pair got %v, not %d", fds, a)
+	}
+	foreign, peer := fds[0], fds[1]
+	before, _ := m.Stats()
+	_, in, err := m.SocketCallback(foreign, pollRemove) // the late REMOVE
+	must(t, err)
+	after, _ := m.Stats()
+	t.Logf("late REMOVE: in=%v, %d epoll_ctl, %d watch errors, %d sockets in the set",
+		in, after.EpollCtl-before.EpollCtl, after.WatchErrors-before.WatchErrors, after.Sockets)
+	syscall.Write(peer, []byte("x")) // the foreign socket's owner gets data
+	time.Sleep(50 * time.Millisecond)
+	if s, _ := m.Stats(); s.Unwanted != before.Unwanted {
+		t.Errorf("the late REMOVE put descriptor %d, never libcurl's, in the Multi's set: its readiness reached the driver (%d unwanted events)", foreign, s.Unwanted-before.Unwanted)
+	}
+}
+
+// TestLateRemoveFreeNumber: the same late REMOVE, the number still
+// free. libcurl wants nothing of the number: no epoll_ctl error should be
+// counted and no timeout action run for it.
+func TestLateRemoveFreeNumber(t *testing.T) {
+	m := newMulti(t)
+	a, _ := socketPair(t)
+	must(t, m.OpenSocket(a))
+	before, _ := m.Stats()
+	// OUT (connecting), the silent close and the late REMOVE in one driver
+	// turn, as in one libcurl call, so that no other goroutine can take
+	// the number between them.
+	must(t, m.SocketCallbacksAround(a, []int{pollOut}, func() { syscall.Close(a) }, []int{pollRemove}))
+	after, _ := m.Stats()
+	t.Logf("late REMOVE on a free number: %d epoll_ctl, %d watch errors, %d timeout actions",
+		after.EpollCtl-before.EpollCtl, after.WatchErrors-before.WatchErrors, after.ActionTimeout-before.ActionTimeout)
+	if after.WatchErrors != before.WatchErrors || after.ActionTimeout != before.ActionTimeout {
+		t.Errorf("a REMOVE for a closed number: %d watch errors, %d timeout actions; want none",
+			after.WatchErrors-before.WatchErrors, after.ActionTimeout-before.ActionTimeout)
+	}
+}
+
+// TestConnectTimeoutLateRemove: real libcurl, connects that time out
+// against a blackhole (7.88.1 closes them silently; REMOVE after the
+// close). Every late REMOVE must cost no epoll_ctl error.
+func TestConnectTimeoutLateRemove(t *testing.T) {
+	addr := blackhole(t)
+	m := newMulti(t)
+	const n = 8
+	for i := 0; i < n; i++ {
+		e := newEasy(t, "http://"+addr+"/")
+		must(t, e.SetConnectTimeout(50*time.Millisecond))
+		if err := m.Do(context.Background(), e); !errors.Is(err, curlpoll.ErrOperationTimedOut) {
+			t.Fatalf("Do = %v, want a connect timeout", err)
+		}
+	}
+	s, _ := m.Stats()
+	t.Logf("%d connect timeouts: %d OUT, %d REMOVE, %d close callbacks, %d epoll_ctl, %d watch errors, %d timeout actions, %d sockets counted in the set",
+		n, s.PollOut, s.PollRemove, s.CloseCallbacks, s.EpollCtl, s.WatchErrors, s.ActionTimeout, s.Sockets)
+	if s.WatchErrors != 0 {
+		t.Errorf("%d late REMOVEs made epoll_ctl calls on closed descriptors", s.WatchErrors)
+	}
+}
+
+// TestResolverPairAfterLateRemove: after 7.88.1's silent close of a
+// connect and its late REMOVE, the number goes to the threaded resolver's
+// socketpair (made without close-on-exec, never seen by the open-socket
+// callback). The driver must treat it as not its own: make it
+// close-on-exec on first sight, and take it out of the set on its REMOVE.
+func TestResolverPairAfterLateRemove(t *testing.T) {
+	m := newMulti(t)
+	a, _ := socketPair(t)
+	must(t, m.OpenSocket(a))
+	must(t, m.SocketCallbacksAround(a, []int{pollOut}, func() { syscall.Close(a) }, []int{pollRemove}))
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0) // as 7.88's Curl_socketpair
+	must(t, err)
+	t.Cleanup(func() { syscall.Close(fds[0]); syscall.Close(fds[1]) })
+	if fds[0] != a {
+		t.Skipf("the pair got %v, not %d", fds, a)
+	}
+	_, _, err = m.SocketCallback(a, pollIn)
+	must(t, err)
+	flags, err := unix.FcntlInt(uintptr(a), unix.F_GETFD, 0)
+	must(t, err)
+	if flags&unix.FD_CLOEXEC == 0 {
+		t.Errorf("the resolver's socketpair end %d on a reused number is left without close-on-exec", a)
+	}
+	_, in, err := m.SocketCallback(a, pollRemove)
+	must(t, err)
+	if in {
+		t.Errorf("the resolver's socketpair end %d stays in the set after its REMOVE (libcurl closes it next, silently)", a)
+	}
+}
+
+// TestIdleChattyPeer: a kept connection whose peer keeps sending
+// while no transfer is on it (HTTP/1 junk after the response; HTTP/2 a
+// server that sends frames on an idle connection, here GOAWAY on idle
+// timeout) must cost the driver at most a turn or two, not one per event,
+// and never a socket action.
+func TestIdleChattyPeer(t *testing.T) {
+	t.Run("h1-junk", func(t *testing.T) {
+		srv := newRawServer(t, func(c net.Conn) {
+			readRequest(c)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			for i := 0; i < 40; i++ {
+				time.Sleep(5 * time.Millisecond)
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+			c.Close()
+		})
+		m := newMulti(t)
+		e := newEasy(t, srv.URL())
+		must(t, m.Do(context.Background(), e))
+		checkIdleCheap(t, m)
+	})
+	t.Run("h2c-goaway", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok")
+		}))
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		srv.Config.Protocols = &p
+		srv.Config.IdleTimeout = 50 * time.Millisecond
+		srv.Start()
+		t.Cleanup(srv.Close)
+		m := newMulti(t)
+		e := newEasy(t, srv.URL)
+		must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2PriorKnown))
+		must(t, m.Do(context.Background(), e))
+		checkIdleCheap(t, m)
+		must(t, m.Do(context.Background(), e))
+	})
+}
+
+// checkIdleCheap: 300 ms of an idle Multi cost a few turns and no socket action.
+func checkIdleCheap(t *testing.T, m *curlpoll.Multi) {
+	before, _ := m.Stats()
+	time.Sleep(300 * time.Millisecond)
+	s, _ := m.Stats()
+	t.Logf("idle 300ms: %d turns, %d unwanted, %d socket actions, %d epoll_ctl, %d sockets in the set",
+		s.Turns-before.Turns, s.Unwanted-before.Unwanted, s.ActionSocket-before.ActionSocket, s.EpollCtl-before.EpollCtl, s.Sockets)
+	if s.Turns-before.Turns > 10 || s.ActionSocket != before.ActionSocket {
+		t.Errorf("idle connection: %d turns, %d socket actions in 300ms", s.Turns-before.Turns, s.ActionSocket-before.ActionSocket)
 	}
 }

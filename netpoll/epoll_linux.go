@@ -93,13 +93,7 @@ func (s *Set) Watch(fd int, ev Event, tag uint32, known bool) error {
 	if s.closed {
 		return ErrClosed
 	}
-	e := unix.EpollEvent{Fd: int32(fd), Pad: int32(tag)}
-	if ev&Read != 0 {
-		e.Events |= unix.EPOLLIN | unix.EPOLLRDHUP
-	}
-	if ev&Write != 0 {
-		e.Events |= unix.EPOLLOUT
-	}
+	e := epollEvent(fd, ev, tag)
 	first, second := unix.EPOLL_CTL_ADD, unix.EPOLL_CTL_MOD
 	retry := unix.EEXIST
 	if known {
@@ -113,6 +107,33 @@ func (s *Set) Watch(fd int, ev Event, tag uint32, known bool) error {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
+}
+
+// Modify changes the interest and tag of fd, which the set must hold
+// (EPOLL_CTL_MOD only). It fails, adding nothing, when fd is closed (EBADF)
+// or names a file the set does not hold (ENOENT: the one registered was
+// closed and the number reused).
+func (s *Set) Modify(fd int, ev Event, tag uint32) error {
+	if s.closed {
+		return ErrClosed
+	}
+	e := epollEvent(fd, ev, tag)
+	if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// epollEvent is fd's registration for interest ev, with tag.
+func epollEvent(fd int, ev Event, tag uint32) unix.EpollEvent {
+	e := unix.EpollEvent{Fd: int32(fd), Pad: int32(tag)}
+	if ev&Read != 0 {
+		e.Events |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if ev&Write != 0 {
+		e.Events |= unix.EPOLLOUT
+	}
+	return e
 }
 
 // Forget removes fd from the set (EPOLL_CTL_DEL). A descriptor that the
