@@ -142,3 +142,45 @@ func TestInlineCallsFromAnotherGoroutine(t *testing.T) {
 		t.Error("TLSState inside the pre-request function is not OK")
 	}
 }
+
+// TestTLSStateHandshake: TLSState.Handshake names the TLS handshake behind
+// a connection: the same for requests on a kept-alive connection, another
+// for a new connection to the same server with the same certificate.
+func TestTLSStateHandshake(t *testing.T) {
+	if !curlpoll.TLSStateSupported() {
+		t.Skip("TLSState is not supported on this libcurl")
+	}
+	srv, ca := tlsServer(t)
+	m := newMulti(t)
+	e := newEasy(t, srv.URL+"/hello")
+	must(t, e.SetCAInfoBlob(ca))
+	// HTTP/1.1: libcurl finds the closed connection dead and opens another
+	// (an HTTP/2 stream on it would fail).
+	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion1_1))
+	var ids [][32]byte
+	must(t, e.SetPrereqFunc(func(tr *curlpoll.Transfer, _ curlpoll.ConnInfo) error {
+		id, ok := tr.TLSState().Handshake()
+		if !ok {
+			return errors.New("no handshake identifier")
+		}
+		ids = append(ids, id)
+		return nil
+	}))
+	for i := range 3 {
+		if i == 2 {
+			srv.CloseClientConnections()
+		}
+		must(t, m.Do(context.Background(), e))
+	}
+	// libcurl may try the third request on the closed connection first
+	// (a call more), and then sends it on a new one: the last call's.
+	last := ids[len(ids)-1]
+	switch {
+	case len(ids) < 3:
+		t.Fatalf("%d pre-request calls, want 3 or more", len(ids))
+	case ids[0] != ids[1]:
+		t.Error("two requests on one connection: two handshake identifiers")
+	case last == ids[1] || last == [32]byte{}:
+		t.Errorf("a new connection: handshake identifier %x, the old one %x", last, ids[1])
+	}
+}

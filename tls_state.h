@@ -18,6 +18,10 @@ struct curlpoll_tls {
 	// OpenSSL: the number of the peer's chain, never reused in the process
 	// (curlpoll_tls_capture); 0 where not known (GnuTLS).
 	unsigned long long chain;
+	// The handshake's client random, which no other handshake shares
+	// (TLSState.Handshake); has_random is 0 where it could not be read.
+	int has_random;
+	unsigned char random[32];
 };
 
 #endif

@@ -21,6 +21,7 @@ static struct {
 	const curlpoll_gnutls_datum *(*certificate_get_peers)(void *, unsigned int *);
 	int (*alpn_get_selected_protocol)(void *, curlpoll_gnutls_datum *);
 	const char *(*ciphersuite_get)(void *); // GnuTLS 3.7.3+
+	void (*session_get_random)(void *, curlpoll_gnutls_datum *, curlpoll_gnutls_datum *);
 } curlpoll_gnutls;
 
 // curlpoll_gnutls_load looks the functions up; 1 if the ones needed are there.
@@ -29,6 +30,7 @@ static int curlpoll_gnutls_load(void) {
 	curlpoll_gnutls.certificate_get_peers = dlsym(RTLD_DEFAULT, "gnutls_certificate_get_peers");
 	curlpoll_gnutls.alpn_get_selected_protocol = dlsym(RTLD_DEFAULT, "gnutls_alpn_get_selected_protocol");
 	curlpoll_gnutls.ciphersuite_get = dlsym(RTLD_DEFAULT, "gnutls_ciphersuite_get");
+	curlpoll_gnutls.session_get_random = dlsym(RTLD_DEFAULT, "gnutls_session_get_random");
 	return curlpoll_gnutls.protocol_get_version && curlpoll_gnutls.certificate_get_peers &&
 		curlpoll_gnutls.alpn_get_selected_protocol;
 }
@@ -48,6 +50,15 @@ static int curlpoll_tls_capture_gnutls(CURL *e, struct curlpoll_tls *st, unsigne
 	    info->backend != CURLSSLBACKEND_GNUTLS || info->internals == NULL)
 		return 0;
 	s = info->internals;
+	st->has_random = 0;
+	if (curlpoll_gnutls.session_get_random != NULL) {
+		curlpoll_gnutls_datum client = {0, 0}, server = {0, 0};
+		curlpoll_gnutls.session_get_random(s, &client, &server);
+		if (client.data != NULL && client.size == sizeof st->random) {
+			memcpy(st->random, client.data, sizeof st->random);
+			st->has_random = 1;
+		}
+	}
 	v = curlpoll_gnutls.protocol_get_version(s);
 	st->version = v > 0 && v < 6 ? versions[v] : 0;
 	st->cipher = 0;
@@ -100,11 +111,13 @@ import (
 // too parses a chain once per connection). The zero TLSState is one that
 // could not be read.
 type TLSState struct {
-	ok      bool
-	version uint16
-	cipher  uint16
-	alpn    string
-	chain   []peerCert
+	ok        bool
+	version   uint16
+	cipher    uint16
+	alpn      string
+	chain     []peerCert
+	hasRandom bool
+	random    [32]byte // the handshake's client random
 }
 
 // peerCert is one certificate of the peer's chain: parsed, or its DER.
@@ -205,9 +218,13 @@ func captureTLS(e *Easy) TLSState {
 	}
 	state := func() TLSState {
 		r := TLSState{
-			ok:      true,
-			version: uint16(st.version),
-			cipher:  uint16(st.cipher),
+			ok:        true,
+			version:   uint16(st.version),
+			cipher:    uint16(st.cipher),
+			hasRandom: st.has_random != 0,
+		}
+		if r.hasRandom {
+			r.random = *(*[32]byte)(unsafe.Pointer(&st.random[0]))
 		}
 		if r.cipher == 0 && st.suite[0] != 0 {
 			r.cipher = cipherSuiteID(C.GoString(&st.suite[0]))
@@ -335,13 +352,12 @@ func (r TLSState) OK() bool { return r.ok }
 // "http/1.1"), "" for none or when the state could not be read.
 func (r TLSState) NegotiatedProtocol() string { return r.alpn }
 
-// Version returns the connection's TLS version (tls.VersionTLS13 and the
-// like), 0 when the state could not be read.
-func (r TLSState) Version() uint16 { return r.version }
-
-// CipherSuite returns the connection's cipher suite as crypto/tls numbers
-// it, 0 when the state could not be read or crypto/tls has no ID for it.
-func (r TLSState) CipherSuite() uint16 { return r.cipher }
+// Handshake identifies the TLS handshake that set the connection up (its
+// client random): no two handshakes share one, and a connection keeps its
+// own until a renegotiation, so it tells a kept-alive connection from a
+// new one to the same server with the same certificate. ok is false where
+// it could not be read.
+func (r TLSState) Handshake() (id [32]byte, ok bool) { return r.random, r.hasRandom }
 
 // ConnectionState returns the state as crypto/tls describes it, for
 // http.Response.TLS: HandshakeComplete, ServerName as given, Version,

@@ -90,6 +90,7 @@ static int curlpoll_tls_capture(CURL *e, struct curlpoll_tls *st, unsigned char 
 		pthread_mutex_unlock(&curlpoll_chain_mu);
 		st->chain = n;
 	}
+	st->has_random = SSL_get_client_random(s, st->random, sizeof st->random) == sizeof st->random;
 	st->version = SSL_version(s);
 	c = SSL_get_current_cipher(s);
 	st->cipher = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;

@@ -635,7 +635,7 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 		}
 	}
 	if c.verifier != nil {
-		if err := c.verifier.verify(t, ci, c.serverName()); err != nil {
+		if err := c.verifier.verify(t, c.serverName()); err != nil {
 			return err
 		}
 	}

@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -27,12 +25,13 @@ import (
 // verification as crypto/tls does it, then VerifyPeerCertificate, then
 // VerifyConnection. An error aborts the request.
 //
-// A verdict is kept for verdictTTL, by connection (its local and remote
-// address and port, TLS version, cipher suite and ALPN protocol), server
-// name and chain: further requests on a connection are not verified again
-// within that time, and a new connection is, as crypto/tls verifies every
-// handshake: VerifyConnection may judge the connection itself, not only
-// the chain. TLS session resumption is off on such requests
+// A verdict is kept for verdictTTL, by TLS handshake (TLSState.Handshake:
+// its client random), server name and chain: further requests on a
+// connection are not verified again within that time, and a new
+// connection is, as crypto/tls verifies every handshake: VerifyConnection
+// may judge the connection itself, and the user's functions may change
+// their minds (a revocation, a pin rotated). Where the handshake cannot be
+// told, nothing is kept: every request is verified. TLS session resumption is off on such requests
 // (CURLOPT_SSL_SESSIONID_CACHE): a resumed session has no peer chain to
 // verify.
 
@@ -58,7 +57,7 @@ type tlsVerifier struct {
 	roots  *x509.CertPool // nil: the system's
 
 	mu       sync.Mutex
-	verdicts map[[sha256.Size]byte]time.Time // connection, name and chain -> good until
+	verdicts map[[sha256.Size]byte]time.Time // handshake, name and chain -> good until
 }
 
 // verifier returns the Transport's verifier for its current TLS settings.
@@ -116,9 +115,9 @@ type peerVerifyError struct{ err error }
 func (e *peerVerifyError) Error() string { return e.err.Error() }
 func (e *peerVerifyError) Unwrap() error { return e.err }
 
-// verify checks the peer of t's connection, ci, for serverName. It runs in
+// verify checks the peer of t's connection for serverName. It runs in
 // libcurl's pre-request callback, on the Multi's driver.
-func (v *tlsVerifier) verify(t *curlpoll.Transfer, ci curlpoll.ConnInfo, serverName string) error {
+func (v *tlsVerifier) verify(t *curlpoll.Transfer, serverName string) error {
 	raw := t.TLSState()
 	certs, err := raw.PeerCertificates()
 	if err != nil {
@@ -127,13 +126,11 @@ func (v *tlsVerifier) verify(t *curlpoll.Transfer, ci curlpoll.ConnInfo, serverN
 	if len(certs) == 0 {
 		return &peerVerifyError{errors.New("curlpoll: the TLS connection shows no peer certificate to verify")}
 	}
-	// Without both addresses the connection is not known: no verdict is
-	// kept or used.
-	keep := ci.Local.IsValid() && ci.Remote.IsValid()
+	hs, keep := raw.Handshake()
 	var key [sha256.Size]byte
 	now := time.Now()
 	if keep {
-		key = verdictKey(ci, &raw, serverName, certs)
+		key = verdictKey(hs, serverName, certs)
 		v.mu.Lock()
 		good := now.Before(v.verdicts[key])
 		v.mu.Unlock()
@@ -156,23 +153,11 @@ func (v *tlsVerifier) verify(t *curlpoll.Transfer, ci curlpoll.ConnInfo, serverN
 	return nil
 }
 
-// verdictKey names a connection's verification: the connection (while
-// it is open no other has its addresses and ports), what VerifyConnection
-// sees of it, the server name and the chain.
-func verdictKey(ci curlpoll.ConnInfo, raw *curlpoll.TLSState, serverName string, certs []*x509.Certificate) (key [sha256.Size]byte) {
+// verdictKey names a verification: the handshake (a connection's own),
+// the server name and the chain.
+func verdictKey(handshake [32]byte, serverName string, certs []*x509.Certificate) (key [sha256.Size]byte) {
 	h := sha256.New()
-	var b [64]byte
-	conn := b[:0]
-	for _, ap := range [2]netip.AddrPort{ci.Local, ci.Remote} {
-		a := ap.Addr().As16()
-		conn = append(conn, a[:]...)
-		conn = binary.BigEndian.AppendUint16(conn, ap.Port())
-	}
-	conn = binary.BigEndian.AppendUint16(conn, raw.Version())
-	conn = binary.BigEndian.AppendUint16(conn, raw.CipherSuite())
-	h.Write(conn)
-	h.Write([]byte(raw.NegotiatedProtocol()))
-	h.Write([]byte{0})
+	h.Write(handshake[:])
 	h.Write([]byte(serverName))
 	h.Write([]byte{0})
 	for _, c := range certs {

@@ -675,3 +675,60 @@ func TestTransportTLSVerifyEveryConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportTLSVerifyNewHandshake: a function that changes its mind
+// (here a certificate revoked between two connections) is asked again for
+// every new connection, as crypto/tls asks it for every handshake, even
+// when the new connection is to the same server, with the same
+// certificate, on the same local port (a review found a verdict kept by
+// the connection's addresses and ports reused after a port was: the
+// verdict is now the handshake's). Requests on one connection are asked
+// once.
+func TestTransportTLSVerifyNewHandshake(t *testing.T) {
+	if !goVerifies() {
+		t.Skip("no Go verification on this libcurl")
+	}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secret")
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	var calls atomic.Int32
+	var revoked atomic.Bool
+	conf := func() *tls.Config {
+		return &tls.Config{RootCAs: pool, VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error {
+			calls.Add(1)
+			if revoked.Load() {
+				return errors.New("revoked")
+			}
+			return nil
+		}}
+	}
+	for _, rt := range []interface {
+		http.RoundTripper
+		CloseIdleConnections()
+	}{&http.Transport{TLSClientConfig: conf()}, &curlhttp.Transport{TLSClientConfig: conf()}} {
+		name := fmt.Sprintf("%T", rt)
+		calls.Store(0)
+		revoked.Store(false)
+		for i := range 2 {
+			if _, err := getBody(rt, srv.URL); err != nil {
+				t.Fatalf("%s, request %d: %v", name, i, err)
+			}
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%s: VerifyPeerCertificate called %d times for two requests on one connection", name, n)
+		}
+		revoked.Store(true)
+		srv.CloseClientConnections()
+		rt.CloseIdleConnections()
+		if body, err := getBody(rt, srv.URL); err == nil || !strings.Contains(err.Error(), "revoked") {
+			t.Errorf("%s: a new connection after the revocation: %q, %v; want the function's refusal", name, body, err)
+		}
+		rt.CloseIdleConnections()
+		if c, ok := rt.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}

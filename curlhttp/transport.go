@@ -102,12 +102,11 @@ import (
 //     errors.Is(err, ErrPeerFailedVerification) holds: the
 //     *tls.CertificateVerificationError above, or an *Error with the
 //     function's error inside.
-//     A successful verdict is kept for a minute for the connection (its
-//     addresses and ports, TLS version, cipher suite and ALPN protocol),
-//     server name and chain, so the functions are called once for each new
-//     connection, as crypto/tls calls them for every handshake, and about
-//     once a minute on a kept-alive one, not once per request; TLS
-//     sessions are not resumed, as a resumed
+//     A successful verdict is kept for a minute for the connection's TLS
+//     handshake, server name and chain, so the functions are called once
+//     for each new connection, as crypto/tls calls them for every
+//     handshake, and about once a minute on a kept-alive one, not once per
+//     request; TLS sessions are not resumed, as a resumed
 //     session shows no chain. The verification, the user's functions
 //     included, runs inside libcurl on the goroutine that drives the
 //     request's Multi: while it runs no other request on that Multi (all
