@@ -48,3 +48,6 @@ func ResponsesHeld() int {
 	}
 	return n
 }
+
+// SameHost is sameHost, for the tests.
+var SameHost = sameHost

@@ -247,7 +247,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}()
 	var s setter // the Go-side options
 	version := tr.httpVersion(u.Scheme)
-	if (version == curlpoll.HTTPVersion3 || version == curlpoll.HTTPVersion3Only) && !libcurlVersion().HTTP3 {
+	if u.Scheme == "https" && tr.HTTP3 != HTTP3Off && !libcurlVersion().HTTP3 {
+		// Whatever version it comes to (TCP alone for a field Go
+		// verifies: httpVersion).
 		return nil, fmt.Errorf("curlpoll: Transport.HTTP3 is set, but libcurl %s is built without HTTP/3", libcurlVersion().Version)
 	}
 	// The options that stay the same from request to request of a kind are

@@ -164,6 +164,14 @@ func TestTransportHTTP2TLS(t *testing.T) {
 		if _, err := tr2.RoundTrip(mustReq("GET", srv.URL, nil)); err == nil {
 			t.Error("a wrong ServerName verified")
 		}
+		// Other spellings crypto/tls verifies for the same name.
+		for _, sn := range []string{"EXAMPLE.com", "example.com.", "127.0.0.1"} {
+			tr := &curlhttp.Transport{CAPEM: ca, TLSClientConfig: &tls.Config{ServerName: sn}}
+			if _, err := getBody(tr, srv.URL); err != nil {
+				t.Errorf("ServerName %q: %v", sn, err)
+			}
+			tr.Close()
+		}
 	})
 }
 

@@ -42,7 +42,7 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 		// where anything but a name or an address would change what is
 		// connected to and verified.
 		return unsupportedTLSField("ServerName", fmt.Sprintf("%q is not a host name or an IP address", c.ServerName))
-	case httpsProxy && c.ServerName != "" && c.ServerName != proxy.Hostname():
+	case httpsProxy && c.ServerName != "" && !sameHost(c.ServerName, proxy.Hostname()):
 		// net/http verifies the proxy's certificate for it too; libcurl
 		// verifies the proxy for the proxy's host.
 		return unsupportedTLSField("ServerName", "is not supported through an HTTPS proxy unless it is the proxy's host")
@@ -97,11 +97,14 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 }
 
 // validServerName reports whether name is a host name (letters, digits,
-// '-', '_' and dots) or an IP address: what crypto/tls could verify a
-// certificate for.
+// '-', '_' and dots) or an IP address in its canonical form: what libcurl's
+// URL parser keeps as it is, so that the name verified is the one given.
+// libcurl rewrites other forms of an address (127.1, 2130706433,
+// 0x7f000001, 0:0:0:0:0:0:0:1) to the canonical one, which would then be
+// the name verified and, missing CURLOPT_CONNECT_TO's entry, connected to.
 func validServerName(name string) bool {
-	if _, err := netip.ParseAddr(name); err == nil {
-		return !strings.Contains(name, "%") // no zone: not in a URL's host
+	if a, err := netip.ParseAddr(name); err == nil {
+		return a.String() == name && !a.Is4In6() && a.Zone() == ""
 	}
 	for i := 0; i < len(name); i++ {
 		switch b := name[i]; {
@@ -111,7 +114,29 @@ func validServerName(name string) bool {
 			return false
 		}
 	}
-	return true
+	return !endsInNumber(name)
+}
+
+// endsInNumber reports whether the host name's last label is a number
+// (decimal, or hex after 0x), which makes URL parsers, libcurl's too, read
+// the name as an IPv4 address (the WHATWG URL standard's "ends in a
+// number").
+func endsInNumber(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if h, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		return strings.Trim(h, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
+}
+
+// sameHost reports whether host names a and b are the same: case and one
+// trailing dot do not count.
+func sameHost(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
 }
 
 // setRenegotiation applies c.Renegotiation to e, a handle for https (or

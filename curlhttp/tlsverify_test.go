@@ -214,6 +214,14 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		{name: "ServerName with user info and another host", conf: &tls.Config{ServerName: "evil.test@example.com"}},
 		{name: "ServerName with a path", conf: &tls.Config{ServerName: "127.0.0.1/x"}},
 		{name: "ServerName with a zone", conf: &tls.Config{ServerName: "fe80::1%lo"}},
+		// Addresses libcurl would rewrite to 127.0.0.1 or ::1 and verify
+		// so, where crypto/tls verifies the name as given.
+		{name: "ServerName 127.1", conf: &tls.Config{ServerName: "127.1"}},
+		{name: "ServerName 2130706433", conf: &tls.Config{ServerName: "2130706433"}},
+		{name: "ServerName 0x7f000001", conf: &tls.Config{ServerName: "0x7f000001"}},
+		{name: "ServerName 0177.0.0.1", conf: &tls.Config{ServerName: "0177.0.0.1"}},
+		{name: "ServerName 0:0:0:0:0:0:0:1", conf: &tls.Config{ServerName: "0:0:0:0:0:0:0:1"}},
+		{name: "ServerName ::ffff:127.0.0.1", conf: &tls.Config{ServerName: "::ffff:127.0.0.1"}},
 		// net/http verifies the proxy for it too; libcurl for the proxy's host.
 		{name: "ServerName through an HTTPS proxy", conf: &tls.Config{ServerName: "other.test"}, httpsProxy: true},
 		{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -729,6 +737,57 @@ func TestTransportTLSVerifyNewHandshake(t *testing.T) {
 		rt.CloseIdleConnections()
 		if c, ok := rt.(io.Closer); ok {
 			c.Close()
+		}
+	}
+}
+
+// TestTransportTLSServerNameThroughProxy: through an HTTPS proxy a
+// ServerName is honoured when it names the proxy, in any spelling
+// crypto/tls takes for the same name (case, a trailing dot), and refused
+// otherwise (TestTransportTLSUnsupportedFieldsFailClosed).
+func TestTransportTLSServerNameThroughProxy(t *testing.T) {
+	proxy := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from proxy")
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	tr := &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAPEM: serverCAPEM(proxy), TLSClientConfig: &tls.Config{ServerName: "127.0.0.1"}}
+	body, err := getBody(tr, "http://example.invalid/")
+	tr.Close()
+	if err != nil || body != "from proxy" {
+		t.Errorf("ServerName the proxy's address: %q, %v", body, err)
+	}
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"proxy.example", "proxy.example", true},
+		{"PROXY.example", "proxy.EXAMPLE", true},
+		{"proxy.example.", "proxy.example", true},
+		{"proxy.example", "proxy.example.", true},
+		{"proxy.example", "other.example", false},
+		{"proxy.example..", "proxy.example", false},
+	} {
+		if got := curlhttp.SameHost(c.a, c.b); got != c.same {
+			t.Errorf("sameHost(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
+
+// TestTransportHTTP3WithoutHTTP3: on a libcurl built without HTTP/3,
+// Transport.HTTP3 fails the request, with a field Go verifies too (which
+// would make HTTP3Attempt use TCP where libcurl has HTTP/3).
+func TestTransportHTTP3WithoutHTTP3(t *testing.T) {
+	if curlpoll.Version().HTTP3 {
+		t.Skip("libcurl has HTTP/3")
+	}
+	srv := newCountingTLSServer(t)
+	for _, conf := range []*tls.Config{nil, {RootCAs: srv.pool()}} {
+		tr := &curlhttp.Transport{HTTP3: curlhttp.HTTP3Attempt, CAFile: srv.caFile, TLSClientConfig: conf}
+		_, err := getBody(tr, srv.URL)
+		tr.Close()
+		if err == nil || !strings.Contains(err.Error(), "without HTTP/3") {
+			t.Errorf("TLSClientConfig %v: %v, want libcurl's missing HTTP/3", conf, err)
 		}
 	}
 }

@@ -61,8 +61,9 @@ import (
 //     ignores them too) and CurvePreferences, and on OpenSSL a suite or
 //     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
 //     through an HTTPS proxy; a ServerName that is not a host name or an
-//     IP address, or, through an HTTPS proxy, not the proxy's host (net/http
-//     verifies the proxy for it too); and where Go cannot verify (see
+//     IP address in its canonical form (libcurl would rewrite 127.1 or
+//     0:0:0:0:0:0:0:1 and verify that), or, through an HTTPS proxy, not the
+//     proxy's host (net/http verifies the proxy for it too); and where Go cannot verify (see
 //     below), RootCAs, Time, VerifyPeerCertificate and VerifyConnection,
 //     which also fail the request with RenegotiateFreelyAsClient on OpenSSL
 //     (a certificate a renegotiation brings would not be verified) and with
