@@ -41,7 +41,7 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 		// It becomes the host of the URL libcurl is given (configure),
 		// where anything but a name or an address would change what is
 		// connected to and verified.
-		return unsupportedTLSField("ServerName", fmt.Sprintf("%q is not a host name or an IP address", c.ServerName))
+		return unsupportedTLSField("ServerName", fmt.Sprintf("%q is not a host name or an IP address in its canonical form", c.ServerName))
 	case httpsProxy && c.ServerName != "" && !sameHost(c.ServerName, proxy.Hostname()):
 		// net/http verifies the proxy's certificate for it too; libcurl
 		// verifies the proxy for the proxy's host.

@@ -31,9 +31,9 @@ import (
 // connection is, as crypto/tls verifies every handshake: VerifyConnection
 // may judge the connection itself, and the user's functions may change
 // their minds (a revocation, a pin rotated). Where the handshake cannot be
-// told, nothing is kept: every request is verified. TLS session resumption is off on such requests
-// (CURLOPT_SSL_SESSIONID_CACHE): a resumed session has no peer chain to
-// verify.
+// told, nothing is kept: every request is verified. TLS session resumption
+// is off on such requests (CURLOPT_SSL_SESSIONID_CACHE): a resumed session
+// has no peer chain to verify.
 
 // verdictTTL is how long a successful verification is trusted for further
 // requests on the same connection (a variable for the tests).

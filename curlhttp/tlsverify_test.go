@@ -628,7 +628,7 @@ func TestTransportTLSCipherSuitesAndCurves(t *testing.T) {
 // servers present the same certificate, one over TLS 1.3 and one over TLS
 // 1.2 only, to a policy of TLS 1.3: net/http refuses the second. A verdict
 // the Transport kept by server name and chain alone let it through (found
-// by a review); kept by connection, a second request on the first
+// by a review); kept by TLS handshake, a second request on the first
 // connection is still not verified again.
 func TestTransportTLSVerifyEveryConnection(t *testing.T) {
 	if !goVerifies() {
