@@ -96,25 +96,38 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 	return nil
 }
 
-// validServerName reports whether name is a host name (letters, digits,
-// '-', '_' and dots) or an IP address in its canonical form: what libcurl's
-// URL parser keeps as it is, so that the name verified is the one given.
-// libcurl rewrites other forms of an address (127.1, 2130706433,
-// 0x7f000001, 0:0:0:0:0:0:0:1) to the canonical one, which would then be
-// the name verified and, missing CURLOPT_CONNECT_TO's entry, connected to.
+// validServerName reports whether name is a host name as crypto/x509
+// takes one (validHostname: labels of letters, digits, '-' and '_', none
+// empty, none starting with '-', one trailing dot allowed) or an IP address
+// in its canonical form: what libcurl's URL parser keeps as it is and its
+// TLS library verifies as crypto/tls would, so that the name verified is
+// the one given. libcurl rewrites other forms of an address (127.1,
+// 2130706433, 0x7f000001, 0:0:0:0:0:0:0:1) to the canonical one, which
+// would then be the name verified and, missing CURLOPT_CONNECT_TO's entry,
+// connected to; and its wildcard matching lets *.example.com match
+// .example.com or -a.example.com, which crypto/tls refuses (both found by
+// reviews).
 func validServerName(name string) bool {
 	if a, err := netip.ParseAddr(name); err == nil {
 		return a.String() == name && !a.Is4In6() && a.Zone() == ""
 	}
-	for i := 0; i < len(name); i++ {
-		switch b := name[i]; {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9',
-			b == '-', b == '_', b == '.':
-		default:
+	host := strings.TrimSuffix(name, ".")
+	if host == "" {
+		return false
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" || label[0] == '-' {
 			return false
 		}
+		for i := 0; i < len(label); i++ {
+			switch b := label[i]; {
+			case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
+			default:
+				return false
+			}
+		}
 	}
-	return !endsInNumber(name)
+	return !endsInNumber(host)
 }
 
 // endsInNumber reports whether the host name's last label is a number

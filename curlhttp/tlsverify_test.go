@@ -214,6 +214,12 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		{name: "ServerName with user info and another host", conf: &tls.Config{ServerName: "evil.test@example.com"}},
 		{name: "ServerName with a path", conf: &tls.Config{ServerName: "127.0.0.1/x"}},
 		{name: "ServerName with a zone", conf: &tls.Config{ServerName: "fe80::1%lo"}},
+		// Not names to crypto/x509, which refuses them; libcurl's wildcard
+		// matching lets *.example.com match the first two.
+		{name: "ServerName with a leading dot", conf: &tls.Config{ServerName: ".example.com"}},
+		{name: "ServerName with a label starting with -", conf: &tls.Config{ServerName: "-a.example.com"}},
+		{name: "ServerName with an empty label", conf: &tls.Config{ServerName: "a..example.com"}},
+		{name: "ServerName with two trailing dots", conf: &tls.Config{ServerName: "example.com.."}},
 		// Addresses libcurl would rewrite to 127.0.0.1 or ::1 and verify
 		// so, where crypto/tls verifies the name as given.
 		{name: "ServerName 127.1", conf: &tls.Config{ServerName: "127.1"}},
