@@ -60,14 +60,16 @@ import (
 //     OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
 //     ignores them too) and CurvePreferences, and on OpenSSL a suite or
 //     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
-//     through an HTTPS proxy; a ServerName that is not a host name or an
-//     IP address in its canonical form (libcurl would rewrite 127.1 or
-//     0:0:0:0:0:0:0:1 and verify that), or, through an HTTPS proxy, not the
-//     proxy's host (net/http verifies the proxy for it too); and where Go cannot verify (see
-//     below), RootCAs, Time, VerifyPeerCertificate and VerifyConnection,
-//     which also fail the request with RenegotiateFreelyAsClient on OpenSSL
-//     (a certificate a renegotiation brings would not be verified) and with
-//     HTTP3Only (a QUIC connection shows no peer chain).
+//     through an HTTPS proxy; a ServerName that is neither a host name as
+//     crypto/x509 takes one nor an IP address in its canonical form
+//     (libcurl would rewrite 127.1 or 0:0:0:0:0:0:0:1 and verify that, and
+//     let *.example.com match .example.com), or, through an HTTPS proxy,
+//     not the proxy's host (net/http verifies the proxy for it too); and
+//     where Go cannot verify (see below), RootCAs, Time,
+//     VerifyPeerCertificate and VerifyConnection, which also fail the
+//     request with RenegotiateFreelyAsClient on OpenSSL (a certificate a
+//     renegotiation brings would not be verified) and with HTTP3Only (a
+//     QUIC connection shows no peer chain).
 //     Server-only fields are ignored, as net/http's client ignores them.
 //     These client-side fields are dropped, which cannot make a connection
 //     less safe: Rand (libcurl's TLS library has its own), KeyLogWriter
