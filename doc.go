@@ -155,10 +155,11 @@
 // it ([Transfer.AddRequestHeader], [Transfer.SetRequestHeader]). The
 // price: while one runs, no other transfer of the Multi moves (and HTTP/2
 // requests started just before it on the same connection may wait for it
-// to return: see the driver's corks, above). Keep them short, never wait in one for another transfer of the same Multi (it
-// would never come), and never call the Multi from one (Start, Do, Close
-// and the setters post to the driver, which is busy running the callback). A panic in one is recovered on the
-// driver and fails the transfer with a [*PanicError].
+// to return: see the driver's corks, above). Keep them short, never wait
+// in one for another transfer of the same Multi (it would never come), and
+// never call the Multi from one (Start, Do, Close and the setters post to
+// the driver, which is busy running the callback). A panic in one is
+// recovered on the driver and fails the transfer with a [*PanicError].
 //
 // # net/http
 //

@@ -23,9 +23,7 @@ func (m *Multi) SocketCallback(fd, what int) (want netpoll.Event, in bool, err e
 // turn of the driver, as libcurl makes them within one call.
 func (m *Multi) SocketCallbacks(fd int, whats ...int) (want netpoll.Event, in bool, err error) {
 	err = m.exec(func() error {
-		for _, what := range whats {
-			m.onSocket(fd, what)
-		}
+		m.onSockets(fd, whats)
 		s := m.sock(fd)
 		want, in = s.want, s.in
 		return nil
@@ -149,13 +147,16 @@ func CheckCorksAfterCalls() (stop func() (calls, corked int64)) {
 // post: what one libcurl call may do between its announcements.
 func (m *Multi) SocketCallbacksAround(fd int, pre []int, f func(), post []int) error {
 	return m.exec(func() error {
-		for _, what := range pre {
-			m.onSocket(fd, what)
-		}
+		m.onSockets(fd, pre)
 		f()
-		for _, what := range post {
-			m.onSocket(fd, what)
-		}
+		m.onSockets(fd, post)
 		return nil
 	})
+}
+
+// onSockets runs the socket callback's handler for fd with each of whats.
+func (m *Multi) onSockets(fd int, whats []int) {
+	for _, what := range whats {
+		m.onSocket(fd, what)
+	}
 }
