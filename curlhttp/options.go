@@ -24,6 +24,7 @@ var (
 	optPostfieldsizeLarge   = option("POSTFIELDSIZE_LARGE")
 	optProtocolsStr         = option("PROTOCOLS_STR")
 	optProxy                = option("PROXY")
+	optProxyCainfo          = option("PROXY_CAINFO")
 	optProxyCainfoBlob      = option("PROXY_CAINFO_BLOB")
 	optProxySslCipherList   = option("PROXY_SSL_CIPHER_LIST")
 	optProxySslcertBlob     = option("PROXY_SSLCERT_BLOB")

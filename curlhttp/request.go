@@ -533,8 +533,15 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
 		sb.EmptyStr(optNoproxy)
-		if p.Scheme == "https" && tr.CAPEM != nil {
-			sb.Blob(optProxyCainfoBlob, tr.CAPEM)
+		// The proxy's certificate authorities are the request's, as
+		// net/http verifies an HTTPS proxy with TLSClientConfig.RootCAs.
+		if p.Scheme == "https" {
+			switch {
+			case tr.CAPEM != nil:
+				sb.Blob(optProxyCainfoBlob, tr.CAPEM)
+			case tr.CAFile != "":
+				sb.Str(optProxyCainfo, tr.CAFile)
+			}
 		}
 	} else {
 		sb.Str(optNoproxy, "*")

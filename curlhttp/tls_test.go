@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -593,6 +595,76 @@ func TestDefaultUserAgentNamesProtocol(t *testing.T) {
 	// guess's, must send its own.
 	if got := get(cp, "Go-http-client/1.1"); got != "HTTP/2.0 Go-http-client/1.1" {
 		t.Errorf("a User-Agent of the request's own after a corrected one: curlpoll sent %q", got)
+	}
+}
+
+// TestTransportHTTPSProxyCAFile: CAFile is trusted for an HTTPS proxy as
+// for the server, as net/http trusts TLSClientConfig.RootCAs for both; it
+// was given to libcurl for the server only, and a proxy signed by it was
+// refused. A CAFile of another authority still refuses the proxy.
+func TestTransportHTTPSProxyCAFile(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		io.WriteString(w, "from proxy")
+	}))
+	defer proxy.Close()
+	pu, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile := func(name string, der []byte) (string, *x509.CertPool) {
+		path := filepath.Join(dir, name)
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			t.Fatal("no certificate in", name)
+		}
+		return path, pool
+	}
+	proxyCA, proxyPool := caFile("proxy.pem", proxy.Certificate().Raw)
+	other, _, _ := selfSigned(t, "another authority")
+	otherCA, otherPool := caFile("other.pem", other.Certificate[0])
+	for _, tc := range []struct {
+		name   string
+		caFile string
+		pool   *x509.CertPool
+		ok     bool
+	}{
+		{"the proxy's authority", proxyCA, proxyPool, true},
+		{"another authority", otherCA, otherPool, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			std := &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: tc.pool}}
+			defer std.CloseIdleConnections()
+			cp := &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAFile: tc.caFile}
+			defer cp.Close()
+			for _, rt := range []struct {
+				name string
+				rt   http.RoundTripper
+			}{{"net/http", std}, {"curlpoll", cp}} {
+				proxied.Store(0)
+				resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
+				if err != nil {
+					if tc.ok {
+						t.Errorf("%s: %v", rt.name, err)
+					}
+					if proxied.Load() != 0 {
+						t.Errorf("%s: failed, yet the proxy served the request", rt.name)
+					}
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !tc.ok || string(b) != "from proxy" {
+					t.Errorf("%s: %d %q through the proxy, want %s", rt.name, resp.StatusCode, b, map[bool]string{true: `"from proxy"`, false: "an error"}[tc.ok])
+				}
+			}
+		})
 	}
 }
 

@@ -201,7 +201,8 @@ type Transport struct {
 	TLSClientConfig *tls.Config
 
 	// CAFile names a PEM file of certificate authorities to trust for https
-	// requests (CURLOPT_CAINFO), in place of libcurl's default CA bundle.
+	// requests and HTTPS proxies (CURLOPT_CAINFO, CURLOPT_PROXY_CAINFO), in
+	// place of libcurl's default CA bundle.
 	CAFile string
 
 	// CAPEM holds PEM certificate authorities to trust for https requests
