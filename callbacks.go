@@ -246,6 +246,46 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	return C.CURL_PREREQFUNC_OK
 }
 
+// goTrailers runs the Easy's trailer function (SetTrailerFunc) and puts
+// the lines it gives in *list, which libcurl frees.
+//
+//export goTrailers
+func goTrailers(h C.uintptr_t, list **C.struct_curl_slist) (ret C.int) {
+	t := transferOf(h)
+	if t == nil || t.e.trailerFunc == nil {
+		return C.CURL_TRAILERFUNC_OK
+	}
+	ret = C.CURL_TRAILERFUNC_ABORT
+	defer t.failOnPanic()
+	var lines []string
+	var err error
+	t.inlineCall(func() { lines, err = t.e.trailerFunc(t.pub) })
+	for _, l := range lines {
+		if err != nil {
+			break
+		}
+		err = trailerLine(l)
+	}
+	if err != nil {
+		t.cause = err
+		return C.CURL_TRAILERFUNC_ABORT
+	}
+	var l *C.struct_curl_slist
+	for _, line := range lines {
+		cs := C.CString(line)
+		nl := C.curl_slist_append(l, cs)
+		C.free(unsafe.Pointer(cs))
+		if nl == nil {
+			C.curl_slist_free_all(l)
+			t.cause = Code(C.CURLE_OUT_OF_MEMORY)
+			return C.CURL_TRAILERFUNC_ABORT
+		}
+		l = nl
+	}
+	*list = l
+	return C.CURL_TRAILERFUNC_OK
+}
+
 func addrPort(ip *C.char, port C.int) netip.AddrPort {
 	if ip == nil {
 		return netip.AddrPort{}

@@ -64,6 +64,7 @@ type Easy struct {
 	debugFunc    debugFunc     // inside libcurl: SetInlineDebugFunc, or queueDebug
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
+	trailerFunc  trailerFunc   // SetTrailerFunc
 	follow       bool
 	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
 	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
@@ -159,7 +160,7 @@ func (e *Easy) Reset() error {
 	e.freeSlists()
 	e.writer, e.reader, e.rewind, e.headerFunc, e.progressFunc, e.follow = nil, nil, nil, nil, nil, false
 	e.headerHook = nil
-	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc = 0, nil, nil, nil
+	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc, e.trailerFunc = 0, nil, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
 	e.cs.max_requests = 0
 	e.resent = false // curl_easy_reset clears libcurl's retry count

@@ -50,6 +50,61 @@ func (e *Easy) SetPrereqFunc(f func(t *Transfer, c ConnInfo) error) error {
 	return nil
 }
 
+// trailerFunc is a trailer function (SetTrailerFunc).
+type trailerFunc func(t *Transfer) ([]string, error)
+
+// SetTrailerFunc sets an inline function that gives the trailer fields of
+// an upload sent chunked (CURLOPT_TRAILERFUNCTION): libcurl calls it once,
+// when the request body has ended, and sends the lines it returns, each
+// "Name: value" without a line ending, after the last chunk. libcurl sends
+// a body chunked only over HTTP/1.1, when its size is not set (SetReader
+// without SetInFileSize or SetPostFieldSize); over HTTP/2 and HTTP/3 it
+// sends no trailers and does not call f. A line that is not a field ("Name"
+// a token, then ": ", a value without CR, LF or NUL), which libcurl would
+// skip, or an error from f aborts the transfer with an *Error (curl's
+// CURLE_ABORTED_BY_CALLBACK) holding the error. nil removes it. See the
+// package documentation, "Inline callbacks", for where it runs.
+func (e *Easy) SetTrailerFunc(f func(t *Transfer) ([]string, error)) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	if (f != nil) != (e.trailerFunc != nil) {
+		on := C.int(0)
+		if f != nil {
+			on = 1
+		}
+		if err := optErr(C.CURLOPT_TRAILERFUNCTION, C.curlpoll_set_trailers(e.c, e.cs, on)); err != nil {
+			return err
+		}
+	}
+	e.trailerFunc = f
+	return nil
+}
+
+// trailerLine checks that line is a field as libcurl sends it in a
+// trailer: a token, ": ", and a value without CR, LF or NUL.
+func trailerLine(line string) error {
+	name, value, ok := strings.Cut(line, ": ")
+	if !ok || name == "" || strings.ContainsAny(value, "\r\n\x00") {
+		return fmt.Errorf("curlpoll: trailer line %q is not \"Name: value\"", line)
+	}
+	for i := range len(name) {
+		if !tokenByte(name[i]) {
+			return fmt.Errorf("curlpoll: trailer line %q is not \"Name: value\"", line)
+		}
+	}
+	return nil
+}
+
+// tokenByte reports whether b may be in an RFC 9110 token (a field name).
+func tokenByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}
+
 // SetMaxRequests bounds the requests each transfer of the Easy sends: n
 // (at least 1), or no bound with 0, the default. libcurl may send a
 // transfer's request more than once: again on a new connection when a

@@ -184,3 +184,59 @@ func TestTLSStateHandshake(t *testing.T) {
 		t.Errorf("a new connection: handshake identifier %x, the old one %x", last, ids[1])
 	}
 }
+
+// TestTrailerFunc: a chunked upload's trailer function gives the fields the
+// server reads after the body (r.Trailer); a line that is not a field, and
+// an error from the function, fail the transfer with that error inside,
+// where libcurl would have skipped the line.
+func TestTrailerFunc(t *testing.T) {
+	srv := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		io.WriteString(w, string(b)+"|"+strings.Join(r.TransferEncoding, ",")+"|"+r.Trailer.Get("X-Sum")+"|"+r.Trailer.Get("X-Empty")+"|"+strings.Join(r.Trailer.Values("X-Two"), ","))
+	}))
+	m := newMulti(t)
+	upload := func(f func(*curlpoll.Transfer) ([]string, error)) (string, error) {
+		e := newEasy(t, srv.URL)
+		must(t, e.SetPost(true))
+		must(t, e.SetReader(strings.NewReader("hello")))
+		must(t, e.SetPostFieldSize(-1)) // size unknown: chunked
+		must(t, e.SetTrailerFunc(f))
+		var out strings.Builder
+		must(t, e.SetWriter(&out))
+		err := m.Do(context.Background(), e)
+		return out.String(), err
+	}
+	calls := 0
+	got, err := upload(func(*curlpoll.Transfer) ([]string, error) {
+		calls++
+		return []string{"X-Sum: 5", "X-Empty: ", "X-Two: a", "X-Two: b"}, nil
+	})
+	must(t, err)
+	if want := "hello|chunked|5||a,b"; got != want || calls != 1 {
+		t.Errorf("the server saw %q after %d calls, want %q after 1", got, calls, want)
+	}
+
+	for _, line := range []string{"X Bad: 1", "X-Bad:1", "X-Bad: a\r\nX-Injected: 1", "X-Bad", ": v"} {
+		_, err := upload(func(*curlpoll.Transfer) ([]string, error) { return []string{"X-Ok: 1", line}, nil })
+		var ce *curlpoll.Error
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "trailer line") {
+			t.Errorf("trailer line %q: %v, want an *Error saying so", line, err)
+		}
+	}
+	errMine := errors.New("no trailers today")
+	_, err = upload(func(*curlpoll.Transfer) ([]string, error) { return nil, errMine })
+	if !errors.Is(err, errMine) {
+		t.Errorf("the function's error: got %v", err)
+	}
+	// Removed, and after Reset, no function runs.
+	e := newEasy(t, srv.URL)
+	must(t, e.SetTrailerFunc(func(*curlpoll.Transfer) ([]string, error) { return nil, errMine }))
+	must(t, e.SetTrailerFunc(nil))
+	must(t, e.SetPost(true))
+	must(t, e.SetReader(strings.NewReader("x")))
+	must(t, e.SetPostFieldSize(-1))
+	must(t, m.Do(context.Background(), e))
+}

@@ -291,6 +291,22 @@ CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on) {
 	return rc;
 }
 
+// trailer_cb asks Go for a chunked upload's trailer lines (SetTrailerFunc).
+static int trailer_cb(struct curl_slist **list, void *data) {
+	struct curlpoll_easy *s = data;
+	CURLPOLL_GO_BEGIN(driving);
+	int ret = goTrailers(s->handle, list);
+	CURLPOLL_GO_END(driving);
+	return ret;
+}
+
+CURLcode curlpoll_set_trailers(CURL *e, struct curlpoll_easy *s, int on) {
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_TRAILERFUNCTION, on ? trailer_cb : NULL);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_TRAILERDATA, on ? (void *)s : NULL);
+	return rc;
+}
+
 uint32_t curlpoll_numgens[CURLPOLL_NUMGENS];
 
 static void numgen_bump(int fd) {

@@ -154,6 +154,10 @@ CURLcode curlpoll_set_debug(CURL *e, int on);
 // or stops it; libcurl's error where it has no such option.
 CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on);
 
+// curlpoll_set_trailers sets the trailer callback (CURLOPT_TRAILERFUNCTION,
+// which passes the call to goTrailers, with data s) or removes it.
+CURLcode curlpoll_set_trailers(CURL *e, struct curlpoll_easy *s, int on);
+
 // curlpoll_info is what a finished transfer leaves to know about it, read
 // with one call from Go.
 struct curlpoll_info {
