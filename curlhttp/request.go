@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,6 +51,16 @@ func validateRequest(req *http.Request) error {
 		for _, v := range vv {
 			if !validHeaderValue(v) {
 				return fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+		}
+	}
+	for k, vv := range req.Trailer {
+		if !validToken(k) {
+			return fmt.Errorf("net/http: invalid trailer field name %q", k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("net/http: invalid trailer field value for %q", k)
 			}
 		}
 	}
@@ -247,6 +259,28 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	}()
 	var s setter // the Go-side options
 	version := tr.httpVersion(u.Scheme)
+	// Request trailers go out after a chunked body, as net/http sends them
+	// over HTTP/1.1; libcurl sends none over HTTP/2 or HTTP/3, where
+	// net/http would: a request with trailers goes over HTTP/1.1 where ALPN
+	// or Alt-Svc would choose, on a connection closed after it (later
+	// requests would reuse it, over HTTP/1.1, where they would have had
+	// HTTP/2), and fails before anything is sent where the Transport speaks
+	// HTTP/2 or HTTP/3 alone.
+	var trailerDecl string
+	trailersOnH1 := false
+	if len(req.Trailer) > 0 && req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
+		switch version {
+		case curlpoll.HTTPVersion2TLS, curlpoll.HTTPVersion3:
+			version, trailersOnH1 = curlpoll.HTTPVersion1_1, true
+		case curlpoll.HTTPVersion2PriorKnown, curlpoll.HTTPVersion3Only:
+			return nil, errTrailersNotHTTP1
+		}
+		d, err := trailerDeclaration(req.Trailer)
+		if err != nil {
+			return nil, err
+		}
+		trailerDecl = d
+	}
 	if u.Scheme == "https" && tr.HTTP3 != HTTP3Off && !libcurlVersion().HTTP3 {
 		// Whatever version it comes to (TCP alone for a field Go
 		// verifies: httpVersion).
@@ -341,6 +375,12 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	default:
 		dyn.method.postSize = -1
 	}
+	if !hasBody || dyn.method.postSize != -1 {
+		trailerDecl = "" // no chunked body, no trailers (net/http's rule)
+	} else if trailerDecl != "" {
+		c.extras = true // the handle is reset after the request
+		s.do(e.SetTrailerFunc(c.trailerLines))
+	}
 	// The method: libcurl's own for these options (NOBODY: HEAD, POST:
 	// POST, neither: GET) needs no custom request string (NULL); any other
 	// is sent as it is.
@@ -387,7 +427,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		c.uaGuess, c.uaInList = ua, ua
 	}
 	lines := nulLines{c.pe.next[:0]}
-	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua})
+	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua, trailer: trailerDecl})
 	c.pe.next = lines.b
 	sameHeaders := !static && c.pe.hdrsOK && bytes.Equal(lines.b, c.pe.hdrs)
 	if !sameHeaders {
@@ -402,7 +442,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// libcurl before 8.0.0 fails every request on a reused prior-knowledge
 	// connection with CURLE_HTTP2 (curl#10634): use each h2c connection
 	// once.
-	dyn.method.forbidReuse = closeConn ||
+	dyn.method.forbidReuse = closeConn || trailersOnH1 ||
 		version == curlpoll.HTTPVersion2PriorKnown && curlpoll.PriorKnowledgeReuseBroken()
 	// What changes per request goes to libcurl only if it differs from
 	// what the handle's previous request set (pooledEasy.dyn).
@@ -652,6 +692,46 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 		return c.obs.onPrereq(t, ci)
 	}
 	return nil
+}
+
+// errTrailersNotHTTP1 refuses a request with trailers where the Transport
+// speaks HTTP/2 or HTTP/3 alone (Protocols, HTTP3Only).
+var errTrailersNotHTTP1 = errors.New("curlpoll: libcurl sends request trailers only after a chunked body over HTTP/1.1, and this Transport speaks only HTTP/2 or HTTP/3 to this URL")
+
+// trailerDeclaration is the Trailer field net/http sends before a body
+// with trailers: the names, canonical, sorted, comma-separated; the three
+// that may not be trailers are refused with net/http's error.
+func trailerDeclaration(trailer http.Header) (string, error) {
+	keys := make([]string, 0, len(trailer))
+	for k := range trailer {
+		k = http.CanonicalHeaderKey(k)
+		switch k {
+		case "Transfer-Encoding", "Trailer", "Content-Length":
+			return "", fmt.Errorf("invalid Trailer key %q", k)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ","), nil
+}
+
+// newlineToSpace is net/http's headerNewlineToSpace.
+var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
+
+// trailerLines is the request's trailer function (Easy.SetTrailerFunc): the
+// fields of req.Trailer once the body has ended (its reader may set them
+// until then), as net/http writes them: names sorted, a line per value,
+// line breaks in a value made spaces and the value trimmed.
+func (c *call) trailerLines(*curlpoll.Transfer) ([]string, error) {
+	keys := slices.Sorted(maps.Keys(c.req.Trailer))
+	var lines []string
+	for _, k := range keys {
+		for _, v := range c.req.Trailer[k] {
+			v = textproto.TrimString(newlineToSpace.Replace(v))
+			lines = append(lines, k+": "+v)
+		}
+	}
+	return lines, nil
 }
 
 // requestBound is how many times libcurl may send req (Easy.SetMaxRequests;
@@ -931,6 +1011,7 @@ type headerOpts struct {
 	closeConn bool   // Connection: close
 	post      bool   // libcurl sends a POST (the removal lines it needs)
 	ua        string // the User-Agent when the request sets none; "" for none here
+	trailer   string // the Trailer field's value, "" for none
 }
 
 func writeHeaderLines(w headerLineWriter, req *http.Request, o headerOpts) {
@@ -986,6 +1067,9 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, o headerOpts) {
 		if !hasKey(req.Header, name) {
 			w.item(name, ":", "")
 		}
+	}
+	if o.trailer != "" {
+		w.item("Trailer", ": ", o.trailer)
 	}
 	if o.addGzip {
 		w.item("Accept-Encoding", ": ", "gzip")

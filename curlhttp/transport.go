@@ -146,8 +146,14 @@ import (
 //     libcurl has no call for that, and curlpoll never closes libcurl's
 //     descriptors. IdleConnTimeout is rounded to whole seconds, and 0
 //     keeps libcurl's 118 seconds.
-//   - Request.Trailer is not sent, and 101 Switching Protocols responses
-//     have no writable body.
+//   - Request.Trailer is sent as net/http sends it over HTTP/1.1, after a
+//     body of unknown length (chunked), with the values the body's reader
+//     set by its end (Easy.SetTrailerFunc). libcurl sends no trailers over
+//     HTTP/2 or HTTP/3: where net/http would send such a request over
+//     HTTP/2, it goes over HTTP/1.1, on a connection closed after it; where
+//     the Transport speaks only HTTP/2 or HTTP/3 to the URL (Protocols,
+//     HTTP3Only) it fails before anything is sent.
+//   - 101 Switching Protocols responses have no writable body.
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
 //     Content-Length: it ends the transfer at the last byte of the body.
 //   - The default User-Agent names the protocol, as net/http's does

@@ -1,0 +1,181 @@
+package curlhttp_test
+
+import (
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/curlpoll/curlpoll/curlhttp"
+)
+
+// trailerBody is a request body of unknown length whose reader sets the
+// request's trailers as it ends, as net/http lets it.
+type trailerBody struct {
+	r    io.Reader
+	req  *http.Request
+	late []string // X-Two's values
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.req.Trailer.Set("X-Sum", "late value")
+		b.req.Trailer["X-Two"] = b.late
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error { return nil }
+
+// trailerRequest is a POST of "hello" with trailers X-Sum and X-Two
+// declared, set by its body's reader at the end; X-Two's second value has a
+// line break (a line injected, unless it is made a space).
+func trailerRequest(url string, length int64) *http.Request {
+	req := mustReq("POST", url, nil)
+	req.Trailer = http.Header{"X-Sum": nil, "X-Two": nil}
+	req.Body = &trailerBody{r: strings.NewReader("hello"), req: req, late: []string{"a", "b\r\nX-Injected: 1"}}
+	req.ContentLength = length
+	return req
+}
+
+// trailerEcho answers with what it received: protocol, body, the
+// Transfer-Encoding, the declared trailer names and the trailers' values.
+var trailerEcho = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	for k := range r.Trailer {
+		names = append(names, k)
+	}
+	declared := len(names)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	io.WriteString(w, strings.Join([]string{r.Proto, string(b), strings.Join(r.TransferEncoding, ","),
+		strings.Repeat("d", declared), r.Trailer.Get("X-Sum"), strings.Join(r.Trailer.Values("X-Two"), ";"),
+		r.Trailer.Get("X-Injected")}, "|"))
+})
+
+// TestTransportRequestTrailers: a request's Trailer goes out after a body
+// of unknown length (chunked), with the values its reader set by the end
+// and a Trailer field naming them, as net/http sends it; with a known
+// length neither sends any; the names net/http refuses are refused before
+// anything is sent; over HTTPS with HTTP/2 on offer, where libcurl sends no
+// trailers, the request goes over HTTP/1.1 and its trailers arrive, and
+// where the Transport speaks HTTP/2 alone it fails before anything is sent.
+func TestTransportRequestTrailers(t *testing.T) {
+	var served atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		trailerEcho(w, r)
+	}))
+	defer srv.Close()
+	std := &http.Transport{}
+	defer std.CloseIdleConnections()
+	cp := &curlhttp.Transport{}
+	defer cp.Close()
+
+	send := func(rt http.RoundTripper, req *http.Request) (string, error) {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	for _, tc := range []struct {
+		name   string
+		length int64
+		want   string
+	}{
+		{"chunked", -1, "HTTP/1.1|hello|chunked|dd|late value|a;b  X-Injected: 1|"},
+		{"length 0, unknown", 0, "HTTP/1.1|hello|chunked|dd|late value|a;b  X-Injected: 1|"},
+		{"known length", 5, "HTTP/1.1|hello|||||"},
+	} {
+		for _, rt := range []struct {
+			name string
+			rt   http.RoundTripper
+		}{{"net/http", std}, {"curlpoll", cp}} {
+			got, err := send(rt.rt, trailerRequest(srv.URL, tc.length))
+			if err != nil || got != tc.want {
+				t.Errorf("%s, %s: %q, %v; want %q", tc.name, rt.name, got, err, tc.want)
+			}
+		}
+	}
+
+	// Refused before anything is sent, with net/http's errors.
+	served.Store(0)
+	for _, tc := range []struct {
+		name    string
+		trailer http.Header
+		want    string
+	}{
+		{"Content-Length", http.Header{"Content-Length": nil}, `invalid Trailer key "Content-Length"`},
+		{"trailer", http.Header{"trailer": nil}, `invalid Trailer key "Trailer"`},
+		{"a space in a name", http.Header{"X Bad": nil}, `net/http: invalid trailer field name "X Bad"`},
+		{"a value with a line break", http.Header{"X-Bad": {"a\nb"}}, `net/http: invalid trailer field value for "X-Bad"`},
+	} {
+		for _, rt := range []struct {
+			name string
+			rt   http.RoundTripper
+		}{{"net/http", std}, {"curlpoll", cp}} {
+			req := trailerRequest(srv.URL, -1)
+			req.Trailer = tc.trailer
+			_, err := send(rt.rt, req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s, %s: %v, want an error with %q", tc.name, rt.name, err, tc.want)
+			}
+		}
+	}
+	if n := served.Load(); n != 0 {
+		t.Errorf("%d refused requests reached the server", n)
+	}
+
+	// HTTPS with HTTP/2 on offer: net/http sends the trailers over HTTP/2,
+	// the Transport over HTTP/1.1.
+	tlsSrv, ca := newTLSServer(t, trailerEcho)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	stdTLS := &http.Transport{ForceAttemptHTTP2: true}
+	stdTLS.TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	defer stdTLS.CloseIdleConnections()
+	cpTLS := &curlhttp.Transport{CAPEM: ca}
+	defer cpTLS.Close()
+	for _, rt := range []struct {
+		name, want string
+		rt         http.RoundTripper
+	}{
+		{"net/http", "HTTP/2.0|hello||dd|late value|a;b|", stdTLS},
+		{"curlpoll", "HTTP/1.1|hello|chunked|dd|late value|a;b|", cpTLS},
+	} {
+		req := trailerRequest(tlsSrv.URL, -1)
+		req.Body.(*trailerBody).late = []string{"a", "b"} // HTTP/2 refuses a line break
+		got, err := send(rt.rt, req)
+		if err != nil || got != rt.want {
+			t.Errorf("https, %s: %q, %v; want %q", rt.name, got, err, rt.want)
+		}
+	}
+	// A request without trailers still goes over HTTP/2 (the HTTP/1.1
+	// connection was not kept).
+	if got, err := send(cpTLS, mustReq("POST", tlsSrv.URL, strings.NewReader("x"))); err != nil || !strings.HasPrefix(got, "HTTP/2.0|x|") {
+		t.Errorf("https without trailers: %q, %v; want HTTP/2.0", got, err)
+	}
+
+	// HTTP/2 alone (h2c with prior knowledge): refused.
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	h2c := &curlhttp.Transport{Protocols: &p}
+	defer h2c.Close()
+	served.Store(0)
+	if _, err := send(h2c, trailerRequest(srv.URL, -1)); err == nil || !strings.Contains(err.Error(), "trailers") {
+		t.Errorf("h2c only: %v, want an error about trailers", err)
+	}
+	if n := served.Load(); n != 0 {
+		t.Errorf("h2c only: %d requests reached the server", n)
+	}
+}
