@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -996,4 +998,96 @@ func serveEach(t *testing.T, serve func(c net.Conn)) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// TestTransportDialErrors: a connection that cannot be made fails with
+// net/http's *net.OpError (Op "dial"), with the lookup's *net.DNSError or
+// the connect call's *os.SyscallError inside, wrapped in one with Op
+// "proxyconnect" when it was the proxy that could not be reached; curl's
+// *Error stays beside it. Code that tells "could not connect" by
+// errors.As(err, &opErr) && opErr.Op == "dial" (go-retryablehttp's test of
+// its error handling) found no *net.OpError.
+func TestTransportDialErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	proxyTo := func(u string) func(*http.Request) (*url.URL, error) {
+		return func(*http.Request) (*url.URL, error) { return url.Parse(u) }
+	}
+	for _, tc := range []struct {
+		name    string
+		url     string
+		proxy   func(*http.Request) (*url.URL, error)
+		ops     []string // the *net.OpError chain, outermost first
+		inner   func(error) bool
+		isCurl  curlpoll.Code
+		network bool // needs the resolver
+	}{
+		{name: "connection refused", url: "http://" + closed + "/",
+			ops: []string{"dial"},
+			inner: func(err error) bool {
+				var se *os.SyscallError
+				return errors.As(err, &se) && se.Err == syscall.ECONNREFUSED
+			},
+			isCurl: curlpoll.ErrCouldntConnect},
+		{name: "no such host", url: "http://no-such-host.invalid/",
+			ops: []string{"dial"},
+			inner: func(err error) bool {
+				var de *net.DNSError
+				return errors.As(err, &de) && de.IsNotFound && de.Name == "no-such-host.invalid"
+			},
+			isCurl: curlpoll.ErrCouldntResolveHost, network: true},
+		{name: "proxy refused", url: "http://example.invalid/", proxy: proxyTo("http://" + closed),
+			ops:    []string{"proxyconnect", "dial"},
+			inner:  func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) },
+			isCurl: curlpoll.ErrCouldntConnect},
+		{name: "no such proxy", url: "http://example.invalid/", proxy: proxyTo("http://no-such-proxy.invalid:3128"),
+			ops: []string{"proxyconnect", "dial"},
+			inner: func(err error) bool {
+				var de *net.DNSError
+				return errors.As(err, &de) && de.IsNotFound && de.Name == "no-such-proxy.invalid"
+			},
+			isCurl: curlpoll.ErrCouldntResolveProxy, network: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			std := &http.Transport{Proxy: tc.proxy}
+			defer std.CloseIdleConnections()
+			cp := &curlhttp.Transport{Proxy: tc.proxy}
+			defer cp.Close()
+			for _, rt := range []struct {
+				name string
+				rt   http.RoundTripper
+			}{{"net/http", std}, {"curlpoll", cp}} {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, "GET", tc.url, nil)
+				resp, err := rt.rt.RoundTrip(req)
+				cancel()
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("%s: no error", rt.name)
+				}
+				if tc.network && errors.Is(err, context.DeadlineExceeded) {
+					t.Skipf("%s: the resolver did not answer: %v", rt.name, err)
+				}
+				var ops []string
+				for e := error(err); ; {
+					var oe *net.OpError
+					if !errors.As(e, &oe) {
+						break
+					}
+					ops = append(ops, oe.Op)
+					e = oe.Err
+				}
+				if !slices.Equal(ops, tc.ops) || !tc.inner(err) {
+					t.Errorf("%s: %v: *net.OpError chain %q, want %q and the cause inside", rt.name, err, ops, tc.ops)
+				}
+				if rt.name == "curlpoll" && !errors.Is(err, tc.isCurl) {
+					t.Errorf("%s: %v: not curl's %v", rt.name, err, tc.isCurl)
+				}
+			}
+		})
+	}
 }

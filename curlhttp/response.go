@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -589,7 +590,7 @@ func (b *body) end(err error) error {
 	}
 	var ce *curlpoll.Error
 	if errors.As(err, &ce) {
-		return wrapCurlError(b.c.req, ce)
+		return b.c.wrapCurlError(ce)
 	}
 	return err
 }
@@ -658,20 +659,40 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 func (g *gzipBody) Close() error { return g.body.Close() }
 
 // wrapCurlError adds what a net/http user tests for to a transfer's
-// *Error: a *net.DNSError for a failed name lookup. The system call's
+// *Error where the connection could not be made: net/http's *net.OpError,
+// Op "dial" (a *net.DNSError inside for a failed name lookup, the connect
+// system call's error for a refused or unreachable peer), inside one with
+// Op "proxyconnect" when the connection was to a proxy. The system call's
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
 // can be an earlier transfer's.
-func wrapCurlError(req *http.Request, ce *curlpoll.Error) error {
+func (c *call) wrapCurlError(ce *curlpoll.Error) error {
+	var dial error
+	toProxy := c.viaProxy
 	switch ce.Code {
 	case curlpoll.ErrCouldntResolveHost:
-		return &curlError{ce: ce, extra: &net.DNSError{
-			Err: "no such host", Name: req.URL.Hostname(), IsNotFound: true,
-		}}
+		// Through a proxy the name is the proxy's to look up: this is a
+		// lookup libcurl made itself.
+		toProxy = false
+		dial = &net.DNSError{Err: "no such host", Name: c.req.URL.Hostname(), IsNotFound: true}
 	case curlpoll.ErrCouldntResolveProxy:
-		return &curlError{ce: ce, extra: &net.DNSError{Err: "no such host (proxy)", IsNotFound: true}}
+		toProxy = true
+		dial = &net.DNSError{Err: "no such host", Name: c.proxyHost, IsNotFound: true}
+	case curlpoll.ErrCouldntConnect:
+		if ce.Errno != 0 {
+			dial = os.NewSyscallError("connect", ce.Errno)
+		} else {
+			dial = errors.New(ce.Code.Error())
+		}
+	default:
+		return ce
 	}
-	return ce
+	op := &net.OpError{Op: "dial", Net: "tcp", Err: dial}
+	if toProxy {
+		// net/http's Transport wraps a failure to reach the proxy so.
+		op = &net.OpError{Op: "proxyconnect", Net: "tcp", Err: op}
+	}
+	return &curlError{ce: ce, extra: op}
 }
 
 // curlError is a transfer's *Error with what Go would have reported for the

@@ -134,6 +134,13 @@ import (
 //     URL's host and port (CURLOPT_CONNECT_TO), with the Host header kept.
 //   - TLSClientConfig.Certificates: the first one is the client
 //     certificate (crypto/tls picks the first one the server accepts).
+//   - Errors: a transfer's error is curl's *curlpoll.Error (its Code for
+//     errors.Is, the errno of its own failure: syscall.ECONNREFUSED), and
+//     a connection that cannot be made also holds what net/http returns:
+//     a *net.OpError with Op "dial" (a *net.DNSError inside for a failed
+//     name lookup, the connect call's *os.SyscallError for a refused or
+//     unreachable peer), inside one with Op "proxyconnect" when it was the
+//     proxy that could not be reached. The message is curl's.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -825,16 +832,17 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	pe       *pooledEasy
-	extras   bool         // callbacks beyond the header function are set (pooledEasy.ready)
-	uaByALPN bool         // the User-Agent is set once ALPN has spoken (prereq)
-	uaGuess  string       // with uaByALPN: the User-Agent configure put in the header list
-	uaInList string       // and the one there now
-	verifier *tlsVerifier // Go verifies the peer (prereq)
-	viaProxy bool         // the request goes through a proxy
-	mr       *multiRef
-	t        *curlpoll.Transfer
-	obs      *observer // nil without a trace or a Logger
+	pe        *pooledEasy
+	extras    bool         // callbacks beyond the header function are set (pooledEasy.ready)
+	uaByALPN  bool         // the User-Agent is set once ALPN has spoken (prereq)
+	uaGuess   string       // with uaByALPN: the User-Agent configure put in the header list
+	uaInList  string       // and the one there now
+	verifier  *tlsVerifier // Go verifies the peer (prereq)
+	viaProxy  bool         // the request goes through a proxy
+	proxyHost string       // and that proxy's host name
+	mr        *multiRef
+	t         *curlpoll.Transfer
+	obs       *observer // nil without a trace or a Logger
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -900,6 +908,9 @@ func (c *call) roundTrip() (*http.Response, error) {
 		proxy = u
 	}
 	c.viaProxy = proxy != nil
+	if proxy != nil {
+		c.proxyHost = proxy.Hostname()
+	}
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GetConn != nil {
 		trace.GetConn(canonicalAddr(req.URL))
 	}
@@ -985,7 +996,7 @@ func (c *call) transferError(err error) error {
 	if errors.Is(ce, curlpoll.ErrRequestLimit) {
 		return &curlError{ce: ce, extra: errNotSentAgain}
 	}
-	return wrapCurlError(c.req, ce)
+	return c.wrapCurlError(ce)
 }
 
 // errNotSentAgain is beside the error of a request that libcurl would have
