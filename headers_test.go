@@ -191,3 +191,33 @@ func TestHTTP2Trailers(t *testing.T) {
 		t.Errorf("the header function's last lines: %q", got)
 	}
 }
+
+// TestHeaderBlockSwitchingProtocols: a 101 response's header block is
+// final (what follows is another protocol's), and HeaderBlock returns it
+// at once, though the server then waits for the client: the consumer was
+// woken only by later bytes or the transfer's end.
+func TestHeaderBlockSwitchingProtocols(t *testing.T) {
+	srv := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		c.Read(make([]byte, 1)) // until the client speaks or goes
+	}))
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetHTTPHeader([]string{"Connection: Upgrade", "Upgrade: x"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr, err := m.Start(ctx, e)
+	must(t, err)
+	block, err := tr.HeaderBlock()
+	if err != nil || !strings.HasPrefix(block, "HTTP/1.1 101 ") || !strings.Contains(block, "Upgrade: x\n") {
+		t.Errorf("HeaderBlock: %q, %v; want the 101's block", block, err)
+	}
+	tr.Abort(nil)
+	tr.Close()
+}

@@ -752,7 +752,10 @@ func (t *xfer) onHeaderLocked(raw []byte) {
 			t.headerDoneLocked()
 			t.wakeLater()
 		case t.status == 101:
+			// Final too: what follows is another protocol's, which may
+			// wait for the client to speak first.
 			t.headerDoneLocked()
+			t.wakeLater()
 		}
 	}
 }

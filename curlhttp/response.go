@@ -149,6 +149,16 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	}
 
 	registerResponse(resp, c.t)
+	if code == http.StatusSwitchingProtocols {
+		// The connection now speaks another protocol, which libcurl
+		// cannot hand over (net/http's body is the connection, readable
+		// and writable): libcurl would read it as this response's body
+		// until the server closes it. Returned at once, with no body, and
+		// the connection closed.
+		c.finish()
+		resp.Body = http.NoBody
+		return resp, nil
+	}
 	if noBody || resp.ContentLength == 0 {
 		// Nothing more will come: let the transfer end now, so that a
 		// caller who does not close http.NoBody leaks nothing.
@@ -659,10 +669,11 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 func (g *gzipBody) Close() error { return g.body.Close() }
 
 // wrapCurlError adds what a net/http user tests for to a transfer's
-// *Error where the connection could not be made: net/http's *net.OpError,
+// *Error: where the connection could not be made, net/http's *net.OpError,
 // Op "dial" (a *net.DNSError inside for a failed name lookup, the connect
 // system call's error for a refused or unreachable peer), inside one with
-// Op "proxyconnect" when the connection was to a proxy. The system call's
+// Op "proxyconnect" when the connection was to a proxy; for a body cut
+// short, io.ErrUnexpectedEOF. The system call's
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
 // can be an earlier transfer's.
@@ -678,6 +689,10 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 	case curlpoll.ErrCouldntResolveProxy:
 		toProxy = true
 		dial = &net.DNSError{Err: "no such host", Name: c.proxyHost, IsNotFound: true}
+	case curlpoll.ErrPartialFile:
+		// A body cut short: net/http's read returns io.ErrUnexpectedEOF,
+		// and its message ends so.
+		return &curlError{ce: ce, extra: io.ErrUnexpectedEOF, showExtra: true}
 	case curlpoll.ErrCouldntConnect:
 		if ce.Errno != 0 {
 			dial = os.NewSyscallError("connect", ce.Errno)
@@ -698,11 +713,17 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 // curlError is a transfer's *Error with what Go would have reported for the
 // same failure: errors.Is and errors.As see both.
 type curlError struct {
-	ce    *curlpoll.Error
-	extra error
+	ce        *curlpoll.Error
+	extra     error
+	showExtra bool // the message ends with extra's
 }
 
-func (e *curlError) Error() string   { return e.ce.Error() }
+func (e *curlError) Error() string {
+	if e.showExtra {
+		return e.ce.Error() + ": " + e.extra.Error()
+	}
+	return e.ce.Error()
+}
 func (e *curlError) Unwrap() []error { return []error{e.ce, e.extra} }
 func (e *curlError) Timeout() bool {
 	if e.ce.Timeout() {

@@ -140,7 +140,10 @@ import (
 //     a *net.OpError with Op "dial" (a *net.DNSError inside for a failed
 //     name lookup, the connect call's *os.SyscallError for a refused or
 //     unreachable peer), inside one with Op "proxyconnect" when it was the
-//     proxy that could not be reached. The message is curl's.
+//     proxy that could not be reached. A response body cut short (before
+//     its Content-Length or its last chunk) fails its read with an error
+//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. The message is
+//     curl's.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -160,7 +163,10 @@ import (
 //     HTTP/2, it goes over HTTP/1.1, on a connection closed after it; where
 //     the Transport speaks only HTTP/2 or HTTP/3 to the URL (Protocols,
 //     HTTP3Only) it fails before anything is sent.
-//   - 101 Switching Protocols responses have no writable body.
+//   - A 101 Switching Protocols response is returned at once with no
+//     body (http.NoBody), and its connection closed: net/http's body is
+//     the connection itself, readable and writable, which libcurl cannot
+//     hand over (httputil.ReverseProxy answers such an upgrade with 502).
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
 //     Content-Length: it ends the transfer at the last byte of the body.
 //   - The default User-Agent names the protocol, as net/http's does
