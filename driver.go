@@ -381,6 +381,14 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	m.active[t] = struct{}{}
 	t.e.cs.multi = m.cs // unset by curlpoll_done
 	t.e.cs.attempts, t.e.cs.over_limit = 0, 0
+	t.e.cs.trailers_once = 0
+	if t.e.trailerFunc != nil && libcurlTrailerStateSticks() {
+		// One request, and the option set again: libcurl dropped it if
+		// the handle (or the one it duplicates) sent trailers before.
+		t.e.cs.trailers_once = 1
+		t.e.trailersRan = true
+		C.curlpoll_set_trailers(t.e.c, t.e.cs, 1)
+	}
 	// Do waits for the end, not the header block: the block can come to
 	// Go with the body (write_cb). A header hook (the Transport's) must
 	// see each block as it ends.

@@ -26,7 +26,8 @@ var liveEasies atomic.Int64
 // with the same options, cookies and Share: that libcurl leaves a pointer
 // to freed memory in the handle, curl#11101. Up to 8.16.x, one after a
 // transfer that sent more than one request or failed does, so that
-// libcurl's count of retries starts again, curl#18926; see renewNeeded.)
+// libcurl's count of retries starts again, curl#18926; and before 8.7.0,
+// one after a transfer with a trailer function; see renewNeeded.)
 //
 // An Easy is not for concurrent use, and while a transfer runs it belongs to
 // the Multi: setters, getters, Reset and Close return ErrBusy until the
@@ -65,15 +66,20 @@ type Easy struct {
 	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
 	prereqFunc   prereqFunc    // SetPrereqFunc
 	trailerFunc  trailerFunc   // SetTrailerFunc
-	follow       bool
-	doh          bool                       // a DoH URL was set since the last Reset (SetDoHURL)
-	caFiles      map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
-	share        *Share                     // SetShare's
-	multiShared  bool                       // the running Multi's own share is set (Multi.add)
-	pipeWait     bool                       // CURLOPT_PIPEWAIT is on (noteLong)
-	forbidReuse  bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
-	notes        protoNotes                 // what checkStart looks at (startcheck.go)
-	mime         *mimeState                 // CURLOPT_MIMEPOST's curl_mime (mime.go)
+	// trailersRan says the handle ran a transfer with a trailer function
+	// where libcurl's trailer state sticks (libcurlTrailerStateSticks):
+	// it is renewed before its next transfer. Reset keeps it (the state
+	// outlives curl_easy_reset); renew clears it.
+	trailersRan bool
+	follow      bool
+	doh         bool                       // a DoH URL was set since the last Reset (SetDoHURL)
+	caFiles     map[C.CURLoption]caFileKey // CA files standing in for CA blobs (cafile.go)
+	share       *Share                     // SetShare's
+	multiShared bool                       // the running Multi's own share is set (Multi.add)
+	pipeWait    bool                       // CURLOPT_PIPEWAIT is on (noteLong)
+	forbidReuse bool                       // CURLOPT_FORBID_REUSE is on (noteLong)
+	notes       protoNotes                 // what checkStart looks at (startcheck.go)
+	mime        *mimeState                 // CURLOPT_MIMEPOST's curl_mime (mime.go)
 
 	// cur is the transfer running on this handle; only the Multi's driver
 	// goroutine touches it, between add and remove.
@@ -329,6 +335,8 @@ func (e *Easy) noteLong(opt C.CURLoption, v int64) {
 		e.notes.hstsOn = v&C.CURLHSTS_ENABLE != 0
 	case C.CURLOPT_ALTSVC_CTRL:
 		e.notes.altsvcCtrl = v
+	case C.CURLOPT_HTTP_VERSION:
+		e.notes.httpVersion = v
 	case C.CURLOPT_HTTPAUTH:
 		e.notes.httpAuth = v
 	case C.CURLOPT_PROXYAUTH:
@@ -471,7 +479,7 @@ func checkCString(s string) error {
 
 // errHSTSNotCarried refuses to reuse a handle whose HSTS cache lives only
 // in the handle, where it would have to be renewed (see renew).
-var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle after a transfer (curl#11101, before 8.1.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
+var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse an easy handle after a transfer (curl#11101, before 8.1.0; after a trailer function ran, before 8.7.0), and its HSTS cache, kept in no file (CURLOPT_HSTS) and no Share, would not carry over to a fresh one: set an HSTS file (SetHSTSFile) or share the cache (ShareHSTS), or use a new Easy per transfer")
 
 // renewNeeded reports whether the handle must be renewed before its next
 // transfer (see renew), or errHSTSNotCarried if it cannot be.
@@ -488,6 +496,14 @@ var errHSTSNotCarried = errors.New("curlpoll: this libcurl cannot safely reuse a
 func (e *Easy) renewNeeded() (bool, error) {
 	if !e.ran {
 		return false, nil
+	}
+	if e.trailersRan && libcurlTrailerStateSticks() {
+		// Renewed even where the duplicate loses what the handle holds
+		// (renewLoses): the state left would corrupt the heap.
+		if e.notes.hstsOn && !e.notes.hstsList && (e.share == nil || e.share.what&ShareHSTS == 0) {
+			return false, errHSTSNotCarried
+		}
+		return true, nil
 	}
 	if !libcurlHeaderDangles() {
 		return libcurlRetriesPerHandle() && e.resent && !e.renewLoses(), nil
@@ -604,6 +620,7 @@ func (e *Easy) renew(prev *Multi) error {
 	}
 	e.c = res.h
 	e.resent = false
+	e.trailersRan = false
 	if r.flags&C.CURLPOLL_RENEW_EMPTY_POST != 0 {
 		e.notes.copyPost = false
 	}

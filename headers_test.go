@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/curlpoll/curlpoll"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 )
 
 // The header callback collects lines in C and passes them to Go a block at
@@ -220,4 +223,32 @@ func TestHeaderBlockSwitchingProtocols(t *testing.T) {
 	}
 	tr.Abort(nil)
 	tr.Close()
+}
+
+// TestHeaderBlockH2CUpgrade: with HTTPVersion2 on an http:// URL libcurl
+// asks to upgrade to h2c itself, and the 101 is interim: HeaderBlock is the
+// HTTP/2 response's block, and its lines are no trailer (a 101 was taken for
+// the final response).
+func TestHeaderBlockH2CUpgrade(t *testing.T) {
+	srv := httptest.NewServer(h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond) // the 101 reaches the client first
+		io.WriteString(w, "body")
+	}), &http2.Server{}))
+	defer srv.Close()
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetHTTPVersion(curlpoll.HTTPVersion2))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr, err := m.Start(ctx, e)
+	must(t, err)
+	defer tr.Close()
+	block, err := tr.HeaderBlock()
+	b, _ := io.ReadAll(tr)
+	if err != nil || !strings.HasPrefix(block, "HTTP/2 200") || string(b) != "body" {
+		t.Errorf("HeaderBlock = %q, %v, body %q; want the HTTP/2 200 block and body", block, err, b)
+	}
+	if tl := tr.Trailer(); len(tl) > 0 {
+		t.Errorf("Trailer() = %q: the HTTP/2 response's header lines taken for trailers", tl)
+	}
 }

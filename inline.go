@@ -64,9 +64,21 @@ type trailerFunc func(t *Transfer) ([]string, error)
 // skip, or an error from f aborts the transfer with an *Error (curl's
 // CURLE_ABORTED_BY_CALLBACK) holding the error. nil removes it. See the
 // package documentation, "Inline callbacks", for where it runs.
+//
+// Before libcurl 8.7.0 the state of a trailer section outlives its
+// transfer, and a request sent twice with one, or the handle's next chunked
+// upload, would corrupt libcurl's heap: there a transfer with a trailer
+// function sends its request once (one libcurl would send again fails as
+// with SetMaxRequests(1), with ErrRequestLimit), and the handle is renewed
+// (see Easy) before its next transfer, even where the duplicate loses what
+// the handle held. It needs libcurl 7.80.0 or later (the bound is counted
+// in CURLOPT_PREREQFUNCTION), and returns libcurl's error on older ones.
 func (e *Easy) SetTrailerFunc(f func(t *Transfer) ([]string, error)) error {
 	if err := e.idle(); err != nil {
 		return err
+	}
+	if f != nil && libcurlVersion() < 0x075000 {
+		return optErr(C.CURLOPT_PREREQFUNCTION, C.CURLE_UNKNOWN_OPTION)
 	}
 	if (f != nil) != (e.trailerFunc != nil) {
 		on := C.int(0)

@@ -240,3 +240,43 @@ func TestTrailerFunc(t *testing.T) {
 	must(t, e.SetPostFieldSize(-1))
 	must(t, m.Do(context.Background(), e))
 }
+
+// TestTrailerFuncEveryTransfer: an Easy reused for upload after upload
+// sends its trailers each time. libcurl before 8.7.0 drops the trailer
+// callback once it has called it, and keeps the trailer state, which the
+// next chunked upload would write outside its buffer with: the driver sets
+// the callback again, and the handle is renewed, before each transfer.
+// Setting another function between transfers changes nothing.
+func TestTrailerFuncEveryTransfer(t *testing.T) {
+	srv := testServerWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(b)+"|"+r.Trailer.Get("X-Sum"))
+	}))
+	m := newMulti(t)
+	e := newEasy(t, srv.URL)
+	must(t, e.SetPost(true))
+	must(t, e.SetPostFieldSize(-1))
+	f := func(*curlpoll.Transfer) ([]string, error) { return []string{"X-Sum: 5"}, nil }
+	must(t, e.SetTrailerFunc(f))
+	for i := range 4 {
+		if i == 2 {
+			must(t, e.SetTrailerFunc(f))
+		}
+		if i == 3 {
+			// Without a trailer function: a plain chunked upload on the
+			// handle that sent trailers.
+			must(t, e.SetTrailerFunc(nil))
+		}
+		must(t, e.SetReader(strings.NewReader("hello")))
+		var out strings.Builder
+		must(t, e.SetWriter(&out))
+		must(t, m.Do(context.Background(), e))
+		want := "hello|5"
+		if i == 3 {
+			want = "hello|"
+		}
+		if out.String() != want {
+			t.Errorf("upload %d: the server saw %q, want %q", i+1, out.String(), want)
+		}
+	}
+}

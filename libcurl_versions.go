@@ -88,6 +88,18 @@ func libcurlHeaderDangles() bool {
 // curl_easy_reset or a duplicate of the handle starts the count again.
 func libcurlRetriesPerHandle() bool { return libcurlVersion() < 0x081100 }
 
+// libcurlTrailerStateSticks reports whether libcurl's state of a chunked
+// upload's trailers outlives the request that sent them: before 8.7.0
+// (transfer.c; the upload's readers were rewritten in 8.7.0), the state
+// goes from TRAILERS_NONE to TRAILERS_DONE and nothing, curl_easy_reset
+// included, sets it back, and the next chunked upload of the handle, or
+// the same request sent again (a reused connection found dead), writes
+// its chunk's size before the start of the upload buffer (the heap
+// corrupted: a crash seen on 7.88.1); it also drops the trailer callback
+// once it has called it. A transfer with a trailer function then sends
+// its request once, on a handle whose state is fresh (SetTrailerFunc).
+func libcurlTrailerStateSticks() bool { return libcurlVersion() < 0x080700 }
+
 // libcurlCopyPostUnterminated reports whether libcurl copies a
 // CURLOPT_COPYPOSTFIELDS body of a given size without a terminating NUL
 // (before 8.6.0, which copies with Curl_memdup0): a size of -1 set after

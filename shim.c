@@ -262,7 +262,7 @@ static int debug_cb(CURL *e, curl_infotype type, char *p, size_t n, void *data) 
 static int prereq_cb(void *data, char *primary_ip, char *local_ip, int primary_port, int local_port) {
 	struct curlpoll_easy *s = data;
 	s->attempts++;
-	if (s->max_requests != 0 && s->attempts > s->max_requests) {
+	if ((s->max_requests != 0 && s->attempts > s->max_requests) || (s->trailers_once && s->attempts > 1)) {
 		s->over_limit = 1;
 		return CURL_PREREQFUNC_ABORT;
 	}
@@ -417,6 +417,12 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	SET(CURLOPT_PROXY, "");
 #undef SET
 	if (rc == CURLE_OK) {
+		// The same for an HTTPS proxy: a CA file or bundle set for it is
+		// then the whole of what is trusted (CURLOPT_PROXY_CAPATH was left
+		// at the directory libcurl was built with, and a proxy verified
+		// against the Transport's CAFile or CAPEM passed with any
+		// authority there too). A libcurl without proxies refuses it.
+		curl_easy_setopt(e, CURLOPT_PROXY_CAPATH, NULL);
 		// Removing a transfer during a slow name lookup would otherwise
 		// wait for the resolver thread (7.87.0+; older versions ignore it).
 		curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);

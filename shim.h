@@ -100,6 +100,10 @@ struct curlpoll_easy {
 	// which the driver zeroes before the add.
 	uint32_t max_requests;
 	int over_limit;
+	// trailers_once bounds the transfer to one request, as max_requests
+	// 1 does, where its trailer function must not run twice on one
+	// handle (libcurlTrailerStateSticks); set by the driver before the add.
+	int trailers_once;
 	// redirects is libcurl's count of the redirects the transfer followed
 	// (CURLINFO_REDIRECT_COUNT: an authentication's next round and a
 	// request sent again after a 417 count too), which curlpoll_done reads

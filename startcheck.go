@@ -56,6 +56,8 @@ type protoNotes struct {
 	proxyAuth  int64  // CURLOPT_PROXYAUTH
 	copyPost   bool   // SetPostFields has set a CURLOPT_COPYPOSTFIELDS body, copied with its size
 	postSize   int64  // CURLOPT_POSTFIELDSIZE(_LARGE): -1, libcurl's default, for the body's strlen
+
+	httpVersion int64 // CURLOPT_HTTP_VERSION (a 101 to libcurl's own h2c upgrade is interim)
 }
 
 // newProtoNotes is the notes of a new or reset handle.

@@ -751,7 +751,7 @@ func (t *xfer) onHeaderLocked(raw []byte) {
 			// wake-up, not two.
 			t.headerDoneLocked()
 			t.wakeLater()
-		case t.status == 101:
+		case t.status == 101 && !t.e.h2cUpgrade101(t.hdrBlock):
 			// Final too: what follows is another protocol's, which may
 			// wait for the client to speak first.
 			t.headerDoneLocked()
@@ -783,12 +783,30 @@ func statusOf(line []byte) int {
 // blockHasField reports whether a header block (lines ending in '\n')
 // has a field name.
 func blockHasField(block []byte, name string) bool {
+	_, ok := blockField(block, name)
+	return ok
+}
+
+// blockField returns the value of a header block's first field name.
+func blockField(block []byte, name string) (value []byte, ok bool) {
 	for line := range bytes.Lines(block) {
-		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-			return true
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return bytes.TrimSpace(v), true
 		}
 	}
-	return false
+	return nil, false
+}
+
+// h2cUpgrade101 reports whether block, a 101's, answers the upgrade to
+// h2c that libcurl asks for itself (HTTPVersion2 on an http:// URL): an
+// interim response, after which libcurl reads the HTTP/2 response's block.
+// Any other 101 is final.
+func (e *Easy) h2cUpgrade101(block []byte) bool {
+	if e.notes.httpVersion != C.CURL_HTTP_VERSION_2_0 {
+		return false
+	}
+	v, ok := blockField(block, "Upgrade")
+	return ok && bytes.EqualFold(v, []byte("h2c"))
 }
 
 // StatusCode returns the status code of an HTTP status line such as

@@ -269,12 +269,16 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	var trailerDecl string
 	trailersOnH1 := false
 	if len(req.Trailer) > 0 && req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
-		switch version {
-		case curlpoll.HTTPVersion2TLS, curlpoll.HTTPVersion3:
-			version, trailersOnH1 = curlpoll.HTTPVersion1_1, true
-		case curlpoll.HTTPVersion2PriorKnown, curlpoll.HTTPVersion3Only:
+		switch {
+		case version == curlpoll.HTTPVersion2PriorKnown || version == curlpoll.HTTPVersion3Only,
+			version == curlpoll.HTTPVersion2TLS && tr.Protocols != nil && !tr.Protocols.HTTP1():
 			return nil, errTrailersNotHTTP1
+		case version == curlpoll.HTTPVersion2TLS || version == curlpoll.HTTPVersion3:
+			version, trailersOnH1 = curlpoll.HTTPVersion1_1, true
 		}
+		// Before libcurl 8.7.0 a request with trailers is sent once
+		// (Easy.SetTrailerFunc): say so if it would have gone again.
+		c.trailersOnce = libcurlVersion().Number < 0x080700
 		d, err := trailerDeclaration(req.Trailer)
 		if err != nil {
 			return nil, err
@@ -376,7 +380,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		dyn.method.postSize = -1
 	}
 	if !hasBody || dyn.method.postSize != -1 {
-		trailerDecl = "" // no chunked body, no trailers (net/http's rule)
+		trailerDecl, c.trailersOnce = "", false // no chunked body, no trailers (net/http's rule)
 	} else if trailerDecl != "" {
 		c.extras = true // the handle is reset after the request
 		s.do(e.SetTrailerFunc(c.trailerLines))

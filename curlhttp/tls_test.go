@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -665,6 +666,87 @@ func TestTransportHTTPSProxyCAFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransportHTTPSProxyOnlyItsCAs: with CAFile or CAPEM, an HTTPS proxy
+// is verified against them alone, as net/http verifies it against RootCAs
+// alone. libcurl's built-in CA directory (/etc/ssl/certs on Debian) stayed
+// on for proxies, and a proxy whose authority is there was trusted too (an
+// independent review). The test puts the proxy's certificate in that
+// directory in a private mount namespace (as root, with unshare(1)), where
+// it runs again.
+func TestTransportHTTPSProxyOnlyItsCAs(t *testing.T) {
+	const nsEnv = "CURLPOLL_TEST_CERTS_NS"
+	if os.Getenv(nsEnv) == "" {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root, for a private mount namespace")
+		}
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			t.Skip("no unshare(1)")
+		}
+		if _, err := exec.LookPath("openssl"); err != nil {
+			t.Skip("no openssl(1), to hash a CA directory")
+		}
+		cmd := exec.Command(unshare, "-m", "sh", "-c", `mount --bind "$0" /etc/ssl/certs && exec "$@"`,
+			t.TempDir(), os.Args[0], "-test.run=^TestTransportHTTPSProxyOnlyItsCAs$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), nsEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		switch {
+		case err != nil && !bytes.Contains(out, []byte("=== RUN")):
+			t.Skipf("no private mount namespace here: %v: %s", err, out)
+		case err != nil:
+			t.Fatalf("in a private mount namespace: %v\n%s", err, out)
+		case !bytes.Contains(out, []byte("--- PASS: TestTransportHTTPSProxyOnlyItsCAs")):
+			t.Fatalf("in a private mount namespace, the test did not pass:\n%s", out)
+		}
+		return
+	}
+	proxy := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from proxy")
+	}))
+	defer proxy.Close()
+	pu, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proxy's authority, in this namespace's CA directory (empty else).
+	proxyPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})
+	if err := os.WriteFile("/etc/ssl/certs/curlpoll-test-proxy.pem", proxyPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("openssl", "rehash", "/etc/ssl/certs").CombinedOutput(); err != nil {
+		t.Fatalf("openssl rehash: %v %s", err, out)
+	}
+	// CAFile and CAPEM: another authority.
+	_, otherPEM, _ := selfSigned(t, "another authority")
+	otherFile := filepath.Join(t.TempDir(), "other.pem")
+	if err := os.WriteFile(otherFile, otherPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(otherPEM)
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http RootCAs", &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		{"curlpoll CAFile", &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAFile: otherFile}},
+		{"curlpoll CAPEM", &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAPEM: otherPEM}},
+	} {
+		resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Errorf("%s: the proxy, signed by an authority outside CAFile, CAPEM and RootCAs, was trusted: %d %q", rt.name, resp.StatusCode, b)
+		}
+		if c, ok := rt.rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		if c, ok := rt.rt.(interface{ Close() error }); ok {
+			c.Close()
+		}
 	}
 }
 

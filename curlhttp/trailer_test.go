@@ -1,14 +1,19 @@
 package curlhttp_test
 
 import (
+	"bufio"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
@@ -166,16 +171,127 @@ func TestTransportRequestTrailers(t *testing.T) {
 		t.Errorf("https without trailers: %q, %v; want HTTP/2.0", got, err)
 	}
 
-	// HTTP/2 alone (h2c with prior knowledge): refused.
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	h2c := &curlhttp.Transport{Protocols: &p}
-	defer h2c.Close()
-	served.Store(0)
-	if _, err := send(h2c, trailerRequest(srv.URL, -1)); err == nil || !strings.Contains(err.Error(), "trailers") {
-		t.Errorf("h2c only: %v, want an error about trailers", err)
+	// HTTP/2 alone (h2c with prior knowledge; HTTP/2 alone over TLS, where
+	// net/http offers only h2 in ALPN): refused before anything is sent.
+	var h2cOnly, h2Only http.Protocols
+	h2cOnly.SetUnencryptedHTTP2(true)
+	h2Only.SetHTTP2(true)
+	var h2cServed, tlsServed atomic.Int32
+	h2cSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h2cServed.Add(1)
+		trailerEcho(w, r)
+	}))
+	h2cSrv.Config.Protocols = new(http.Protocols)
+	h2cSrv.Config.Protocols.SetHTTP1(true)
+	h2cSrv.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2cSrv.Start()
+	defer h2cSrv.Close()
+	tlsSrv2, ca2 := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tlsServed.Add(1)
+		trailerEcho(w, r)
+	}))
+	for _, tc := range []struct {
+		name   string
+		tr     *curlhttp.Transport
+		url    string
+		served *atomic.Int32
+	}{
+		{"h2c only", &curlhttp.Transport{Protocols: &h2cOnly}, h2cSrv.URL, &h2cServed},
+		{"HTTP/2 only over TLS", &curlhttp.Transport{Protocols: &h2Only, CAPEM: ca2}, tlsSrv2.URL, &tlsServed},
+	} {
+		defer tc.tr.Close()
+		tc.served.Store(0)
+		if _, err := send(tc.tr, trailerRequest(tc.url, -1)); err == nil || !strings.Contains(err.Error(), "trailers") {
+			t.Errorf("%s: %v, want an error about trailers", tc.name, err)
+		}
+		if n := tc.served.Load(); n != 0 {
+			t.Errorf("%s: %d requests reached the server", tc.name, n)
+		}
+		// Without trailers: served, over HTTP/2.
+		if got, err := send(tc.tr, mustReq("POST", tc.url, strings.NewReader("x"))); err != nil || !strings.HasPrefix(got, "HTTP/2.0|x|") {
+			t.Errorf("%s, without trailers: %q, %v; want HTTP/2.0", tc.name, got, err)
+		}
 	}
-	if n := served.Load(); n != 0 {
-		t.Errorf("h2c only: %d requests reached the server", n)
+}
+
+// TestTransportRequestTrailersSentAgain: a request with trailers that may be
+// repeated (an Idempotency-Key) goes on a kept-alive connection that the
+// server closes without answering. net/http, and libcurl 8.7.0 and later,
+// send it again on a new connection, trailers included. Before 8.7.0
+// libcurl's trailer state outlives the first send, and the second would
+// write outside its upload buffer (the process crashed on 7.88.1): there
+// the request fails with ErrRequestLimit and io.EOF, as one net/http does
+// not repeat; the Transport and its pooled handle work on afterwards.
+func TestTransportRequestTrailersSentAgain(t *testing.T) {
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+		once bool
+	}{{"net/http", &http.Transport{}, false}, {"curlpoll", &curlhttp.Transport{}, curlpoll.Version().Number < 0x080700}} {
+		t.Run(rt.name, func(t *testing.T) {
+			defer rt.rt.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+			var conns atomic.Int32
+			ln := serveEach(t, func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				first := conns.Add(1) == 1
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					if first && req.Method == "POST" {
+						return // read in full, trailers and all; no answer
+					}
+					body := string(b) + "|" + req.Trailer.Get("X-Sum")
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				}
+			})
+			url := "http://" + ln.Addr().String() + "/"
+			post := func() (string, error) {
+				req := mustReq("POST", url, strings.NewReader("hello"))
+				req.ContentLength = -1 // chunked
+				req.Header.Set("Idempotency-Key", "k1")
+				req.Trailer = http.Header{"X-Sum": {"5"}}
+				resp, err := rt.rt.RoundTrip(req)
+				if err != nil {
+					return "", err
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				return string(b), err
+			}
+			resp, err := rt.rt.RoundTrip(mustReq("GET", url, nil)) // the connection to reuse
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			got, err := post()
+			switch {
+			case rt.once:
+				if !errors.Is(err, curlpoll.ErrRequestLimit) || !errors.Is(err, io.EOF) {
+					t.Errorf("%q, %v; want ErrRequestLimit and io.EOF (libcurl %s)", got, err, curlpoll.Version().Version)
+				}
+			case err != nil || got != "hello|5":
+				t.Errorf("sent again: %q, %v; want \"hello|5\"", got, err)
+			}
+			// The next chunked uploads, with trailers and without, are whole.
+			if got, err := post(); err != nil || got != "hello|5" {
+				t.Errorf("the next request: %q, %v; want \"hello|5\"", got, err)
+			}
+			req := mustReq("POST", url, strings.NewReader("plain"))
+			req.ContentLength = -1
+			if resp, err := rt.rt.RoundTrip(req); err != nil {
+				t.Errorf("a plain chunked upload after: %v", err)
+			} else {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "plain|" {
+					t.Errorf("a plain chunked upload after: %q", b)
+				}
+			}
+		})
 	}
 }

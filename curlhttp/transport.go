@@ -838,17 +838,18 @@ type call struct {
 	req  *http.Request
 	body io.ReadCloser // req.Body, closed once by finish
 
-	pe        *pooledEasy
-	extras    bool         // callbacks beyond the header function are set (pooledEasy.ready)
-	uaByALPN  bool         // the User-Agent is set once ALPN has spoken (prereq)
-	uaGuess   string       // with uaByALPN: the User-Agent configure put in the header list
-	uaInList  string       // and the one there now
-	verifier  *tlsVerifier // Go verifies the peer (prereq)
-	viaProxy  bool         // the request goes through a proxy
-	proxyHost string       // and that proxy's host name
-	mr        *multiRef
-	t         *curlpoll.Transfer
-	obs       *observer // nil without a trace or a Logger
+	pe           *pooledEasy
+	extras       bool         // callbacks beyond the header function are set (pooledEasy.ready)
+	uaByALPN     bool         // the User-Agent is set once ALPN has spoken (prereq)
+	uaGuess      string       // with uaByALPN: the User-Agent configure put in the header list
+	uaInList     string       // and the one there now
+	verifier     *tlsVerifier // Go verifies the peer (prereq)
+	trailersOnce bool         // libcurl sends the request, which has trailers, only once (configure)
+	viaProxy     bool         // the request goes through a proxy
+	proxyHost    string       // and that proxy's host name
+	mr           *multiRef
+	t            *curlpoll.Transfer
+	obs          *observer // nil without a trace or a Logger
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -1000,6 +1001,9 @@ func (c *call) transferError(err error) error {
 		return perr
 	}
 	if errors.Is(ce, curlpoll.ErrRequestLimit) {
+		if c.trailersOnce {
+			return &curlError{ce: ce, extra: errTrailersNotSentAgain}
+		}
 		return &curlError{ce: ce, extra: errNotSentAgain}
 	}
 	return c.wrapCurlError(ce)
@@ -1009,6 +1013,10 @@ func (c *call) transferError(err error) error {
 // sent again, before any of its response (requestBound): its reused
 // connection closed, or an HTTP/2 stream was refused. net/http's error for
 // a request it does not repeat unwraps to io.EOF too.
+// errTrailersNotSentAgain is errNotSentAgain for a request with trailers,
+// which libcurl before 8.7.0 cannot send twice (curlpoll.Easy.SetTrailerFunc).
+var errTrailersNotSentAgain = fmt.Errorf("curlhttp: no response (a reused connection closed), and the request is not sent again: libcurl before 8.7.0 cannot send a request with trailers twice: %w", io.EOF)
+
 var errNotSentAgain = fmt.Errorf("curlhttp: no response (a reused connection closed, or an HTTP/2 stream was refused), and the request is not sent again: it is not idempotent (net/http's Request.isReplayable): %w", io.EOF)
 
 // timeoutError is an error whose Timeout method reports true, for net.Error.
