@@ -162,7 +162,10 @@ import (
 //     HTTP/2 or HTTP/3: where net/http would send such a request over
 //     HTTP/2, it goes over HTTP/1.1, on a connection closed after it; where
 //     the Transport speaks only HTTP/2 or HTTP/3 to the URL (Protocols,
-//     HTTP3Only) it fails before anything is sent.
+//     HTTP3Only) it fails before anything is sent. Before libcurl 8.7.0 it
+//     is sent once: where libcurl would send it again (a kept-alive
+//     connection found closed) it fails, as a request net/http does not
+//     repeat (its error holds io.EOF and curlpoll.ErrRequestLimit).
 //   - A 101 Switching Protocols response is returned at once with no
 //     body (http.NoBody), and its connection closed: net/http's body is
 //     the connection itself, readable and writable, which libcurl cannot
