@@ -817,3 +817,40 @@ func TestTransportHTTPSProxyTLSConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportSchemeMismatch: an https URL whose server speaks plain HTTP
+// fails in http.Client with http.ErrSchemeMismatch ("server gave HTTP
+// response to HTTPS client"), as with net/http, whose Transport returns
+// crypto/tls's tls.RecordHeaderError for http.Client to recognise (curl's
+// SSL connect error alone was returned: vault's client tells a wrong
+// VAULT_ADDR scheme so). With InsecureSkipVerify too; through a proxy
+// nothing is asked of Go.
+func TestTransportSchemeMismatch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "plain")
+	}))
+	defer srv.Close()
+	url := "https://" + strings.TrimPrefix(srv.URL, "http://") + "/"
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{}},
+		{"curlpoll", &curlhttp.Transport{}},
+		{"net/http, InsecureSkipVerify", &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
+		{"curlpoll, InsecureSkipVerify", &curlhttp.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
+	} {
+		client := &http.Client{Transport: tc.rt}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if !errors.Is(err, http.ErrSchemeMismatch) {
+			t.Errorf("%s: %v, want http.ErrSchemeMismatch", tc.name, err)
+		}
+		client.CloseIdleConnections()
+		if c, ok := tc.rt.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+}

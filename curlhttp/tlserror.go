@@ -79,6 +79,34 @@ const certProbeTimeout = 10 * time.Second
 // gets for the peer libcurl refused on c's request, nil if it gets none.
 // It runs on RoundTrip's goroutine, after the transfer ended.
 func (c *call) certVerificationError() *tls.CertificateVerificationError {
+	var ve *tls.CertificateVerificationError
+	if err := c.probeHandshake(false); err != nil && errors.As(err, &ve) {
+		return ve
+	}
+	return nil
+}
+
+// recordHeaderError is, for a request whose TLS handshake libcurl could
+// not make (CURLE_SSL_CONNECT_ERROR), what crypto/tls returns where the
+// server's first bytes are no TLS record (a plain HTTP server behind an
+// https URL): its tls.RecordHeaderError, which http.Client turns into
+// http.ErrSchemeMismatch ("server gave HTTP response to HTTPS client") by
+// a type assertion, so that it is returned as it is. Asked of Go as
+// certVerificationError asks (one handshake, nothing sent).
+func (c *call) recordHeaderError() (tls.RecordHeaderError, bool) {
+	var rhe tls.RecordHeaderError
+	if err := c.probeHandshake(true); err == nil || !errors.As(err, &rhe) {
+		return rhe, false
+	}
+	rhe.Conn = nil // the probe's, closed
+	return rhe, true
+}
+
+// probeHandshake makes one TLS handshake of Go's with the server libcurl
+// connected to, as the request's configuration would (without verifying
+// the peer if anyway), and returns its error; nil where none was made (a
+// proxy in the way, verification off) or it succeeded.
+func (c *call) probeHandshake(anyway bool) error {
 	if c.viaProxy || c.t == nil {
 		return nil
 	}
@@ -91,7 +119,7 @@ func (c *call) certVerificationError() *tls.CertificateVerificationError {
 	}
 	conf := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 	if tc := tr.TLSClientConfig; tc != nil {
-		if tc.InsecureSkipVerify {
+		if tc.InsecureSkipVerify && !anyway {
 			return nil
 		}
 		if tc.ServerName != "" {
@@ -103,7 +131,9 @@ func (c *call) certVerificationError() *tls.CertificateVerificationError {
 		conf.MaxVersion = tc.MaxVersion
 	}
 	var err error
-	if conf.RootCAs, err = curlRoots(tr.CAPEM, tr.CAFile); err != nil {
+	if anyway {
+		conf.InsecureSkipVerify = true
+	} else if conf.RootCAs, err = curlRoots(tr.CAPEM, tr.CAFile); err != nil {
 		return nil
 	}
 	d := tr.TLSHandshakeTimeout
@@ -115,11 +145,6 @@ func (c *call) certVerificationError() *tls.CertificateVerificationError {
 	conn, err := (&tls.Dialer{Config: conf}).DialContext(ctx, "tcp", addr)
 	if err == nil {
 		conn.Close()
-		return nil
 	}
-	var ve *tls.CertificateVerificationError
-	if errors.As(err, &ve) {
-		return ve
-	}
-	return nil
+	return err
 }

@@ -142,8 +142,16 @@ import (
 //     unreachable peer), inside one with Op "proxyconnect" when it was the
 //     proxy that could not be reached. A response body cut short (before
 //     its Content-Length or its last chunk) fails its read with an error
-//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. The message is
-//     curl's.
+//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
+//     whose server answers in plain HTTP fails with crypto/tls's
+//     tls.RecordHeaderError, as net/http's (http.Client makes it
+//     http.ErrSchemeMismatch), from one handshake Go makes with the server
+//     after libcurl's failed, as for a certificate error above. The
+//     message is curl's otherwise.
+//   - Connections are libcurl's to make: there is no DialContext,
+//     DialTLSContext, Dial or DialTLS (nor a local address to bind, nor a
+//     Unix socket to connect to; curlpoll.Easy has SetInterface and
+//     SetUnixSocketPath for those).
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -1002,6 +1010,11 @@ func (c *call) transferError(err error) error {
 	}
 	if perr := c.peerError(ce); perr != nil {
 		return perr
+	}
+	if ce.Code == curlpoll.ErrSSLConnectError && c.req.URL.Scheme == "https" {
+		if rhe, ok := c.recordHeaderError(); ok {
+			return rhe
+		}
 	}
 	if errors.Is(ce, curlpoll.ErrRequestLimit) {
 		if c.trailersOnce {
