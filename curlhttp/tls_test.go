@@ -644,27 +644,7 @@ func TestTransportHTTPSProxyCAFile(t *testing.T) {
 			defer std.CloseIdleConnections()
 			cp := &curlhttp.Transport{Proxy: http.ProxyURL(pu), CAFile: tc.caFile}
 			defer cp.Close()
-			for _, rt := range []struct {
-				name string
-				rt   http.RoundTripper
-			}{{"net/http", std}, {"curlpoll", cp}} {
-				proxied.Store(0)
-				resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
-				if err != nil {
-					if tc.ok {
-						t.Errorf("%s: %v", rt.name, err)
-					}
-					if proxied.Load() != 0 {
-						t.Errorf("%s: failed, yet the proxy served the request", rt.name)
-					}
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if !tc.ok || string(b) != "from proxy" {
-					t.Errorf("%s: %d %q through the proxy, want %s", rt.name, resp.StatusCode, b, map[bool]string{true: `"from proxy"`, false: "an error"}[tc.ok])
-				}
-			}
+			getThroughProxy(t, std, cp, &proxied, tc.ok)
 		})
 	}
 }
@@ -793,28 +773,37 @@ func TestTransportHTTPSProxyTLSConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			defer tc.std.CloseIdleConnections()
 			defer tc.cp.Close()
-			for _, rt := range []struct {
-				name string
-				rt   http.RoundTripper
-			}{{"net/http", tc.std}, {"curlpoll", tc.cp}} {
-				proxied.Store(0)
-				resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
-				if err != nil {
-					if tc.ok {
-						t.Errorf("%s: %v", rt.name, err)
-					}
-					if proxied.Load() != 0 {
-						t.Errorf("%s: failed, yet the proxy served the request", rt.name)
-					}
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if !tc.ok || string(b) != "from proxy" {
-					t.Errorf("%s: %d %q through the proxy, want %s", rt.name, resp.StatusCode, b, map[bool]string{true: `"from proxy"`, false: "an error"}[tc.ok])
-				}
-			}
+			getThroughProxy(t, tc.std, tc.cp, &proxied, tc.ok)
 		})
+	}
+}
+
+// getThroughProxy makes a request through an HTTPS proxy that answers
+// "from proxy" itself (counting in proxied), with net/http's Transport std
+// and with cp: it succeeds with both if ok, and fails, the proxy serving
+// nothing, with both otherwise.
+func getThroughProxy(t *testing.T, std *http.Transport, cp *curlhttp.Transport, proxied *atomic.Int32, ok bool) {
+	t.Helper()
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", std}, {"curlpoll", cp}} {
+		proxied.Store(0)
+		resp, err := rt.rt.RoundTrip(mustReq("GET", "http://example.invalid/", nil))
+		if err != nil {
+			if ok {
+				t.Errorf("%s: %v", rt.name, err)
+			}
+			if proxied.Load() != 0 {
+				t.Errorf("%s: failed, yet the proxy served the request", rt.name)
+			}
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !ok || string(b) != "from proxy" {
+			t.Errorf("%s: %d %q through the proxy, want %s", rt.name, resp.StatusCode, b, map[bool]string{true: `"from proxy"`, false: "an error"}[ok])
+		}
 	}
 }
 

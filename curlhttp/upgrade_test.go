@@ -66,28 +66,14 @@ func TestTransportSwitchingProtocols(t *testing.T) {
 // body).
 func TestTransportBodyCutShort(t *testing.T) {
 	serve := func(resp string) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					req, err := http.ReadRequest(bufio.NewReader(c))
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, resp)
-				}()
+		ln := serveEach(t, func(c net.Conn) {
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err != nil {
+				return
 			}
-		}()
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, resp)
+		})
 		return "http://" + ln.Addr().String() + "/"
 	}
 	lengthURL := serve("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten.\n")
