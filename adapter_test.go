@@ -712,3 +712,35 @@ func TestIdleAfterLastTimeout(t *testing.T) {
 		t.Errorf("%d driver turns in 300 ms on an idle Multi", n)
 	}
 }
+
+// TestExecDoesNotInheritWakeupPair makes Multis in a process with many
+// descriptors and gaps between them, then runs a child: none of the
+// Multis' wake-up sockets (made without close-on-exec before libcurl
+// 8.8.0, and found by the numbers they take, not by a scan of every
+// descriptor) is inherited.
+func TestExecDoesNotInheritWakeupPair(t *testing.T) {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for i := range 600 {
+		f, err := os.Open(os.DevNull)
+		must(t, err)
+		files = append(files, f)
+		if i%7 == 3 {
+			f.Close() // a gap, taken by what comes next
+		}
+	}
+	for range 5 {
+		m, err := curlpoll.NewMulti()
+		must(t, err)
+		defer m.Close()
+	}
+	out, err := exec.Command("sh", "-c", "ls -l /proc/$$/fd").CombinedOutput()
+	must(t, err)
+	if strings.Contains(string(out), "socket:") {
+		t.Fatalf("child inherited sockets:\n%s", out)
+	}
+}
