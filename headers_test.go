@@ -252,3 +252,41 @@ func TestHeaderBlockH2CUpgrade(t *testing.T) {
 		t.Errorf("Trailer() = %q: the HTTP/2 response's header lines taken for trailers", tl)
 	}
 }
+
+// TestHeaderBlockH2CUpgradeOverTLS: a 101 with "Upgrade: h2c" to a request
+// that asked for it itself, over https with HTTPVersion2 (libcurl upgrades
+// only without TLS, and takes such a 101 for final), is the final block,
+// as with HTTPVersion1_1: it was taken for libcurl's own upgrade, and
+// HeaderBlock waited until the server gave up.
+func TestHeaderBlockH2CUpgradeOverTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		c.Read(make([]byte, 1)) // until the client speaks or goes
+	}))
+	srv.EnableHTTP2 = false
+	srv.StartTLS()
+	defer srv.Close()
+	for _, v := range []curlpoll.HTTPVersion{curlpoll.HTTPVersion1_1, curlpoll.HTTPVersion2} {
+		m := newMulti(t)
+		e := newEasy(t, srv.URL)
+		must(t, e.SetVerifyPeer(false))
+		must(t, e.SetHTTPVersion(v))
+		must(t, e.SetHTTPHeader([]string{"Connection: Upgrade", "Upgrade: h2c"}))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		tr, err := m.Start(ctx, e)
+		must(t, err)
+		block, err := tr.HeaderBlock()
+		if err != nil || !strings.HasPrefix(block, "HTTP/1.1 101") {
+			t.Errorf("HTTP version %d: HeaderBlock %q, %v; want the 101's", v, block, err)
+		}
+		tr.Abort(nil)
+		tr.Close()
+		cancel()
+	}
+}

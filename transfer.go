@@ -787,6 +787,11 @@ func blockHasField(block []byte, name string) bool {
 	return ok
 }
 
+// hasPrefixFold is strings.HasPrefix without regard to ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // blockField returns the value of a header block's first field name.
 func blockField(block []byte, name string) (value []byte, ok bool) {
 	for line := range bytes.Lines(block) {
@@ -798,11 +803,11 @@ func blockField(block []byte, name string) (value []byte, ok bool) {
 }
 
 // h2cUpgrade101 reports whether block, a 101's, answers the upgrade to
-// h2c that libcurl asks for itself (HTTPVersion2 on an http:// URL): an
-// interim response, after which libcurl reads the HTTP/2 response's block.
-// Any other 101 is final.
+// h2c that libcurl asks for itself (HTTPVersion2 on an http:// URL, never
+// over TLS): an interim response, after which libcurl reads the HTTP/2
+// response's block. Any other 101 is final.
 func (e *Easy) h2cUpgrade101(block []byte) bool {
-	if e.notes.httpVersion != C.CURL_HTTP_VERSION_2_0 {
+	if e.notes.httpVersion != C.CURL_HTTP_VERSION_2_0 || !hasPrefixFold(e.notes.url, "http://") {
 		return false
 	}
 	v, ok := blockField(block, "Upgrade")

@@ -271,14 +271,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	if len(req.Trailer) > 0 && req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
 		switch {
 		case version == curlpoll.HTTPVersion2PriorKnown || version == curlpoll.HTTPVersion3Only,
-			version == curlpoll.HTTPVersion2TLS && tr.Protocols != nil && !tr.Protocols.HTTP1():
+			https && tr.Protocols != nil && !tr.Protocols.HTTP1():
 			return nil, errTrailersNotHTTP1
 		case version == curlpoll.HTTPVersion2TLS || version == curlpoll.HTTPVersion3:
 			version, trailersOnH1 = curlpoll.HTTPVersion1_1, true
 		}
 		// Before libcurl 8.7.0 a request with trailers is sent once
 		// (Easy.SetTrailerFunc): say so if it would have gone again.
-		c.trailersOnce = libcurlVersion().Number < 0x080700
+		c.trailersOnce = libcurlVersion().Number < 0x080700 && requestBound(req) != 1
 		d, err := trailerDeclaration(req.Trailer)
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -839,6 +840,48 @@ func TestTransportSchemeMismatch(t *testing.T) {
 		}
 		client.CloseIdleConnections()
 		if c, ok := tc.rt.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+}
+
+// TestTransportHandshakeFailureOneConnection: a handshake that fails for
+// another reason than a reply in plain HTTP (here no TLS version in
+// common) costs the server one connection, as with net/http: Go's probe
+// for http.ErrSchemeMismatch runs only where libcurl says the reply was no
+// TLS (a second review: it ran for every SSL connect error).
+func TestTransportHandshakeFailureOneConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{MaxVersion: tls.VersionTLS12}
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}}},
+		{"curlpoll", &curlhttp.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}}},
+	} {
+		conns.Store(0)
+		resp, err := rt.rt.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: no error with no TLS version in common", rt.name)
+		}
+		if errors.Is(err, http.ErrSchemeMismatch) {
+			t.Errorf("%s: %v", rt.name, err)
+		}
+		if n := conns.Load(); n != 1 {
+			t.Errorf("%s: the server saw %d connections, want 1", rt.name, n)
+		}
+		if c, ok := rt.rt.(interface{ Close() error }); ok {
 			c.Close()
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/curlpoll/curlpoll"
@@ -72,18 +73,37 @@ func (e *verifyCause) Error() string   { return e.err.Error() }
 func (e *verifyCause) Unwrap() []error { return []error{e.err, e.ce} }
 
 // certProbeTimeout bounds the handshake that explains a refused peer when
-// the Transport has no TLSHandshakeTimeout.
-const certProbeTimeout = 10 * time.Second
+// the Transport has no TLSHandshakeTimeout; schemeProbeTimeout the one
+// that looks for a plain HTTP server (which answers at once).
+const (
+	certProbeTimeout   = 10 * time.Second
+	schemeProbeTimeout = 2 * time.Second
+)
 
 // certVerificationError returns the *tls.CertificateVerificationError Go
 // gets for the peer libcurl refused on c's request, nil if it gets none.
 // It runs on RoundTrip's goroutine, after the transfer ended.
 func (c *call) certVerificationError() *tls.CertificateVerificationError {
 	var ve *tls.CertificateVerificationError
-	if err := c.probeHandshake(false); err != nil && errors.As(err, &ve) {
+	if err := c.probeHandshake(false, certProbeTimeout); err != nil && errors.As(err, &ve) {
 		return ve
 	}
 	return nil
+}
+
+// notTLSReply reports whether the text of libcurl's error for a failed
+// handshake says that the server's reply was no TLS record: OpenSSL's
+// "wrong version number" (or "packet length too long"), GnuTLS's
+// "unexpected TLS packet" (or "unexpected length"). Only then does
+// recordHeaderError ask Go, so that no other handshake failure costs the
+// server a second connection.
+func notTLSReply(detail string) bool {
+	for _, s := range []string{"wrong version number", "packet length too long", "unexpected TLS packet", "packet with unexpected length"} {
+		if strings.Contains(detail, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordHeaderError is, for a request whose TLS handshake libcurl could
@@ -95,7 +115,7 @@ func (c *call) certVerificationError() *tls.CertificateVerificationError {
 // certVerificationError asks (one handshake, nothing sent).
 func (c *call) recordHeaderError() (tls.RecordHeaderError, bool) {
 	var rhe tls.RecordHeaderError
-	if err := c.probeHandshake(true); err == nil || !errors.As(err, &rhe) {
+	if err := c.probeHandshake(true, schemeProbeTimeout); err == nil || !errors.As(err, &rhe) {
 		return rhe, false
 	}
 	rhe.Conn = nil // the probe's, closed
@@ -104,9 +124,11 @@ func (c *call) recordHeaderError() (tls.RecordHeaderError, bool) {
 
 // probeHandshake makes one TLS handshake of Go's with the server libcurl
 // connected to, as the request's configuration would (without verifying
-// the peer if anyway), and returns its error; nil where none was made (a
-// proxy in the way, verification off) or it succeeded.
-func (c *call) probeHandshake(anyway bool) error {
+// the peer, and within limit, if anyway), within the request's context
+// and TLSHandshakeTimeout (limit without one), and returns its error; nil
+// where none was made (a proxy in the way, verification off) or it
+// succeeded.
+func (c *call) probeHandshake(anyway bool, limit time.Duration) error {
 	if c.viaProxy || c.t == nil {
 		return nil
 	}
@@ -137,8 +159,8 @@ func (c *call) probeHandshake(anyway bool) error {
 		return nil
 	}
 	d := tr.TLSHandshakeTimeout
-	if d <= 0 {
-		d = certProbeTimeout
+	if d <= 0 || anyway && d > limit {
+		d = limit // the certificate's probe: TLSHandshakeTimeout, else limit
 	}
 	ctx, cancel := context.WithTimeout(c.req.Context(), d)
 	defer cancel()

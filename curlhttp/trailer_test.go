@@ -295,3 +295,29 @@ func TestTransportRequestTrailersSentAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportRequestTrailersHTTP3AttemptH2Only: with Protocols allowing
+// HTTP/2 alone over TLS and HTTP3Attempt, a request with trailers is
+// refused before anything is sent (it went out over HTTP/1.1, which
+// Protocols forbids; a second review).
+func TestTransportRequestTrailersHTTP3AttemptH2Only(t *testing.T) {
+	if !curlpoll.Version().HTTP3 {
+		t.Skip("libcurl without HTTP/3")
+	}
+	var served atomic.Int32
+	srv, ca := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		trailerEcho(w, r)
+	}))
+	var h2Only http.Protocols
+	h2Only.SetHTTP2(true)
+	tr := &curlhttp.Transport{Protocols: &h2Only, CAPEM: ca, HTTP3: curlhttp.HTTP3Attempt}
+	defer tr.Close()
+	resp, err := tr.RoundTrip(trailerRequest(srv.URL, -1))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "trailers") || served.Load() != 0 {
+		t.Errorf("HTTP/2 alone over TLS, HTTP3Attempt: %v, %d requests served; want an error about trailers before sending", err, served.Load())
+	}
+}

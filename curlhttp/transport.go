@@ -146,8 +146,9 @@ import (
 //     whose server answers in plain HTTP fails with crypto/tls's
 //     tls.RecordHeaderError, as net/http's (http.Client makes it
 //     http.ErrSchemeMismatch), from one handshake Go makes with the server
-//     after libcurl's failed, as for a certificate error above. The
-//     message is curl's otherwise.
+//     (within 2 s) after libcurl's failed saying the reply was no TLS, as
+//     for a certificate error above; through a proxy, and over HTTP/3, the
+//     error is curl's alone. The message is curl's otherwise.
 //   - Connections are libcurl's to make: there is no DialContext,
 //     DialTLSContext, Dial or DialTLS (nor a local address to bind, nor a
 //     Unix socket to connect to; curlpoll.Easy has SetInterface and
@@ -1011,7 +1012,7 @@ func (c *call) transferError(err error) error {
 	if perr := c.peerError(ce); perr != nil {
 		return perr
 	}
-	if ce.Code == curlpoll.ErrSSLConnectError && c.req.URL.Scheme == "https" {
+	if ce.Code == curlpoll.ErrSSLConnectError && c.req.URL.Scheme == "https" && c.tr.HTTP3 != HTTP3Only && notTLSReply(ce.Detail) {
 		if rhe, ok := c.recordHeaderError(); ok {
 			return rhe
 		}
