@@ -246,6 +246,23 @@ func goPrereq(h C.uintptr_t, remoteIP, localIP *C.char, remotePort, localPort C.
 	return C.CURL_PREREQFUNC_OK
 }
 
+// goClientCert runs the Easy's client certificate function
+// (SetClientCertFunc) for ssl, the OpenSSL connection whose server asked
+// for a certificate: 1 when done, 0 to fail the handshake.
+//
+//export goClientCert
+func goClientCert(h C.uintptr_t, ssl unsafe.Pointer) (ret C.int) {
+	t := transferOf(h)
+	if t == nil || t.e.clientCertFunc == nil {
+		return 1 // none to send
+	}
+	defer t.failOnPanic() // ret stays 0: the handshake fails
+	if opensslClientCert(t, t.e.clientCertFunc, ssl) {
+		return 1
+	}
+	return 0
+}
+
 // goTrailers runs the Easy's trailer function (SetTrailerFunc) and puts
 // the lines it gives in *list, which libcurl frees.
 //

@@ -147,10 +147,11 @@
 // # Inline callbacks
 //
 // [Easy.SetPrereqFunc], [Easy.SetInlineHeaderFunc],
-// [Easy.SetInlineDebugFunc] and [Easy.SetTrailerFunc] are the exception:
-// their functions run inside libcurl, on the Multi's driver goroutine, at
-// the moment itself (a request about to be sent, a header line arriving, a
-// chunked upload's end) while the transfer's connection
+// [Easy.SetInlineDebugFunc], [Easy.SetTrailerFunc] and
+// [Easy.SetClientCertFunc] are the exception: their functions run inside
+// libcurl, on the Multi's driver goroutine, at the moment itself (a request
+// about to be sent, a header line arriving, a chunked upload's end, a
+// server asking for a certificate) while the transfer's connection
 // is attached, so they may read its TLS state ([Transfer.TLSState]) and, in
 // the pre-request function, add or correct request headers that depend on
 // it ([Transfer.AddRequestHeader], [Transfer.SetRequestHeader]). The

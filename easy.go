@@ -55,17 +55,18 @@ type Easy struct {
 	slists map[C.CURLoption]*C.struct_curl_slist
 
 	// Go-side options; read by the Multi while a transfer runs.
-	writer       io.Writer
-	reader       io.Reader
-	rewind       func() (io.Reader, error)
-	headerFunc   func(line []byte) error
-	headerHook   func(t *Transfer, line []byte) error // SetInlineHeaderFunc
-	progressFunc func(Progress) error
-	progressGap  time.Duration // SetProgressInterval
-	debugFunc    debugFunc     // inside libcurl: SetInlineDebugFunc, or queueDebug
-	debugUser    debugFunc     // SetDebugFunc, SetLogger: run by runHooks
-	prereqFunc   prereqFunc    // SetPrereqFunc
-	trailerFunc  trailerFunc   // SetTrailerFunc
+	writer         io.Writer
+	reader         io.Reader
+	rewind         func() (io.Reader, error)
+	headerFunc     func(line []byte) error
+	headerHook     func(t *Transfer, line []byte) error // SetInlineHeaderFunc
+	progressFunc   func(Progress) error
+	progressGap    time.Duration  // SetProgressInterval
+	debugFunc      debugFunc      // inside libcurl: SetInlineDebugFunc, or queueDebug
+	debugUser      debugFunc      // SetDebugFunc, SetLogger: run by runHooks
+	prereqFunc     prereqFunc     // SetPrereqFunc
+	trailerFunc    trailerFunc    // SetTrailerFunc
+	clientCertFunc clientCertFunc // SetClientCertFunc
 	// trailersRan says the handle ran a transfer with a trailer function
 	// where libcurl's trailer state sticks (libcurlTrailerStateSticks):
 	// it is renewed before its next transfer. Reset keeps it (the state
@@ -169,7 +170,8 @@ func (e *Easy) Reset() error {
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc, e.trailerFunc = 0, nil, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
 	e.cs.max_requests = 0
-	e.resent = false // curl_easy_reset clears libcurl's retry count
+	e.cs.no_reneg, e.cs.want_client_cert, e.clientCertFunc = 0, 0, nil // curl_easy_reset took the SSL_CTX function off
+	e.resent = false                                                   // curl_easy_reset clears libcurl's retry count
 	e.notes = newProtoNotes()
 	e.freeMIME()
 	e.dropCAFiles()

@@ -1,12 +1,23 @@
 package curlpoll_test
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/curlpoll/curlpoll"
 )
@@ -180,4 +191,125 @@ func TestSetTLSRenegotiation(t *testing.T) {
 		t.Skipf("libcurl's TLS is %q", tlsLib)
 	}
 	must(t, e.Reset())
+}
+
+// TestSetClientCertFunc: a server that asks for a client certificate gets
+// the one the function gives, with the chain (an intermediate) and key;
+// the function sees the authorities the server accepts and its signature
+// schemes, is not called by a server that asks for none, fails the
+// transfer with its error, and sends none when it returns an empty one.
+func TestSetClientCertFunc(t *testing.T) {
+	if !curlpoll.TLSStateSupported() || !strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
+		e, _ := curlpoll.NewEasy()
+		defer e.Close()
+		err := e.SetClientCertFunc(func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, nil })
+		if !errors.Is(err, curlpoll.ErrClientCertFuncUnsupported) {
+			t.Fatalf("on %s: %v, want ErrClientCertFuncUnsupported", curlpoll.Version().TLS, err)
+		}
+		t.Skip("libcurl not on the OpenSSL curlpoll links")
+	}
+	root, rootKey := testCA(t, "client root", nil, nil)
+	inter, interKey := testCA(t, "client intermediate", root, rootKey)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "the client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, inter, &leafKey.PublicKey, interKey)
+	must(t, err)
+	clientCert := &tls.Certificate{Certificate: [][]byte{leafDER, inter.Raw}, PrivateKey: leafKey}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := "none"
+		if len(r.TLS.PeerCertificates) > 0 {
+			name = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		io.WriteString(w, name)
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	asking := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "not asked") }))
+	defer asking.Close()
+
+	m := newMulti(t)
+	get := func(url string, f func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error)) (string, error) {
+		e := newEasy(t, url)
+		must(t, e.SetVerifyPeer(false))
+		// A new connection and session each time: a reused connection, or a
+		// resumed session, asks for no certificate.
+		must(t, e.SetSessionIDCache(false))
+		must(t, e.SetFreshConnect(true))
+		must(t, e.SetClientCertFunc(f))
+		var out strings.Builder
+		must(t, e.SetWriter(&out))
+		err := m.Do(context.Background(), e)
+		return out.String(), err
+	}
+	var seen *tls.CertificateRequestInfo
+	calls := 0
+	got, err := get(srv.URL, func(_ *curlpoll.Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		calls++
+		seen = info
+		return clientCert, nil
+	})
+	if err != nil || got != "the client" || calls != 1 {
+		t.Fatalf("the server saw %q, %v, after %d calls; want the client's certificate after 1", got, err, calls)
+	}
+	if len(seen.AcceptableCAs) != 1 || !bytes.Equal(seen.AcceptableCAs[0], root.RawSubject) || len(seen.SignatureSchemes) == 0 || seen.Version < tls.VersionTLS12 {
+		t.Errorf("the request's info: %d authorities (want the root's subject), schemes %v, version %x", len(seen.AcceptableCAs), seen.SignatureSchemes, seen.Version)
+	}
+	if err := seen.SupportsCertificate(clientCert); err != nil {
+		t.Errorf("SupportsCertificate: %v", err)
+	}
+
+	calls = 0
+	if got, err := get(asking.URL, func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		calls++
+		return clientCert, nil
+	}); err != nil || got != "not asked" || calls != 0 {
+		t.Errorf("a server that asks for none: %q, %v, %d calls", got, err, calls)
+	}
+
+	boom := errors.New("no certificate for you")
+	if _, err := get(srv.URL, func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Errorf("the function's error: %v", err)
+	}
+	if got, err := get(srv.URL, func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &tls.Certificate{}, nil
+	}); err != nil || got != "none" {
+		t.Errorf("an empty certificate: %q, %v; want none sent", got, err)
+	}
+	signer := &tls.Certificate{Certificate: clientCert.Certificate, PrivateKey: opaqueSigner{leafKey}}
+	if _, err := get(srv.URL, func(*curlpoll.Transfer, *tls.CertificateRequestInfo) (*tls.Certificate, error) { return signer, nil }); err == nil || !strings.Contains(err.Error(), "private key") {
+		t.Errorf("a key OpenSSL cannot be given: %v, want an error saying so", err)
+	}
+}
+
+// opaqueSigner is a crypto.Signer whose key cannot be exported.
+type opaqueSigner struct{ k *ecdsa.PrivateKey }
+
+func (s opaqueSigner) Public() crypto.PublicKey { return s.k.Public() }
+func (s opaqueSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	return s.k.Sign(r, d, o)
+}
+
+// testCA makes a CA certificate, self-signed or signed by parent.
+func testCA(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, IsCA: true, BasicConstraintsValid: true}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	must(t, err)
+	c, err := x509.ParseCertificate(der)
+	must(t, err)
+	return c, key
 }

@@ -153,6 +153,49 @@ func (e *Easy) SetSessionIDCache(on bool) error {
 	return e.setBool(C.CURLOPT_SSL_SESSIONID_CACHE, on)
 }
 
+// clientCertFunc is a client certificate function (SetClientCertFunc).
+type clientCertFunc func(t *Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error)
+
+// ErrClientCertFuncUnsupported is the error of SetClientCertFunc where
+// libcurl does not run on the OpenSSL curlpoll links (on GnuTLS, or with
+// the build tag curlpoll_noopenssl).
+var ErrClientCertFuncUnsupported = errors.New("curlpoll: a client certificate function needs libcurl on the OpenSSL curlpoll links")
+
+// ClientCertFuncSupported reports whether SetClientCertFunc works here:
+// libcurl runs on the OpenSSL that curlpoll links.
+func ClientCertFuncSupported() bool { return tlsBackend() == tlsOpenSSL }
+
+// SetClientCertFunc sets an inline function that gives the client
+// certificate when a server asks for one during a TLS handshake, as
+// crypto/tls's Config.GetClientCertificate: info holds the certificate
+// authorities the server accepts (AcceptableCAs), the signature schemes
+// it takes and the TLS version (its Context is nil). A certificate with
+// no Certificate sends none; an error fails the handshake, and the
+// transfer, with an *Error holding it. The certificate's chain is sent as
+// it is, its private key must be one x509.MarshalPKCS8PrivateKey takes (a
+// key that never leaves a device, a crypto.Signer alone, fails the
+// handshake), and it replaces a certificate set with SetSSLCert or the
+// like for that handshake. It runs for the server's and, through an HTTPS
+// proxy that asks, the proxy's handshake, inside libcurl on the driver
+// (see the package documentation, "Inline callbacks"); a resumed TLS
+// session makes none. It needs libcurl on the OpenSSL that curlpoll links
+// (ErrClientCertFuncUnsupported otherwise). nil removes it; Reset too.
+func (e *Easy) SetClientCertFunc(f func(t *Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error)) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	if f != nil && !ClientCertFuncSupported() {
+		return ErrClientCertFuncUnsupported
+	}
+	if (f != nil) != (e.clientCertFunc != nil) {
+		if err := optErr(C.CURLOPT_SSL_CTX_FUNCTION, opensslAskClientCert(e, f != nil)); err != nil {
+			return err
+		}
+	}
+	e.clientCertFunc = f
+	return nil
+}
+
 // ErrTLSRenegotiationUnsupported is the error of SetTLSRenegotiation where
 // the TLS library under libcurl cannot do as asked.
 var ErrTLSRenegotiationUnsupported = errors.New("curlpoll: the TLS library under libcurl cannot be told whether to renegotiate")

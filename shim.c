@@ -291,6 +291,13 @@ CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on) {
 	return rc;
 }
 
+int curlpoll_go_client_cert(struct curlpoll_easy *s, void *ssl) {
+	CURLPOLL_GO_BEGIN(driving);
+	int ret = goClientCert(s->handle, ssl);
+	CURLPOLL_GO_END(driving);
+	return ret;
+}
+
 // trailer_cb asks Go for a chunked upload's trailer lines (SetTrailerFunc).
 static int trailer_cb(struct curl_slist **list, void *data) {
 	struct curlpoll_easy *s = data;

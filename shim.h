@@ -104,6 +104,12 @@ struct curlpoll_easy {
 	// 1 does, where its trailer function must not run twice on one
 	// handle (libcurlTrailerStateSticks); set by the driver before the add.
 	int trailers_once;
+	// no_reneg and want_client_cert say what the OpenSSL SSL_CTX function
+	// (tlsstate_openssl.go) does to each new connection's context, with
+	// this struct as its data: refuse renegotiation (SetTLSRenegotiation),
+	// ask Go for a client certificate when the server requests one
+	// (SetClientCertFunc).
+	int no_reneg, want_client_cert;
 	// redirects is libcurl's count of the redirects the transfer followed
 	// (CURLINFO_REDIRECT_COUNT: an authentication's next round and a
 	// request sent again after a 417 count too), which curlpoll_done reads
@@ -157,6 +163,12 @@ CURLcode curlpoll_set_debug(CURL *e, int on);
 // libcurl 7.80.0+, installed on every handle to count requests) on to Go,
 // or stops it; libcurl's error where it has no such option.
 CURLcode curlpoll_set_prereq(CURL *e, struct curlpoll_easy *s, int on);
+
+// curlpoll_go_client_cert passes an OpenSSL certificate callback's call,
+// for s's handle and its connection ssl (an SSL*), to Go (goClientCert):
+// 1 when done (a certificate set on ssl, or none to send), 0 to fail the
+// handshake.
+int curlpoll_go_client_cert(struct curlpoll_easy *s, void *ssl);
 
 // curlpoll_set_trailers sets the trailer callback (CURLOPT_TRAILERFUNCTION,
 // which passes the call to goTrailers, with data s) or removes it.

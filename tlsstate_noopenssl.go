@@ -6,6 +6,8 @@ package curlpoll
 // #include "tls_state.h"
 import "C"
 
+import "unsafe"
+
 // Without libssl (see tlsstate_openssl.go) libcurl's OpenSSL connections
 // cannot be read.
 
@@ -16,3 +18,7 @@ func opensslCapture(*Easy, *C.struct_curlpoll_tls, *C.uchar, C.size_t, *C.int, C
 }
 
 func opensslRefuseRenegotiation(*Easy, bool) C.CURLcode { return C.CURLE_NOT_BUILT_IN }
+
+func opensslAskClientCert(*Easy, bool) C.CURLcode { return C.CURLE_NOT_BUILT_IN }
+
+func opensslClientCert(*xfer, clientCertFunc, unsafe.Pointer) bool { return false }

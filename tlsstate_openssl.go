@@ -15,6 +15,7 @@ package curlpoll
 #include <openssl/x509.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include "shim.h"
 #include "tls_state.h"
 
@@ -37,18 +38,107 @@ static int curlpoll_chain_index = -1;
 static unsigned long long curlpoll_chain_seq;
 static pthread_mutex_t curlpoll_chain_mu = PTHREAD_MUTEX_INITIALIZER;
 
-// curlpoll_no_reneg is a CURLOPT_SSL_CTX_FUNCTION: libcurl's OpenSSL takes
-// no part in a renegotiation the server asks for (SSL_OP_NO_RENEGOTIATION:
-// it answers with a no_renegotiation alert). Easy.SetTLSRenegotiation.
-static CURLcode curlpoll_no_reneg(CURL *e, void *ctx, void *parm) {
+// curlpoll_cert_cb is an OpenSSL certificate callback: OpenSSL calls it
+// on a client when the server has asked for a certificate, before it sends
+// one. Go sets the certificate on the connection (goClientCert).
+static int curlpoll_cert_cb(SSL *ssl, void *arg) {
+	return curlpoll_go_client_cert((struct curlpoll_easy *)arg, ssl);
+}
+
+// curlpoll_ssl_ctx is a CURLOPT_SSL_CTX_FUNCTION, parm the handle's
+// curlpoll_easy: with no_reneg libcurl's OpenSSL takes no part in a
+// renegotiation the server asks for (SSL_OP_NO_RENEGOTIATION: it answers
+// with a no_renegotiation alert; Easy.SetTLSRenegotiation); with
+// want_client_cert a requested client certificate comes from Go
+// (Easy.SetClientCertFunc).
+static CURLcode curlpoll_ssl_ctx(CURL *e, void *ctx, void *parm) {
+	struct curlpoll_easy *s = parm;
 	(void)e;
-	(void)parm;
-	SSL_CTX_set_options((SSL_CTX *)ctx, SSL_OP_NO_RENEGOTIATION);
+	if (s->no_reneg)
+		SSL_CTX_set_options((SSL_CTX *)ctx, SSL_OP_NO_RENEGOTIATION);
+	if (s->want_client_cert)
+		SSL_CTX_set_cert_cb((SSL_CTX *)ctx, curlpoll_cert_cb, s);
 	return CURLE_OK;
 }
 
-static CURLcode curlpoll_set_no_reneg(CURL *e, int on) {
-	return curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on ? curlpoll_no_reneg : NULL);
+// curlpoll_set_ssl_ctx sets curlpoll_ssl_ctx on e where s asks for it,
+// and takes it off where not.
+static CURLcode curlpoll_set_ssl_ctx(CURL *e, struct curlpoll_easy *s) {
+	int on = s->no_reneg || s->want_client_cert;
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on ? curlpoll_ssl_ctx : NULL);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, on ? (void *)s : NULL);
+	return rc;
+}
+
+// curlpoll_cert_request reads what the server's CertificateRequest asked
+// for: the DER of each acceptable CA name, one after the other, into buf
+// (cap bytes), their lengths into lens (at most max; -1 for each that did
+// not fit), their count into *ncas; the signature schemes (at most 64)
+// into schemes and their count into *nschemes; and returns the version.
+static int curlpoll_cert_request(SSL *ssl, unsigned char *buf, size_t cap, int *lens, int max, int *ncas, uint16_t *schemes, int *nschemes) {
+	STACK_OF(X509_NAME) *names = SSL_get_client_CA_list(ssl);
+	int n = names ? sk_X509_NAME_num(names) : 0, i, k;
+	size_t used = 0;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++) {
+		X509_NAME *nm = sk_X509_NAME_value(names, i);
+		int len = i2d_X509_NAME(nm, NULL);
+		if (len <= 0 || used + (size_t)len > cap) {
+			lens[i] = -1;
+			continue;
+		}
+		unsigned char *p = buf + used;
+		lens[i] = i2d_X509_NAME(nm, &p);
+		used += (size_t)len;
+	}
+	*ncas = n;
+	k = SSL_get_sigalgs(ssl, -1, NULL, NULL, NULL, NULL, NULL);
+	if (k > 64)
+		k = 64;
+	for (i = 0; i < k; i++) {
+		unsigned char rsig = 0, rhash = 0;
+		SSL_get_sigalgs(ssl, i, NULL, NULL, NULL, &rsig, &rhash);
+		schemes[i] = (uint16_t)rhash << 8 | rsig;
+	}
+	*nschemes = k < 0 ? 0 : k;
+	return SSL_version(ssl);
+}
+
+// curlpoll_use_cert sets on ssl the certificate der (the leaf), the rest of
+// its chain (nchain certificates in chain, their lengths in lens) and the
+// PKCS #8 private key; 1 on success.
+static int curlpoll_use_cert(SSL *ssl, const unsigned char *der, long len, const unsigned char *chain, const long *lens, int nchain, const unsigned char *key, long keylen) {
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, len);
+	EVP_PKEY *k;
+	int i, ok;
+	if (x == NULL)
+		return 0;
+	ok = SSL_use_certificate(ssl, x) == 1;
+	X509_free(x);
+	if (!ok)
+		return 0;
+	p = key;
+	k = d2i_AutoPrivateKey(NULL, &p, keylen);
+	if (k == NULL)
+		return 0;
+	ok = SSL_use_PrivateKey(ssl, k) == 1 && SSL_check_private_key(ssl) == 1;
+	EVP_PKEY_free(k);
+	if (!ok)
+		return 0;
+	p = chain;
+	for (i = 0; i < nchain; i++) {
+		const unsigned char *q = p;
+		X509 *c = d2i_X509(NULL, &q, lens[i]);
+		if (c == NULL || SSL_add0_chain_cert(ssl, c) != 1) {
+			X509_free(c);
+			return 0;
+		}
+		p += lens[i];
+	}
+	return 1;
 }
 
 static void curlpoll_tls_setup(void) {
@@ -131,9 +221,13 @@ static unsigned long curlpoll_openssl_version(void) { return OpenSSL_version_num
 import "C"
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 var (
@@ -155,13 +249,92 @@ func opensslMatches() bool {
 	return opensslOK
 }
 
-// opensslRefuseRenegotiation sets or unsets curlpoll_no_reneg on e.
+// opensslRefuseRenegotiation has curlpoll_ssl_ctx refuse renegotiation on
+// e's connections, or not.
 func opensslRefuseRenegotiation(e *Easy, refuse bool) C.CURLcode {
-	on := C.int(0)
-	if refuse {
-		on = 1
+	e.cs.no_reneg = cBool(refuse)
+	return C.curlpoll_set_ssl_ctx(e.c, e.cs)
+}
+
+// opensslAskClientCert has curlpoll_ssl_ctx ask Go for a client
+// certificate on e's connections (SetClientCertFunc), or not.
+func opensslAskClientCert(e *Easy, ask bool) C.CURLcode {
+	e.cs.want_client_cert = cBool(ask)
+	return C.curlpoll_set_ssl_ctx(e.c, e.cs)
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
 	}
-	return C.curlpoll_set_no_reneg(e.c, on)
+	return 0
+}
+
+// opensslClientCert is goClientCert's work on OpenSSL: it reads the
+// server's request from ssl, runs the Easy's function, and sets the
+// certificate it gives on ssl; false fails the handshake, with t.cause
+// saying why.
+func opensslClientCert(t *xfer, f clientCertFunc, ssl unsafe.Pointer) bool {
+	var buf [8192]C.uchar
+	var lens [64]C.int
+	var schemes [64]C.uint16_t
+	var ncas, nschemes C.int
+	s := (*C.SSL)(ssl)
+	version := C.curlpoll_cert_request(s, &buf[0], C.size_t(len(buf)), &lens[0], C.int(len(lens)), &ncas, &schemes[0], &nschemes)
+	info := &tls.CertificateRequestInfo{Version: uint16(version)}
+	off := 0
+	for _, n := range lens[:ncas] {
+		if n < 0 {
+			continue
+		}
+		info.AcceptableCAs = append(info.AcceptableCAs, C.GoBytes(unsafe.Pointer(&buf[off]), n))
+		off += int(n)
+	}
+	for _, sc := range schemes[:nschemes] {
+		info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(sc))
+	}
+	var cert *tls.Certificate
+	var err error
+	t.inlineCall(func() { cert, err = f(t.pub, info) })
+	if err != nil {
+		t.cause = err
+		return false
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return true // none to send, as crypto/tls sends none
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.cause = fmt.Errorf("curlpoll: the client certificate's private key (%T) cannot be given to OpenSSL: %w", cert.PrivateKey, err)
+		return false
+	}
+	leaf := cert.Certificate[0]
+	var chain []byte
+	clens := make([]C.long, 0, len(cert.Certificate))
+	for _, der := range cert.Certificate[1:] {
+		chain = append(chain, der...)
+		clens = append(clens, C.long(len(der)))
+	}
+	cleaf, ckey := C.CBytes(leaf), C.CBytes(key)
+	defer C.free(cleaf)
+	defer func() {
+		C.OPENSSL_cleanse(ckey, C.size_t(len(key)))
+		C.free(ckey)
+	}()
+	var cchain unsafe.Pointer
+	var clensp *C.long
+	if len(clens) > 0 {
+		cchain = C.CBytes(chain)
+		defer C.free(cchain)
+		clensp = (*C.long)(C.CBytes(unsafe.Slice((*byte)(unsafe.Pointer(&clens[0])), len(clens)*int(unsafe.Sizeof(clens[0])))))
+		defer C.free(unsafe.Pointer(clensp))
+	}
+	clear(key)
+	if C.curlpoll_use_cert(s, (*C.uchar)(cleaf), C.long(len(leaf)), (*C.uchar)(cchain), clensp, C.int(len(clens)), (*C.uchar)(ckey), C.long(len(key))) != 1 {
+		t.cause = errors.New("curlpoll: OpenSSL refused the client certificate or its key")
+		return false
+	}
+	return true
 }
 
 // opensslCapture is curlpoll_tls_capture.

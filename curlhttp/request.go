@@ -529,7 +529,15 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 				minV = tlsConf.MinVersion
 			}
 			maxV = tlsConf.MaxVersion
-			if len(tlsConf.Certificates) > 0 {
+			if get := tlsConf.GetClientCertificate; get != nil {
+				// Asked of Go when the server (or an HTTPS proxy) asks for
+				// a certificate; crypto/tls ignores Certificates then.
+				if static {
+					s.do(e.SetClientCertFunc(func(_ *curlpoll.Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+						return get(info)
+					}))
+				}
+			} else if len(tlsConf.Certificates) > 0 {
 				cert, key, err := certificatePEM(&tlsConf.Certificates[0])
 				if err != nil {
 					return nil, err

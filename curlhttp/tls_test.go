@@ -222,6 +222,102 @@ func TestTransportClientCertificate(t *testing.T) {
 	}
 }
 
+// TestTransportGetClientCertificate: TLSClientConfig.GetClientCertificate
+// is asked, as crypto/tls asks it, when the server requests a certificate
+// (with the authorities it accepts), and what it gives is sent, its
+// Certificates ignored; its error fails the request, an empty certificate
+// sends none. It was refused with ErrUnsupportedTLSConfig, and still is
+// where libcurl does not run on the OpenSSL curlpoll links.
+func TestTransportGetClientCertificate(t *testing.T) {
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "the client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &clientKey.PublicKey, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: clientKey}
+	other, _, _ := selfSigned(t, "ignored")
+	clientLeaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(clientLeaf)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := "none"
+		if len(r.TLS.PeerCertificates) > 0 {
+			name = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		io.WriteString(w, name)
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+
+	boom := errors.New("no certificate today")
+	for _, tc := range []struct {
+		name string
+		give func() (*tls.Certificate, error)
+		want string // the server's answer, or the error's text
+		err  error
+	}{
+		{"a certificate", func() (*tls.Certificate, error) { return &clientCert, nil }, "the client", nil},
+		{"an empty certificate", func() (*tls.Certificate, error) { return &tls.Certificate{}, nil }, "none", nil},
+		{"an error", func() (*tls.Certificate, error) { return nil, boom }, "", boom},
+	} {
+		for _, std := range []bool{true, false} {
+			var asked []*tls.CertificateRequestInfo
+			conf := &tls.Config{
+				InsecureSkipVerify: true,
+				Certificates:       []tls.Certificate{other}, // ignored, as crypto/tls ignores it
+				GetClientCertificate: func(info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					asked = append(asked, info)
+					return tc.give()
+				},
+			}
+			var rt http.RoundTripper = &http.Transport{TLSClientConfig: conf}
+			name := "net/http"
+			if !std {
+				rt, name = &curlhttp.Transport{TLSClientConfig: conf}, "curlpoll"
+			}
+			resp, err := rt.RoundTrip(mustReq("GET", srv.URL, nil))
+			if !std && !curlpoll.ClientCertFuncSupported() {
+				if !errors.Is(err, curlhttp.ErrUnsupportedTLSConfig) {
+					t.Errorf("%s, %s on %s: %v, want ErrUnsupportedTLSConfig", tc.name, name, curlpoll.Version().TLS, err)
+				}
+				rt.(*curlhttp.Transport).Close()
+				continue
+			}
+			got := ""
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got = string(b)
+			}
+			switch {
+			case tc.err != nil && !errors.Is(err, tc.err):
+				t.Errorf("%s, %s: %q, %v; want the function's error", tc.name, name, got, err)
+			case tc.err == nil && (err != nil || got != tc.want):
+				t.Errorf("%s, %s: %q, %v; want %q", tc.name, name, got, err, tc.want)
+			}
+			if len(asked) != 1 || len(asked[0].AcceptableCAs) != 1 || !bytes.Equal(asked[0].AcceptableCAs[0], clientLeaf.RawSubject) {
+				t.Errorf("%s, %s: asked %d times, for %v; want once, for the client's authority", tc.name, name, len(asked), asked)
+			}
+			if c, ok := rt.(interface{ Close() error }); ok {
+				c.Close()
+			} else {
+				rt.(*http.Transport).CloseIdleConnections()
+			}
+		}
+	}
+}
+
 // TestTransportHTTP2SlowConsumer checks that a stream whose reader does not
 // read does not stall others to the same server, and that cancelling it
 // leaks nothing.

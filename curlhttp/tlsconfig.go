@@ -46,8 +46,8 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 		// net/http verifies the proxy's certificate for it too; libcurl
 		// verifies the proxy for the proxy's host.
 		return unsupportedTLSField("ServerName", "is not supported through an HTTPS proxy unless it is the proxy's host")
-	case c.GetClientCertificate != nil:
-		return unsupportedTLSField("GetClientCertificate", "is not supported (use Certificates)")
+	case c.GetClientCertificate != nil && !curlpoll.ClientCertFuncSupported():
+		return unsupportedTLSField("GetClientCertificate", "is not supported where libcurl does not run on the OpenSSL curlpoll links (use Certificates)")
 	case len(c.EncryptedClientHelloConfigList) > 0:
 		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
 	case c.EncryptedClientHelloRejectionVerify != nil:

@@ -201,6 +201,13 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		// net/http verifies an HTTPS proxy with them too; libcurl would not.
 		goVerified = append(goVerified, tlsConfigCase{name: tc.name + " through an HTTPS proxy", conf: tc.conf, httpsProxy: true})
 	}
+	if !curlpoll.ClientCertFuncSupported() {
+		// Honoured where libcurl runs on the OpenSSL curlpoll links
+		// (TestTransportGetClientCertificate).
+		goVerified = append(goVerified, tlsConfigCase{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &tls.Certificate{}, nil
+		}}})
+	}
 	if goVerifies() && strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
 		// Go verifies before the request goes out, not after a
 		// renegotiation (TestTransportTLSRenegotiatedCertificate).
@@ -230,9 +237,6 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		{name: "ServerName ::ffff:127.0.0.1", conf: &tls.Config{ServerName: "::ffff:127.0.0.1"}},
 		// net/http verifies the proxy for it too; libcurl for the proxy's host.
 		{name: "ServerName through an HTTPS proxy", conf: &tls.Config{ServerName: "other.test"}, httpsProxy: true},
-		{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &tls.Certificate{}, nil
-		}}},
 		{name: "CipherSuites RC4", conf: &tls.Config{CipherSuites: []uint16{tls.TLS_RSA_WITH_RC4_128_SHA}}},
 		{name: "CurvePreferences through an HTTPS proxy", conf: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256}}, httpsProxy: true},
 		{name: "EncryptedClientHelloConfigList", conf: &tls.Config{EncryptedClientHelloConfigList: []byte{0}}},

@@ -54,10 +54,10 @@ import (
 //   - TLSClientConfig: a client-side field that the Transport cannot
 //     honour makes every https request (and every request through an HTTPS
 //     proxy) fail before anything is sent, with an error that wraps
-//     ErrUnsupportedTLSConfig: GetClientCertificate,
-//     EncryptedClientHelloConfigList and
-//     EncryptedClientHelloRejectionVerify; where libcurl does not run on
-//     OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
+//     ErrUnsupportedTLSConfig: EncryptedClientHelloConfigList and
+//     EncryptedClientHelloRejectionVerify; GetClientCertificate where
+//     libcurl does not run on the OpenSSL curlpoll links; where libcurl
+//     does not run on OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
 //     ignores them too) and CurvePreferences, and on OpenSSL a suite or
 //     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
 //     through an HTTPS proxy; a ServerName that is neither a host name as
@@ -134,6 +134,15 @@ import (
 //     URL's host and port (CURLOPT_CONNECT_TO), with the Host header kept.
 //   - TLSClientConfig.Certificates: the first one is the client
 //     certificate (crypto/tls picks the first one the server accepts).
+//     GetClientCertificate, where set, is asked instead when a server (or
+//     an HTTPS proxy) requests a certificate, with the authorities and
+//     signature schemes it accepts (curlpoll.Easy.SetClientCertFunc; its
+//     CertificateRequestInfo's Context is nil), inside libcurl on the
+//     goroutine that drives the request's Multi, as the verification
+//     functions are; a key that cannot be exported
+//     (x509.MarshalPKCS8PrivateKey) fails the request. A connection that
+//     resumes a TLS session (libcurl's session cache, unless
+//     SessionTicketsDisabled) is asked for no certificate.
 //   - Errors: a transfer's error is curl's *curlpoll.Error (its Code for
 //     errors.Is, the errno of its own failure: syscall.ECONNREFUSED), and
 //     a connection that cannot be made also holds what net/http returns:
@@ -222,6 +231,7 @@ type Transport struct {
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
 	// ServerName, MinVersion, MaxVersion, Certificates (the first),
+	// GetClientCertificate (on OpenSSL),
 	// NextProtos, SessionTicketsDisabled and, on OpenSSL, CipherSuites and
 	// CurvePreferences are honoured by libcurl, RootCAs, Time,
 	// VerifyPeerCertificate and VerifyConnection by Go's verification; a
