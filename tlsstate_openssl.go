@@ -16,6 +16,7 @@ package curlpoll
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include "shim.h"
 #include "tls_state.h"
 
@@ -40,8 +41,17 @@ static pthread_mutex_t curlpoll_chain_mu = PTHREAD_MUTEX_INITIALIZER;
 
 // curlpoll_cert_cb is an OpenSSL certificate callback: OpenSSL calls it
 // on a client when the server has asked for a certificate, before it sends
-// one. Go sets the certificate on the connection (goClientCert).
+// one. Go sets the certificate on the connection (goClientCert). arg is
+// the curlpoll_easy of the handle that made the connection, valid only
+// during that handle's handshake: the connection may outlive the handle.
+// A request after the handshake (a renegotiation: refused, or allowed
+// without a client certificate function, see Transport) sends none and
+// does not touch arg; TLS 1.3's post-handshake authentication, which
+// libcurl offers, is not offered where this callback is set (as crypto/tls
+// offers none).
 static int curlpoll_cert_cb(SSL *ssl, void *arg) {
+	if (SSL_get_finished(ssl, NULL, 0) != 0)
+		return 1;
 	return curlpoll_go_client_cert((struct curlpoll_easy *)arg, ssl);
 }
 
@@ -56,8 +66,10 @@ static CURLcode curlpoll_ssl_ctx(CURL *e, void *ctx, void *parm) {
 	(void)e;
 	if (s->no_reneg)
 		SSL_CTX_set_options((SSL_CTX *)ctx, SSL_OP_NO_RENEGOTIATION);
-	if (s->want_client_cert)
+	if (s->want_client_cert) {
 		SSL_CTX_set_cert_cb((SSL_CTX *)ctx, curlpoll_cert_cb, s);
+		SSL_CTX_set_post_handshake_auth((SSL_CTX *)ctx, 0);
+	}
 	return CURLE_OK;
 }
 
@@ -71,39 +83,63 @@ static CURLcode curlpoll_set_ssl_ctx(CURL *e, struct curlpoll_easy *s) {
 	return rc;
 }
 
-// curlpoll_cert_request reads what the server's CertificateRequest asked
-// for: the DER of each acceptable CA name, one after the other, into buf
-// (cap bytes), their lengths into lens (at most max; -1 for each that did
-// not fit), their count into *ncas; the signature schemes (at most 64)
-// into schemes and their count into *nschemes; and returns the version.
-static int curlpoll_cert_request(SSL *ssl, unsigned char *buf, size_t cap, int *lens, int max, int *ncas, uint16_t *schemes, int *nschemes) {
+// curlpoll_certreq is what a server's CertificateRequest asked for: the
+// DER of each acceptable CA name, one after the other, in names (lens[i]
+// bytes each), the signature schemes, and the version; in memory
+// curlpoll_cert_request allocates and curlpoll_certreq_free frees.
+struct curlpoll_certreq {
+	unsigned char *names;
+	int *lens;
+	int ncas;
+	uint16_t *schemes;
+	int nschemes;
+	int version;
+};
+
+static void curlpoll_certreq_free(struct curlpoll_certreq *r) {
+	free(r->names);
+	free(r->lens);
+	free(r->schemes);
+}
+
+// curlpoll_cert_request fills r from ssl's request, all of it; 0 when
+// memory ran out or a name does not encode.
+static int curlpoll_cert_request(SSL *ssl, struct curlpoll_certreq *r) {
 	STACK_OF(X509_NAME) *names = SSL_get_client_CA_list(ssl);
 	int n = names ? sk_X509_NAME_num(names) : 0, i, k;
-	size_t used = 0;
-	if (n > max)
-		n = max;
+	size_t total = 0, used = 0;
+	memset(r, 0, sizeof *r);
+	r->version = SSL_version(ssl);
 	for (i = 0; i < n; i++) {
-		X509_NAME *nm = sk_X509_NAME_value(names, i);
-		int len = i2d_X509_NAME(nm, NULL);
-		if (len <= 0 || used + (size_t)len > cap) {
-			lens[i] = -1;
-			continue;
-		}
-		unsigned char *p = buf + used;
-		lens[i] = i2d_X509_NAME(nm, &p);
+		int len = i2d_X509_NAME(sk_X509_NAME_value(names, i), NULL);
+		if (len <= 0)
+			return 0;
+		total += (size_t)len;
+	}
+	k = SSL_get_sigalgs(ssl, -1, NULL, NULL, NULL, NULL, NULL);
+	if (k < 0)
+		k = 0;
+	r->names = malloc(total + 1);
+	r->lens = malloc(sizeof(int) * (size_t)(n + 1));
+	r->schemes = malloc(sizeof(uint16_t) * (size_t)(k + 1));
+	if (r->names == NULL || r->lens == NULL || r->schemes == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char *p = r->names + used;
+		int len = i2d_X509_NAME(sk_X509_NAME_value(names, i), &p);
+		if (len <= 0 || used + (size_t)len > total)
+			return 0;
+		r->lens[i] = len;
 		used += (size_t)len;
 	}
-	*ncas = n;
-	k = SSL_get_sigalgs(ssl, -1, NULL, NULL, NULL, NULL, NULL);
-	if (k > 64)
-		k = 64;
+	r->ncas = n;
 	for (i = 0; i < k; i++) {
 		unsigned char rsig = 0, rhash = 0;
 		SSL_get_sigalgs(ssl, i, NULL, NULL, NULL, &rsig, &rhash);
-		schemes[i] = (uint16_t)rhash << 8 | rsig;
+		r->schemes[i] = (uint16_t)rhash << 8 | rsig;
 	}
-	*nschemes = k < 0 ? 0 : k;
-	return SSL_version(ssl);
+	r->nschemes = k;
+	return 1;
 }
 
 // curlpoll_use_cert sets on ssl the certificate der (the leaf), the rest of
@@ -128,6 +164,7 @@ static int curlpoll_use_cert(SSL *ssl, const unsigned char *der, long len, const
 	EVP_PKEY_free(k);
 	if (!ok)
 		return 0;
+	SSL_clear_chain_certs(ssl); // not one set with the handle's own certificate
 	p = chain;
 	for (i = 0; i < nchain; i++) {
 		const unsigned char *q = p;
@@ -221,6 +258,7 @@ static unsigned long curlpoll_openssl_version(void) { return OpenSSL_version_num
 import "C"
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -275,23 +313,38 @@ func cBool(b bool) C.int {
 // certificate it gives on ssl; false fails the handshake, with t.cause
 // saying why.
 func opensslClientCert(t *xfer, f clientCertFunc, ssl unsafe.Pointer) bool {
-	var buf [8192]C.uchar
-	var lens [64]C.int
-	var schemes [64]C.uint16_t
-	var ncas, nschemes C.int
 	s := (*C.SSL)(ssl)
-	version := C.curlpoll_cert_request(s, &buf[0], C.size_t(len(buf)), &lens[0], C.int(len(lens)), &ncas, &schemes[0], &nschemes)
-	info := &tls.CertificateRequestInfo{Version: uint16(version)}
-	off := 0
-	for _, n := range lens[:ncas] {
-		if n < 0 {
-			continue
-		}
-		info.AcceptableCAs = append(info.AcceptableCAs, C.GoBytes(unsafe.Pointer(&buf[off]), n))
-		off += int(n)
+	r := (*C.struct_curlpoll_certreq)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_curlpoll_certreq{}))))
+	if r == nil {
+		t.cause = Code(C.CURLE_OUT_OF_MEMORY)
+		return false
 	}
-	for _, sc := range schemes[:nschemes] {
-		info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(sc))
+	defer func() {
+		C.curlpoll_certreq_free(r)
+		C.free(unsafe.Pointer(r))
+	}()
+	if C.curlpoll_cert_request(s, r) != 1 {
+		t.cause = errors.New("curlpoll: the server's certificate request could not be read")
+		return false
+	}
+	info := &tls.CertificateRequestInfo{Version: uint16(r.version)}
+	if r.ncas > 0 {
+		lens := unsafe.Slice((*C.int)(unsafe.Pointer(r.lens)), int(r.ncas))
+		total := 0
+		for _, n := range lens {
+			total += int(n)
+		}
+		names := unsafe.Slice((*byte)(unsafe.Pointer(r.names)), total)
+		off := 0
+		for _, n := range lens {
+			info.AcceptableCAs = append(info.AcceptableCAs, bytes.Clone(names[off:off+int(n)]))
+			off += int(n)
+		}
+	}
+	if r.nschemes > 0 {
+		for _, sc := range unsafe.Slice((*C.uint16_t)(unsafe.Pointer(r.schemes)), int(r.nschemes)) {
+			info.SignatureSchemes = append(info.SignatureSchemes, tls.SignatureScheme(sc))
+		}
 	}
 	var cert *tls.Certificate
 	var err error

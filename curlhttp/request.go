@@ -531,7 +531,13 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			maxV = tlsConf.MaxVersion
 			if get := tlsConf.GetClientCertificate; get != nil {
 				// Asked of Go when the server (or an HTTPS proxy) asks for
-				// a certificate; crypto/tls ignores Certificates then.
+				// a certificate; crypto/tls ignores Certificates then. No
+				// session is resumed, as crypto/tls resumes none without a
+				// ClientSessionCache: a resumed one carries the identity
+				// of an earlier handshake, the function not asked.
+				if tlsConf.ClientSessionCache == nil {
+					sb.Bool(optSslSessionidCache, false)
+				}
 				if static {
 					s.do(e.SetClientCertFunc(func(_ *curlpoll.Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 						return get(info)

@@ -48,6 +48,11 @@ func checkTLSConfig(c *tls.Config, proxy *url.URL, version curlpoll.HTTPVersion)
 		return unsupportedTLSField("ServerName", "is not supported through an HTTPS proxy unless it is the proxy's host")
 	case c.GetClientCertificate != nil && !curlpoll.ClientCertFuncSupported():
 		return unsupportedTLSField("GetClientCertificate", "is not supported where libcurl does not run on the OpenSSL curlpoll links (use Certificates)")
+	case c.GetClientCertificate != nil && c.Renegotiation != tls.RenegotiateNever:
+		// A renegotiation's certificate request would find the function
+		// of the handle that made the connection, which may be gone
+		// (curlpoll.Easy.SetClientCertFunc): none would be sent.
+		return unsupportedTLSField("Renegotiation", "must be RenegotiateNever with GetClientCertificate")
 	case len(c.EncryptedClientHelloConfigList) > 0:
 		return unsupportedTLSField("EncryptedClientHelloConfigList", notYet)
 	case c.EncryptedClientHelloRejectionVerify != nil:

@@ -201,12 +201,15 @@ func unsupportedTLSConfigs(srv *countingTLSServer) []tlsConfigCase {
 		// net/http verifies an HTTPS proxy with them too; libcurl would not.
 		goVerified = append(goVerified, tlsConfigCase{name: tc.name + " through an HTTPS proxy", conf: tc.conf, httpsProxy: true})
 	}
+	getCert := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }
 	if !curlpoll.ClientCertFuncSupported() {
 		// Honoured where libcurl runs on the OpenSSL curlpoll links
 		// (TestTransportGetClientCertificate).
-		goVerified = append(goVerified, tlsConfigCase{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &tls.Certificate{}, nil
-		}}})
+		goVerified = append(goVerified, tlsConfigCase{name: "GetClientCertificate", conf: &tls.Config{GetClientCertificate: getCert}})
+	} else {
+		// A renegotiation's request would find no function.
+		goVerified = append(goVerified, tlsConfigCase{name: "GetClientCertificate with RenegotiateFreelyAsClient",
+			conf: &tls.Config{GetClientCertificate: getCert, Renegotiation: tls.RenegotiateFreelyAsClient}})
 	}
 	if goVerifies() && strings.HasPrefix(curlpoll.Version().TLS, "OpenSSL/") {
 		// Go verifies before the request goes out, not after a

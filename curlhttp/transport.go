@@ -140,9 +140,11 @@ import (
 //     CertificateRequestInfo's Context is nil), inside libcurl on the
 //     goroutine that drives the request's Multi, as the verification
 //     functions are; a key that cannot be exported
-//     (x509.MarshalPKCS8PrivateKey) fails the request. A connection that
-//     resumes a TLS session (libcurl's session cache, unless
-//     SessionTicketsDisabled) is asked for no certificate.
+//     (x509.MarshalPKCS8PrivateKey) fails the request. As crypto/tls
+//     without a ClientSessionCache, no TLS session is resumed (a resumed
+//     one would carry an earlier handshake's identity), and no TLS 1.3
+//     post-handshake authentication is offered; a renegotiation other than
+//     RenegotiateNever is refused with it.
 //   - Errors: a transfer's error is curl's *curlpoll.Error (its Code for
 //     errors.Is, the errno of its own failure: syscall.ECONNREFUSED), and
 //     a connection that cannot be made also holds what net/http returns:
