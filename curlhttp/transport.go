@@ -160,6 +160,12 @@ import (
 //     (within 2 s) after libcurl's failed saying the reply was no TLS, as
 //     for a certificate error above; through a proxy, and over HTTP/3, the
 //     error is curl's alone. The message is curl's otherwise.
+//   - Request.Close (and DisableKeepAlives) closes the connection after
+//     the request where the request is alone on it (CURLOPT_FORBID_REUSE):
+//     an HTTP/2 connection that other requests are using at the time stays
+//     in the pool, where net/http stops giving it to new requests and
+//     closes it after its last (libcurl has no call to retire a
+//     connection; CloseIdleConnections retires the Transport's Multis).
 //   - Connections are libcurl's to make: there is no DialContext,
 //     DialTLSContext, Dial or DialTLS (nor a local address to bind, nor a
 //     Unix socket to connect to; curlpoll.Easy has SetInterface and
