@@ -229,35 +229,17 @@ func TestTransportClientCertificate(t *testing.T) {
 // sends none. It was refused with ErrUnsupportedTLSConfig, and still is
 // where libcurl does not run on the OpenSSL curlpoll links.
 func TestTransportGetClientCertificate(t *testing.T) {
-	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, caKey := clientCertCA(t, "the client's authority")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "the client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &clientKey.PublicKey, clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: clientKey}
+	cert := clientCertLeaf(t, "the client", ca, caKey, key)
+	clientCert := *cert
 	other, _, _ := selfSigned(t, "ignored")
-	clientLeaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := x509.NewCertPool()
-	pool.AddCert(clientLeaf)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := "none"
-		if len(r.TLS.PeerCertificates) > 0 {
-			name = r.TLS.PeerCertificates[0].Subject.CommonName
-		}
-		io.WriteString(w, name)
-	}))
-	srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
-	srv.StartTLS()
+	pool.AddCert(ca)
+	srv := clientCertServer(t, &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool})
 	defer srv.Close()
 
 	boom := errors.New("no certificate today")
@@ -306,7 +288,7 @@ func TestTransportGetClientCertificate(t *testing.T) {
 			case tc.err == nil && (err != nil || got != tc.want):
 				t.Errorf("%s, %s: %q, %v; want %q", tc.name, name, got, err, tc.want)
 			}
-			if len(asked) != 1 || len(asked[0].AcceptableCAs) != 1 || !bytes.Equal(asked[0].AcceptableCAs[0], clientLeaf.RawSubject) {
+			if len(asked) != 1 || len(asked[0].AcceptableCAs) != 1 || !bytes.Equal(asked[0].AcceptableCAs[0], ca.RawSubject) {
 				t.Errorf("%s, %s: asked %d times, for %v; want once, for the client's authority", tc.name, name, len(asked), asked)
 			}
 			if c, ok := rt.(interface{ Close() error }); ok {
