@@ -181,8 +181,9 @@ func ClientCertFuncSupported() bool { return tlsBackend() == tlsOpenSSL }
 // session makes none (SetSessionIDCache), TLS 1.3 post-handshake
 // authentication is not offered, and a request after the handshake (a
 // renegotiation, SetTLSRenegotiation) gets no certificate: the connection
-// may outlive the Easy whose function it had. It needs libcurl on the OpenSSL that curlpoll links
-// (ErrClientCertFuncUnsupported otherwise). nil removes it; Reset too.
+// may outlive the Easy whose function it had. It needs libcurl on the
+// OpenSSL that curlpoll links (ErrClientCertFuncUnsupported otherwise).
+// nil removes it; Reset too.
 func (e *Easy) SetClientCertFunc(f func(t *Transfer, info *tls.CertificateRequestInfo) (*tls.Certificate, error)) error {
 	if err := e.idle(); err != nil {
 		return err

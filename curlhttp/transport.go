@@ -57,8 +57,8 @@ import (
 //     ErrUnsupportedTLSConfig: EncryptedClientHelloConfigList and
 //     EncryptedClientHelloRejectionVerify; GetClientCertificate where
 //     libcurl does not run on the OpenSSL curlpoll links; where libcurl
-//     does not run on OpenSSL, CipherSuites (unless MinVersion is TLS 1.3, where crypto/tls
-//     ignores them too) and CurvePreferences, and on OpenSSL a suite or
+//     does not run on OpenSSL, CipherSuites (unless MinVersion is TLS 1.3,
+//     where crypto/tls ignores them too) and CurvePreferences, and on OpenSSL a suite or
 //     curve OpenSSL has no name for here (RC4, 3DES), or CurvePreferences
 //     through an HTTPS proxy; a ServerName that is neither a host name as
 //     crypto/x509 takes one nor an IP address in its canonical form
@@ -184,7 +184,7 @@ import (
 //     keeps libcurl's 118 seconds.
 //   - Request.Trailer is sent as net/http sends it over HTTP/1.1, after a
 //     body of unknown length (chunked), with the values the body's reader
-//     set by its end (Easy.SetTrailerFunc). libcurl sends no trailers over
+//     set by its end (curlpoll.Easy.SetTrailerFunc). libcurl sends no trailers over
 //     HTTP/2 or HTTP/3: where net/http would send such a request over
 //     HTTP/2, it goes over HTTP/1.1, on a connection closed after it; where
 //     the Transport speaks only HTTP/2 or HTTP/3 to the URL (Protocols,
