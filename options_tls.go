@@ -177,8 +177,8 @@ func ClientCertFuncSupported() bool { return tlsBackend() == tlsOpenSSL }
 // handshake), and it replaces a certificate set with SetSSLCert or the
 // like for that handshake. It runs for the server's and, through an HTTPS
 // proxy that asks, the proxy's handshake (and a DoH server's: libcurl
-// gives its DoH lookups the handle's TLS settings), inside libcurl on the driver
-// (see the package documentation, "Inline callbacks"); a resumed TLS
+// gives its DoH lookups the handle's TLS settings), inside libcurl on the
+// driver (see the package documentation, "Inline callbacks"); a resumed TLS
 // session makes none (SetSessionIDCache), TLS 1.3 post-handshake
 // authentication is not offered, and a request after the handshake (a
 // renegotiation, SetTLSRenegotiation) gets no certificate: the connection
