@@ -44,30 +44,32 @@ func validateRequest(req *http.Request) error {
 		// (net/http's HTTP/1 rule; its HTTP/2 path sends such a request)
 		return fmt.Errorf("http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
-	for k, vv := range req.Header {
-		if !validToken(k) {
-			return fmt.Errorf("net/http: invalid header field name %q", k)
-		}
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("net/http: invalid header field value for %q", k)
-			}
-		}
+	if err := validateFields("header", req.Header); err != nil {
+		return err
 	}
-	for k, vv := range req.Trailer {
-		if !validToken(k) {
-			return fmt.Errorf("net/http: invalid trailer field name %q", k)
-		}
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("net/http: invalid trailer field value for %q", k)
-			}
-		}
+	if err := validateFields("trailer", req.Trailer); err != nil {
+		return err
 	}
 	// net/http sends an empty Host for an invalid one; control bytes, which
 	// could split the request, are refused outright here.
 	if !validHost(u.Host) || !validHeaderValue(req.Host) || strings.ContainsRune(req.Host, 0x7f) {
 		return errors.New("http: invalid Host header")
+	}
+	return nil
+}
+
+// validateFields checks a request's header or trailer fields as net/http's
+// Transport does (validateHeaders), with its errors.
+func validateFields(what string, h http.Header) error {
+	for k, vv := range h {
+		if !validToken(k) {
+			return fmt.Errorf("net/http: invalid %s field name %q", what, k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("net/http: invalid %s field value for %q", what, k)
+			}
+		}
 	}
 	return nil
 }
