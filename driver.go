@@ -361,6 +361,7 @@ func (m *Multi) add(t *xfer, gen uint64) {
 	// The driver's own state of the transfer, left by the previous one.
 	t.runGen = gen
 	t.cause = nil
+	t.relay = nil
 	t.lastProgress = time.Time{}
 	t.linesSeen = 0
 	if err := contextError(t.ctx); err != nil {
@@ -465,13 +466,19 @@ func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 			t.cause = ErrRequestLimit
 		}
 	}
+	errno := m.cs.info.os_errno
+	if derr := t.dialErr(); derr != nil && rc != C.CURLE_OK && t.cause == nil {
+		// The connection never was: what libcurl saw of it (the end of
+		// the stream, a failed send or handshake) says nothing.
+		rc, detail, errno, t.cause = C.CURLE_COULDNT_CONNECT, "", 0, derr
+	}
 	if !ok && rc == C.CURLE_OK {
 		// A trailer line failed the transfer after libcurl had finished
 		// it; had the callback seen the line at once, libcurl would have
 		// failed it so.
 		rc = C.CURLE_WRITE_ERROR
 	}
-	t.finish(t.resultError(rc, detail, m.cs.info.os_errno))
+	t.finish(t.resultError(rc, detail, errno))
 }
 
 // detach removes t from the multi handle with one call into C
@@ -646,6 +653,9 @@ func (m *Multi) shutdown() {
 	// returns.
 	C.curlpoll_multi_cleanup(m.c, m.cs)
 	m.c = nil
+	// Every dialled connection's socket is closed: its relay ends once its
+	// peer's close or the dial function's return.
+	m.relayWG.Wait()
 	for key := range m.caFiles { // no connection can name them now
 		releaseCAFile(key)
 	}

@@ -67,6 +67,7 @@ type Easy struct {
 	prereqFunc     prereqFunc     // SetPrereqFunc
 	trailerFunc    trailerFunc    // SetTrailerFunc
 	clientCertFunc clientCertFunc // SetClientCertFunc
+	dialFunc       DialFunc       // SetDialFunc
 	// trailersRan says the handle ran a transfer with a trailer function
 	// where libcurl's trailer state sticks (libcurlTrailerStateSticks):
 	// it is renewed before its next transfer. Reset keeps it (the state
@@ -169,6 +170,7 @@ func (e *Easy) Reset() error {
 	e.headerHook = nil
 	e.progressGap, e.debugFunc, e.debugUser, e.prereqFunc, e.trailerFunc = 0, nil, nil, nil, nil
 	e.pipeWait, e.forbidReuse = false, false
+	e.dialFunc, e.cs.dial = nil, 0
 	e.cs.max_requests = 0
 	e.cs.no_reneg, e.cs.want_client_cert, e.clientCertFunc = 0, 0, nil // curl_easy_reset took the SSL_CTX function off
 	e.resent = false                                                   // curl_easy_reset clears libcurl's retry count

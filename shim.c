@@ -325,12 +325,30 @@ static void numgen_bump(int fd) {
 // socket(2), so a concurrent fork/exec would otherwise inherit its sockets.
 // The Multi driving on this thread, the opening transfer's, is told of
 // each new socket. (libcurl opens sockets only while it runs transfers,
-// which only drivers make it do; data, the opening transfer's Multi, is
-// the same one.)
+// which only drivers make it do; data, the opening Easy's curlpoll_easy,
+// is for a dial function.)
+//
+// Where the Easy has a dial function (SetDialFunc), a TCP connection's
+// socket is connected to a loopback listener that Go opened for it alone
+// (goDialSocket puts its address in a): libcurl connects there, as the
+// callback's documentation allows ("the destination address information
+// might have been changed and this 'new' address will actually be used
+// here to connect", lib/cf-socket.c), and Go relays that connection to
+// the one the function makes. (CURL_SOCKOPT_ALREADY_CONNECTED on a socket
+// pair would save the listener, but libcurl 7.88 connects such a socket
+// all the same, curl#10626, and will not reuse a connection without an IP
+// address.) A UDP socket (QUIC) is refused: it would bypass the function.
 static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
-	(void)data;
+	struct curlpoll_easy *s = data;
 	(void)purpose;
-	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	int fd;
+	if (s != NULL && s->dial && (a->family == AF_INET || a->family == AF_INET6)) {
+		if (a->socktype != SOCK_STREAM || driving == NULL)
+			return CURL_SOCKET_BAD;
+		fd = goDialSocket(driving->handle, s->handle, a);
+	} else {
+		fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	}
 	numgen_bump(fd);
 	curlpoll_cork_opened(fd, a->family, a->socktype);
 	if (fd >= 0 && driving != NULL)
@@ -338,16 +356,6 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	return fd;
 }
 
-// close_cb closes a socket that open_cb made, after telling the Multi whose
-// driver closes it. libcurl passes the data of the transfer that opened the
-// connection, which need not be the one closing it: a connection in a
-// Share's pool (ShareConnections) may be closed by a transfer of another
-// Multi, on that Multi's driver, or by curl_share_cleanup on any goroutine,
-// after its Multi is gone. The Multi told is the one driving on this thread,
-// if any: only its driver may touch its state. A socket closed elsewhere
-// leaves the epoll sets that hold it by itself (the kernel drops a closed
-// descriptor), and the Multis that knew its number learn so from
-// curlpoll_numgens when libcurl next announces that number (fdwatch.go).
 static int close_cb(void *data, curl_socket_t fd) {
 	(void)data;
 	if (driving != NULL)
@@ -410,7 +418,7 @@ CURLcode curlpoll_easy_setup(CURL *e, struct curlpoll_easy *s, char *errbuf) {
 	SET(CURLOPT_NOPROGRESS, 1L);
 	SET(CURLOPT_DEBUGDATA, d); // the function is set by curlpoll_set_debug
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_cb);
-	SET(CURLOPT_OPENSOCKETDATA, NULL);
+	SET(CURLOPT_OPENSOCKETDATA, s);
 	SET(CURLOPT_CLOSESOCKETFUNCTION, close_cb);
 	SET(CURLOPT_CLOSESOCKETDATA, NULL);
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);

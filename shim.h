@@ -115,6 +115,9 @@ struct curlpoll_easy {
 	// request sent again after a 417 count too), which curlpoll_done reads
 	// only where attempts is above 1 (0 otherwise).
 	uint32_t redirects;
+	// dial says the Easy's TCP connections are made by its dial function
+	// (Easy.SetDialFunc; open_cb, goDialSocket).
+	int dial;
 };
 
 #define CURLPOLL_HDR_MAX (16 * 1024)

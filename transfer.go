@@ -125,6 +125,7 @@ type xfer struct {
 	inline       atomic.Bool // inside an inline callback (inline.go); atomic, as a misplaced TLSState may ask from anywhere
 	inPrereq     atomic.Bool // inside the pre-request function (AddRequestHeader); atomic, likewise
 	cause        error       // the Go error that made a callback abort the transfer
+	relay        *dialRelay  // the connection the Easy's dial function made for it last (dial.go)
 	lastProgress time.Time   // when progress was last passed on (SetProgressInterval)
 	errnoBase    C.long      // CURLINFO_OS_ERRNO as the transfer started (errno.go)
 	movedAt      time.Time   // when a callback last moved it (the stall rescue)

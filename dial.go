@@ -1,0 +1,263 @@
+package curlpoll
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// DialFunc makes a connection for libcurl, as net.Dialer.DialContext: see
+// Easy.SetDialFunc.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// SetDialFunc has f make every TCP connection that the Easy's transfers
+// open, as net/http's Transport.DialContext: the connection can be a
+// net.Dialer's with a Control function (a policy on the addresses
+// allowed), a Unix socket, an SSH channel, an in-memory pipe, anything
+// that is a net.Conn. libcurl connects, over loopback, to a listener
+// opened for that connection alone, and a goroutine dials with f and then
+// relays the bytes between the two connections until either side closes:
+// two goroutines and a copy of every byte more per connection, nothing
+// per request on a reused one.
+//
+// f runs on a goroutine of its own, not inside libcurl: the transfer's
+// other work and the Multi's other transfers go on while it dials. Its
+// network is "tcp", its address the one libcurl would have connected to
+// ("127.0.0.1:443", "[::1]:80": after libcurl's name lookup, or
+// CURLOPT_CONNECT_TO's host as it is: SetConnectTo with an IP address
+// spares a lookup the function does not need), and its context carries
+// the values of the transfer's context and is cancelled when libcurl
+// closes the socket (the transfer was stopped, or the connection closed).
+// If f fails, the transfer fails with an *Error of code ErrCouldntConnect
+// holding f's error (errors.Is and errors.As find it), and no request
+// bytes went anywhere; a transfer that waited for that connection to
+// multiplex on it fails too.
+//
+// libcurl's own settings for the socket apply to the loopback connection,
+// not to f's: binding (SetInterface, SetLocalPort) fails the transfer,
+// and TCP_NODELAY and keep-alive are f's to set. A QUIC (HTTP/3)
+// connection fails, as it would not go through f; a Unix socket that
+// SetUnixSocketPath names is libcurl's own. Connections are kept and
+// reused as libcurl's own are, also by other Easies of the Multi whose
+// requests match them, with or without a dial function: give Easies that
+// differ in it Multis of their own. Multi.Close waits for the relays to
+// end, and so for f to return. nil removes f; Reset too.
+func (e *Easy) SetDialFunc(f DialFunc) error {
+	if err := e.idle(); err != nil {
+		return err
+	}
+	e.dialFunc = f
+	if f != nil {
+		e.cs.dial = 1
+	} else {
+		e.cs.dial = 0
+	}
+	return nil
+}
+
+// dialRelay is one connection made by a dial function: libcurl's socket
+// connects to the relay's loopback listener, and the relay carries its
+// bytes.
+type dialRelay struct {
+	cancel context.CancelFunc // called when libcurl closes its socket
+	err    atomic.Pointer[error]
+}
+
+// goDialSocket is open_cb's work for an Easy with a dial function: it
+// makes libcurl's socket, bound to a loopback port, and a listener for it
+// to connect to, whose address replaces the one in a, and starts the
+// relay that accepts that connection, dials, and carries the bytes. It
+// returns libcurl's socket, -1 if none could be made. Driver only, inside
+// libcurl.
+//
+//export goDialSocket
+func goDialSocket(mh, eh C.uintptr_t, a *C.struct_curl_sockaddr) (fd C.int) {
+	m, t := multiOf(mh), transferAt(eh)
+	if m == nil || t == nil || t.e.dialFunc == nil {
+		return -1
+	}
+	fd = -1
+	defer t.failOnPanic()
+	address := sockaddrString(int(a.family), unsafe.Pointer(&a.addr), int(a.addrlen))
+	ln, local, port, err := dialSockets()
+	if err != nil {
+		t.cause = err
+		return -1
+	}
+	lnPort := ln.Addr().(*net.TCPAddr).Port
+	a.family, a.protocol, a.addrlen = unix.AF_INET, unix.IPPROTO_TCP, unix.SizeofSockaddrInet4
+	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&a.addr))
+	*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(lnPort>>8), byte(lnPort)
+
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.ctx))
+	r := &dialRelay{cancel: cancel}
+	if m.relays == nil {
+		m.relays = make(map[int]*dialRelay)
+	}
+	m.relays[local] = r
+	t.relay = r
+	dial := t.e.dialFunc
+	m.relayWG.Add(1)
+	go func() {
+		defer m.relayWG.Done()
+		r.run(ctx, dial, address, ln, port)
+	}()
+	return C.int(local)
+}
+
+// dialSockets makes the loopback listener a dialled connection's relay
+// accepts libcurl's connection on, and libcurl's socket, bound to a
+// loopback port (port) by which the relay knows it.
+func dialSockets() (ln *net.TCPListener, local, port int, err error) {
+	lo := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	if ln, err = net.ListenTCP("tcp4", lo); err != nil {
+		return nil, -1, 0, err
+	}
+	local, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		if err = unix.Bind(local, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+			var sa unix.Sockaddr
+			if sa, err = unix.Getsockname(local); err == nil {
+				return ln, local, sa.(*unix.SockaddrInet4).Port, nil
+			}
+		}
+		unix.Close(local)
+	}
+	ln.Close()
+	return nil, -1, 0, os.NewSyscallError("socket", err)
+}
+
+// sockaddrString formats the address libcurl would connect to.
+func sockaddrString(family int, sa unsafe.Pointer, n int) string {
+	switch {
+	case family == unix.AF_INET && n >= unix.SizeofSockaddrInet4:
+		a := (*unix.RawSockaddrInet4)(sa)
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1])).String()
+	case family == unix.AF_INET6 && n >= unix.SizeofSockaddrInet6:
+		a := (*unix.RawSockaddrInet6)(sa)
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		ip := netip.AddrFrom16(a.Addr)
+		if a.Scope_id != 0 {
+			ip = ip.WithZone(strconv.FormatUint(uint64(a.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(ip, uint16(p[0])<<8|uint16(p[1])).String()
+	}
+	return ""
+}
+
+// onRelayClosed is the close-socket callback's part for a dialled
+// connection: libcurl is about to close its end; a dial still running
+// stops.
+func (m *Multi) onRelayClosed(fd int) {
+	if r := m.relays[fd]; r != nil {
+		delete(m.relays, fd)
+		r.cancel()
+	}
+}
+
+// run accepts libcurl's connection, dials, then carries bytes both ways
+// until libcurl closes its socket (the connection is closed then) or the
+// peer closes (libcurl reads the end of the stream).
+func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *net.TCPListener, port int) {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	local, err := acceptFrom(ln, port)
+	stop()
+	ln.Close()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.fail(err)
+		}
+		return
+	}
+	defer local.Close()
+	conn, err := dial(ctx, "tcp", address)
+	if err == nil && conn == nil {
+		err = errors.New("curlpoll: the dial function returned no connection and no error")
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.fail(err)
+		}
+		return // libcurl reads the end of the stream
+	}
+	if ctx.Err() != nil { // libcurl let go while the function dialled
+		conn.Close()
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		relayCopy(local, conn)
+		// The peer is done sending: libcurl reads the end of the stream.
+		local.CloseWrite()
+	}()
+	relayCopy(conn, local)
+	// libcurl closed its socket (or shut it down for writing, which it
+	// does not do on its own): nothing more comes from it. Once it has
+	// closed it (ctx is cancelled first), nothing more goes to it either.
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok && ctx.Err() == nil {
+		cw.CloseWrite()
+	} else {
+		conn.Close()
+	}
+	wg.Wait()
+	conn.Close()
+}
+
+// relayCopy copies src to dst until src ends or either fails. Not
+// io.Copy: between two TCP connections that splices through a pipe from a
+// pool that the runtime frees only when it likes, which a check of the
+// descriptors open after a test takes for a leak.
+func relayCopy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
+}
+
+// acceptFrom accepts the first connection on ln that comes from port:
+// libcurl's socket. Another process may connect to the listener first,
+// and must not get the dialled connection.
+func acceptFrom(ln *net.TCPListener, port int) (*net.TCPConn, error) {
+	for {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return nil, err
+		}
+		if c.RemoteAddr().(*net.TCPAddr).Port == port {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+// fail records why the dial failed, for the transfer's error.
+func (r *dialRelay) fail(err error) {
+	r.err.Store(&err)
+}
+
+// dialErr returns why t's connection could not be dialled, nil if it was
+// or none was. Driver only, as t ends.
+func (t *xfer) dialErr() error {
+	if t.relay == nil {
+		return nil
+	}
+	if p := t.relay.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
