@@ -2,6 +2,7 @@ package curlhttp
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -287,6 +288,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		trailerDecl = d
 	}
+	if u.Scheme == "https" && tr.HTTP3 != HTTP3Off && tr.DialContext != nil {
+		return nil, errHTTP3Dial
+	}
 	if u.Scheme == "https" && tr.HTTP3 != HTTP3Off && !libcurlVersion().HTTP3 {
 		// Whatever version it comes to (TCP alone for a field Go
 		// verifies: httpVersion).
@@ -297,7 +301,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// (pooledEasy): this key says what they depend on.
 	key := staticKey{https: https, version: version, tlsConf: tlsConf, caFile: tr.CAFile,
 		connectTimeout: tr.TLSHandshakeTimeout, expectTimeout: tr.ExpectContinueTimeout,
-		idleTimeout: tr.IdleConnTimeout, multiplex: tr.MultiplexHTTP2}
+		idleTimeout: tr.IdleConnTimeout, multiplex: tr.MultiplexHTTP2, dial: tr.DialContext != nil}
 	if len(tr.CAPEM) > 0 {
 		key.caPEM, key.caPEMLen = &tr.CAPEM[0], len(tr.CAPEM)
 	}
@@ -322,6 +326,13 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		dyn.url = [4]string{"https://", sn, u.RequestURI()}
 	} else {
 		dyn.url = targetParts(u)
+	}
+	if tr.DialContext != nil && proxy == nil {
+		// DialContext connects to the host: libcurl looks up no name,
+		// and connects to the relay (curlpoll.Easy.SetDialFunc) by this
+		// address, any host and port to 127.0.0.1 ("::127.0.0.1:").
+		connectTo = [2]string{":", "127.0.0.1:"}
+		key.connectTo = connectTo
 	}
 	static := !c.pe.keyed || c.pe.key != key
 	if static && c.pe.keyed {
@@ -589,6 +600,15 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		default:
 			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
 		}
+		if tr.DialContext != nil && p.Scheme != "https" {
+			// DialContext connects to the proxy: libcurl looks up no
+			// name. (Over HTTPS libcurl needs the proxy's name to verify
+			// it, and looks it up.)
+			p.Host = "127.0.0.1"
+			if port := proxy.Port(); port != "" {
+				p.Host += ":" + port
+			}
+		}
 		sb.Str(optProxy, p.String())
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
@@ -671,6 +691,20 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		c.pe.prereqOn = want
 	}
+	if tr.DialContext != nil {
+		addr := canonicalAddr(u)
+		if proxy != nil {
+			addr = proxyAddr(proxy)
+		}
+		dial, obs := tr.DialContext, c.obs
+		s.do(e.SetDialFunc(func(ctx context.Context, network, _ string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if obs != nil {
+				obs.dialReturned()
+			}
+			return conn, err
+		}))
+	}
 	if !c.pe.headerOn {
 		s.do(e.SetInlineHeaderFunc(c.pe.headerFunc()))
 		c.pe.headerOn = true
@@ -712,6 +746,19 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 		return c.obs.onPrereq(t, ci)
 	}
 	return nil
+}
+
+// errHTTP3Dial refuses HTTP/3 with DialContext: QUIC connections are
+// libcurl's alone.
+var errHTTP3Dial = errors.New("curlpoll: Transport.HTTP3 cannot be used with DialContext: libcurl makes QUIC connections itself")
+
+// proxyAddr is the host and port of proxy, with net/http's default ports.
+func proxyAddr(proxy *url.URL) string {
+	port := proxy.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[proxy.Scheme]
+	}
+	return net.JoinHostPort(proxy.Hostname(), port)
 }
 
 // errTrailersNotHTTP1 refuses a request with trailers where the Transport
@@ -1141,6 +1188,7 @@ type staticKey struct {
 	expectTimeout  time.Duration
 	idleTimeout    time.Duration
 	multiplex      bool
+	dial           bool // DialContext is set
 }
 
 // batches are the option batches configure fills, pooled with their memory.

@@ -694,6 +694,13 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		// and its message ends so.
 		return &curlError{ce: ce, extra: io.ErrUnexpectedEOF, showExtra: true}
 	case curlpoll.ErrCouldntConnect:
+		if c.tr.DialContext != nil && ce.Err != nil {
+			// DialContext's error, as net/http returns it.
+			if toProxy {
+				return &net.OpError{Op: "proxyconnect", Net: "tcp", Err: ce.Err}
+			}
+			return ce.Err
+		}
 		if ce.Errno != 0 {
 			dial = os.NewSyscallError("connect", ce.Errno)
 		} else {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/curlpoll/curlpoll"
@@ -40,21 +41,26 @@ type observer struct {
 	// Driver side: what the callbacks have seen of the request.
 	serverName string // the URL's host, for the TLS state
 	dnsHost    string // the host to resolve; "" for an IP literal
-	https      bool
-	hasBody    bool
-	dnsDone    bool
-	connecting []string // addresses being connected to
-	connected  bool
-	tlsStarted bool
-	tlsDone    bool
-	gotConn    bool
-	wroteHdrs  bool
-	wroteReq   bool
-	firstByte  bool
-	final      bool                 // the final response's status line has arrived
-	code1xx    int                  // the 1xx block being received, 0 if none
-	hdr1xx     textproto.MIMEHeader // its fields
-	resolved   []net.IPAddr         // from libcurl 8's "IPv4: ..." and "IPv6: ..." lines
+	dialled    bool   // DialContext makes the connections, and reports connecting itself
+	// dials and dialsDone count the connections libcurl opened to
+	// DialContext's relays (its "Trying" lines, on the driver) and the
+	// DialContext calls that returned (on the relays' goroutines).
+	dials, dialsDone atomic.Int32
+	https            bool
+	hasBody          bool
+	dnsDone          bool
+	connecting       []string // addresses being connected to
+	connected        bool
+	tlsStarted       bool
+	tlsDone          bool
+	gotConn          bool
+	wroteHdrs        bool
+	wroteReq         bool
+	firstByte        bool
+	final            bool                 // the final response's status line has arrived
+	code1xx          int                  // the 1xx block being received, 0 if none
+	hdr1xx           textproto.MIMEHeader // its fields
+	resolved         []net.IPAddr         // from libcurl 8's "IPv4: ..." and "IPv6: ..." lines
 
 	// mu guards queue and dropped: the driver appends, delivery takes.
 	mu      sync.Mutex
@@ -130,9 +136,10 @@ func newObserver(tr *Transport, req *http.Request, proxy string, hasBody bool) *
 	if proxy != "" {
 		host = proxy
 	}
-	if _, err := netip.ParseAddr(host); err != nil {
+	if _, err := netip.ParseAddr(host); err != nil && tr.DialContext == nil {
 		o.dnsHost = host
 	}
+	o.dialled = tr.DialContext != nil
 	return o
 }
 
@@ -189,6 +196,10 @@ func (o *observer) onText(s string) {
 				o.resolved = append(o.resolved, net.IPAddr{IP: ip.AsSlice(), Zone: ip.Zone()})
 			}
 		}
+	case o.dialled && (strings.HasPrefix(s, "  Trying ") || strings.HasPrefix(s, "Trying ")):
+		// libcurl connects to DialContext's relay, at once: what it does
+		// next waits until DialContext has returned (see deliver).
+		o.dials.Add(1)
 	case strings.HasPrefix(s, "  Trying ") || strings.HasPrefix(s, "Trying "):
 		// "  Trying 127.0.0.1:8080..." or "  Trying [::1]:8080..."
 		addr := strings.TrimSuffix(strings.TrimSpace(strings.TrimSpace(s)[len("Trying "):]), "...")
@@ -244,6 +255,12 @@ func (o *observer) connectDone(addr string, err error) {
 			return
 		}
 	}
+}
+
+// dialReturned notes that a DialContext call returned (see deliver).
+func (o *observer) dialReturned() {
+	o.dialsDone.Add(1)
+	notify(o.ready)
 }
 
 // onPrereq runs in libcurl's pre-request callback: the connection is
@@ -354,6 +371,17 @@ func (o *observer) wait(t *curlpoll.Transfer) {
 // the transfer is over, it also reports what its end implies: connections
 // and handshakes that failed, a request that was written.
 func (o *observer) deliver() {
+	if o.dialled && o.dialsDone.Load() < o.dials.Load() {
+		// libcurl is connected to the relay, and may have sent the
+		// request to it, while DialContext still dials (and reports
+		// ConnectStart and ConnectDone itself): what it did since comes
+		// after those, as with net/http. The transfer's end delivers all.
+		select {
+		case <-o.t.Done():
+		default:
+			return
+		}
+	}
 	o.deliverMu.Lock()
 	defer o.deliverMu.Unlock()
 	o.deliverLocked()

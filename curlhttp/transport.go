@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -166,10 +167,19 @@ import (
 //     in the pool, where net/http stops giving it to new requests and
 //     closes it after its last (libcurl has no call to retire a
 //     connection; CloseIdleConnections retires the Transport's Multis).
-//   - Connections are libcurl's to make: there is no DialContext,
-//     DialTLSContext, Dial or DialTLS (nor a local address to bind, nor a
-//     Unix socket to connect to; curlpoll.Easy has SetInterface and
-//     SetUnixSocketPath for those).
+//   - DialContext makes the TCP connections, as net/http's
+//     (curlpoll.Easy.SetDialFunc): libcurl's side of each is a loopback
+//     connection to a listener opened for it, relayed to DialContext's
+//     (a copy of every byte more). It is asked for the request's host and
+//     port, or the proxy's, and libcurl looks up no name (a proxy over
+//     HTTPS excepted: its name is looked up, and not used). There is no
+//     DialTLSContext, Dial or DialTLS, and DialContext refuses HTTP3, whose
+//     QUIC connections would not go through it. Without DialContext the
+//     connections are libcurl's to make (curlpoll.Easy has SetInterface
+//     and SetUnixSocketPath for a local address or a Unix socket). In a
+//     trace, ConnectStart and ConnectDone (and DNSStart and DNSDone) are
+//     DialContext's own, as with net/http: a net.Dialer reports them
+//     through the context it is given.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -236,6 +246,14 @@ type Transport struct {
 	// Proxy no proxy is used: libcurl never reads proxy environment
 	// variables itself.
 	Proxy func(*http.Request) (*url.URL, error)
+
+	// DialContext, if set, makes the Transport's TCP connections, as
+	// net/http's: it is called with network "tcp" and the host and port
+	// of the request's URL, or of its proxy, and with the request's
+	// context (its values; it is cancelled if libcurl gives the
+	// connection up). The connection is kept and reused as any other.
+	// It cannot be used with HTTP3. See the type's documentation.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// TLSClientConfig configures TLS for https requests: InsecureSkipVerify,
 	// ServerName, MinVersion, MaxVersion, Certificates (the first),
