@@ -164,7 +164,20 @@ func sockaddrString(family int, sa unsafe.Pointer, n int) string {
 // connection: libcurl is about to close its end; a dial still running
 // stops.
 func (m *Multi) onRelayClosed(fd int) {
+	if m.relays == nil {
+		return
+	}
 	if r := m.relays[fd]; r != nil {
+		delete(m.relays, fd)
+		r.cancel()
+	}
+}
+
+// stopRelays stops the relays whose socket libcurl closed without saying
+// so (before 8.5.0 it may close a connection attempt so), as the Multi
+// shuts down.
+func (m *Multi) stopRelays() {
+	for fd, r := range m.relays {
 		delete(m.relays, fd)
 		r.cancel()
 	}
@@ -195,10 +208,13 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 		}
 		return // libcurl reads the end of the stream
 	}
-	if ctx.Err() != nil { // libcurl let go while the function dialled
+	// Once libcurl has closed its socket (or the Multi shuts down),
+	// nothing more goes either way.
+	stop = context.AfterFunc(ctx, func() {
 		conn.Close()
-		return
-	}
+		local.Close()
+	})
+	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -208,9 +224,9 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 		local.CloseWrite()
 	}()
 	relayCopy(conn, local)
-	// libcurl closed its socket (or shut it down for writing, which it
-	// does not do on its own): nothing more comes from it. Once it has
-	// closed it (ctx is cancelled first), nothing more goes to it either.
+	// libcurl is done sending: it closed its socket (ctx is cancelled
+	// first, closing both), or shut it down for writing, which it does
+	// not do on its own.
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok && ctx.Err() == nil {
 		cw.CloseWrite()
 	} else {

@@ -653,8 +653,9 @@ func (m *Multi) shutdown() {
 	// returns.
 	C.curlpoll_multi_cleanup(m.c, m.cs)
 	m.c = nil
-	// Every dialled connection's socket is closed: its relay ends once its
-	// peer's close or the dial function's return.
+	// Every dialled connection's socket is closed: its relay ends, once
+	// the dial function returns where it still runs.
+	m.stopRelays()
 	m.relayWG.Wait()
 	for key := range m.caFiles { // no connection can name them now
 		releaseCAFile(key)
