@@ -6,10 +6,12 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,42 @@ import (
 	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/curlhttp"
 )
+
+// DialContext makes the connections, as with net/http: here to a server
+// on a Unix socket, as Docker's clients talk to the Docker daemon. The
+// URL's host is a name no resolver needs to know.
+func ExampleTransport_dialContext() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "daemon.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s over a Unix socket", r.Method, r.URL.Path)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	tr := &curlhttp.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}
+	defer tr.Close()
+	resp, err := (&http.Client{Transport: tr}).Get("http://daemon/v1/info")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	// Output: GET /v1/info over a Unix socket
+}
 
 // filterHandler passes on the records keep accepts.
 type filterHandler struct {
