@@ -219,7 +219,15 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		relayCopy(local, conn)
+		if err := relayCopy(local, conn); err != nil && ctx.Err() == nil {
+			// The peer's connection failed (reset, timed out, broken):
+			// libcurl sees a reset too, not the end of a stream, which
+			// would end a body that the connection's end delimits as if
+			// it were whole.
+			local.SetLinger(0)
+			local.Close()
+			return
+		}
 		// The peer is done sending: libcurl reads the end of the stream.
 		local.CloseWrite()
 	}()
@@ -236,13 +244,15 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 	conn.Close()
 }
 
-// relayCopy copies src to dst until src ends or either fails. Not
+// relayCopy copies src to dst until src ends or either fails, and
+// returns the failure, nil at src's end. Not
 // io.Copy: between two TCP connections that splices through a pipe from a
 // pool that the runtime frees only when it likes, which a check of the
 // descriptors open after a test takes for a leak.
-func relayCopy(dst io.Writer, src io.Reader) {
+func relayCopy(dst io.Writer, src io.Reader) error {
 	buf := make([]byte, 32<<10)
-	io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
+	_, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
+	return err
 }
 
 // acceptFrom accepts the first connection on ln that comes from port:
@@ -254,7 +264,10 @@ func acceptFrom(ln *net.TCPListener, port int) (*net.TCPConn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.RemoteAddr().(*net.TCPAddr).Port == port {
+		// The address too: any process may bind the same port on
+		// another loopback address (127.0.0.2, all of 127/8 is local)
+		// and connect from there.
+		if a := c.RemoteAddr().(*net.TCPAddr); a.Port == port && a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
 			return c, nil
 		}
 		c.Close()
