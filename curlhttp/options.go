@@ -24,6 +24,7 @@ var (
 	optPostfieldsizeLarge   = option("POSTFIELDSIZE_LARGE")
 	optProtocolsStr         = option("PROTOCOLS_STR")
 	optProxy                = option("PROXY")
+	optResolve              = option("RESOLVE")
 	optProxyCainfo          = option("PROXY_CAINFO")
 	optProxyCainfoBlob      = option("PROXY_CAINFO_BLOB")
 	optProxySslCipherList   = option("PROXY_SSL_CIPHER_LIST")

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -327,12 +328,28 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	} else {
 		dyn.url = targetParts(u)
 	}
+	var dialResolve string // CURLOPT_RESOLVE's entry for DialContext's host, if any
 	if tr.DialContext != nil && proxy == nil {
-		// DialContext connects to the host: libcurl looks up no name,
-		// and connects to the relay (curlpoll.Easy.SetDialFunc) by this
-		// address, any host and port to 127.0.0.1 ("::127.0.0.1:").
-		connectTo = [2]string{":", "127.0.0.1:"}
-		key.connectTo = connectTo
+		if connectTo[0] == "" {
+			// DialContext connects to the host: libcurl looks up no
+			// name, and connects to the relay (curlpoll.Easy.SetDialFunc)
+			// by this address, any host and port to 127.0.0.1
+			// ("::127.0.0.1:"). Its connections are still told apart by
+			// the URL's host and port, which are DialContext's address.
+			connectTo = [2]string{":", "127.0.0.1:"}
+			key.connectTo = connectTo
+		} else if h := u.Hostname(); !isIPLiteral(h) {
+			// The URL names ServerName, connected to the real host
+			// (above): libcurl tells its connections apart by that host
+			// (CONNECT_TO's), which DialContext is asked for, and looks
+			// it up in no resolver. ("::127.0.0.1:" would give the hosts
+			// that share a ServerName one another's connections.)
+			port := u.Port()
+			if port == "" {
+				port = "443"
+			}
+			dialResolve = h + ":" + port + ":127.0.0.1"
+		}
 	}
 	static := !c.pe.keyed || c.pe.key != key
 	if static && c.pe.keyed {
@@ -345,6 +362,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		if connectTo[0] != "" {
 			b.List(optConnectTo)
 			b.ListItem(connectTo[0], ":", connectTo[1])
+		}
+		if dialResolve != "" {
+			b.List(optResolve, dialResolve)
 		}
 		b.Bool(optPathAsIs, true)
 		b.Str(optProtocolsStr, "http,https")
@@ -600,13 +620,16 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		default:
 			return nil, fmt.Errorf("curlpoll: unsupported proxy scheme %q", proxy.Scheme)
 		}
-		if tr.DialContext != nil && p.Scheme != "https" {
-			// DialContext connects to the proxy: libcurl looks up no
-			// name. (Over HTTPS libcurl needs the proxy's name to verify
-			// it, and looks it up.)
-			p.Host = "127.0.0.1"
-			if port := proxy.Port(); port != "" {
-				p.Host += ":" + port
+		if tr.DialContext != nil {
+			// DialContext connects to the proxy: libcurl keeps its name
+			// and port (net/http's default port), by which it tells its
+			// connections apart (a proxy must not get another's) and
+			// verifies an HTTPS one, and looks the name up in no
+			// resolver: 127.0.0.1, which the relay replaces anyway.
+			h, port, _ := net.SplitHostPort(proxyAddr(proxy))
+			p.Host = net.JoinHostPort(h, port)
+			if !isIPLiteral(h) {
+				sb.List(optResolve, h+":"+port+":127.0.0.1")
 			}
 		}
 		sb.Str(optProxy, p.String())
@@ -751,6 +774,13 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 // errHTTP3Dial refuses HTTP/3 with DialContext: QUIC connections are
 // libcurl's alone.
 var errHTTP3Dial = errors.New("curlpoll: Transport.HTTP3 cannot be used with DialContext: libcurl makes QUIC connections itself")
+
+// isIPLiteral says whether host is an IP address, which libcurl looks up
+// in no resolver.
+func isIPLiteral(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
 
 // proxyAddr is the host and port of proxy, with net/http's default ports.
 func proxyAddr(proxy *url.URL) string {
