@@ -313,3 +313,34 @@ func TestReviewDialCloseIdleNotBlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewDialIdleClosedByServer: a kept connection that the server
+// closes while idle is not used again, as with net/http: the next
+// request succeeds on a new connection, DialContext dialling twice.
+func TestReviewDialIdleClosedByServer(t *testing.T) {
+	srv := httptest.NewUnstartedServer(handler())
+	var cc connCounter
+	srv.Config.ConnState = cc.track
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	target := srv.Listener.Addr().String()
+	dials := map[string]*recordingDial{}
+	for _, tc := range transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
+		d1, d2 := &recordingDial{network: "tcp", target: target}, &recordingDial{network: "tcp", target: target}
+		std.DialContext, cp.DialContext = d1.dial, d2.dial
+		dials["net/http"], dials["curlpoll"] = d1, d2
+	}) {
+		for i := range 3 {
+			if got := reviewGet(t, tc.rt, mustReq("GET", "http://app.invalid/hello", nil)); got != "hello" {
+				t.Fatalf("%s: %q", tc.name, got)
+			}
+			if i < 2 {
+				time.Sleep(400 * time.Millisecond)
+			}
+		}
+		if n := len(dials[tc.name].calls()); n != 3 {
+			t.Fatalf("%s: %d dials, want 3", tc.name, n)
+		}
+	}
+}

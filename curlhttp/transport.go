@@ -171,9 +171,12 @@ import (
 //     (curlpoll.Easy.SetDialFunc): libcurl's side of each is a loopback
 //     connection to a listener opened for it, relayed to DialContext's
 //     (a copy of every byte more). It is asked for the request's host and
-//     port, or the proxy's, and libcurl looks up no name (a proxy over
-//     HTTPS excepted: its name is looked up, and not used). There is no
-//     DialTLSContext, Dial or DialTLS, and DialContext refuses HTTP3, whose
+//     port, or the proxy's (an HTTPS one included), and libcurl looks up
+//     no name. libcurl's connect to the listener is immediate, so the
+//     time DialContext takes counts towards libcurl's timers that net/http
+//     starts after the dial: TLSHandshakeTimeout, and ExpectContinueTimeout
+//     (a body may go out once it passes, while DialContext still dials).
+//     There is no DialTLSContext, Dial or DialTLS, and DialContext refuses HTTP3, whose
 //     QUIC connections would not go through it. Without DialContext the
 //     connections are libcurl's to make (curlpoll.Easy has SetInterface
 //     and SetUnixSocketPath for a local address or a Unix socket). In a
