@@ -52,8 +52,10 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // SetUnixSocketPath names is libcurl's own. Connections are kept and
 // reused as libcurl's own are, also by other Easies of the Multi whose
 // requests match them, with or without a dial function: give Easies that
-// differ in it Multis of their own. Multi.Close waits for the relays to
-// end, and so for f to return. nil removes f; Reset too.
+// differ in it Multis of their own. Multi.Close ends the relays and
+// waits for them, not for an f that does not return when its context is
+// cancelled (what such an f returns later is closed). nil removes f;
+// Reset too.
 func (e *Easy) SetDialFunc(f DialFunc) error {
 	if err := e.idle(); err != nil {
 		return err
@@ -198,10 +200,34 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 		return
 	}
 	defer local.Close()
-	conn, err := dial(ctx, "tcp", address)
-	if err == nil && conn == nil {
-		err = errors.New("curlpoll: the dial function returned no connection and no error")
+	type dialled struct {
+		conn net.Conn
+		err  error
 	}
+	res := make(chan dialled, 1)
+	go func() {
+		conn, err := dial(ctx, "tcp", address)
+		if err == nil && conn == nil {
+			err = errors.New("curlpoll: the dial function returned no connection and no error")
+		}
+		res <- dialled{conn, err}
+	}()
+	var d dialled
+	select {
+	case d = <-res:
+	case <-ctx.Done():
+		// libcurl let go of the socket, or the Multi shuts down: the
+		// relay ends now. A dial function that does not heed its
+		// context is not waited for (net/http does not wait for one
+		// either); the connection it makes is closed when it returns.
+		go func() {
+			if d := <-res; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+		return
+	}
+	conn, err := d.conn, d.err
 	if err != nil {
 		if ctx.Err() == nil {
 			r.fail(err)

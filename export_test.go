@@ -2,6 +2,7 @@ package curlpoll
 
 import (
 	"context"
+	"net"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -160,3 +161,6 @@ func (m *Multi) onSockets(fd int, whats []int) {
 		m.onSocket(fd, what)
 	}
 }
+
+// AcceptFrom exposes acceptFrom (dial.go) to the tests.
+func AcceptFrom(ln *net.TCPListener, port int) (*net.TCPConn, error) { return acceptFrom(ln, port) }

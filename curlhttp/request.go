@@ -652,7 +652,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 
 	// Time limits, as SetConnectTimeout, SetExpect100Timeout and
 	// SetMaxAgeConn set them.
-	if d := tr.TLSHandshakeTimeout; d > 0 {
+	if d := tr.TLSHandshakeTimeout; d > 0 && tr.DialContext == nil {
+		// (With DialContext libcurl's connection phase would count the
+		// dial: a timer counts the handshake alone, armHandshakeTimer.)
 		sb.Long(optConnecttimeoutMs, d.Milliseconds())
 	}
 	sb.Long(optExpect100TimeoutMs, tr.ExpectContinueTimeout.Milliseconds())
@@ -706,7 +708,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// and off (in libcurl) only when a request's need differs from the
 	// previous one's.
 	c.pe.cur = c
-	if want := c.uaByALPN || verifier != nil || c.obs != nil && c.obs.trace != nil; want != c.pe.prereqOn {
+	if want := c.uaByALPN || verifier != nil || c.obs != nil && c.obs.trace != nil || tr.DialContext != nil && tr.TLSHandshakeTimeout > 0; want != c.pe.prereqOn {
 		if want {
 			s.do(e.SetPrereqFunc(c.pe.prereqFunc()))
 		} else {
@@ -719,11 +721,17 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		if proxy != nil {
 			addr = proxyAddr(proxy)
 		}
-		dial, obs := tr.DialContext, c.obs
+		dial, obs, hsTimeout := tr.DialContext, c.obs, time.Duration(0)
+		if https || proxy != nil && proxy.Scheme == "https" {
+			hsTimeout = tr.TLSHandshakeTimeout
+		}
 		s.do(e.SetDialFunc(func(ctx context.Context, network, _ string) (net.Conn, error) {
 			conn, err := dial(ctx, network, addr)
 			if obs != nil {
 				obs.dialReturned()
+			}
+			if err == nil && hsTimeout > 0 {
+				c.armHandshakeTimer(hsTimeout)
 			}
 			return conn, err
 		}))
@@ -744,6 +752,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 // protocol calls for (uaByALPN), has Go verify the peer (verifier), and
 // tells the trace about the connection.
 func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
+	c.handshook.Store(true)
 	if c.uaByALPN {
 		// The TLS state, for the User-Agent and for Response.TLS.
 		c.hs.tls, c.hs.gotTLS = t.TLSState(), true
@@ -770,6 +779,22 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 	}
 	return nil
 }
+
+// armHandshakeTimer bounds the TLS handshake on a connection DialContext
+// has just made, as TLSHandshakeTimeout does net/http's: libcurl's own
+// bound (CURLOPT_CONNECTTIMEOUT_MS) would count the dial too, since
+// libcurl connects to the dial's relay at once. The handshake is over
+// when the pre-request function runs.
+func (c *call) armHandshakeTimer(d time.Duration) {
+	c.handshook.Store(false)
+	time.AfterFunc(d, func() {
+		if t := c.started.Load(); t != nil && !c.handshook.Load() {
+			t.Abort(errTLSHandshakeTimeout) // nothing if the transfer is over
+		}
+	})
+}
+
+var errTLSHandshakeTimeout error = &timeoutError{"curlpoll: TLS handshake timeout"}
 
 // errHTTP3Dial refuses HTTP/3 with DialContext: QUIC connections are
 // libcurl's alone.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"strings"
 	"time"
 
@@ -164,9 +165,17 @@ func (c *call) probeHandshake(anyway bool, limit time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(c.req.Context(), d)
 	defer cancel()
-	conn, err := (&tls.Dialer{Config: conf}).DialContext(ctx, "tcp", addr)
-	if err == nil {
-		conn.Close()
+	var raw net.Conn
+	if tr.DialContext != nil {
+		// Through DialContext, to the host it was asked for: libcurl's
+		// address is the relay's (curlpoll.Easy.SetDialFunc).
+		raw, err = tr.DialContext(ctx, "tcp", canonicalAddr(u))
+	} else {
+		raw, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	return tls.Client(raw, conf).HandshakeContext(ctx)
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/curlpoll/curlpoll"
@@ -172,17 +173,18 @@ import (
 //     connection to a listener opened for it, relayed to DialContext's
 //     (a copy of every byte more). It is asked for the request's host and
 //     port, or the proxy's (an HTTPS one included), and libcurl looks up
-//     no name. libcurl's connect to the listener is immediate, so the
-//     time DialContext takes counts towards libcurl's timers that net/http
-//     starts after the dial: TLSHandshakeTimeout, and ExpectContinueTimeout
-//     (a body may go out once it passes, while DialContext still dials).
-//     There is no DialTLSContext, Dial or DialTLS, and DialContext refuses HTTP3, whose
-//     QUIC connections would not go through it. Without DialContext the
-//     connections are libcurl's to make (curlpoll.Easy has SetInterface
-//     and SetUnixSocketPath for a local address or a Unix socket). In a
-//     trace, ConnectStart and ConnectDone (and DNSStart and DNSDone) are
-//     DialContext's own, as with net/http: a net.Dialer reports them
-//     through the context it is given.
+//     no name. TLSHandshakeTimeout counts from the dial's end, as
+//     net/http's, but libcurl's connection to the listener is made at
+//     once, and its ExpectContinueTimeout counts from then: where
+//     DialContext takes longer, the body goes out without waiting for the
+//     server's 100 Continue. There is no DialTLSContext, Dial or DialTLS,
+//     and DialContext refuses HTTP3, whose QUIC connections would not go
+//     through it. Without DialContext the connections are libcurl's to
+//     make (curlpoll.Easy has SetInterface and SetUnixSocketPath for a
+//     local address or a Unix socket). In a trace, ConnectStart and
+//     ConnectDone (and DNSStart and DNSDone) are DialContext's own, as
+//     with net/http: a net.Dialer reports them through the context it is
+//     given; GotConnInfo.Conn's addresses are the loopback connection's.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
@@ -281,8 +283,9 @@ type Transport struct {
 	CAPEM []byte
 
 	// TLSHandshakeTimeout limits the connection phase, TCP connect and TLS
-	// handshake together (CURLOPT_CONNECTTIMEOUT_MS). 0 means libcurl's
-	// default of 300 seconds.
+	// handshake together (CURLOPT_CONNECTTIMEOUT_MS); with DialContext, the
+	// TLS handshake alone, from the dial's end. 0 means libcurl's default
+	// of 300 seconds.
 	TLSHandshakeTimeout time.Duration
 
 	// DisableKeepAlives closes each connection after its request and sends
@@ -900,7 +903,9 @@ type call struct {
 	proxyHost    string       // and that proxy's host name
 	mr           *multiRef
 	t            *curlpoll.Transfer
-	obs          *observer // nil without a trace or a Logger
+	started      atomic.Pointer[curlpoll.Transfer] // t, for armHandshakeTimer's timer
+	handshook    atomic.Bool                       // the pre-request function ran since the last dial (armHandshakeTimer)
+	obs          *observer                         // nil without a trace or a Logger
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -990,6 +995,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 		}
 		return nil, err
 	}
+	c.started.Store(c.t)
 	if c.obs != nil {
 		c.obs.t = c.t
 	}
