@@ -91,8 +91,9 @@ func TestTransportDialContextTLS(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	d := &recordingDial{network: "tcp", target: srv.Listener.Addr().String()}
-	c := &http.Client{Transport: &curlhttp.Transport{DialContext: d.dial, TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer c.CloseIdleConnections()
+	tr := &curlhttp.Transport{DialContext: d.dial, TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.Close()
+	c := &http.Client{Transport: tr}
 	resp, err := c.Get("https://example.com:" + port + "/hello")
 	must(t, err)
 	b, _ := io.ReadAll(resp.Body)
