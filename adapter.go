@@ -68,10 +68,9 @@ type Multi struct {
 	// caFiles are the CA files (cafile.go) its transfers named: held until
 	// Close, as its pooled connections may be reused only with them. Driver only.
 	caFiles map[caFileKey]struct{}
-	// relays are the connections dial functions made (dial.go), by the
-	// descriptor of libcurl's end, until libcurl closes it; relayWG
-	// counts their goroutines, which shutdown waits for.
-	relays  map[int]*dialRelay
+	// relayWG counts the goroutines of the relays of the connections
+	// dial functions made for its transfers (dial.go), which shutdown
+	// waits for.
 	relayWG sync.WaitGroup
 	// cs is what the timer callback and the header callbacks record in C
 	// (timeouts, header lines not yet seen by Go); C memory, freed by

@@ -74,8 +74,17 @@ func (e *Easy) SetDialFunc(f DialFunc) error {
 // bytes.
 type dialRelay struct {
 	cancel context.CancelFunc // called when libcurl closes its socket
+	owner  *Multi             // the Multi whose driver opened it
 	err    atomic.Pointer[error]
 }
+
+// relays are the connections dial functions made, by the descriptor of
+// libcurl's socket, until libcurl closes it: process-wide, since another
+// Multi's driver may close it (a connection pool in a Share).
+var relays = struct {
+	sync.Mutex
+	m map[int]*dialRelay
+}{m: make(map[int]*dialRelay)}
 
 // goDialSocket is open_cb's work for an Easy with a dial function: it
 // makes libcurl's socket, bound to a loopback port, and a listener for it
@@ -106,11 +115,10 @@ func goDialSocket(mh, eh C.uintptr_t, a *C.struct_curl_sockaddr) (fd C.int) {
 	p[0], p[1] = byte(lnPort>>8), byte(lnPort)
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.ctx))
-	r := &dialRelay{cancel: cancel}
-	if m.relays == nil {
-		m.relays = make(map[int]*dialRelay)
-	}
-	m.relays[local] = r
+	r := &dialRelay{cancel: cancel, owner: m}
+	relays.Lock()
+	relays.m[local] = r
+	relays.Unlock()
 	t.relay = r
 	dial := t.e.dialFunc
 	m.relayWG.Add(1)
@@ -163,25 +171,28 @@ func sockaddrString(family int, sa unsafe.Pointer, n int) string {
 }
 
 // onRelayClosed is the close-socket callback's part for a dialled
-// connection: libcurl is about to close its end; a dial still running
-// stops.
-func (m *Multi) onRelayClosed(fd int) {
-	if m.relays == nil {
-		return
-	}
-	if r := m.relays[fd]; r != nil {
-		delete(m.relays, fd)
+// connection: libcurl is about to close fd; its relay stops.
+func onRelayClosed(fd int) {
+	relays.Lock()
+	r := relays.m[fd]
+	delete(relays.m, fd)
+	relays.Unlock()
+	if r != nil {
 		r.cancel()
 	}
 }
 
-// stopRelays stops the relays whose socket libcurl closed without saying
-// so (before 8.5.0 it may close a connection attempt so), as the Multi
-// shuts down.
+// stopRelays stops the relays m opened whose socket libcurl closed
+// without saying so (before 8.5.0 it may close a connection attempt so),
+// as m shuts down.
 func (m *Multi) stopRelays() {
-	for fd, r := range m.relays {
-		delete(m.relays, fd)
-		r.cancel()
+	relays.Lock()
+	defer relays.Unlock()
+	for fd, r := range relays.m {
+		if r.owner == m {
+			delete(relays.m, fd)
+			r.cancel()
+		}
 	}
 }
 

@@ -250,7 +250,7 @@ func (m *Multi) onOpenSocket(fd int) {
 // a child process may hold it open after the close.
 func (m *Multi) onCloseSocket(fd int) {
 	m.stats.closed++
-	m.onRelayClosed(fd)
+	onRelayClosed(fd)
 	if fd >= 0 {
 		s := m.sock(fd)
 		m.forget(fd, s)
