@@ -35,6 +35,7 @@ var (
 	optProxySslVerifyhost   = option("PROXY_SSL_VERIFYHOST")
 	optProxySslVerifypeer   = option("PROXY_SSL_VERIFYPEER")
 	optRedirProtocolsStr    = option("REDIR_PROTOCOLS_STR")
+	optRequestTarget        = option("REQUEST_TARGET")
 	optSslcerttype          = option("SSLCERTTYPE")
 	optSslcertBlob          = option("SSLCERT_BLOB")
 	optSslkeyBlob           = option("SSLKEY_BLOB")

@@ -79,12 +79,24 @@ func validateFields(what string, h http.Header) error {
 // requestTarget is the URL libcurl is asked for: no user info, no
 // fragment, the path as it is.
 func requestTarget(u *url.URL) string {
-	p := targetParts(u)
+	p, _ := targetParts(u.Scheme, u.Host, u.RequestURI())
 	return strings.Join(p[:], "")
 }
 
-// targetParts returns requestTarget(u) in pieces, for optBatch.strParts.
-func targetParts(u *url.URL) [4]string { return [4]string{u.Scheme, "://", u.Host, u.RequestURI()} }
+// targetParts returns the URL libcurl is asked for, in pieces for
+// optBatch.strParts, from its scheme, host and the request
+// target net/http would send (URL.RequestURI), and the target to set
+// apart (CURLOPT_REQUEST_TARGET), "" for none. A target that does not
+// start with "/" (a relative Path, or an Opaque such as "*" or
+// "//host/p") is sent as it is, as net/http sends it, on a URL of path
+// "/": glued to the host it would make another URL, even one that names
+// another host ("@other/x" turns the host into user info).
+func targetParts(scheme, host, ruri string) (parts [4]string, target string) {
+	if strings.HasPrefix(ruri, "/") {
+		return [4]string{scheme, "://", host, ruri}, ""
+	}
+	return [4]string{scheme, "://", host, "/"}, ruri
+}
 
 // hasCTLByte reports whether s has an ASCII control byte (or DEL).
 func hasCTLByte(s string) bool {
@@ -324,9 +336,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		sn := net.JoinHostPort(tlsConf.ServerName, port)
 		connectTo = [2]string{sn, net.JoinHostPort(u.Hostname(), port)}
 		key.connectTo = connectTo
-		dyn.url = [4]string{"https://", sn, u.RequestURI()}
+		dyn.url, dyn.target = targetParts("https", sn, u.RequestURI())
 	} else {
-		dyn.url = targetParts(u)
+		dyn.url, dyn.target = targetParts(u.Scheme, u.Host, u.RequestURI())
 	}
 	var dialResolve string // CURLOPT_RESOLVE's entry for DialContext's host, if any
 	if tr.DialContext != nil && proxy == nil {
@@ -486,6 +498,9 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	dynKnown := !static && c.pe.dynOK
 	if !dynKnown || dyn.url != c.pe.dyn.url {
 		b.StrParts(optURL, dyn.url[:]...)
+	}
+	if !dynKnown || dyn.target != c.pe.dyn.target {
+		b.Str(optRequestTarget, dyn.target) // "": NULL, the URL's path
 	}
 	if !dynKnown || dyn.method != c.pe.dyn.method {
 		m := &dyn.method
@@ -1253,6 +1268,7 @@ var batches = sync.Pool{New: func() any { return new(curlpoll.OptionBatch) }}
 // header list): the URL, and what the method and body make of the request.
 type perRequest struct {
 	url    [4]string // CURLOPT_URL in parts
+	target string    // CURLOPT_REQUEST_TARGET: "" for none (NULL)
 	method struct {
 		nobody, post  bool
 		postSize      int64  // CURLOPT_POSTFIELDSIZE_LARGE: -1 unknown or none
