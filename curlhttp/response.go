@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/curlpoll/curlpoll"
 )
@@ -162,7 +163,14 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	if noBody || resp.ContentLength == 0 {
 		// Nothing more will come: let the transfer end now, so that a
 		// caller who does not close http.NoBody leaks nothing.
-		<-c.t.Done()
+		if !c.awaitTransfer(cfg) {
+			// The request body is still going out: given up on, as
+			// net/http gives up on the connection, and the response
+			// returned.
+			c.finish()
+			resp.Body = http.NoBody
+			return resp, nil
+		}
 		if err := c.t.Err(); err != nil && !cfg.head {
 			return nil, c.transferError(err)
 		}
@@ -188,6 +196,39 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 		return nil, errTransportClosed
 	}
 	return resp, nil
+}
+
+// maxWriteWait is how long net/http's Transport waits, once a response
+// without a body is in, for its request to be written in full
+// (maxWriteWaitBeforeConnReuse), before it closes the connection and
+// returns the response.
+const maxWriteWait = 50 * time.Millisecond
+
+// awaitTransfer waits for the transfer of a response without a body to
+// end, and reports whether it did. A request with a body may still be
+// sending it (libcurl goes on after a 2xx, and a server may answer before
+// it reads the body): for at most maxWriteWait then, as net/http, rather
+// than until the upload ends, which a server that does not read it, or a
+// caller that writes the rest of its body once the response is in, would
+// never let happen.
+func (c *call) awaitTransfer(cfg *reqConfig) bool {
+	if !cfg.rawChunks { // no request body
+		<-c.t.Done()
+		return true
+	}
+	select {
+	case <-c.t.Done():
+		return true
+	default:
+	}
+	timer := time.NewTimer(maxWriteWait)
+	defer timer.Stop()
+	select {
+	case <-c.t.Done():
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // tokenWithSpaces reports whether k is token bytes and spaces, with at
