@@ -391,9 +391,12 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 
 	// Method and body.
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	var bodyReader io.Reader = req.Body
+	// Every Read of the body goes through c.guard, so that finish closes
+	// it after the last one.
+	c.guard.r = req.Body
+	var bodyReader io.Reader = &c.guard
 	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
-		bodyReader, hasBody = probeBody(req.Body)
+		bodyReader, hasBody = probeBody(bodyReader)
 	}
 	// NOBODY, POST and the body's size, for this request whatever the
 	// previous one on the handle set (dyn, set below).
@@ -1070,10 +1073,11 @@ func (c *call) rewind() (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	g := &readGuard{r: b}
 	c.bodiesMu.Lock()
 	closed := c.bodiesClosed
 	if !closed {
-		c.bodies = append(c.bodies, b)
+		c.bodies = append(c.bodies, guardedBody{b, g})
 	}
 	c.bodiesMu.Unlock()
 	if closed { // a rewind's pump that started as the request ended
@@ -1081,9 +1085,90 @@ func (c *call) rewind() (io.Reader, error) {
 		return nil, errRequestEnded
 	}
 	if n := c.req.ContentLength; n > 0 {
-		return &exactLength{r: b, n: n}, nil
+		return &exactLength{r: g, n: n}, nil
 	}
-	return b, nil
+	return g, nil
+}
+
+// readGuard stands between a request body and the goroutines that read it
+// for libcurl (curlpoll's reader, probeBody's probe), so that the body is
+// closed after its last Read, as net/http closes it: a Read under way
+// when the request ends (the reader reads ahead of libcurl, and a server
+// may answer before it has the body) is waited for before Close, for a
+// while (closeAfterReads), and none starts after. http.RoundTripper lets a
+// caller reuse the body once Close is called; otelhttp counts the bytes
+// sent when it is.
+type readGuard struct {
+	r       io.Reader
+	mu      sync.Mutex
+	reading int           // Reads under way
+	stopped bool          // no Read starts
+	idle    chan struct{} // made by stop while a Read is under way, closed when none is
+}
+
+func (g *readGuard) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	if g.stopped {
+		g.mu.Unlock()
+		return 0, errRequestEnded
+	}
+	g.reading++
+	g.mu.Unlock()
+	n, err := g.r.Read(p)
+	g.mu.Lock()
+	if g.reading--; g.reading == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+	return n, err
+}
+
+// stop keeps Reads from starting and returns a channel closed once none is
+// under way, nil if none is.
+func (g *readGuard) stop() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = true
+	if g.reading == 0 {
+		return nil
+	}
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	return g.idle
+}
+
+// guardedBody is a body GetBody made, and its guard.
+type guardedBody struct {
+	rc io.ReadCloser
+	g  *readGuard
+}
+
+// closeReadWait bounds how long finish waits for a Read of a request body
+// that is under way before it closes the body all the same: a Read that
+// blocks (a pipe whose writer waits for the response) may need the Close
+// to return. net/http's HTTP/2 client closes such a body at once; its
+// HTTP/1 client waits for the Read, however long.
+const closeReadWait = 50 * time.Millisecond
+
+// closeAfterReads closes body once no Read of it is under way (g's), or
+// once the time to wait (from *deadline, set by the first wait) is over.
+func closeAfterReads(body io.Closer, g *readGuard, deadline *time.Time) {
+	if idle := g.stop(); idle != nil {
+		if deadline.IsZero() {
+			*deadline = time.Now().Add(closeReadWait)
+		}
+		if d := time.Until(*deadline); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-idle:
+			case <-timer.C:
+			}
+			timer.Stop()
+		}
+	}
+	body.Close()
 }
 
 // httpVersion picks the HTTP version to ask libcurl for, following

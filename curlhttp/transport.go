@@ -224,6 +224,13 @@ import (
 //     net/http decodes it: over HTTP/1.1 libcurl ends a transfer only once
 //     the request body is sent in full, and the response body ends at its
 //     last chunk all the same.
+//   - Request.Body is closed once the request ends, after its last Read
+//     (a caller may reuse it once Close is called, as http.RoundTripper
+//     says), but a Read still under way 50 ms after the request ended (a
+//     body that blocks, such as a pipe whose writer waits for the
+//     response) is not waited for: the body is closed while it runs, as
+//     net/http's HTTP/2 client closes it, where its HTTP/1 client waits
+//     for the Read however long it takes.
 //   - Request.GetBody is used when libcurl must send the body again
 //     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
 //     As net/http, the Transport lets libcurl send a request again only if
@@ -834,9 +841,13 @@ func (p *transportPool) close() {
 	for r := range multis {
 		r.m.Close()
 	}
+	// At once: each may wait a little for a Read of its request body
+	// (closeAfterReads).
+	var wg sync.WaitGroup
 	for c := range live {
-		c.finish()
+		wg.Go(c.finish)
 	}
+	wg.Wait()
 	for _, pe := range idle {
 		pe.e.Close()
 	}
@@ -888,9 +899,10 @@ func (tr *Transport) track(c *call) bool {
 
 // call is the state of one request.
 type call struct {
-	tr   *Transport
-	req  *http.Request
-	body io.ReadCloser // req.Body, closed once by finish
+	tr    *Transport
+	req   *http.Request
+	body  io.ReadCloser // req.Body, closed once by finish
+	guard readGuard     // what reads body
 
 	pe           *pooledEasy
 	extras       bool         // callbacks beyond the header function are set (pooledEasy.ready)
@@ -916,7 +928,7 @@ type call struct {
 	// bodiesMu guards bodies, the request bodies GetBody made for
 	// rewinds, and bodiesClosed, set once they are closed.
 	bodiesMu     sync.Mutex
-	bodies       []io.ReadCloser
+	bodies       []guardedBody
 	bodiesClosed bool
 
 	once sync.Once
@@ -938,16 +950,19 @@ func (c *call) finish() {
 	})
 }
 
+// closeRequestBodies closes the request's bodies, each after its last Read
+// (closeAfterReads).
 func (c *call) closeRequestBodies() {
+	var deadline time.Time
 	if c.body != nil {
-		c.body.Close()
+		closeAfterReads(c.body, &c.guard, &deadline)
 	}
 	c.bodiesMu.Lock()
 	bodies := c.bodies
 	c.bodies, c.bodiesClosed = nil, true
 	c.bodiesMu.Unlock()
 	for _, b := range bodies {
-		b.Close()
+		closeAfterReads(b.rc, b.g, &deadline)
 	}
 }
 
