@@ -58,6 +58,8 @@ type observer struct {
 	wroteReq         bool
 	firstByte        bool
 	final            bool                 // the final response's status line has arrived
+	multiplex        bool                 // and it came over HTTP/2 or HTTP/3
+	putIdle          bool                 // the connection went back to the pool after it
 	code1xx          int                  // the 1xx block being received, 0 if none
 	hdr1xx           textproto.MIMEHeader // its fields
 	resolved         []net.IPAddr         // from libcurl 8's "IPv4: ..." and "IPv6: ..." lines
@@ -101,8 +103,10 @@ const (
 	evWroteHeaders
 	evWroteRequest
 	evFirstByte
+	evWait100
 	evGot100
 	evGot1xx
+	evPutIdle
 )
 
 // traceEvent is one queued hook call or log record.
@@ -244,6 +248,14 @@ func (o *observer) onText(s string) {
 		o.push(traceEvent{kind: evTLSStart})
 	case strings.HasPrefix(s, "We are completely uploaded and fine"):
 		o.wroteRequest(nil)
+	case strings.HasPrefix(s, "Connection #") && strings.HasSuffix(s, " left intact"):
+		// libcurl keeps the connection for the next request: where
+		// net/http puts an HTTP/1 connection back in its idle pool, and
+		// calls PutIdleConn (its HTTP/2 client does not).
+		if o.final && !o.multiplex && !o.putIdle {
+			o.putIdle = true
+			o.push(traceEvent{kind: evPutIdle})
+		}
 	}
 }
 
@@ -294,6 +306,16 @@ func (o *observer) onHeaderOut(block string) {
 	o.push(traceEvent{kind: evWroteHeaders})
 	if !o.hasBody {
 		o.wroteRequest(nil)
+		return
+	}
+	// As net/http, which calls Wait100Continue for a request with a body
+	// and "Expect: 100-continue" once its header is written, however long
+	// it waits (ExpectContinueTimeout, 0 included).
+	for l := range strings.SplitSeq(block, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Expect") && hasToken(v, "100-continue") {
+			o.push(traceEvent{kind: evWait100})
+			break
+		}
 	}
 }
 
@@ -323,6 +345,7 @@ func (o *observer) onHeaderIn(line string) {
 			return
 		}
 		o.final = true
+		o.multiplex = strings.HasPrefix(line, "HTTP/2") || strings.HasPrefix(line, "HTTP/3")
 		if o.hasBody && !o.wroteReq && o.code1xx == 0 {
 			// The server answered before the body was sent: net/http
 			// reports the write as done, libcurl stops sending.
@@ -496,9 +519,17 @@ func (o *observer) call(ev *traceEvent) {
 		if ct.GotFirstResponseByte != nil {
 			ct.GotFirstResponseByte()
 		}
+	case evWait100:
+		if ct.Wait100Continue != nil {
+			ct.Wait100Continue()
+		}
 	case evGot100:
 		if ct.Got100Continue != nil {
 			ct.Got100Continue()
+		}
+	case evPutIdle:
+		if ct.PutIdleConn != nil {
+			ct.PutIdleConn(nil)
 		}
 	case evGot1xx:
 		if ct.Got1xxResponse != nil {

@@ -74,7 +74,9 @@ func (l *traceLog) trace() *httptrace.ClientTrace {
 		WroteHeaders:         func() { l.add("WroteHeaders") },
 		WroteRequest:         func(i httptrace.WroteRequestInfo) { l.add("WroteRequest err=%v", i.Err != nil) },
 		GotFirstResponseByte: func() { l.add("GotFirstResponseByte") },
+		Wait100Continue:      func() { l.add("Wait100Continue") },
 		Got100Continue:       func() { l.add("Got100Continue") },
+		PutIdleConn:          func(err error) { l.add("PutIdleConn err=%v", err != nil) },
 		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 			l.add("Got1xxResponse %d %v", code, h["Link"])
 			return nil
@@ -141,8 +143,14 @@ func compareTraces(t *testing.T, std *http.Transport, ours *curlhttp.Transport, 
 // the body, or while the body that its 100 Continue asked for is written;
 // curlpoll's order depends on what libcurl reads in one call. Its HTTP/2
 // client may even report the first response byte before WroteHeaders;
-// curlpoll reports it after.
+// curlpoll reports it after. net/http's HTTP/1 client calls
+// Wait100Continue after WroteHeaders on its writing goroutine, while its
+// reading one may already report the 100 Continue: it goes right after
+// WroteHeaders, where curlpoll reports it.
 func normalizeTrace(events []string) []string {
+	if i, j := slices.Index(events, "Wait100Continue"), slices.Index(events, "WroteHeaders"); i > j+1 && j >= 0 {
+		events = slices.Insert(slices.Delete(events, i, i+1), j+1, "Wait100Continue")
+	}
 	if i, j := slices.Index(events, "GotFirstResponseByte"), slices.Index(events, "WroteHeaders"); i >= 0 && j > i {
 		events = slices.Insert(slices.Delete(events, i, i+1), j, "GotFirstResponseByte")
 	}
@@ -191,6 +199,45 @@ func TestTraceExpectContinue(t *testing.T) {
 	}
 	compareTraces(t, &http.Transport{ExpectContinueTimeout: 5 * time.Second},
 		&curlhttp.Transport{ExpectContinueTimeout: 5 * time.Second}, post)
+}
+
+// TestTracePutIdleConn: net/http calls PutIdleConn when an HTTP/1
+// connection goes back to its idle pool after a response (read to its
+// end, or without a body), and not when the connection closes after it;
+// Wait100Continue once a request with "Expect: 100-continue" has its
+// header written, even with no ExpectContinueTimeout. The Transport called
+// neither: otelhttptrace ends its http.receive span in PutIdleConn, and
+// the span was never ended.
+func TestTracePutIdleConn(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case "/close":
+			w.Header().Set("Connection", "close")
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	expect := func() *http.Request {
+		req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("body"))
+		req.Header.Set("Expect", "100-continue")
+		return req
+	}
+	reqs := []func() *http.Request{get(srv.URL + "/"), get(srv.URL + "/empty"), get(srv.URL + "/close"), get(srv.URL + "/")}
+	compareTraces(t, &http.Transport{}, &curlhttp.Transport{}, reqs...)
+	compareTraces(t, &http.Transport{DisableKeepAlives: true}, &curlhttp.Transport{DisableKeepAlives: true}, reqs...)
+	// Without ExpectContinueTimeout the body goes out at once, and whether
+	// the 100 Continue is seen before it is written depends on timing:
+	// only Wait100Continue's place is compared.
+	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	events := traceRun(t, tr, expect)[0].list()
+	if i := slices.Index(events, "WroteHeaders"); i < 0 || i+1 >= len(events) || events[i+1] != "Wait100Continue" {
+		t.Errorf("Expect: 100-continue without ExpectContinueTimeout:\n\t%s", strings.Join(events, "\n\t"))
+	}
 }
 
 func TestTraceTLS(t *testing.T) {
