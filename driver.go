@@ -441,12 +441,34 @@ func (m *Multi) guardReuse(e *Easy) {
 
 // remove detaches t from the multi handle and ends it with err. libcurl
 // closes an HTTP/1 connection that is in the middle of a transfer, and
-// resets an HTTP/2 stream.
+// resets an HTTP/2 stream; the connection of an HTTP/2 stream is closed
+// too where no other transfer uses it (closeAfterAbort).
 func (m *Multi) remove(t *xfer, err error) {
+	closeAfterAbort(t.e)
 	m.detach(t)
 	t.e.resent = true // a retry may have been counted, and not sent
 	t.finish(err)
 	m.afterCall()
+}
+
+// closeAfterAbort makes libcurl close the connection of a transfer removed
+// before its end, unless another transfer uses it (CURLOPT_FORBID_REUSE,
+// turned off again by curlpoll_done, as guardReuse's). libcurl queues the
+// RST_STREAM of an HTTP/2 stream removed early on the connection, and the
+// connection goes back to the pool, where nothing is sent until a later
+// transfer uses it: the server never heard that the stream was given up,
+// and went on sending it (a stream of events, go-openai's, that the
+// caller stopped) for as long as no other request came. Closed, the
+// connection tells the server at once, as net/http's RST_STREAM does; a
+// connection that other transfers use sends the RST_STREAM with their
+// traffic. An HTTP/1 connection mid-transfer is closed anyway.
+func closeAfterAbort(e *Easy) {
+	if e.forbidReuse || e.cs.reuse_guard != nil {
+		return
+	}
+	if C.curlpoll_setopt_long(e.c, C.CURLOPT_FORBID_REUSE, 1) == C.CURLE_OK {
+		e.cs.reuse_guard = e.c
+	}
 }
 
 // complete detaches t, which libcurl has finished with result rc, and ends

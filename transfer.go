@@ -432,7 +432,8 @@ func (s *xfer) resumeLocked() bool {
 }
 
 // Close stops the transfer if it is still running (its error becomes
-// ErrAborted; an HTTP/1 connection is closed, an HTTP/2 stream reset), waits
+// ErrAborted; an HTTP/1 connection is closed, an HTTP/2 stream reset and
+// its connection closed unless another transfer uses it), waits
 // until libcurl has let go of it, and releases the Easy for reuse. It
 // returns nil; calling it again does nothing.
 func (t *Transfer) Close() error {
