@@ -328,7 +328,8 @@ type Transport struct {
 	// ResponseHeaderTimeout, if not 0, limits the wait for the response's
 	// header block, counted from the start of the request (connecting and
 	// sending included, unlike net/http which starts counting once the
-	// request is written). The error's Timeout method reports true.
+	// request is written). The error's Timeout method reports true, and
+	// errors.Is(err, context.DeadlineExceeded) holds, as with net/http.
 	ResponseHeaderTimeout time.Duration
 
 	// ExpectContinueTimeout is how long to wait for a "100 Continue" when
@@ -1096,12 +1097,15 @@ var errTrailersNotSentAgain = fmt.Errorf("curlhttp: no response (a reused connec
 
 var errNotSentAgain = fmt.Errorf("curlhttp: no response (a reused connection closed, or an HTTP/2 stream was refused), and the request is not sent again: it is not idempotent (net/http's Request.isReplayable): %w", io.EOF)
 
-// timeoutError is an error whose Timeout method reports true, for net.Error.
+// timeoutError is an error whose Timeout method reports true, for net.Error,
+// and which is context.DeadlineExceeded for errors.Is, as net/http's
+// timeoutError is (code tells a deadline from a failure to retry so).
 type timeoutError struct{ msg string }
 
-func (e *timeoutError) Error() string   { return e.msg }
-func (e *timeoutError) Timeout() bool   { return true }
-func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Error() string        { return e.msg }
+func (e *timeoutError) Timeout() bool        { return true }
+func (e *timeoutError) Temporary() bool      { return true }
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 var errResponseHeaderTimeout error = &timeoutError{"curlpoll: timeout awaiting response headers"}
 
