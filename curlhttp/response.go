@@ -714,7 +714,7 @@ func (g *gzipBody) Close() error { return g.body.Close() }
 // Op "dial" (a *net.DNSError inside for a failed name lookup, the connect
 // system call's error for a refused or unreachable peer), inside one with
 // Op "proxyconnect" when the connection was to a proxy; for a body cut
-// short, io.ErrUnexpectedEOF. The system call's
+// short, io.ErrUnexpectedEOF; for no response at all, io.EOF. The system call's
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
 // can be an earlier transfer's.
@@ -734,6 +734,11 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		// A body cut short: net/http's read returns io.ErrUnexpectedEOF,
 		// and its message ends so.
 		return &curlError{ce: ce, extra: io.ErrUnexpectedEOF, showExtra: true}
+	case curlpoll.ErrGotNothing:
+		// The server closed the connection without a byte of response:
+		// net/http returns io.EOF itself ("Get ...: EOF"), which code
+		// retries on (errors.Is(err, io.EOF)).
+		return &curlError{ce: ce, extra: io.EOF}
 	case curlpoll.ErrCouldntConnect:
 		if c.tr.DialContext != nil && ce.Err != nil {
 			// DialContext's error, as net/http returns it.

@@ -153,9 +153,12 @@ import (
 //     a *net.OpError with Op "dial" (a *net.DNSError inside for a failed
 //     name lookup, the connect call's *os.SyscallError for a refused or
 //     unreachable peer), inside one with Op "proxyconnect" when it was the
-//     proxy that could not be reached. A response body cut short (before
-//     its Content-Length or its last chunk) fails its read with an error
-//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
+//     proxy that could not be reached. A server that closes the
+//     connection without a byte of response fails the request with an
+//     error for which errors.Is(err, io.EOF) holds (net/http returns
+//     io.EOF). A response body cut short (before its Content-Length or
+//     its last chunk) fails its read with an error for which
+//     errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
 //     whose server answers in plain HTTP fails with crypto/tls's
 //     tls.RecordHeaderError, as net/http's (http.Client makes it
 //     http.ErrSchemeMismatch), from one handshake Go makes with the server
