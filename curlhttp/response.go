@@ -59,11 +59,19 @@ func (h *headerState) onLine(t *curlpoll.Transfer, line []byte) error {
 	return nil
 }
 
+// errHeaderCutShort is the error of a response whose header block did not
+// end: errors.Is(err, io.ErrUnexpectedEOF) holds, as for net/http's.
+var errHeaderCutShort = fmt.Errorf("curlpoll: connection closed before the end of the response header block: %w", io.ErrUnexpectedEOF)
+
 // response builds the *http.Response from the header block (the status
 // line and the field lines, each ended by "\n": Transfer.HeaderBlock).
 func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	if block == "" {
-		return nil, errors.New("curlpoll: no response header block")
+		// libcurl ends a transfer whose connection closed after the status
+		// line, before the blank line, without an error: net/http fails it
+		// with io.ErrUnexpectedEOF ("net/http: HTTP/1.x transport
+		// connection broken: unexpected EOF").
+		return nil, errHeaderCutShort
 	}
 	status, fields, _ := strings.Cut(block, "\n")
 	resp := &http.Response{Request: c.req}

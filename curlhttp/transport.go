@@ -156,9 +156,10 @@ import (
 //     proxy that could not be reached. A server that closes the
 //     connection without a byte of response fails the request with an
 //     error for which errors.Is(err, io.EOF) holds (net/http returns
-//     io.EOF). A response body cut short (before its Content-Length or
-//     its last chunk) fails its read with an error for which
-//     errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
+//     io.EOF), one that closes it before the end of the response's header
+//     block, and a response body cut short (before its Content-Length or
+//     its last chunk) fail the request or the body's read with an error
+//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
 //     whose server answers in plain HTTP fails with crypto/tls's
 //     tls.RecordHeaderError, as net/http's (http.Client makes it
 //     http.ErrSchemeMismatch), from one handshake Go makes with the server
