@@ -122,13 +122,19 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 			}
 			resp.Header["Content-Length"] = []string{first}
 		}
-		if chunked && !noBody {
+		if chunked {
+			// As net/http (readTransfer): chunked whatever the status,
+			// and a Content-Length dropped only where a body follows.
 			resp.TransferEncoding = []string{"chunked"}
-			delete(resp.Header, "Content-Length")
+			if !noBody {
+				delete(resp.Header, "Content-Length")
+			}
 		}
 		resp.Close = shouldClose(resp)
 	}
-	if !chunked {
+	if !chunked || cfg.head {
+		// A HEAD response's ContentLength is its Content-Length field,
+		// chunked or not, as net/http's.
 		if cl := headerValue(resp.Header, "Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 				resp.ContentLength = n
