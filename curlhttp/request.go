@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -395,6 +396,21 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 	// it after the last one.
 	c.guard.r = req.Body
 	var bodyReader io.Reader = &c.guard
+	if hasBody && req.ContentLength > 0 && req.GetBody != nil && inMemoryLen(req.Body) == 0 {
+		// A body held in memory and read to its end already: this
+		// request was sent before (an http.RoundTripper that sends the
+		// same *http.Request again after a 401 or a 503, as
+		// go-containerregistry's do). net/http's writer fails such a
+		// body before a byte goes out, and its Transport then sends the
+		// request again with a body from GetBody (rewindBody): on a
+		// kept-alive connection, where it retries what was not written.
+		// Here the body comes from GetBody at once.
+		b, err := c.getBody()
+		if err != nil {
+			return nil, err
+		}
+		bodyReader = b
+	}
 	if hasBody && req.ContentLength == 0 && usuallyLacksBody(method) {
 		bodyReader, hasBody = probeBody(bodyReader)
 	}
@@ -1069,6 +1085,19 @@ func (s *setter) do(err error) {
 var errRequestEnded = errors.New("curlhttp: the request ended")
 
 func (c *call) rewind() (io.Reader, error) {
+	b, err := c.getBody()
+	if err != nil {
+		return nil, err
+	}
+	if n := c.req.ContentLength; n > 0 {
+		return &exactLength{r: b, n: n}, nil
+	}
+	return b, nil
+}
+
+// getBody returns a new copy of the request body from GetBody, to be
+// closed with the request's (closeRequestBodies).
+func (c *call) getBody() (io.Reader, error) {
 	b, err := c.req.GetBody()
 	if err != nil {
 		return nil, err
@@ -1170,6 +1199,36 @@ func closeAfterReads(body io.Closer, g *readGuard, deadline *time.Time) {
 	}
 	body.Close()
 }
+
+// inMemoryLen is what is left to read of a body that net/http knows to
+// be in memory (isKnownInMemoryReader): a *bytes.Reader, *bytes.Buffer or
+// *strings.Reader, bare or in io.NopCloser (as http.NewRequest puts it);
+// -1 for any other.
+func inMemoryLen(r io.Reader) int {
+	for {
+		switch b := r.(type) {
+		case *bytes.Reader:
+			return b.Len()
+		case *bytes.Buffer:
+			return b.Len()
+		case *strings.Reader:
+			return b.Len()
+		}
+		if t := reflect.TypeOf(r); t != nopCloserType && t != nopCloserWriterToType {
+			return -1
+		}
+		r = reflect.ValueOf(r).Field(0).Interface().(io.Reader)
+	}
+}
+
+// The types io.NopCloser returns, as net/http tells them (unwrapNopCloser).
+var (
+	nopCloserType         = reflect.TypeOf(io.NopCloser(nil))
+	nopCloserWriterToType = reflect.TypeOf(io.NopCloser(struct {
+		io.Reader
+		io.WriterTo
+	}{}))
+)
 
 // httpVersion picks the HTTP version to ask libcurl for, following
 // net/http's rules for when HTTP/2 is on.

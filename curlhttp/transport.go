@@ -236,7 +236,13 @@ import (
 //     net/http's HTTP/2 client closes it, where its HTTP/1 client waits
 //     for the Read however long it takes.
 //   - Request.GetBody is used when libcurl must send the body again
-//     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed.
+//     (CURLOPT_SEEKFUNCTION), such as on a reused connection found closed,
+//     and for a request sent again whose body, held in memory
+//     (a bytes.Buffer, bytes.Reader or strings.Reader, as
+//     http.NewRequest takes them), an earlier RoundTrip read to its end:
+//     net/http sends that one with a body from GetBody too, but only on
+//     a kept-alive connection, and fails it on a new one ("http:
+//     ContentLength=N with Body length 0").
 //     As net/http, the Transport lets libcurl send a request again only if
 //     it may be repeated (a GET, HEAD, OPTIONS or TRACE, or one with an
 //     Idempotency-Key, without a body or with GetBody); any other fails
