@@ -71,3 +71,44 @@ func TestTransportNoBodyChunkedFraming(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportUnboundedBodyCloses: a response whose body ends with the
+// connection (HTTP/1.1, neither chunked nor a Content-Length, a status that
+// has a body) has Response.Close set, as net/http's readTransfer sets it
+// ("unbounded body"), whatever its Connection field says.
+func TestTransportUnboundedBodyCloses(t *testing.T) {
+	ln := serveEach(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		conn := ""
+		if v := req.URL.Query().Get("conn"); v != "" {
+			conn = "Connection: " + v + "\r\n"
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n"+conn+"\r\nuntil close")
+	})
+	base := "http://" + ln.Addr().String() + "/"
+	std := &http.Transport{}
+	defer std.CloseIdleConnections()
+	cp := &curlhttp.Transport{}
+	defer cp.Close()
+	for _, query := range []string{"", "?conn=keep-alive"} {
+		var got [2]bool
+		for i, rt := range []http.RoundTripper{std, cp} {
+			resp, err := rt.RoundTrip(mustReq("GET", base+query, nil))
+			if err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "until close" || err != nil {
+				t.Errorf("%s: body %q, %v", query, b, err)
+			}
+			got[i] = resp.Close
+		}
+		if got[0] != got[1] {
+			t.Errorf("%q: curlpoll's Response.Close %v, net/http's %v", query, got[1], got[0])
+		}
+	}
+}

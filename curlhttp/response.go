@@ -144,6 +144,12 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 	if noBody && !cfg.head {
 		resp.ContentLength = 0
 	}
+	if !h2 && !noBody && !chunked && resp.ContentLength < 0 {
+		// A body that ends with the connection: net/http's readTransfer
+		// sets Close for it ("unbounded body"), whatever the Connection
+		// field says.
+		resp.Close = true
+	}
 	for _, v := range resp.Header["Trailer"] {
 		for k := range strings.SplitSeq(v, ",") {
 			if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
