@@ -75,16 +75,59 @@ func (e *Easy) SetDialFunc(f DialFunc) error {
 type dialRelay struct {
 	cancel context.CancelFunc // called when libcurl closes its socket
 	owner  *Multi             // the Multi whose driver opened it
+	port   int                // libcurl's socket's loopback port
 	err    atomic.Pointer[error]
+	peer   atomic.Pointer[ConnInfo] // the dialled connection's addresses, once made
 }
 
 // relays are the connections dial functions made, by the descriptor of
-// libcurl's socket, until libcurl closes it: process-wide, since another
-// Multi's driver may close it (a connection pool in a Share).
+// libcurl's socket and by its loopback port, until libcurl closes it:
+// process-wide, since another Multi's driver may close it (a connection
+// pool in a Share).
 var relays = struct {
 	sync.Mutex
-	m map[int]*dialRelay
-}{m: make(map[int]*dialRelay)}
+	m      map[int]*dialRelay
+	byPort map[int]*dialRelay
+}{m: make(map[int]*dialRelay), byPort: make(map[int]*dialRelay)}
+
+// DialledConnInfo returns the addresses of the connection that a dial
+// function (Easy.SetDialFunc) made for the libcurl connection whose local
+// end is local, as a pre-request function's ConnInfo.Local gives it:
+// libcurl's own addresses for such a connection are those of its
+// loopback connection to the relay. ok is false where local is not such
+// a connection, or the dial function has not returned. Addresses that
+// are not IP addresses (a Unix socket's) are left zero.
+func DialledConnInfo(local netip.AddrPort) (ci ConnInfo, ok bool) {
+	if !local.Addr().IsLoopback() {
+		return ConnInfo{}, false
+	}
+	relays.Lock()
+	r := relays.byPort[int(local.Port())]
+	relays.Unlock()
+	if r == nil {
+		return ConnInfo{}, false
+	}
+	if p := r.peer.Load(); p != nil {
+		return *p, true
+	}
+	return ConnInfo{}, false
+}
+
+// netAddrPort is a's IP address and port, zero for another kind of address.
+func netAddrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// forget takes r out of relays; under their lock.
+func (r *dialRelay) forget(fd int) {
+	delete(relays.m, fd)
+	if relays.byPort[r.port] == r {
+		delete(relays.byPort, r.port)
+	}
+}
 
 // goDialSocket is open_cb's work for an Easy with a dial function: it
 // makes libcurl's socket, bound to a loopback port, and a listener for it
@@ -115,9 +158,10 @@ func goDialSocket(mh, eh C.uintptr_t, a *C.struct_curl_sockaddr) (fd C.int) {
 	p[0], p[1] = byte(lnPort>>8), byte(lnPort)
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.ctx))
-	r := &dialRelay{cancel: cancel, owner: m}
+	r := &dialRelay{cancel: cancel, owner: m, port: port}
 	relays.Lock()
 	relays.m[local] = r
+	relays.byPort[port] = r
 	relays.Unlock()
 	t.relay = r
 	dial := t.e.dialFunc
@@ -175,7 +219,9 @@ func sockaddrString(family int, sa unsafe.Pointer, n int) string {
 func onRelayClosed(fd int) {
 	relays.Lock()
 	r := relays.m[fd]
-	delete(relays.m, fd)
+	if r != nil {
+		r.forget(fd)
+	}
 	relays.Unlock()
 	if r != nil {
 		r.cancel()
@@ -190,7 +236,7 @@ func (m *Multi) stopRelays() {
 	defer relays.Unlock()
 	for fd, r := range relays.m {
 		if r.owner == m {
-			delete(relays.m, fd)
+			r.forget(fd)
 			r.cancel()
 		}
 	}
@@ -245,6 +291,7 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 		}
 		return // libcurl reads the end of the stream
 	}
+	r.peer.Store(&ConnInfo{Local: netAddrPort(conn.LocalAddr()), Remote: netAddrPort(conn.RemoteAddr())})
 	// Once libcurl has closed its socket (or the Multi shuts down),
 	// nothing more goes either way.
 	stop = context.AfterFunc(ctx, func() {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,6 +61,13 @@ func TestSetDialFunc(t *testing.T) {
 	e := newEasy(t, host+"/")
 	must(t, e.SetDialFunc(d.dial))
 	must(t, e.SetConnectTo([]string{"::127.0.0.1:"}))
+	var dialled []string // what DialledConnInfo says of each request's connection
+	must(t, e.SetPrereqFunc(func(_ *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
+		// The dial may still run as libcurl sends its first request
+		// (to the relay): asked again as the transfer ends, below.
+		dialled = append(dialled, ci.Local.String())
+		return nil
+	}))
 	want := func(n int) []byte {
 		var b bytes.Buffer
 		writePattern(&b, int64(n))
@@ -86,6 +94,15 @@ func TestSetDialFunc(t *testing.T) {
 	}
 	if calls := d.calls(); len(calls) != 1 || calls[0] != "tcp 127.0.0.1:"+strconv.Itoa(port) {
 		t.Fatalf("dial function asked %q, want once for tcp 127.0.0.1:%d", calls, port)
+	}
+	for _, local := range dialled {
+		ci, ok := curlpoll.DialledConnInfo(netip.MustParseAddrPort(local))
+		if !ok || ci.Remote.String() != srv.Listener.Addr().String() || ci.Local.String() != d.conns[0].LocalAddr().String() {
+			t.Fatalf("DialledConnInfo(%s) = %v, %v; want the dialled connection's %v -> %v", local, ci, ok, d.conns[0].LocalAddr(), srv.Listener.Addr())
+		}
+	}
+	if len(dialled) != 3 {
+		t.Fatalf("%d pre-request calls", len(dialled))
 	}
 }
 

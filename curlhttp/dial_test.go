@@ -180,7 +180,8 @@ func TestTransportDialContextProxy(t *testing.T) {
 // TestTransportDialContextTrace: ConnectStart and ConnectDone are the
 // dialer's, once each, with the address it connected to; no DNSStart for
 // a name DialContext never looked up (the dialer here connects to an
-// address).
+// address); GotConn's Conn is DialContext's connection's, new and then
+// reused.
 func TestTransportDialContextTrace(t *testing.T) {
 	srv := testServer(t)
 	target := srv.Listener.Addr().String()
@@ -197,18 +198,22 @@ func TestTransportDialContextTrace(t *testing.T) {
 			DNSStart:     func(i httptrace.DNSStartInfo) { add("DNSStart " + i.Host) },
 			ConnectStart: func(network, addr string) { add("ConnectStart " + addr) },
 			ConnectDone:  func(network, addr string, err error) { add("ConnectDone " + addr) },
-			GotConn:      func(i httptrace.GotConnInfo) { add("GotConn " + strconv.FormatBool(i.Reused)) },
+			GotConn: func(i httptrace.GotConnInfo) {
+				add("GotConn " + strconv.FormatBool(i.Reused) + " " + i.Conn.RemoteAddr().String())
+			},
 		}
-		req := mustReq("GET", "http://app.invalid:8080/hello", nil)
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-		resp, err := tc.rt.RoundTrip(req)
-		must(t, err)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		for range 2 {
+			req := mustReq("GET", "http://app.invalid:8080/hello", nil)
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+			resp, err := tc.rt.RoundTrip(req)
+			must(t, err)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 		mu.Lock()
 		got := events
 		mu.Unlock()
-		want := []string{"ConnectStart " + target, "ConnectDone " + target, "GotConn false"}
+		want := []string{"ConnectStart " + target, "ConnectDone " + target, "GotConn false " + target, "GotConn true " + target}
 		if len(got) != len(want) {
 			t.Fatalf("%s: events %q, want %q", tc.name, got, want)
 		}

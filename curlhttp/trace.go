@@ -499,7 +499,7 @@ func (o *observer) call(ev *traceEvent) {
 	case evGotConn:
 		if ct.GotConn != nil {
 			ct.GotConn(httptrace.GotConnInfo{
-				Conn:   &traceConn{local: ev.conn.Local, remote: ev.conn.Remote},
+				Conn:   o.traceConn(ev.conn),
 				Reused: ev.reused, WasIdle: ev.reused,
 			})
 		}
@@ -546,6 +546,16 @@ func (o *observer) call(ev *traceEvent) {
 // traceConn is the net.Conn that GotConn reports: libcurl owns the socket,
 // so only the addresses are real; Read and Write fail.
 type traceConn struct{ local, remote netip.AddrPort }
+
+// traceConn is GotConnInfo.Conn for the connection c describes: with
+// DialContext, that connection's addresses, not those of libcurl's
+// loopback connection to it (curlpoll.DialledConnInfo).
+func (o *observer) traceConn(c curlpoll.ConnInfo) *traceConn {
+	if o.dialled {
+		c, _ = curlpoll.DialledConnInfo(c.Local)
+	}
+	return &traceConn{local: c.Local, remote: c.Remote}
+}
 
 var errTraceConn = errors.New("curlpoll: the connection belongs to libcurl")
 

@@ -188,7 +188,8 @@ import (
 //     local address or a Unix socket). In a trace, ConnectStart and
 //     ConnectDone (and DNSStart and DNSDone) are DialContext's own, as
 //     with net/http: a net.Dialer reports them through the context it is
-//     given; GotConnInfo.Conn's addresses are the loopback connection's.
+//     given; GotConnInfo.Conn has the addresses of DialContext's connection
+//     (where they are IP addresses), not of libcurl's loopback connection.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
