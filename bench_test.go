@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -112,6 +113,15 @@ func roundTrips(b *testing.B, client *http.Client, request func(*http.Client) (*
 // http.Client over curlhttp.Transport.
 func BenchmarkTransportGet(b *testing.B) {
 	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	benchGet(b, tr)
+}
+
+// BenchmarkTransportGetDialContext is BenchmarkTransportGet with a
+// DialContext: every byte goes through the dial's relay
+// (Easy.SetDialFunc).
+func BenchmarkTransportGetDialContext(b *testing.B) {
+	tr := &curlhttp.Transport{DialContext: (&net.Dialer{}).DialContext}
 	defer tr.Close()
 	benchGet(b, tr)
 }

@@ -29,8 +29,10 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // that is a net.Conn. libcurl connects, over loopback, to a listener
 // opened for that connection alone, and a goroutine dials with f and then
 // relays the bytes between the two connections until either side closes:
-// two goroutines and a copy of every byte more per connection, nothing
-// per request on a reused one.
+// two goroutines per connection, and every byte goes through one more
+// pair of sockets and a copy (a small request on a reused connection
+// took 20–30 µs longer in BenchmarkTransportGetDialContext, sequential
+// requests on a loaded two-core machine).
 //
 // f runs on a goroutine of its own, not inside libcurl: the transfer's
 // other work and the Multi's other transfers go on while it dials. Its
