@@ -762,7 +762,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		s.do(e.SetDialFunc(func(ctx context.Context, network, _ string) (net.Conn, error) {
 			conn, err := dial(ctx, network, addr)
 			if obs != nil {
-				obs.dialReturned()
+				obs.dialReturned(conn)
 			}
 			if err == nil && hsTimeout > 0 {
 				c.armHandshakeTimer(hsTimeout)

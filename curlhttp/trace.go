@@ -46,23 +46,26 @@ type observer struct {
 	// DialContext's relays (its "Trying" lines, on the driver) and the
 	// DialContext calls that returned (on the relays' goroutines).
 	dials, dialsDone atomic.Int32
-	https            bool
-	hasBody          bool
-	dnsDone          bool
-	connecting       []string // addresses being connected to
-	connected        bool
-	tlsStarted       bool
-	tlsDone          bool
-	gotConn          bool
-	wroteHdrs        bool
-	wroteReq         bool
-	firstByte        bool
-	final            bool                 // the final response's status line has arrived
-	multiplex        bool                 // and it came over HTTP/2 or HTTP/3
-	putIdle          bool                 // the connection went back to the pool after it
-	code1xx          int                  // the 1xx block being received, 0 if none
-	hdr1xx           textproto.MIMEHeader // its fields
-	resolved         []net.IPAddr         // from libcurl 8's "IPv4: ..." and "IPv6: ..." lines
+	// dialConn holds the addresses of the connection DialContext made
+	// last for the request (traceConn).
+	dialConn   atomic.Pointer[curlpoll.ConnInfo]
+	https      bool
+	hasBody    bool
+	dnsDone    bool
+	connecting []string // addresses being connected to
+	connected  bool
+	tlsStarted bool
+	tlsDone    bool
+	gotConn    bool
+	wroteHdrs  bool
+	wroteReq   bool
+	firstByte  bool
+	final      bool                 // the final response's status line has arrived
+	multiplex  bool                 // and it came over HTTP/2 or HTTP/3
+	putIdle    bool                 // the connection went back to the pool after it
+	code1xx    int                  // the 1xx block being received, 0 if none
+	hdr1xx     textproto.MIMEHeader // its fields
+	resolved   []net.IPAddr         // from libcurl 8's "IPv4: ..." and "IPv6: ..." lines
 
 	// mu guards queue and dropped: the driver appends, delivery takes.
 	mu      sync.Mutex
@@ -269,10 +272,22 @@ func (o *observer) connectDone(addr string, err error) {
 	}
 }
 
-// dialReturned notes that a DialContext call returned (see deliver).
-func (o *observer) dialReturned() {
+// dialReturned notes that a DialContext call returned (see deliver), with
+// conn (nil if it failed).
+func (o *observer) dialReturned(conn net.Conn) {
+	if conn != nil {
+		o.dialConn.Store(&curlpoll.ConnInfo{Local: ipAddrPort(conn.LocalAddr()), Remote: ipAddrPort(conn.RemoteAddr())})
+	}
 	o.dialsDone.Add(1)
 	notify(o.ready)
+}
+
+// ipAddrPort is a's IP address and port, zero for another kind of address.
+func ipAddrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 // onPrereq runs in libcurl's pre-request callback: the connection is
@@ -499,7 +514,7 @@ func (o *observer) call(ev *traceEvent) {
 	case evGotConn:
 		if ct.GotConn != nil {
 			ct.GotConn(httptrace.GotConnInfo{
-				Conn:   o.traceConn(ev.conn),
+				Conn:   o.traceConn(ev.conn, ev.reused),
 				Reused: ev.reused, WasIdle: ev.reused,
 			})
 		}
@@ -549,10 +564,16 @@ type traceConn struct{ local, remote netip.AddrPort }
 
 // traceConn is GotConnInfo.Conn for the connection c describes: with
 // DialContext, that connection's addresses, not those of libcurl's
-// loopback connection to it (curlpoll.DialledConnInfo).
-func (o *observer) traceConn(c curlpoll.ConnInfo) *traceConn {
+// loopback connection to it: the request's own dial's, or else the one
+// that made the connection it reuses (curlpoll.DialledConnInfo; the
+// relay learns them only after DialContext has returned).
+func (o *observer) traceConn(c curlpoll.ConnInfo, reused bool) *traceConn {
 	if o.dialled {
-		c, _ = curlpoll.DialledConnInfo(c.Local)
+		if d := o.dialConn.Load(); d != nil && !reused {
+			c = *d
+		} else {
+			c, _ = curlpoll.DialledConnInfo(c.Local)
+		}
 	}
 	return &traceConn{local: c.Local, remote: c.Remote}
 }
