@@ -962,20 +962,43 @@ func (c *call) finish() {
 	})
 }
 
-// closeRequestBodies closes the request's bodies, each after its last Read
-// (closeAfterReads).
+// closeRequestBodies closes req.Body and the bodies GetBody made, once,
+// each after its last Read (closeAfterReads): finish calls it, and so
+// does closeBodiesAtEnd's goroutine.
 func (c *call) closeRequestBodies() {
+	c.bodiesMu.Lock()
+	if c.bodiesClosed {
+		c.bodiesMu.Unlock()
+		return
+	}
+	bodies := c.bodies
+	c.bodies, c.bodiesClosed = nil, true
+	c.bodiesMu.Unlock()
 	var deadline time.Time
 	if c.body != nil {
 		closeAfterReads(c.body, &c.guard, &deadline)
 	}
-	c.bodiesMu.Lock()
-	bodies := c.bodies
-	c.bodies, c.bodiesClosed = nil, true
-	c.bodiesMu.Unlock()
 	for _, b := range bodies {
 		closeAfterReads(b.rc, b.g, &deadline)
 	}
+}
+
+// closeBodiesAtEnd closes the request body as soon as the transfer ends,
+// for a call whose response is returned: as net/http closes it when the
+// request ends (its context canceled, its HTTP/2 stream ended or reset),
+// not when the caller closes the response body. A caller that writes the
+// body through a pipe (a streaming client, connect-go's) would otherwise
+// block in Write for ever once the transfer stopped reading it, and never
+// get to close the response body.
+func (c *call) closeBodiesAtEnd() {
+	if c.body == nil || c.body == http.NoBody {
+		return
+	}
+	done := c.t.Done()
+	go func() {
+		<-done
+		c.closeRequestBodies()
+	}()
 }
 
 // roundTrip validates the request, starts it and waits for the response's
@@ -1056,6 +1079,7 @@ func (c *call) roundTrip() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.closeBodiesAtEnd()
 	return resp, nil
 }
 

@@ -1,0 +1,138 @@
+package curlhttp_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/curlpoll/curlpoll/curlhttp"
+)
+
+// h2cServer is an httptest server speaking HTTP/1.1 and h2c.
+func h2cServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// closeRecorder is a request body (a pipe's reader) that records its Close.
+type closeRecorder struct {
+	*io.PipeReader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeRecorder) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.PipeReader.Close()
+}
+
+// TestTransportClosesStreamingBodyWhenRequestEnds: a request body that is
+// still being written when the request ends (its context canceled after
+// the response header block arrived, or the server ended the response
+// without reading it all) is closed then, as net/http closes it, not only
+// once the caller closes the response body: a writer feeding the body
+// through a pipe (connect-go's client and bidi streams) must see its
+// Write fail rather than block for ever.
+func TestTransportClosesStreamingBodyWhenRequestEnds(t *testing.T) {
+	var h2c, h1 http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	h1.SetHTTP1(true)
+	type rt interface {
+		http.RoundTripper
+		CloseIdleConnections()
+	}
+	transports := []struct {
+		name string
+		mk   func() rt
+		h2   bool
+	}{
+		{"curlhttp h2c", func() rt { return &curlhttp.Transport{Protocols: &h2c} }, true},
+		{"curlhttp HTTP/1.1", func() rt { return &curlhttp.Transport{Protocols: &h1} }, false},
+		{"net/http h2c", func() rt { return &http.Transport{Protocols: &h2c} }, true},
+		{"net/http HTTP/1.1", func() rt { return &http.Transport{Protocols: &h1} }, false},
+	}
+	// full-duplex handler: answers at once, then reads the body until the
+	// request ends (canceled) or returns at once (ends the response).
+	readAll := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, "early")
+		_ = http.NewResponseController(w).Flush()
+		_, _ = io.Copy(io.Discard, r.Body)
+	})
+	endAtOnce := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		_, _ = io.WriteString(w, "done")
+	})
+	for _, tc := range transports {
+		for _, sc := range []struct {
+			name   string
+			h      http.Handler
+			cancel bool
+			onlyH2 bool
+		}{
+			{"context canceled after the response", readAll, true, false},
+			// HTTP/2 only: net/http's HTTP/1.1 keeps writing the body of a
+			// request whose response has ended.
+			{"response ended before the body", endAtOnce, false, true},
+		} {
+			if sc.onlyH2 && !tc.h2 {
+				continue
+			}
+			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
+				srv := h2cServer(t, sc.h)
+				tr := tc.mk()
+				defer tr.CloseIdleConnections()
+				if c, ok := tr.(io.Closer); ok {
+					defer c.Close()
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				pr, pw := io.Pipe()
+				body := &closeRecorder{PipeReader: pr, closed: make(chan struct{})}
+				req, err := http.NewRequestWithContext(ctx, "POST", srv.URL, body)
+				must(t, err)
+				req.ContentLength = -1
+				go pw.Write(make([]byte, 100)) // some body before the response
+				resp, err := tr.RoundTrip(req)
+				must(t, err)
+				defer resp.Body.Close()
+				if sc.cancel {
+					cancel()
+				}
+				// The response body is left unread and open: the request
+				// has ended all the same.
+				written := make(chan error, 1)
+				go func() {
+					for {
+						if _, err := pw.Write(make([]byte, 100<<10)); err != nil {
+							written <- err
+							return
+						}
+					}
+				}()
+				select {
+				case <-body.closed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("request body not closed 10 s after the request ended")
+				}
+				select {
+				case err := <-written:
+					t.Logf("body Write: %v", err)
+				case <-time.After(10 * time.Second):
+					t.Fatal("body Write blocked 10 s after the request ended")
+				}
+			})
+		}
+	}
+}
