@@ -2,9 +2,11 @@ package curlhttp_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +133,54 @@ func TestTransportClosesStreamingBodyWhenRequestEnds(t *testing.T) {
 					t.Logf("body Write: %v", err)
 				case <-time.After(10 * time.Second):
 					t.Fatal("body Write blocked 10 s after the request ended")
+				}
+			})
+		}
+	}
+}
+
+// TestTransportHTTP2TrailersAfterContentLength: over HTTP/2 a response
+// with a Content-Length (0 included: a gRPC "trailers-only" error as
+// net/http's server sends it) may carry a trailer section after its body.
+// net/http ends the body at the end of the stream and fills
+// Response.Trailer; curlhttp ended it at the last byte, before the
+// trailers came, and returned an empty Trailer.
+func TestTransportHTTP2TrailersAfterContentLength(t *testing.T) {
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	for _, body := range []string{"", "hello"} {
+		srv := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/grpc")
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Header().Add(http.TrailerPrefix+"Grpc-Status", "13")
+			w.Header().Add(http.TrailerPrefix+"Grpc-Message", "boom")
+			_, _ = io.WriteString(w, body)
+		}))
+		for _, tc := range []struct {
+			name string
+			tr   http.RoundTripper
+		}{
+			{"net/http", &http.Transport{Protocols: &h2c}},
+			{"curlhttp", &curlhttp.Transport{Protocols: &h2c}},
+		} {
+			t.Run(fmt.Sprintf("%s/Content-Length %d", tc.name, len(body)), func(t *testing.T) {
+				defer tc.tr.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+				if c, ok := tc.tr.(io.Closer); ok {
+					defer c.Close()
+				}
+				resp, err := tc.tr.RoundTrip(mustReq("POST", srv.URL, strings.NewReader("x")))
+				must(t, err)
+				defer resp.Body.Close()
+				if resp.ProtoMajor != 2 || resp.ContentLength != int64(len(body)) {
+					t.Fatalf("got %s, Content-Length %d", resp.Proto, resp.ContentLength)
+				}
+				b, err := io.ReadAll(resp.Body)
+				must(t, err)
+				if string(b) != body {
+					t.Errorf("body %q, want %q", b, body)
+				}
+				if got := resp.Trailer.Get("Grpc-Status"); got != "13" || resp.Trailer.Get("Grpc-Message") != "boom" {
+					t.Errorf("Trailer %v, want Grpc-Status 13 and Grpc-Message boom", resp.Trailer)
 				}
 			})
 		}

@@ -194,6 +194,12 @@ func (c *call) response(block string, cfg *reqConfig) (*http.Response, error) {
 		if err := c.t.Err(); err != nil && !cfg.head {
 			return nil, c.transferError(err)
 		}
+		// An HTTP/2 or HTTP/3 response without a body may still have
+		// had a trailer section (a gRPC trailers-only error): net/http
+		// fills Response.Trailer with it at the body's EOF.
+		if err := c.rb.fillTrailerOf(c, resp); err != nil {
+			return nil, err
+		}
 		c.finish()
 		resp.Body = http.NoBody
 		return resp, nil
@@ -532,9 +538,22 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 // readTransfer reads what the transfer delivers, up to the Content-Length.
+//
+// Over HTTP/2 and HTTP/3 a body with a Content-Length ends, as net/http's
+// does, at the end of the stream, not at its last byte: a trailer section
+// may follow it (a gRPC status after a body of known length, or after none
+// at all), which fillTrailer reads once the transfer is over.
 func (b *body) readTransfer(p []byte) (int, error) {
 	if b.remaining == 0 {
-		return 0, io.EOF
+		if b.resp.ProtoMajor < 2 {
+			return 0, io.EOF
+		}
+		var extra [1]byte
+		n, err := b.c.t.Read(extra[:])
+		if n > 0 {
+			return 0, errBodyLongerThanLength
+		}
+		return 0, err
 	}
 	if b.remaining > 0 && int64(len(p)) > b.remaining {
 		p = p[:b.remaining]
@@ -542,12 +561,16 @@ func (b *body) readTransfer(p []byte) (int, error) {
 	n, err := b.c.t.Read(p)
 	if b.remaining > 0 {
 		b.remaining -= int64(n)
-		if b.remaining == 0 && err == nil {
+		if b.remaining == 0 && err == nil && b.resp.ProtoMajor < 2 {
 			err = io.EOF
 		}
 	}
 	return n, err
 }
+
+// errBodyLongerThanLength is the error of an HTTP/2 or HTTP/3 response
+// body that goes on past its Content-Length.
+var errBodyLongerThanLength = errors.New("curlhttp: response body longer than its Content-Length")
 
 // WriteTo writes the body to w without an intermediate copy; io.Copy uses it.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
@@ -680,7 +703,13 @@ func (b *body) fillTrailer() error {
 		}
 		return nil
 	}
-	lines := b.c.t.Trailer()
+	return b.fillTrailerOf(b.c, b.resp)
+}
+
+// fillTrailerOf sets resp's trailer from libcurl's trailer lines of c's
+// transfer, which is over.
+func (b *body) fillTrailerOf(c *call, resp *http.Response) error {
+	lines := c.t.Trailer()
 	if len(lines) == 0 {
 		return nil
 	}
@@ -688,11 +717,11 @@ func (b *body) fillTrailer() error {
 	if err != nil {
 		return fmt.Errorf("net/http: malformed trailer: %w", err)
 	}
-	if b.resp.Trailer == nil {
-		b.resp.Trailer = make(http.Header, len(h))
+	if resp.Trailer == nil {
+		resp.Trailer = make(http.Header, len(h))
 	}
 	for k, vv := range h {
-		b.resp.Trailer[k] = vv
+		resp.Trailer[k] = vv
 	}
 	return nil
 }
