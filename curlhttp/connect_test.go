@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curlpoll/curlpoll"
 	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
@@ -164,6 +165,9 @@ func TestTransportHTTP2TrailersAfterContentLength(t *testing.T) {
 			{"curlhttp", &curlhttp.Transport{Protocols: &h2c}},
 		} {
 			t.Run(fmt.Sprintf("%s/Content-Length %d", tc.name, len(body)), func(t *testing.T) {
+				if _, ok := tc.tr.(*curlhttp.Transport); ok && body != "" && curlpoll.Version().Number < 0x080000 {
+					t.Skip("libcurl 7.88 drops the trailers of an HTTP/2 response with a Content-Length (the Transport's doc)")
+				}
 				defer tc.tr.(interface{ CloseIdleConnections() }).CloseIdleConnections()
 				if c, ok := tc.tr.(io.Closer); ok {
 					defer c.Close()
