@@ -190,3 +190,57 @@ func TestTransportHTTP2TrailersAfterContentLength(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportResetsAbortedHTTP2Stream: an HTTP/2 request whose body is
+// still open when the caller gives up (context canceled, response body
+// closed) must end the stream at the server (net/http sends RST_STREAM
+// CANCEL), so that a full-duplex handler reading the body returns. With
+// curlhttp the server hears nothing: the handler reads for ever, and
+// http.Server.Close / httptest.Server.Close wait on it (connect-go's
+// TestClientDeadlineHandling/read-write hangs in its cleanup so).
+// Not fixed yet.
+func TestTransportResetsAbortedHTTP2Stream(t *testing.T) {
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	for _, tc := range []struct {
+		name string
+		tr   http.RoundTripper
+	}{
+		{"net/http", &http.Transport{Protocols: &h2c}},
+		{"curlhttp", &curlhttp.Transport{Protocols: &h2c}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ended := make(chan error, 1)
+			srv := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = http.NewResponseController(w).EnableFullDuplex()
+				w.WriteHeader(200)
+				_ = http.NewResponseController(w).Flush()
+				_, err := io.Copy(io.Discard, r.Body)
+				ended <- err
+			}))
+			// Closing the client's connections lets the server's Close
+			// return if the handler is stuck.
+			if c, ok := tc.tr.(io.Closer); ok {
+				t.Cleanup(func() { c.Close() })
+			}
+			t.Cleanup(tc.tr.(interface{ CloseIdleConnections() }).CloseIdleConnections)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			req, err := http.NewRequestWithContext(ctx, "POST", srv.URL, pr)
+			must(t, err)
+			go pw.Write([]byte("hello"))
+			resp, err := tc.tr.RoundTrip(req)
+			must(t, err)
+			cancel()
+			resp.Body.Close()
+			select {
+			case err := <-ended:
+				t.Logf("handler's body read ended: %v", err)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server's handler still reads the request body 5 s after the request was canceled and its response body closed")
+			}
+		})
+	}
+}
