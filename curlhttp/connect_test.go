@@ -93,6 +93,9 @@ func TestTransportClosesStreamingBodyWhenRequestEnds(t *testing.T) {
 				continue
 			}
 			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
+				if strings.HasPrefix(tc.name, "curlhttp") && sc.onlyH2 && curlpoll.Version().Number < 0x080000 {
+					t.Skip("libcurl 7.88 holds an HTTP/2 response that ends while the request body waits for more (the Transport's doc)")
+				}
 				srv := h2cServer(t, sc.h)
 				tr := tc.mk()
 				defer tr.CloseIdleConnections()

@@ -218,6 +218,10 @@ import (
 //     hand over (httputil.ReverseProxy answers such an upgrade with 502).
 //   - libcurl 7.88 drops the trailers of an HTTP/2 response that has a
 //     Content-Length: it ends the transfer at the last byte of the body.
+//   - libcurl 7.88 does not deliver an HTTP/2 response that the server
+//     ends while a streamed request body (ContentLength -1) waits for more
+//     data: RoundTrip returns once the body ends or the request is
+//     cancelled (8.14.1 delivers it at once, as net/http).
 //   - The default User-Agent names the protocol, as net/http's does
 //     ("Go-http-client/2.0" on HTTP/2): over TLS it is added once ALPN has
 //     decided, in libcurl's pre-request callback (libcurl 7.80.0+). Where
