@@ -828,7 +828,17 @@ func (c *call) armHandshakeTimer(d time.Duration) {
 	})
 }
 
-var errTLSHandshakeTimeout error = &timeoutError{"curlpoll: TLS handshake timeout"}
+// errTLSHandshakeTimeout is a timeout (net.Error) but, unlike
+// errResponseHeaderTimeout, not context.DeadlineExceeded for errors.Is:
+// net/http's tlsHandshakeTimeoutError is not either, and code retries a
+// timeout that is not a deadline (go-containerregistry's retry.IsTemporary).
+var errTLSHandshakeTimeout error = handshakeTimeoutError{}
+
+type handshakeTimeoutError struct{}
+
+func (handshakeTimeoutError) Error() string   { return "curlpoll: TLS handshake timeout" }
+func (handshakeTimeoutError) Timeout() bool   { return true }
+func (handshakeTimeoutError) Temporary() bool { return true }
 
 // errHTTP3Dial refuses HTTP/3 with DialContext: QUIC connections are
 // libcurl's alone.
