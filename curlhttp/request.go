@@ -1142,6 +1142,7 @@ type readGuard struct {
 	mu      sync.Mutex
 	reading int           // Reads under way
 	stopped bool          // no Read starts
+	ended   bool          // a Read returned an error (io.EOF included): the reader reads no more
 	idle    chan struct{} // made by stop while a Read is under way, closed when none is
 }
 
@@ -1155,6 +1156,9 @@ func (g *readGuard) Read(p []byte) (int, error) {
 	g.mu.Unlock()
 	n, err := g.r.Read(p)
 	g.mu.Lock()
+	if err != nil {
+		g.ended = true
+	}
 	if g.reading--; g.reading == 0 && g.idle != nil {
 		close(g.idle)
 		g.idle = nil
@@ -1176,6 +1180,21 @@ func (g *readGuard) stop() <-chan struct{} {
 		g.idle = make(chan struct{})
 	}
 	return g.idle
+}
+
+// readToEnd reports whether a Read of the body returned an error (io.EOF
+// included) and none is under way: no one reads it again.
+func (g *readGuard) readToEnd() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ended && g.reading == 0
+}
+
+// notReading reports whether no Read is under way.
+func (g *readGuard) notReading() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reading == 0
 }
 
 // guardedBody is a body GetBody made, and its guard.

@@ -994,8 +994,17 @@ func (c *call) closeRequestBodies() {
 // body through a pipe (a streaming client, connect-go's) would otherwise
 // block in Write for ever once the transfer stopped reading it, and never
 // get to close the response body.
+//
+// A request whose bodies were all read to their end (most: the body is
+// sent before the response comes) needs no goroutine: no Read is under
+// way or to come, and its bodies are closed at once, as net/http closes a
+// body after its last Read.
 func (c *call) closeBodiesAtEnd() {
 	if c.body == nil || c.body == http.NoBody {
+		return
+	}
+	if c.bodiesReadToEnd() {
+		c.closeRequestBodies()
 		return
 	}
 	done := c.t.Done()
@@ -1003,6 +1012,25 @@ func (c *call) closeBodiesAtEnd() {
 		<-done
 		c.closeRequestBodies()
 	}()
+}
+
+// bodiesReadToEnd reports whether the request body, and the bodies
+// GetBody made, were read to their end (or left for another), and none is
+// being read.
+func (c *call) bodiesReadToEnd() bool {
+	c.bodiesMu.Lock()
+	defer c.bodiesMu.Unlock()
+	if c.bodiesClosed {
+		return true
+	}
+	for _, b := range c.bodies {
+		if !b.g.readToEnd() {
+			return false
+		}
+	}
+	// req.Body, unless a body from GetBody took its place (and it is
+	// not being read): no one reads it again then.
+	return c.guard.readToEnd() || len(c.bodies) > 0 && c.guard.notReading()
 }
 
 // roundTrip validates the request, starts it and waits for the response's
