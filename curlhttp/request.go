@@ -1203,7 +1203,8 @@ type guardedBody struct {
 	g  *readGuard
 }
 
-// closeReadWait bounds how long finish waits for a Read of a request body
+// closeReadWait bounds how long closeRequestBodies (on a goroutine of its
+// own, so that finish does not wait) waits for a Read of a request body
 // that is under way before it closes the body all the same: a Read that
 // blocks (a pipe whose writer waits for the response) may need the Close
 // to return. net/http's HTTP/2 client closes such a body at once; its

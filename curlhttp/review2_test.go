@@ -111,3 +111,48 @@ func TestTransportNoGoroutinePerBodySent(t *testing.T) {
 		t.Errorf("the request body, read to its end, was closed %d times before the response body was, want 1 (as net/http)", n)
 	}
 }
+
+// TestTransportCloseDoesNotWaitForBodyRead: closing the response body of
+// a request whose body is an idle pipe (a streaming client that writes
+// when it has something to say) must not wait for the pipe's Read:
+// net/http's Body.Close returns at once (its HTTP/1 client leaves the
+// Read to its write loop, its HTTP/2 client closes the body at once). The
+// Transport's waited 50 ms (closeAfterReads) in Body.Close, and so in
+// every cancel of such a stream.
+func TestTransportCloseDoesNotWaitForBodyRead(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		w.Write([]byte("hello"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	for _, tc := range transports(t, nil) {
+		for i := range 3 {
+			closeWithIdlePipe(t, tc.name, i, tc.rt, srv.URL)
+		}
+	}
+}
+
+func closeWithIdlePipe(t *testing.T, name string, i int, tr http.RoundTripper, url string) {
+	t.Helper()
+	{
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		resp, err := tr.RoundTrip(mustReq("POST", url, pr))
+		must(t, err)
+		buf := make([]byte, 5)
+		_, err = io.ReadFull(resp.Body, buf)
+		must(t, err)
+		begin := time.Now()
+		resp.Body.Close()
+		if d := time.Since(begin); d > 30*time.Millisecond {
+			t.Errorf("%s %d: Body.Close took %v", name, i, d)
+		}
+	}
+}

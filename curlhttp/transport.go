@@ -857,13 +857,9 @@ func (p *transportPool) close() {
 	for r := range multis {
 		r.m.Close()
 	}
-	// At once: each may wait a little for a Read of its request body
-	// (closeAfterReads).
-	var wg sync.WaitGroup
 	for c := range live {
-		wg.Go(c.finish)
+		c.finish() // a request body being read is closed on a goroutine (closeRequestBodies)
 	}
-	wg.Wait()
 	for _, pe := range idle {
 		pe.e.Close()
 	}
@@ -978,6 +974,25 @@ func (c *call) closeRequestBodies() {
 	bodies := c.bodies
 	c.bodies, c.bodiesClosed = nil, true
 	c.bodiesMu.Unlock()
+	// No Read starts from now on. Where none is under way, the bodies are
+	// closed at once; else on a goroutine, which waits for the Reads
+	// (closeAfterReads): net/http's Body.Close and RoundTrip do not wait
+	// for a Read of the request body either (a pipe whose writer is idle).
+	busy := c.body != nil && c.guard.stop() != nil
+	for _, b := range bodies {
+		if b.g.stop() != nil {
+			busy = true
+		}
+	}
+	if busy {
+		go c.closeBodies(bodies)
+	} else {
+		c.closeBodies(bodies)
+	}
+}
+
+// closeBodies closes req.Body and bodies, each after its last Read.
+func (c *call) closeBodies(bodies []guardedBody) {
 	var deadline time.Time
 	if c.body != nil {
 		closeAfterReads(c.body, &c.guard, &deadline)
