@@ -91,9 +91,11 @@ func requestTarget(u *url.URL) string {
 // start with "/" (a relative Path, or an Opaque such as "*" or
 // "//host/p") is sent as it is, as net/http sends it, on a URL of path
 // "/": glued to the host it would make another URL, even one that names
-// another host ("@other/x" turns the host into user info).
+// another host ("@other/x" turns the host into user info). So is one with
+// a '#' (in a raw query or an Opaque, which net/http sends as they are):
+// libcurl would take it for a fragment's start and drop the rest.
 func targetParts(scheme, host, ruri string) (parts [4]string, target string) {
-	if strings.HasPrefix(ruri, "/") {
+	if strings.HasPrefix(ruri, "/") && strings.IndexByte(ruri, '#') < 0 {
 		return [4]string{scheme, "://", host, ruri}, ""
 	}
 	return [4]string{scheme, "://", host, "/"}, ruri
