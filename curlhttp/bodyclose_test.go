@@ -1,9 +1,13 @@
 package curlhttp_test
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,5 +91,87 @@ func TestTransportRequestBodyClosedAfterLastRead(t *testing.T) {
 			t.Errorf("%s: %d Reads of the request body returned after its Close (%d bytes read)", rt.name, body.late, body.read)
 		}
 		body.mu.Unlock()
+	}
+}
+
+// TestTransportNoGoroutinePerBodySent: a request whose body was read to
+// its end before the response came (most requests with a body) costs no
+// goroutine while its response is open: closeBodiesAtEnd waits on the
+// transfer's end only for a body that may still be read (a pipe), which
+// 773c18f did for every request with a body (a goroutine and an
+// allocation per POST, BenchmarkTransportPost 49 -> 50 allocs/op).
+func TestTransportNoGoroutinePerBodySent(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("first"))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	body := &closeCounter{Reader: strings.NewReader("request body")}
+	req := mustReq("POST", srv.URL, body)
+	req.ContentLength = int64(len("request body"))
+	resp, err := tr.RoundTrip(req)
+	must(t, err)
+	defer resp.Body.Close()
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(resp.Body, buf)
+	must(t, err)
+	stacks := make([]byte, 1<<20)
+	stacks = stacks[:runtime.Stack(stacks, true)]
+	if bytes.Contains(stacks, []byte("closeBodiesAtEnd")) {
+		t.Errorf("a goroutine waits to close a request body read to its end:\n%s", stacks)
+	}
+	if n := body.n.Load(); n != 1 {
+		t.Errorf("the request body, read to its end, was closed %d times before the response body was, want 1 (as net/http)", n)
+	}
+}
+
+// TestTransportCloseDoesNotWaitForBodyRead: closing the response body of
+// a request whose body is an idle pipe (a streaming client that writes
+// when it has something to say) must not wait for the pipe's Read:
+// net/http's Body.Close returns at once (its HTTP/1 client leaves the
+// Read to its write loop, its HTTP/2 client closes the body at once). The
+// Transport's waited 50 ms (closeAfterReads) in Body.Close, and so in
+// every cancel of such a stream.
+func TestTransportCloseDoesNotWaitForBodyRead(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		w.Write([]byte("hello"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	for _, tc := range transports(t, nil) {
+		for i := range 3 {
+			closeWithIdlePipe(t, tc.name, i, tc.rt, srv.URL)
+		}
+	}
+}
+
+func closeWithIdlePipe(t *testing.T, name string, i int, tr http.RoundTripper, url string) {
+	t.Helper()
+	{
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		resp, err := tr.RoundTrip(mustReq("POST", url, pr))
+		must(t, err)
+		buf := make([]byte, 5)
+		_, err = io.ReadFull(resp.Body, buf)
+		must(t, err)
+		begin := time.Now()
+		resp.Body.Close()
+		if d := time.Since(begin); d > 30*time.Millisecond {
+			t.Errorf("%s %d: Body.Close took %v", name, i, d)
+		}
 	}
 }

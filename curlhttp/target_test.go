@@ -103,3 +103,47 @@ func TestTransportRequestTargetWithoutLeadingSlash(t *testing.T) {
 		t.Errorf("next request line %q", line)
 	}
 }
+
+// TestTransportRequestTargetWithHash: a raw query (or an opaque target)
+// holding a '#' goes out whole, as net/http sends it; glued to the host
+// for libcurl, the '#' started a fragment that libcurl drops, so the
+// server got another target than the caller's.
+func TestTransportRequestTargetWithHash(t *testing.T) {
+	lines := make(chan string, 1)
+	a := serveEach(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		lines <- strings.TrimRight(line, "\r\n")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+	})
+	host := a.Addr().String()
+	cases := []url.URL{
+		{Scheme: "http", Host: host, Path: "/x", RawQuery: "a=1#frag"},
+		{Scheme: "http", Host: host, Opaque: "/y#z"},
+	}
+	for _, tc := range transports(t, nil) {
+		for _, u := range cases {
+			req := &http.Request{Method: "GET", URL: &u, Header: http.Header{}, Host: host}
+			resp, err := tc.rt.RoundTrip(req)
+			if err != nil {
+				t.Errorf("%s %s: %v", tc.name, u.RequestURI(), err)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if line, want := <-lines, "GET "+u.RequestURI()+" HTTP/1.1"; line != want {
+				t.Errorf("%s: request line %q, want %q", tc.name, line, want)
+			}
+		}
+	}
+}
