@@ -356,6 +356,16 @@ static curl_socket_t open_cb(void *data, curlsocktype purpose, struct curl_socka
 	return fd;
 }
 
+// close_cb closes a socket that open_cb made, after telling the Multi whose
+// driver closes it. libcurl passes the data of the transfer that opened the
+// connection, which need not be the one closing it: a connection in a
+// Share's pool (ShareConnections) may be closed by a transfer of another
+// Multi, on that Multi's driver, or by curl_share_cleanup on any goroutine,
+// after its Multi is gone. The Multi told is the one driving on this thread,
+// if any: only its driver may touch its state. A socket closed elsewhere
+// leaves the epoll sets that hold it by itself (the kernel drops a closed
+// descriptor), and the Multis that knew its number learn so from
+// curlpoll_numgens when libcurl next announces that number (fdwatch.go).
 static int close_cb(void *data, curl_socket_t fd) {
 	(void)data;
 	if (driving != NULL)
