@@ -238,7 +238,7 @@ const maxWriteWait = 50 * time.Millisecond
 // caller that writes the rest of its body once the response is in, would
 // never let happen.
 func (c *call) awaitTransfer(cfg *reqConfig) bool {
-	if !cfg.rawChunks { // no request body
+	if !cfg.rawChunks { // no request body (rawChunks is set for every request with one)
 		<-c.t.Done()
 		return true
 	}
