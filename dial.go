@@ -45,7 +45,9 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // If f fails, the transfer fails with an *Error of code ErrCouldntConnect
 // holding f's error (errors.Is and errors.As find it), and no request
 // bytes went anywhere; a transfer that waited for that connection to
-// multiplex on it fails too.
+// multiplex on it fails too. Where f's connection fails a Read later
+// (a read deadline of its own, a reset), libcurl sees a reset, and the
+// transfer that fails with it holds that Read's error too.
 //
 // libcurl's own settings for the socket apply to the loopback connection,
 // not to f's: binding (SetInterface, SetLocalPort) fails the transfer,
@@ -80,6 +82,9 @@ type dialRelay struct {
 	port   int                // libcurl's socket's loopback port
 	err    atomic.Pointer[error]
 	peer   atomic.Pointer[ConnInfo] // the dialled connection's addresses, once made
+	// connErr is why a Read of the dialled connection failed, once it
+	// has: the error of the transfer that libcurl fails for it.
+	connErr atomic.Pointer[error]
 }
 
 // relays are the connections dial functions made, by the descriptor of
@@ -90,7 +95,49 @@ var relays = struct {
 	sync.Mutex
 	m      map[int]*dialRelay
 	byPort map[int]*dialRelay
-}{m: make(map[int]*dialRelay), byPort: make(map[int]*dialRelay)}
+	// failed are the relays whose connection failed, by port, from
+	// libcurl's close of their socket until the transfer that failed
+	// with it ends (connFailure), which is at once: a few at most.
+	failed map[int]*dialRelay
+}{m: make(map[int]*dialRelay), byPort: make(map[int]*dialRelay), failed: make(map[int]*dialRelay)}
+
+// dialsMade says a dial function has made a connection in this process:
+// until then a failed transfer does not look for a failed one (connFailure).
+var dialsMade atomic.Bool
+
+// readFailure reads r and keeps its first error other than io.EOF.
+type readFailure struct {
+	r   io.Reader
+	err error
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
+}
+
+// connFailure returns why the dialled connection whose libcurl end had
+// local port failed, nil if it has not or there is none: for the error of
+// a transfer that failed on it, which holds the connection's error (a
+// read deadline's, say) as net/http's would, beside libcurl's. Driver
+// only, as the transfer ends.
+func connFailure(port int) error {
+	relays.Lock()
+	defer relays.Unlock()
+	r := relays.failed[port]
+	if r != nil {
+		delete(relays.failed, port)
+	} else if r = relays.byPort[port]; r == nil {
+		return nil
+	}
+	if p := r.connErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // DialledConnInfo returns the addresses of the connection that a dial
 // function (Easy.SetDialFunc) made for the libcurl connection whose local
@@ -129,6 +176,12 @@ func (r *dialRelay) forget(fd int) {
 	if relays.byPort[r.port] == r {
 		delete(relays.byPort, r.port)
 	}
+	if r.connErr.Load() != nil {
+		if len(relays.failed) >= 64 { // none of them was asked for
+			clear(relays.failed)
+		}
+		relays.failed[r.port] = r
+	}
 }
 
 // goDialSocket is open_cb's work for an Easy with a dial function: it
@@ -160,6 +213,7 @@ func goDialSocket(mh, eh C.uintptr_t, a *C.struct_curl_sockaddr) (fd C.int) {
 	p[0], p[1] = byte(lnPort>>8), byte(lnPort)
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.ctx))
+	dialsMade.Store(true)
 	r := &dialRelay{cancel: cancel, owner: m, port: port}
 	relays.Lock()
 	relays.m[local] = r
@@ -305,11 +359,16 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := relayCopy(local, conn); err != nil && ctx.Err() == nil {
+		src := &readFailure{r: conn}
+		if err := relayCopy(local, src); err != nil && ctx.Err() == nil {
 			// The peer's connection failed (reset, timed out, broken):
 			// libcurl sees a reset too, not the end of a stream, which
 			// would end a body that the connection's end delimits as if
-			// it were whole.
+			// it were whole; and the transfer's error holds the
+			// connection's own (connFailure).
+			if src.err != nil {
+				r.connErr.Store(&src.err)
+			}
 			local.SetLinger(0)
 			local.Close()
 			return

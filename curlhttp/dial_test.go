@@ -695,3 +695,58 @@ func TestTransportTLSHandshakeTimeoutIsNotDeadline(t *testing.T) {
 		}
 	}
 }
+
+// failingConn is a connection whose Reads fail with err once it has read
+// after bytes.
+type failingConn struct {
+	net.Conn
+	after int
+	err   error
+	read  int
+}
+
+func (c *failingConn) Read(p []byte) (int, error) {
+	if c.read >= c.after {
+		return 0, c.err
+	}
+	if len(p) > c.after-c.read {
+		p = p[:c.after-c.read]
+	}
+	n, err := c.Conn.Read(p)
+	c.read += n
+	return n, err
+}
+
+// TestTransportDialContextConnError: when DialContext's connection fails a
+// Read (a read deadline of its own, as AWS's dialer sets), the request's
+// error holds that connection's error, before the header block and in the
+// middle of the body, as net/http's does.
+func TestTransportDialContextConnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write(bytes.Repeat([]byte("x"), 100000))
+	}))
+	defer srv.Close()
+	errStall := errors.New("read stalled")
+	for _, after := range []int{0, 5000} {
+		for _, tc := range transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
+			dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+				if err != nil {
+					return nil, err
+				}
+				return &failingConn{Conn: c, after: after, err: errStall}, nil
+			}
+			std.DialContext, cp.DialContext = dial, dial
+		}) {
+			resp, err := tc.rt.RoundTrip(mustReq("GET", "http://app.invalid/", nil))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if !errors.Is(err, errStall) {
+				t.Fatalf("%s, failing after %d bytes: %v, want the connection's error", tc.name, after, err)
+			}
+		}
+	}
+}

@@ -172,6 +172,12 @@ import (
 //     in the pool, where net/http stops giving it to new requests and
 //     closes it after its last (libcurl has no call to retire a
 //     connection; CloseIdleConnections retires the Transport's Multis).
+//     The other way round, an HTTP/2 request stopped before its end (its
+//     context cancelled, its response body closed early) closes its
+//     connection unless other requests use it, where net/http resets the
+//     stream alone and keeps the connection: libcurl sends the stream's
+//     RST_STREAM only when the connection is next used, and the server
+//     would go on with the stream until then.
 //   - DialContext makes the TCP connections, as net/http's
 //     (curlpoll.Easy.SetDialFunc): libcurl's side of each is a loopback
 //     connection to a listener opened for it, relayed to DialContext's
