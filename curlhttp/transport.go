@@ -181,11 +181,12 @@ import (
 //   - DialContext makes the TCP connections, as net/http's
 //     (curlpoll.Easy.SetDialFunc): libcurl's side of each is a loopback
 //     connection to a listener opened for it, relayed to DialContext's
-//     (a copy of every byte more, and tens of microseconds per request). It is asked for the request's host and
-//     port, or the proxy's (an HTTPS one included), and libcurl looks up
-//     no name. TLSHandshakeTimeout counts from the dial's end, as
-//     net/http's, but libcurl's connection to the listener is made at
-//     once, and its ExpectContinueTimeout counts from then: where
+//     (a copy of every byte more, and tens of microseconds per request).
+//     It is asked for the request's host and port, or the proxy's (an
+//     HTTPS one included), and libcurl looks up no name.
+//     TLSHandshakeTimeout counts from the dial's end, as net/http's, but
+//     libcurl's connection to the listener is made at once, and its
+//     ExpectContinueTimeout counts from then: where
 //     DialContext takes longer, the body goes out without waiting for the
 //     server's 100 Continue. There is no DialTLSContext, Dial or DialTLS,
 //     and DialContext refuses HTTP3, whose QUIC connections would not go
