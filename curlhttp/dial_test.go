@@ -573,30 +573,7 @@ func TestTransportDialContextIdleClosedByServer(t *testing.T) {
 // bounds the handshake on DialContext's connection (a server that never
 // answers), with an error whose Timeout is true, as net/http's.
 func TestTransportDialContextHandshakeTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	target := ln.Addr().String()
+	target := silentListener(t) // reads nothing, answers nothing
 	for _, tc := range transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
 		dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, target)
