@@ -367,29 +367,14 @@ func TestTransportDialContextNoCrossProxyReuse(t *testing.T) {
 // rstServer answers one request with a body delimited by the connection's
 // end, and then resets the connection mid-body.
 func rstServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					c.Close()
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"+strings.Repeat("x", 1000))
-				time.Sleep(200 * time.Millisecond)
-				c.(*net.TCPConn).SetLinger(0) // an RST, not a FIN
-				c.Close()
-			}()
+	return serveEach(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"+strings.Repeat("x", 1000))
+		time.Sleep(200 * time.Millisecond)
+		c.(*net.TCPConn).SetLinger(0) // an RST, not a FIN, at serveEach's Close
+	}).Addr().String()
 }
 
 // TestTransportDialContextResetIsNotEOF: a connection reset by the server in the
