@@ -102,7 +102,8 @@ var relays = struct {
 }{m: make(map[int]*dialRelay), byPort: make(map[int]*dialRelay), failed: make(map[int]*dialRelay)}
 
 // dialsMade says a dial function has made a connection in this process:
-// until then a failed transfer does not look for a failed one (connFailure).
+// until then no socket's close, Multi's shutdown or failed transfer looks
+// at relays.
 var dialsMade atomic.Bool
 
 // readFailure reads r and keeps its first error other than io.EOF.
@@ -273,6 +274,9 @@ func sockaddrString(family int, sa unsafe.Pointer, n int) string {
 // onRelayClosed is the close-socket callback's part for a dialled
 // connection: libcurl is about to close fd; its relay stops.
 func onRelayClosed(fd int) {
+	if !dialsMade.Load() { // every socket close of every Multi comes here
+		return
+	}
 	relays.Lock()
 	r := relays.m[fd]
 	if r != nil {
@@ -288,6 +292,9 @@ func onRelayClosed(fd int) {
 // without saying so (before 8.5.0 it may close a connection attempt so),
 // as m shuts down.
 func (m *Multi) stopRelays() {
+	if !dialsMade.Load() {
+		return
+	}
 	relays.Lock()
 	defer relays.Unlock()
 	for fd, r := range relays.m {
