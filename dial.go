@@ -431,6 +431,19 @@ func (r *dialRelay) fail(err error) {
 	r.err.Store(&err)
 }
 
+// connFailure is connFailure for t's connection, which had local port
+// port, or, where libcurl knows none (the dialled connection failed while
+// libcurl was still connecting to the relay), the one t dialled.
+func (t *xfer) connFailure(port int) error {
+	if err := connFailure(port); err != nil || t.relay == nil {
+		return err
+	}
+	if p := t.relay.connErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // dialErr returns why t's connection could not be dialled, nil if it was
 // or none was. Driver only, as t ends.
 func (t *xfer) dialErr() error {

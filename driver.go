@@ -494,7 +494,7 @@ func (m *Multi) complete(t *xfer, rc C.CURLcode) {
 		// the stream, a failed send or handshake) says nothing.
 		rc, detail, errno, t.cause = C.CURLE_COULDNT_CONNECT, "", 0, derr
 	} else if rc != C.CURLE_OK && t.cause == nil && dialsMade.Load() {
-		t.cause = connFailure(int(m.cs.info.local_port))
+		t.cause = t.connFailure(int(m.cs.info.local_port))
 	}
 	if !ok && rc == C.CURLE_OK {
 		// A trailer line failed the transfer after libcurl had finished
