@@ -59,7 +59,9 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // differ in it Multis of their own. Multi.Close ends the relays and
 // waits for them, not for an f that does not return when its context is
 // cancelled (what such an f returns later is closed). nil removes f;
-// Reset too.
+// Reset too. The Easy keeps f until then; a relay keeps it only until f
+// returns, so that what f refers to is not kept alive by the connections
+// it made.
 func (e *Easy) SetDialFunc(f DialFunc) error {
 	if err := e.idle(); err != nil {
 		return err
@@ -78,10 +80,15 @@ func (e *Easy) SetDialFunc(f DialFunc) error {
 // bytes.
 type dialRelay struct {
 	cancel context.CancelFunc // called when libcurl closes its socket
-	owner  *Multi             // the Multi whose driver opened it
-	port   int                // libcurl's socket's loopback port
-	err    atomic.Pointer[error]
-	peer   atomic.Pointer[ConnInfo] // the dialled connection's addresses, once made
+	// dial is the dial function, until the relay calls it: the relay, which
+	// lives as long as the connection, keeps nothing of it after, so that
+	// whatever the function refers to (an http.Transport that owns the
+	// Multi) can become unreachable while its connections stay open.
+	dial  DialFunc
+	owner *Multi // the Multi whose driver opened it
+	port  int    // libcurl's socket's loopback port
+	err   atomic.Pointer[error]
+	peer  atomic.Pointer[ConnInfo] // the dialled connection's addresses, once made
 	// connErr is why a Read of the dialled connection failed, once it
 	// has: the error of the transfer that libcurl fails for it.
 	connErr atomic.Pointer[error]
@@ -215,18 +222,14 @@ func goDialSocket(mh, eh C.uintptr_t, a *C.struct_curl_sockaddr) (fd C.int) {
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.ctx))
 	dialsMade.Store(true)
-	r := &dialRelay{cancel: cancel, owner: m, port: port}
+	r := &dialRelay{cancel: cancel, owner: m, port: port, dial: t.e.dialFunc}
 	relays.Lock()
 	relays.m[local] = r
 	relays.byPort[port] = r
 	relays.Unlock()
 	t.relay = r
-	dial := t.e.dialFunc
 	m.relayWG.Add(1)
-	go func() {
-		defer m.relayWG.Done()
-		r.run(ctx, dial, address, ln, port)
-	}()
+	go r.run(ctx, address, ln, port, &m.relayWG)
 	return C.int(local)
 }
 
@@ -308,30 +311,21 @@ func (m *Multi) stopRelays() {
 // run accepts libcurl's connection, dials, then carries bytes both ways
 // until libcurl closes its socket (the connection is closed then) or the
 // peer closes (libcurl reads the end of the stream).
-func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *net.TCPListener, port int) {
+func (r *dialRelay) run(ctx context.Context, address string, ln *net.TCPListener, port int, running *sync.WaitGroup) {
+	defer running.Done()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	local, err := acceptFrom(ln, port)
 	stop()
 	ln.Close()
 	if err != nil {
+		r.dial = nil // r stays in relays until libcurl closes its socket
 		if ctx.Err() == nil {
 			r.fail(err)
 		}
 		return
 	}
 	defer local.Close()
-	type dialled struct {
-		conn net.Conn
-		err  error
-	}
-	res := make(chan dialled, 1)
-	go func() {
-		conn, err := dial(ctx, "tcp", address)
-		if err == nil && conn == nil {
-			err = errors.New("curlpoll: the dial function returned no connection and no error")
-		}
-		res <- dialled{conn, err}
-	}()
+	res := r.startDial(ctx, address)
 	var d dialled
 	select {
 	case d = <-res:
@@ -394,6 +388,29 @@ func (r *dialRelay) run(ctx context.Context, dial DialFunc, address string, ln *
 	}
 	wg.Wait()
 	conn.Close()
+}
+
+// dialled is what a dial function returned.
+type dialled struct {
+	conn net.Conn
+	err  error
+}
+
+// startDial calls the dial function on a goroutine of its own, which
+// sends what it returns on the channel, and drops the relay's reference
+// to it.
+func (r *dialRelay) startDial(ctx context.Context, address string) <-chan dialled {
+	dial := r.dial
+	r.dial = nil
+	res := make(chan dialled, 1)
+	go func() {
+		conn, err := dial(ctx, "tcp", address)
+		if err == nil && conn == nil {
+			err = errors.New("curlpoll: the dial function returned no connection and no error")
+		}
+		res <- dialled{conn, err}
+	}()
+	return res
 }
 
 // relayCopy copies src to dst until src ends or either fails, and

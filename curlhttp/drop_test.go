@@ -2,6 +2,7 @@ package curlhttp_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -17,6 +18,24 @@ import (
 // programs do with net/http's, which needs no Close: once they are
 // unreachable their Multis, handles, connections and goroutines go too.
 func TestTransportDroppedWithoutClose(t *testing.T) {
+	testDropped(t, func() *curlhttp.Transport { return &curlhttp.Transport{} })
+}
+
+// TestTransportDialContextDroppedWithoutClose is the same with DialContext:
+// the relays that carry the dialled connections' bytes
+// (curlpoll.Easy.SetDialFunc) live as long as the connections, kept alive
+// in the pool, and must not keep the Transport reachable through the dial
+// function.
+func TestTransportDialContextDroppedWithoutClose(t *testing.T) {
+	testDropped(t, func() *curlhttp.Transport {
+		return &curlhttp.Transport{DialContext: (&net.Dialer{}).DialContext}
+	})
+}
+
+// testDropped uses Transports that newTransport makes once each, drops
+// them, and waits for their Multis, handles, descriptors and goroutines to
+// go.
+func testDropped(t *testing.T, newTransport func() *curlhttp.Transport) {
 	srv := testServer(t) // before checkLeaks: its goroutines may outlive the test's checks
 	checkLeaks(t)
 	before := curlpoll.LiveCounts()
@@ -25,7 +44,7 @@ func TestTransportDroppedWithoutClose(t *testing.T) {
 	// collected before it counts them.
 	var kept []*curlhttp.Transport
 	use := func() {
-		tr := &curlhttp.Transport{}
+		tr := newTransport()
 		kept = append(kept, tr)
 		c := &http.Client{Transport: tr}
 		for range 2 { // a kept-alive connection, reused

@@ -896,7 +896,13 @@ func (pe *pooledEasy) ready(c *call) bool {
 		pe.uaGuess = c.uaInList // the next request's guess
 	}
 	// The reader and rewind are c's too; the handle's functions reach c
-	// only through cur.
+	// only through cur. The dial function is c's as well (its address and
+	// trace, bound when libcurl opens a socket, which a relay may dial
+	// after c is over), and the handle lives in a table of the core's:
+	// kept, it would keep c and the Transport reachable.
+	if c.tr.DialContext != nil && e.SetDialFunc(nil) != nil {
+		return false
+	}
 	return e.SetReader(nil) == nil && e.SetRewind(nil) == nil
 }
 
