@@ -1,10 +1,15 @@
 package curlhttp_test
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"runtime"
 	"sync"
 	"testing"
@@ -32,11 +37,68 @@ func TestTransportDialContextDroppedWithoutClose(t *testing.T) {
 	})
 }
 
+// TestTransportConfiguredDroppedWithoutClose is the same for Transports
+// whose settings give libcurl functions of Go's to call (Go's TLS
+// verification, a client certificate function, a Logger, a trace, the
+// timeouts' timers) over HTTPS: none of them may keep a Transport
+// reachable from the handles and connections it owns.
+func TestTransportConfiguredDroppedWithoutClose(t *testing.T) {
+	srv, caPEM := newTLSServer(t, handler())
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	pinned := func([][]byte, [][]*x509.Certificate) error { return nil }
+	for _, tc := range []struct {
+		name string
+		tr   func() *curlhttp.Transport
+		ctx  func() context.Context
+		need func(*testing.T)
+	}{
+		{name: "RootCAs and VerifyPeerCertificate", tr: func() *curlhttp.Transport {
+			return &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, VerifyPeerCertificate: pinned}}
+		}},
+		{name: "GetClientCertificate", tr: func() *curlhttp.Transport {
+			return &curlhttp.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }}}
+		}, need: needClientCertFunc},
+		{name: "Logger", tr: func() *curlhttp.Transport {
+			return &curlhttp.Transport{CAPEM: caPEM, Logger: slog.New(slog.DiscardHandler)}
+		}},
+		{name: "timeouts", tr: func() *curlhttp.Transport {
+			return &curlhttp.Transport{CAPEM: caPEM, TLSHandshakeTimeout: time.Minute,
+				ResponseHeaderTimeout: time.Minute, ExpectContinueTimeout: time.Second}
+		}},
+		{name: "DialContext and TLSHandshakeTimeout", tr: func() *curlhttp.Transport {
+			return &curlhttp.Transport{CAPEM: caPEM, DialContext: (&net.Dialer{}).DialContext, TLSHandshakeTimeout: time.Minute}
+		}},
+		{name: "trace", tr: func() *curlhttp.Transport { return &curlhttp.Transport{CAPEM: caPEM} },
+			ctx: func() context.Context {
+				return httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {}})
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.need != nil {
+				tc.need(t)
+			}
+			ctx := context.Background
+			if tc.ctx != nil {
+				ctx = tc.ctx
+			}
+			testDroppedAt(t, srv.URL, tc.tr, ctx)
+		})
+	}
+}
+
 // testDropped uses Transports that newTransport makes once each, drops
 // them, and waits for their Multis, handles, descriptors and goroutines to
 // go.
 func testDropped(t *testing.T, newTransport func() *curlhttp.Transport) {
 	srv := testServer(t) // before checkLeaks: its goroutines may outlive the test's checks
+	testDroppedAt(t, srv.URL, newTransport, context.Background)
+}
+
+// testDroppedAt is testDropped against the server at base, with requests
+// of ctx's context.
+func testDroppedAt(t *testing.T, base string, newTransport func() *curlhttp.Transport, ctx func() context.Context) {
 	checkLeaks(t)
 	before := curlpoll.LiveCounts()
 	fds := openFDs(t)
@@ -48,7 +110,9 @@ func testDropped(t *testing.T, newTransport func() *curlhttp.Transport) {
 		kept = append(kept, tr)
 		c := &http.Client{Transport: tr}
 		for range 2 { // a kept-alive connection, reused
-			resp, err := c.Get(srv.URL + "/hello")
+			req, err := http.NewRequestWithContext(ctx(), "GET", base+"/hello", nil)
+			must(t, err)
+			resp, err := c.Do(req)
 			must(t, err)
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -67,7 +131,9 @@ func testDropped(t *testing.T, newTransport func() *curlhttp.Transport) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		runtime.GC()
-		if curlpoll.LiveCounts() == before && openFDs(t) <= fds {
+		// At most what was live before: what an earlier test left may go
+		// meanwhile too.
+		if now := curlpoll.LiveCounts(); now.Easies <= before.Easies && now.Handles <= before.Handles && openFDs(t) <= fds {
 			break
 		}
 		if time.Now().After(deadline) {

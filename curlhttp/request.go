@@ -789,6 +789,7 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 // tells the trace about the connection.
 func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 	c.handshook.Store(true)
+	c.stopHandshakeTimer()
 	if c.uaByALPN {
 		// The TLS state, for the User-Agent and for Response.TLS.
 		c.hs.tls, c.hs.gotTLS = t.TLSState(), true
@@ -823,11 +824,27 @@ func (c *call) prereq(t *curlpoll.Transfer, ci curlpoll.ConnInfo) error {
 // when the pre-request function runs.
 func (c *call) armHandshakeTimer(d time.Duration) {
 	c.handshook.Store(false)
-	time.AfterFunc(d, func() {
+	tm := time.AfterFunc(d, func() {
 		if t := c.started.Load(); t != nil && !c.handshook.Load() {
 			t.Abort(errTLSHandshakeTimeout) // nothing if the transfer is over
 		}
 	})
+	if old := c.hsTimer.Swap(tm); old != nil {
+		old.Stop()
+	}
+	if c.hsOver.Load() { // a dial that returned after the call's end
+		c.stopHandshakeTimer()
+	}
+}
+
+// stopHandshakeTimer stops armHandshakeTimer's timer, if one runs.
+func (c *call) stopHandshakeTimer() {
+	if c.hsTimer.Load() == nil {
+		return
+	}
+	if tm := c.hsTimer.Swap(nil); tm != nil {
+		tm.Stop()
+	}
 }
 
 // errTLSHandshakeTimeout is a timeout (net.Error) but, unlike

@@ -942,7 +942,12 @@ type call struct {
 	t            *curlpoll.Transfer
 	started      atomic.Pointer[curlpoll.Transfer] // t, for armHandshakeTimer's timer
 	handshook    atomic.Bool                       // the pre-request function ran since the last dial (armHandshakeTimer)
-	obs          *observer                         // nil without a trace or a Logger
+	// hsTimer is armHandshakeTimer's timer, stopped once the handshake is
+	// done or the call over (hsOver): one left running would keep the
+	// call, and its Transport, reachable until it fires.
+	hsTimer atomic.Pointer[time.Timer]
+	hsOver  atomic.Bool
+	obs     *observer // nil without a trace or a Logger
 
 	// cfg and hs are configure's results, and rb the response body: kept
 	// here to save allocations (a body keeps its call alive anyway).
@@ -964,6 +969,8 @@ type call struct {
 // than once, from any goroutine.
 func (c *call) finish() {
 	c.once.Do(func() {
+		c.hsOver.Store(true)
+		c.stopHandshakeTimer()
 		if c.t != nil {
 			c.t.Close()
 			if c.obs != nil {
