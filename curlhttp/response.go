@@ -578,6 +578,9 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		return io.Copy(w, bodyReader{b})
 	}
 	if err := b.check(); err != nil {
+		if err == io.EOF {
+			return 0, nil
+		}
 		return 0, err
 	}
 	n, err := b.c.t.WriteTo(w)
@@ -634,7 +637,9 @@ func (c *rawChunked) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// check refuses reads after Close and after the context is done.
+// check refuses reads after Close and after the context is done, and
+// answers io.EOF to those after the end: the call may have ended there
+// (end), and its transfer is not read again.
 func (b *body) check() error {
 	b.mu.Lock()
 	closed, eof, terr := b.closed, b.eof, b.trailerErr
@@ -645,13 +650,21 @@ func (b *body) check() error {
 	case terr != nil:
 		return terr
 	case eof:
-		return nil
+		return io.EOF
 	}
 	return contextError(b.c.requestContext())
 }
 
 // end handles the result of a read: at the end of a good body it fills the
-// trailer; errors become what a net/http user expects.
+// trailer and ends the call; errors become what a net/http user expects.
+//
+// The call ends at the body's EOF, not only at Close, as net/http's
+// Transport gives the connection back for reuse at EOF: code that reads a
+// body to its end and then drops it (go-github's CheckResponse replaces
+// an error response's body with a copy of it) would otherwise keep the
+// request's easy handle, its count among the Multi's requests in flight,
+// and the Transport itself reachable (the pool's live calls), so that a
+// Transport dropped without Close was never collected.
 func (b *body) end(err error) error {
 	if errors.Is(err, curlpoll.ErrRequestLimit) {
 		// libcurl took the response as one to send the request again
@@ -675,6 +688,12 @@ func (b *body) end(err error) error {
 				b.mu.Unlock()
 				return err
 			}
+			// Over HTTP/1.1 the body may end before the transfer, whose
+			// request body may still be going out: waited for as long as
+			// net/http waits before it reuses the connection
+			// (awaitTransfer), else stopped, the connection closed.
+			b.c.awaitTransfer(&b.c.cfg)
+			b.c.finish()
 		}
 		return io.EOF
 	case errors.Is(err, curlpoll.ErrClosed):
