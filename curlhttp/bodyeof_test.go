@@ -117,3 +117,41 @@ func TestTransportDroppedAfterBodiesReadToEOF(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTransportChunkedBodyEOFWithLastBytes reads a chunked response whose
+// last chunk is in: as net/http's, the Read that returns the last bytes
+// returns io.EOF with them, so that code which stops reading once it has
+// what it needs (a json.Decoder) and never closes the body still lets the
+// request go. net/http runs first as the reference.
+func TestTransportChunkedBodyEOFWithLastBytes(t *testing.T) {
+	srv, _ := eofServer(t)
+	checkLeaks(t)
+	read := func(rt http.RoundTripper) (n int, err error, body string) {
+		resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/chunked")
+		must(t, err)
+		defer resp.Body.Close()
+		if len(resp.TransferEncoding) == 0 {
+			t.Fatalf("the response is not chunked: %v", resp.Header)
+		}
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(resp.Body, first); err != nil {
+			t.Fatal(err)
+		}
+		// The rest, and the last chunk, arrive meanwhile.
+		time.Sleep(300 * time.Millisecond)
+		buf := make([]byte, 100)
+		n, err = resp.Body.Read(buf)
+		return n, err, string(first) + string(buf[:n])
+	}
+	ref := &http.Transport{}
+	defer ref.CloseIdleConnections()
+	if n, err, _ := read(ref); n == 0 || err != io.EOF {
+		t.Skipf("net/http's Read returned %d, %v: the last chunk was not in yet", n, err)
+	}
+	tr := &curlhttp.Transport{}
+	defer tr.Close()
+	n, err, body := read(tr)
+	if body != "chunk one,chunk two" || err != io.EOF {
+		t.Errorf("Read of the rest = %d bytes (body %q), %v; want the last bytes with io.EOF, as net/http's", n, body, err)
+	}
+}

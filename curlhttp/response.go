@@ -564,8 +564,29 @@ func (b *body) readTransfer(p []byte) (int, error) {
 		if b.remaining == 0 && err == nil && b.resp.ProtoMajor < 2 {
 			err = io.EOF
 		}
+	} else if b.remaining < 0 && n > 0 && err == nil {
+		err = b.endsHere()
 	}
 	return n, err
+}
+
+// endsHere returns io.EOF if the transfer is over, successfully, and
+// nothing of its body is left to read, else nil: a body without a
+// Content-Length then ends with its last bytes, not one Read later, as
+// net/http's chunked reader ends when the last chunk is already in. It
+// matters to code that reads no further than it needs (a json.Decoder)
+// and drops the body without Close: net/http has seen its EOF and given
+// the connection back, and so here the call ends (end).
+func (b *body) endsHere() error {
+	select {
+	case <-b.c.t.Done():
+	default:
+		return nil // a Read of nothing would wait for more
+	}
+	if _, err := b.c.t.Read(nil); err == io.EOF {
+		return io.EOF
+	}
+	return nil // more to read, or the transfer's error, for the next Read
 }
 
 // errBodyLongerThanLength is the error of an HTTP/2 or HTTP/3 response
