@@ -126,6 +126,8 @@ func TestTransportDroppedAfterBodiesReadToEOF(t *testing.T) {
 func TestTransportChunkedBodyEOFWithLastBytes(t *testing.T) {
 	srv, _ := eofServer(t)
 	checkLeaks(t)
+	ref := &http.Transport{}
+	defer ref.CloseIdleConnections()
 	read := func(rt http.RoundTripper) (n int, err error, body string) {
 		resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/chunked")
 		must(t, err)
@@ -137,14 +139,21 @@ func TestTransportChunkedBodyEOFWithLastBytes(t *testing.T) {
 		if _, err := io.ReadFull(resp.Body, first); err != nil {
 			t.Fatal(err)
 		}
-		// The rest, and the last chunk, arrive meanwhile.
+		// The rest, and the last chunk, arrive meanwhile: for the
+		// Transport, until its transfer is over (ResponseInfo).
 		time.Sleep(300 * time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, ok := curlhttp.ResponseInfo(resp); ok || rt == http.RoundTripper(ref) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the transfer was not over after 10 s")
+			}
+		}
 		buf := make([]byte, 100)
 		n, err = resp.Body.Read(buf)
 		return n, err, string(first) + string(buf[:n])
 	}
-	ref := &http.Transport{}
-	defer ref.CloseIdleConnections()
 	if n, err, _ := read(ref); n == 0 || err != io.EOF {
 		t.Skipf("net/http's Read returned %d, %v: the last chunk was not in yet", n, err)
 	}
