@@ -229,6 +229,12 @@ import (
 //     ends while a streamed request body (ContentLength -1) waits for more
 //     data: RoundTrip returns once the body ends or the request is
 //     cancelled (8.14.1 delivers it at once, as net/http).
+//   - libcurl 7.88 fails an HTTP/2 request with a body (CURLE_HTTP2_STREAM,
+//     the response body lost: seen on its first Read) when the server
+//     answers before the request body's end came in and then resets the
+//     stream with NO_ERROR, as Go's HTTP/2 server does when its handler
+//     leaves the request body unread (8.14.1 delivers the response, as
+//     net/http).
 //   - The default User-Agent names the protocol, as net/http's does
 //     ("Go-http-client/2.0" on HTTP/2): over TLS it is added once ALPN has
 //     decided, in libcurl's pre-request callback (libcurl 7.80.0+). Where
