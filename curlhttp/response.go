@@ -257,6 +257,23 @@ func (c *call) awaitTransfer(cfg *reqConfig) bool {
 	}
 }
 
+// awaitEnd waits, once a response body has been read to its end, for its
+// transfer to end, so that finish leaves the connection for reuse: over
+// HTTP/1.1 a body with a Content-Length may end before the transfer, whose
+// request body may still be going out. As awaitTransfer: for at most
+// maxWriteWait with a request body (else finish stops the transfer and
+// the connection is closed, as net/http closes it), and without one until
+// it ends, here by reading nothing from the transfer, which returns once
+// it is over (or at once if it holds more, which the ended body leaves
+// unread), without allocating the channel that Done makes.
+func (c *call) awaitEnd() {
+	if c.cfg.rawChunks {
+		c.awaitTransfer(&c.cfg)
+		return
+	}
+	c.t.Read(nil)
+}
+
 // tokenWithSpaces reports whether k is token bytes and spaces, with at
 // least one of each.
 func tokenWithSpaces(k string) bool {
@@ -709,11 +726,7 @@ func (b *body) end(err error) error {
 				b.mu.Unlock()
 				return err
 			}
-			// Over HTTP/1.1 the body may end before the transfer, whose
-			// request body may still be going out: waited for as long as
-			// net/http waits before it reuses the connection
-			// (awaitTransfer), else stopped, the connection closed.
-			b.c.awaitTransfer(&b.c.cfg)
+			b.c.awaitEnd()
 			b.c.finish()
 		}
 		return io.EOF
