@@ -815,11 +815,12 @@ func (g *gzipBody) Close() error { return g.body.Close() }
 // *Error: where the connection could not be made, net/http's *net.OpError,
 // Op "dial" (a *net.DNSError inside for a failed name lookup, the connect
 // system call's error for a refused or unreachable peer), inside one with
-// Op "proxyconnect" when the connection was to a proxy; for a body cut
-// short, io.ErrUnexpectedEOF; for no response at all, io.EOF. The system call's
+// Op "proxyconnect" when the connection was to a proxy. The system call's
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
-// can be an earlier transfer's.
+// can be an earlier transfer's. For a body cut short and for no response
+// at all it returns net/http's error in place of curl's: io.ErrUnexpectedEOF
+// and io.EOF themselves, which code compares with ==.
 func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 	var dial error
 	toProxy := c.viaProxy
@@ -833,14 +834,17 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		toProxy = true
 		dial = &net.DNSError{Err: "no such host", Name: c.proxyHost, IsNotFound: true}
 	case curlpoll.ErrPartialFile:
-		// A body cut short: net/http's read returns io.ErrUnexpectedEOF,
-		// and its message ends so.
-		return &curlError{ce: ce, extra: io.ErrUnexpectedEOF, showExtra: true}
+		// A body cut short: net/http's read returns io.ErrUnexpectedEOF
+		// itself, not wrapped, and code tests it with == (client-go's
+		// watch takes it for the stream's end, anything else for an
+		// error event), so curl's *Error cannot go with it.
+		return io.ErrUnexpectedEOF
 	case curlpoll.ErrGotNothing:
 		// The server closed the connection without a byte of response:
 		// net/http returns io.EOF itself ("Get ...: EOF"), which code
-		// retries on (errors.Is(err, io.EOF)).
-		return &curlError{ce: ce, extra: io.EOF}
+		// retries on, by errors.Is(err, io.EOF) (go-containerregistry) or
+		// by == (client-go's utilnet.IsProbableEOF).
+		return io.EOF
 	case curlpoll.ErrCouldntConnect:
 		if c.tr.DialContext != nil && ce.Err != nil {
 			// DialContext's error, as net/http returns it.

@@ -154,11 +154,12 @@ import (
 //     name lookup, the connect call's *os.SyscallError for a refused or
 //     unreachable peer), inside one with Op "proxyconnect" when it was the
 //     proxy that could not be reached. A server that closes the
-//     connection without a byte of response fails the request with an
-//     error for which errors.Is(err, io.EOF) holds (net/http returns
-//     io.EOF), one that closes it before the end of the response's header
-//     block, and a response body cut short (before its Content-Length or
-//     its last chunk) fail the request or the body's read with an error
+//     connection without a byte of response fails the request with io.EOF
+//     itself, and a response body cut short (before its Content-Length or
+//     its last chunk) fails the body's read with io.ErrUnexpectedEOF
+//     itself, as net/http's do (code compares them with ==): curl's
+//     *Error is not kept there. One that closes the connection before the
+//     end of the response's header block fails the request with an error
 //     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
 //     whose server answers in plain HTTP fails with crypto/tls's
 //     tls.RecordHeaderError, as net/http's (http.Client makes it
