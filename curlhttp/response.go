@@ -815,7 +815,9 @@ func (g *gzipBody) Close() error { return g.body.Close() }
 // *Error: where the connection could not be made, net/http's *net.OpError,
 // Op "dial" (a *net.DNSError inside for a failed name lookup, the connect
 // system call's error for a refused or unreachable peer), inside one with
-// Op "proxyconnect" when the connection was to a proxy. The system call's
+// Op "proxyconnect" when the connection was to a proxy; where a connection
+// broke under the transfer with a system call's error, net/http's
+// *net.OpError, Op "read" or "write". The system call's
 // errno (e.g. syscall.ECONNREFUSED) is in the *Error already, read as the
 // transfer ended (errno.go): the handle's CURLINFO_OS_ERRNO, read later,
 // can be an earlier transfer's. For a body cut short and for no response
@@ -845,6 +847,21 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		// retries on, by errors.Is(err, io.EOF) (go-containerregistry) or
 		// by == (client-go's utilnet.IsProbableEOF).
 		return io.EOF
+	case curlpoll.ErrRecvError, curlpoll.ErrSendError:
+		if ce.Errno == 0 {
+			return ce
+		}
+		// A connection broken under the transfer (a reset, mostly):
+		// net/http's error is the read or write call's *net.OpError
+		// ("read tcp ...: read: connection reset by peer"), which code
+		// finds by errors.As or by its message (client-go's
+		// utilnet.IsProbableEOF looks for "connection reset by peer",
+		// where curl's says "Connection reset by peer").
+		op := "read"
+		if ce.Code == curlpoll.ErrSendError {
+			op = "write"
+		}
+		return &curlError{ce: ce, extra: &net.OpError{Op: op, Net: "tcp", Err: os.NewSyscallError(op, ce.Errno)}, showExtra: true}
 	case curlpoll.ErrCouldntConnect:
 		if c.tr.DialContext != nil && ce.Err != nil {
 			// DialContext's error, as net/http returns it.

@@ -153,9 +153,11 @@ import (
 //     a *net.OpError with Op "dial" (a *net.DNSError inside for a failed
 //     name lookup, the connect call's *os.SyscallError for a refused or
 //     unreachable peer), inside one with Op "proxyconnect" when it was the
-//     proxy that could not be reached. A server that closes the
-//     connection without a byte of response fails the request with io.EOF
-//     itself, and a response body cut short (before its Content-Length or
+//     proxy that could not be reached; a connection broken under a request
+//     (reset by the peer) also holds net/http's *net.OpError, Op "read" or
+//     "write", and its message ("read: connection reset by peer"). A
+//     server that closes the connection without a byte of response fails
+//     the request with io.EOF itself, and a response body cut short (before its Content-Length or
 //     its last chunk) fails the body's read with io.ErrUnexpectedEOF
 //     itself, as net/http's do (code compares them with ==): curl's
 //     *Error is not kept there. One that closes the connection before the

@@ -1,0 +1,66 @@
+package curlhttp_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestTransportResetIsOpError: a connection the server resets fails the
+// request, or the body's read, with net/http's *net.OpError (Op "read",
+// the read call's *os.SyscallError inside, whose message ends "read:
+// connection reset by peer"), as it fails with net/http. Code looks for
+// it so: errors.As for a *net.OpError, or the message, as client-go's
+// utilnet.IsProbableEOF does ("connection reset by peer"), which takes a
+// watch stream reset for the end of the watch and retries a watch request.
+func TestTransportResetIsOpError(t *testing.T) {
+	serve := func(resp string) string {
+		ln := serveEach(t, func(c net.Conn) {
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+				return
+			}
+			io.WriteString(c, resp)
+			time.Sleep(20 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0) // an RST at serveEach's Close
+		})
+		return "http://" + ln.Addr().String() + "/"
+	}
+	check := func(what, name string, err error) {
+		t.Helper()
+		var oe *net.OpError
+		if !errors.As(err, &oe) || oe.Op != "read" || !errors.Is(err, syscall.ECONNRESET) ||
+			!strings.Contains(err.Error(), "read: connection reset by peer") {
+			t.Errorf("%s, %s: err = %v (%T), want a *net.OpError, Op read, with ECONNRESET and net/http's message", name, what, err, err)
+		}
+	}
+	noReply := serve("")
+	for _, tc := range transports(t, nil) {
+		resp, err := tc.rt.RoundTrip(mustReq("GET", noReply, nil))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s, no response: status %d, want an error", tc.name, resp.StatusCode)
+			continue
+		}
+		check("no response", tc.name, err)
+	}
+	cut := serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+	for _, tc := range transports(t, nil) {
+		resp, err := tc.rt.RoundTrip(mustReq("GET", cut, nil))
+		if err != nil {
+			t.Errorf("%s, body: %v", tc.name, err)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hello" {
+			t.Errorf("%s, body: read %q, want \"hello\"", tc.name, b)
+		}
+		check("body", tc.name, err)
+	}
+}
