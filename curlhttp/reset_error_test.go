@@ -2,6 +2,7 @@ package curlhttp_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/curlpoll/curlpoll/curlhttp"
 )
 
 // TestTransportResetIsOpError: a connection the server resets fails the
@@ -35,12 +38,22 @@ func TestTransportResetIsOpError(t *testing.T) {
 		t.Helper()
 		var oe *net.OpError
 		if !errors.As(err, &oe) || oe.Op != "read" || !errors.Is(err, syscall.ECONNRESET) ||
-			!strings.Contains(err.Error(), "read: connection reset by peer") {
+			!strings.Contains(err.Error(), "read: connection reset by peer") || strings.Count(err.Error(), "read tcp") != 1 {
 			t.Errorf("%s, %s: err = %v (%T), want a *net.OpError, Op read, with ECONNRESET and net/http's message", name, what, err, err)
 		}
 	}
 	noReply := serve("")
-	for _, tc := range transports(t, nil) {
+	// With DialContext, the error is the dialled connection's own.
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	all := append(transports(t, nil), transports(t, func(std *http.Transport, cp *curlhttp.Transport) {
+		std.DialContext, cp.DialContext = dial, dial
+	})...)
+	for i := range all[2:] {
+		all[2+i].name += " (DialContext)"
+	}
+	for _, tc := range all {
 		resp, err := tc.rt.RoundTrip(mustReq("GET", noReply, nil))
 		if err == nil {
 			resp.Body.Close()
@@ -50,7 +63,7 @@ func TestTransportResetIsOpError(t *testing.T) {
 		check("no response", tc.name, err)
 	}
 	cut := serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-	for _, tc := range transports(t, nil) {
+	for _, tc := range all {
 		resp, err := tc.rt.RoundTrip(mustReq("GET", cut, nil))
 		if err != nil {
 			t.Errorf("%s, body: %v", tc.name, err)

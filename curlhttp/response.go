@@ -848,7 +848,10 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		// by == (client-go's utilnet.IsProbableEOF).
 		return io.EOF
 	case curlpoll.ErrRecvError, curlpoll.ErrSendError:
-		if ce.Errno == 0 {
+		var oe *net.OpError
+		if ce.Errno == 0 || errors.As(ce.Err, &oe) {
+			// No system call failed, or the error is DialContext's
+			// connection's own (the relay's), a *net.OpError already.
 			return ce
 		}
 		// A connection broken under the transfer (a reset, mostly):
