@@ -45,6 +45,9 @@ var (
 	optSslSessionidCache    = option("SSL_SESSIONID_CACHE")
 	optSslVerifyhost        = option("SSL_VERIFYHOST")
 	optSslVerifypeer        = option("SSL_VERIFYPEER")
+	optTCPKeepalive         = option("TCP_KEEPALIVE")
+	optTCPKeepidle          = option("TCP_KEEPIDLE")
+	optTCPKeepintvl         = option("TCP_KEEPINTVL")
 	optURL                  = option("URL")
 )
 

@@ -249,6 +249,11 @@ func removeZone(host string) string {
 	return host[:j] + host[i:]
 }
 
+// tcpKeepAlive is the idle time before the first TCP keep-alive probe, and
+// the time between probes, of libcurl's connections: net.Dialer's default,
+// which net/http's zero Transport dials with.
+const tcpKeepAlive = 15 * time.Second
+
 // reqConfig is what the response side needs to know about the request.
 type reqConfig struct {
 	head      bool // HEAD: no body will come
@@ -380,6 +385,17 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		}
 		if dialResolve != "" {
 			b.List(optResolve, dialResolve)
+		}
+		if !key.dial {
+			// libcurl's own connections have TCP keep-alive probes, as
+			// net/http's dialer gives its connections (net.Dialer's
+			// default: after 15 s idle, every 15 s), so that a
+			// request waiting on a peer gone without a reset (a watch
+			// whose host was powered off) fails rather than hang for
+			// ever. DialContext's connections are its own to configure.
+			b.Bool(optTCPKeepalive, true)
+			b.Long(optTCPKeepidle, int64(tcpKeepAlive/time.Second))
+			b.Long(optTCPKeepintvl, int64(tcpKeepAlive/time.Second))
 		}
 		b.Bool(optPathAsIs, true)
 		b.Str(optProtocolsStr, "http,https")

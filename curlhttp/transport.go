@@ -195,11 +195,14 @@ import (
 //     and DialContext refuses HTTP3, whose QUIC connections would not go
 //     through it. Without DialContext the connections are libcurl's to
 //     make (curlpoll.Easy has SetInterface and SetUnixSocketPath for a
-//     local address or a Unix socket). In a trace, ConnectStart and
-//     ConnectDone (and DNSStart and DNSDone) are DialContext's own, as
-//     with net/http: a net.Dialer reports them through the context it is
-//     given; GotConnInfo.Conn has the addresses of DialContext's connection
-//     (where they are IP addresses), not of libcurl's loopback connection.
+//     local address or a Unix socket), with TCP keep-alive probes after
+//     15 s idle, every 15 s, as net/http's zero Transport dials them
+//     (http.DefaultTransport's dialer waits 30 s). In a trace,
+//     ConnectStart and ConnectDone (and DNSStart and DNSDone) are
+//     DialContext's own, as with net/http: a net.Dialer reports them
+//     through the context it is given; GotConnInfo.Conn has the addresses
+//     of DialContext's connection (where they are IP addresses), not of
+//     libcurl's loopback connection.
 //   - Connection pooling is libcurl's, which bounds its whole pool of idle
 //     connections (CURLMOPT_MAXCONNECTS), not each host's: the bound is
 //     MaxIdleConnsPerHost (2 by default, as net/http's) for each host the
