@@ -26,6 +26,7 @@ var (
 	optProxy                = option("PROXY")
 	optResolve              = option("RESOLVE")
 	optProxyCainfo          = option("PROXY_CAINFO")
+	optProxyheader          = option("PROXYHEADER")
 	optProxyCainfoBlob      = option("PROXY_CAINFO_BLOB")
 	optProxySslCipherList   = option("PROXY_SSL_CIPHER_LIST")
 	optProxySslcertBlob     = option("PROXY_SSLCERT_BLOB")

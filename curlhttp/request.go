@@ -513,7 +513,8 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 		c.uaGuess, c.uaInList = ua, ua
 	}
 	lines := nulLines{c.pe.next[:0]}
-	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua, trailer: trailerDecl})
+	forwarded := proxy != nil && !https && (proxy.Scheme == "http" || proxy.Scheme == "https")
+	writeHeaderLines(&lines, req, headerOpts{addGzip: cfg.addedGzip, closeConn: closeConn, post: post, ua: ua, trailer: trailerDecl, forwarded: forwarded})
 	c.pe.next = lines.b
 	sameHeaders := !static && c.pe.hdrsOK && bytes.Equal(lines.b, c.pe.hdrs)
 	if !sameHeaders {
@@ -685,6 +686,14 @@ func (c *call) configure(proxy *url.URL) (*reqConfig, error) {
 			}
 		}
 		sb.Str(optProxy, p.String())
+		if https && (p.Scheme == "http" || p.Scheme == "https") {
+			// The CONNECT's fields (CURLOPT_PROXYHEADER, libcurl's
+			// default CURLHEADER_SEPARATE): net/http's has the default
+			// User-Agent, which libcurl sends only with
+			// CURLOPT_USERAGENT, and no "Proxy-Connection: Keep-Alive",
+			// which libcurl adds.
+			sb.List(optProxyheader, "Proxy-Connection:", "User-Agent: Go-http-client/1.1")
+		}
 		// An empty (not NULL) CURLOPT_NOPROXY: the proxy is for every host,
 		// whatever NO_PROXY says.
 		sb.EmptyStr(optNoproxy)
@@ -1358,6 +1367,7 @@ type headerOpts struct {
 	post      bool   // libcurl sends a POST (the removal lines it needs)
 	ua        string // the User-Agent when the request sets none; "" for none here
 	trailer   string // the Trailer field's value, "" for none
+	forwarded bool   // sent to an HTTP proxy as it is, not through a tunnel
 }
 
 func writeHeaderLines(w headerLineWriter, req *http.Request, o headerOpts) {
@@ -1413,6 +1423,11 @@ func writeHeaderLines(w headerLineWriter, req *http.Request, o headerOpts) {
 		if !hasKey(req.Header, name) {
 			w.item(name, ":", "")
 		}
+	}
+	if o.forwarded && !hasKey(req.Header, "Proxy-Connection") {
+		// libcurl adds "Proxy-Connection: Keep-Alive" to a request it
+		// sends to an HTTP proxy; net/http sends none.
+		w.item("Proxy-Connection", ":", "")
 	}
 	if o.trailer != "" {
 		w.item("Trailer", ": ", o.trailer)
