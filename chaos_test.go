@@ -161,6 +161,7 @@ func TestCancellationStorm(t *testing.T) {
 				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 				req.Close = own
 				_, body, err = do(&http.Client{Transport: c}, req)
+				err = curlCode(err)
 			}
 			r := &results[i]
 			r.returns.Add(1)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -336,6 +337,26 @@ func do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, err
 }
 
+// curlCode is err with the errors of net/http that the Transport returns in
+// place of curl's taken back to curl's code, so that the outcomes of
+// faultCases and stormFaults hold for the Transport too: io.ErrUnexpectedEOF
+// itself for a body cut short (ErrPartialFile), io.EOF itself for no
+// response (ErrGotNothing).
+func curlCode(err error) error {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	switch inner {
+	case io.ErrUnexpectedEOF:
+		return curlpoll.ErrPartialFile
+	case io.EOF:
+		return curlpoll.ErrGotNothing
+	}
+	return err
+}
+
 // TestFaultsTransport runs every fault through the Transport in every
 // mode, beside a healthy request on the same Transport.
 func TestFaultsTransport(t *testing.T) {
@@ -373,7 +394,7 @@ func TestFaultsTransport(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), fc.deadline())
 					defer cancel()
 					_, body, err := roundTrip(ctx, c, s.URL(fc.f, mode, fc.query))
-					if werr := fc.want(mode, body, err); werr != nil {
+					if werr := fc.want(mode, body, curlCode(err)); werr != nil {
 						t.Error(werr)
 					}
 					// What net/http users test for comes along.
