@@ -38,15 +38,42 @@ import (
 // was a failed connect too. On libcurl 8.x the start's value is 0, and the
 // end's is always exact.
 
+// A failed receive or send names its errno in the error text ("Recv
+// failure: Connection reset by peer"), and the value at the end can be a
+// later call's: on libcurl 7.88 a reset under TLS ends with EPIPE, from
+// the alert OpenSSL then tries to send. Where the text names another of
+// the errnos a broken connection gives than the end's, the text's counts.
+
 // transferErrno returns the errno that belongs to a transfer that ended
 // with rc, error text detail and CURLINFO_OS_ERRNO end, and started with
 // base.
 func transferErrno(rc C.CURLcode, detail string, base, end C.long) C.long {
+	if rc == C.CURLE_RECV_ERROR || rc == C.CURLE_SEND_ERROR {
+		if named := namedErrno(detail); named != 0 && named != syscall.Errno(end) {
+			return C.long(named)
+		}
+	}
 	if end == 0 || end != base || rc == C.CURLE_COULDNT_CONNECT {
 		return end
 	}
 	if msg := syscall.Errno(end).Error(); msg != "" && strings.Contains(strings.ToLower(detail), msg) {
 		return end
+	}
+	return 0
+}
+
+// brokenConnErrnos are the errnos of a connection broken under a transfer,
+// which a receive or send failure's text may name.
+var brokenConnErrnos = [...]syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN}
+
+// namedErrno returns the errno of brokenConnErrnos whose message detail
+// names, 0 if none.
+func namedErrno(detail string) syscall.Errno {
+	d := strings.ToLower(detail)
+	for _, e := range brokenConnErrnos {
+		if strings.Contains(d, strings.ToLower(e.Error())) {
+			return e
+		}
 	}
 	return 0
 }

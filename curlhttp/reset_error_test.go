@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,5 +77,73 @@ func TestTransportResetIsOpError(t *testing.T) {
 			t.Errorf("%s, body: read %q, want \"hello\"", tc.name, b)
 		}
 		check("body", tc.name, err)
+	}
+}
+
+// resetListener hands each accepted connection to conns as well.
+type resetListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l resetListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		select {
+		case l.conns <- c:
+		default:
+		}
+	}
+	return c, err
+}
+
+// TestTransportResetUnderTLS: a reset in the middle of a response body
+// over TLS fails the body's read, with net/http, with ECONNRESET
+// ("read: connection reset by peer"), as in clear text. libcurl 7.88 says
+// "Recv failure: Connection reset by peer", but its CURLINFO_OS_ERRNO is
+// then EPIPE, from the TLS alert OpenSSL tries to send on the dead
+// connection: the error must be the reset, which the receive met.
+func TestTransportResetUnderTLS(t *testing.T) {
+	conns := make(chan net.Conn, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello"))
+		w.(http.Flusher).Flush()
+		select { // the reset comes first
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	srv.Listener = resetListener{srv.Listener, conns}
+	srv.StartTLS()
+	defer srv.Close()
+	std := srv.Client().Transport.(*http.Transport)
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", std}, {"curlpoll", &curlhttp.Transport{TLSClientConfig: std.TLSClientConfig}}} {
+		resp, err := tc.rt.RoundTrip(mustReq("GET", srv.URL, nil))
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		var c net.Conn
+		select {
+		case c = <-conns:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no connection in 10 s", tc.name)
+		}
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}()
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if cl, ok := tc.rt.(io.Closer); ok {
+			cl.Close()
+		}
+		if string(b) != "hello" || !errors.Is(err, syscall.ECONNRESET) || !strings.Contains(fmt.Sprint(err), "read: connection reset by peer") {
+			t.Errorf("%s: read %q, %v; want \"hello\" and a reset (ECONNRESET, \"read: connection reset by peer\")", tc.name, b, err)
+		}
 	}
 }
