@@ -991,6 +991,24 @@ func serveRequests(t *testing.T, handle func(c net.Conn, i int, req *http.Reques
 	})
 }
 
+// serveReply answers the request of each connection to the URL it
+// returns with resp, raw bytes, and closes the connection once the client
+// has had 20 ms to take them: with a FIN (nothing is left unread, so no
+// reset), or with a reset where rst is set.
+func serveReply(t *testing.T, resp string, rst bool) string {
+	ln := serveEach(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, resp)
+		time.Sleep(20 * time.Millisecond)
+		if rst {
+			c.(*net.TCPConn).SetLinger(0) // an RST at serveEach's Close
+		}
+	})
+	return "http://" + ln.Addr().String() + "/"
+}
+
 func serveEach(t *testing.T, serve func(c net.Conn)) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

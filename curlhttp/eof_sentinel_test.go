@@ -1,14 +1,11 @@
 package curlhttp_test
 
 import (
-	"bufio"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 )
 
 // TestTransportEOFSentinels: where net/http fails with io.EOF or
@@ -22,18 +19,7 @@ import (
 // cut short and a Content-Length body cut short (the body's Read returns
 // io.ErrUnexpectedEOF).
 func TestTransportEOFSentinels(t *testing.T) {
-	serve := func(resp string) string {
-		ln := serveEach(t, func(c net.Conn) {
-			if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-				return
-			}
-			io.WriteString(c, resp)
-			// Let the client take the bytes, then a FIN: nothing is left
-			// unread, so no reset.
-			time.Sleep(20 * time.Millisecond)
-		})
-		return "http://" + ln.Addr().String() + "/"
-	}
+	serve := func(resp string) string { return serveReply(t, resp, false) }
 	noReply := serve("")
 	for _, tc := range transports(t, nil) {
 		_, err := (&http.Client{Transport: tc.rt}).Get(noReply)

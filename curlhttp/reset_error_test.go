@@ -1,7 +1,6 @@
 package curlhttp_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,17 +24,7 @@ import (
 // utilnet.IsProbableEOF does ("connection reset by peer"), which takes a
 // watch stream reset for the end of the watch and retries a watch request.
 func TestTransportResetIsOpError(t *testing.T) {
-	serve := func(resp string) string {
-		ln := serveEach(t, func(c net.Conn) {
-			if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-				return
-			}
-			io.WriteString(c, resp)
-			time.Sleep(20 * time.Millisecond)
-			c.(*net.TCPConn).SetLinger(0) // an RST at serveEach's Close
-		})
-		return "http://" + ln.Addr().String() + "/"
-	}
+	serve := func(resp string) string { return serveReply(t, resp, true) }
 	check := func(what, name string, err error) {
 		t.Helper()
 		var oe *net.OpError
