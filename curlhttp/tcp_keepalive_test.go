@@ -54,11 +54,12 @@ func TestTransportTCPKeepAlive(t *testing.T) {
 			t.Fatalf("%s: no request in 10 s", tc.name)
 		}
 		_, port, _ := net.SplitHostPort(peer)
+		_, srvPort, _ := net.SplitHostPort(ln.Addr().String())
 		// The request is acknowledged at once on loopback: until then the
 		// timer is the retransmission one (1).
 		var timer string
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			timer = tcpTimer(t, port)
+			timer = tcpTimer(t, port, srvPort)
 			if timer == "02" {
 				break
 			}
@@ -69,19 +70,23 @@ func TestTransportTCPKeepAlive(t *testing.T) {
 	}
 }
 
-// tcpTimer returns the timer_active field of the IPv4 socket bound to
-// 127.0.0.1:port, from /proc/net/tcp.
-func tcpTimer(t *testing.T, port string) string {
+// tcpTimer returns the timer_active field of the established IPv4 socket
+// from 127.0.0.1:port to 127.0.0.1:remotePort, from /proc/net/tcp. The
+// remote end and the state count: an earlier connection from the same
+// local port (to another test's server, or this one's in a run with
+// -count) may still be there in TIME_WAIT, whose timer is 3.
+func tcpTimer(t *testing.T, port, remotePort string) string {
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p int
+	var p, rp int
 	fmt.Sscan(port, &p)
-	local := fmt.Sprintf("0100007F:%04X", p)
+	fmt.Sscan(remotePort, &rp)
+	local, remote := fmt.Sprintf("0100007F:%04X", p), fmt.Sprintf("0100007F:%04X", rp)
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) > 5 && f[1] == local {
+		if len(f) > 5 && f[1] == local && f[2] == remote && f[3] == "01" { // 01: ESTABLISHED
 			return strings.SplitN(f[5], ":", 2)[0]
 		}
 	}
