@@ -731,6 +731,16 @@ func (b *body) end(err error) error {
 		}
 		return io.EOF
 	case errors.Is(err, curlpoll.ErrClosed):
+		// A stale transfer: closed by the Transport's Close, or by the
+		// body's own, under a Read that waited (finish closes it and
+		// gives its handle back). The latter is a read on a closed body,
+		// not the Transport's closing, which ErrClosed says.
+		b.mu.Lock()
+		closed := b.closed
+		b.mu.Unlock()
+		if closed {
+			return errReadOnClosedBody
+		}
 		return errTransportClosed
 	case errors.Is(err, curlpoll.ErrAborted):
 		return errReadOnClosedBody
