@@ -143,7 +143,8 @@ type progressOpt struct {
 // fn runs on a goroutine of the request, never inside libcurl, like
 // Easy.SetProgressFunc: a slow fn gets fewer calls, and one that blocks
 // holds up only its own request, whose body's Close waits for its last
-// call.
+// call, and so does the Read that reaches the body's end (the request
+// ends there).
 func WithProgress(ctx context.Context, interval time.Duration, fn func(curlpoll.Progress) error) context.Context {
 	return context.WithValue(ctx, progressKey{}, &progressOpt{every: interval, fn: fn})
 }
