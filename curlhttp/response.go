@@ -627,7 +627,15 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		if err == nil {
 			err = b.c.t.Err()
 		}
-		return n, b.end(err)
+		if err == io.EOF {
+			return n, b.end(err) // w's (the transfer's WriteTo returns nil at the end)
+		}
+		if err = b.end(err); err == io.EOF {
+			// The transfer's error was the body's end
+			// (endsWithConnection): WriteTo returns nil there.
+			err = nil
+		}
+		return n, err
 	}
 	b.end(io.EOF)
 	return n, nil
@@ -711,6 +719,12 @@ func (b *body) end(err error) error {
 		// returns, without its body.
 		err = io.EOF
 	}
+	if err != nil && err != io.EOF && b.endsWithConnection() && tlsCutShort(err) {
+		// A body that ends with its connection, ended by a TLS close
+		// without close_notify: complete, as net/http's (crypto/tls
+		// returns io.EOF there, and its body reader takes it for the end).
+		err = io.EOF
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -750,6 +764,28 @@ func (b *body) end(err error) error {
 		return b.c.wrapCurlError(ce)
 	}
 	return err
+}
+
+// endsWithConnection reports whether the body ends when its connection
+// closes: HTTP/1, neither a Content-Length nor chunked framing.
+func (b *body) endsWithConnection() bool {
+	return b.resp.ProtoMajor == 1 && b.remaining < 0 && len(b.resp.TransferEncoding) == 0
+}
+
+// tlsCutShort reports whether err is libcurl's receive error for a TLS
+// connection that the peer closed without a close_notify alert: OpenSSL
+// 3's "unexpected eof while reading" (libcurl 8.x, which no longer sets
+// SSL_OP_IGNORE_UNEXPECTED_EOF), GnuTLS's premature termination. For
+// net/http that is the end of the stream (crypto/tls returns io.EOF
+// there, as a clear-text connection's FIN), so it gets the errors a FIN
+// gets: io.EOF, io.ErrUnexpectedEOF.
+func tlsCutShort(err error) bool {
+	var ce *curlpoll.Error
+	if !errors.As(err, &ce) || ce.Code != curlpoll.ErrRecvError || ce.Errno != 0 || ce.Err != nil {
+		return false
+	}
+	d := strings.ToLower(ce.Detail)
+	return strings.Contains(d, "unexpected eof while reading") || strings.Contains(d, "non-properly terminated")
 }
 
 // fillTrailer sets the response's trailer: what rawChunked read, or
@@ -858,6 +894,11 @@ func (c *call) wrapCurlError(ce *curlpoll.Error) error {
 		// by == (client-go's utilnet.IsProbableEOF).
 		return io.EOF
 	case curlpoll.ErrRecvError, curlpoll.ErrSendError:
+		if tlsCutShort(ce) {
+			// A TLS close without close_notify under a body: cut short,
+			// as a FIN there is (ErrPartialFile above).
+			return io.ErrUnexpectedEOF
+		}
 		var oe *net.OpError
 		if ce.Errno == 0 || errors.As(ce.Err, &oe) {
 			// No system call failed, or the error is DialContext's

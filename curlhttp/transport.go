@@ -160,7 +160,10 @@ import (
 //     the request with io.EOF itself, and a response body cut short (before its Content-Length or
 //     its last chunk) fails the body's read with io.ErrUnexpectedEOF
 //     itself, as net/http's do (code compares them with ==): curl's
-//     *Error is not kept there. One that closes the connection before the
+//     *Error is not kept there. A TLS connection closed without a
+//     close_notify alert counts as closed so, and a body that ends with its
+//     connection is complete then, as with net/http (libcurl 8.x on
+//     OpenSSL 3 fails all three with its receive error). One that closes the connection before the
 //     end of the response's header block fails the request with an error
 //     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
 //     whose server answers in plain HTTP fails with crypto/tls's
@@ -1183,6 +1186,14 @@ func (c *call) transferError(err error) error {
 		if errors.As(ce.Err, &le) {
 			return le // net/http's error, as it returns it
 		}
+	}
+	if tlsCutShort(ce) {
+		// A TLS close without close_notify before the response: as a FIN
+		// there, net/http's io.EOF, or the header block cut short.
+		if c.hs.n == 0 {
+			return io.EOF
+		}
+		return errHeaderCutShort
 	}
 	if perr := c.peerError(ce); perr != nil {
 		return perr
