@@ -157,15 +157,16 @@ import (
 //     (reset by the peer) also holds net/http's *net.OpError, Op "read" or
 //     "write", and its message ("read: connection reset by peer"). A
 //     server that closes the connection without a byte of response fails
-//     the request with io.EOF itself, and a response body cut short (before its Content-Length or
-//     its last chunk) fails the body's read with io.ErrUnexpectedEOF
-//     itself, as net/http's do (code compares them with ==): curl's
-//     *Error is not kept there. A TLS connection closed without a
-//     close_notify alert counts as closed so, and a body that ends with its
-//     connection is complete then, as with net/http (libcurl 8.x on
-//     OpenSSL 3 fails all three with its receive error). One that closes the connection before the
-//     end of the response's header block fails the request with an error
-//     for which errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
+//     the request with io.EOF itself, and a response body cut short
+//     (before its Content-Length or its last chunk) fails the body's read
+//     with io.ErrUnexpectedEOF itself, as net/http's do (code compares
+//     them with ==): curl's *Error is not kept there. A TLS connection
+//     closed without a close_notify alert counts as closed so, and a body
+//     that ends with its connection is complete then, as with net/http
+//     (libcurl 8.x on OpenSSL 3 fails all three with its receive error).
+//     One that closes the connection before the end of the response's
+//     header block fails the request with an error for which
+//     errors.Is(err, io.ErrUnexpectedEOF) holds. An https URL
 //     whose server answers in plain HTTP fails with crypto/tls's
 //     tls.RecordHeaderError, as net/http's (http.Client makes it
 //     http.ErrSchemeMismatch), from one handshake Go makes with the server
