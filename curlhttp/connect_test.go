@@ -154,6 +154,12 @@ func TestTransportHTTP2TrailersAfterContentLength(t *testing.T) {
 	h2c.SetUnencryptedHTTP2(true)
 	for _, body := range []string{"", "hello"} {
 		srv := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The request body read first, as a gRPC server reads its
+			// request: a handler that leaves it unread makes Go's server
+			// reset the stream (NO_ERROR) after the response, which
+			// libcurl 7.88 may take for a failure of the response (the
+			// Transport's doc), not what this test is about.
+			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/grpc")
 			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 			w.Header().Add(http.TrailerPrefix+"Grpc-Status", "13")
