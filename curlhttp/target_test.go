@@ -23,26 +23,7 @@ import (
 // another host (the host became user info), and "rel/x" named a port
 // "portrel" that libcurl refused.
 func TestTransportRequestTargetWithoutLeadingSlash(t *testing.T) {
-	var lines = make(chan string, 1)
-	a := serveEach(t, func(c net.Conn) {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(c)
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		for { // the header block
-			l, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if l == "\r\n" {
-				break
-			}
-		}
-		lines <- strings.TrimRight(line, "\r\n")
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-	})
+	a, lines := requestLineServer(t)
 	var other atomic.Int32 // connections to the host that must not be asked, per case
 	b := serveEach(t, func(c net.Conn) { other.Add(1) })
 	aHost, bHost := a.Addr().String(), b.Addr().String()
@@ -109,23 +90,7 @@ func TestTransportRequestTargetWithoutLeadingSlash(t *testing.T) {
 // for libcurl, the '#' started a fragment that libcurl drops, so the
 // server got another target than the caller's.
 func TestTransportRequestTargetWithHash(t *testing.T) {
-	lines := make(chan string, 1)
-	a := serveEach(t, func(c net.Conn) {
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(c)
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil || l == "\r\n" {
-				break
-			}
-		}
-		lines <- strings.TrimRight(line, "\r\n")
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-	})
+	a, lines := requestLineServer(t)
 	host := a.Addr().String()
 	cases := []url.URL{
 		{Scheme: "http", Host: host, Path: "/x", RawQuery: "a=1#frag"},
@@ -146,4 +111,30 @@ func TestTransportRequestTargetWithHash(t *testing.T) {
 			}
 		}
 	}
+}
+
+// requestLineServer answers each request with a short 200 and closes
+// the connection; lines gets each request's request line, without CRLF.
+func requestLineServer(t *testing.T) (a net.Listener, lines <-chan string) {
+	ch := make(chan string, 1)
+	a = serveEach(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		for { // the header block
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l == "\r\n" {
+				break
+			}
+		}
+		ch <- strings.TrimRight(line, "\r\n")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+	})
+	return a, ch
 }
